@@ -1,0 +1,93 @@
+"""The error model of every processor that calls user code per item (SPEC 1.8).
+
+A user function that raises is reported in one of two ways:
+
+* ``errors="raise"`` (default): the exception is forwarded through
+  ``on_error`` unchanged in type, with a PEP 678 note naming the processor and
+  the item.
+* ``errors="skip"``: the item is dropped, counted in ``stats().failed``, and,
+  when ``on_failure`` is given, handed to it as a :class:`DeadLetter`.
+
+A :class:`Failures` object owns that decision and the count for one operator.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rxstreamz import _validate
+from rxstreamz.types import DeadLetter
+
+OnFailure = Callable[[DeadLetter[Any]], object]
+"""Receives each item that ``errors="skip"`` dropped."""
+
+_REPR_LIMIT = 200
+
+
+def short_repr(item: object) -> str:
+    """Return ``repr(item)`` cut to 200 characters (never raises)."""
+    try:
+        text = repr(item)
+    except Exception as exc:  # a broken __repr__ must not hide the real failure
+        text = f"<{type(item).__name__} with failing repr: {exc!r}>"
+    return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
+
+
+def annotate(exc: Exception, processor: str, item: object) -> Exception:
+    """Add the note that names ``processor`` and ``item`` to ``exc`` and return it."""
+    exc.add_note(f"rxstreamz: raised in processor {processor!r} on item {short_repr(item)}")
+    return exc
+
+
+class Failures:
+    """Applies one operator's ``errors=`` / ``on_failure=`` policy and counts failures.
+
+    Thread-safe: the counter is shared by every subscription of the operator.
+    """
+
+    __slots__ = ("_count", "_lock", "mode", "on_failure", "processor")
+
+    def __init__(self, processor: str, errors: object, on_failure: OnFailure | None) -> None:
+        self.processor = processor
+        self.mode = _validate.error_mode(errors)
+        self.on_failure = _validate.optional_function("on_failure", on_failure)
+        self._lock = threading.Lock()
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        """How many items failed, in either mode."""
+        return self._count
+
+    def record(self, n: int = 1) -> None:
+        """Count ``n`` failures without applying the policy."""
+        with self._lock:
+            self._count += n
+
+    def handle(
+        self, exc: Exception, item: object, now: datetime, *, attempts: int = 1
+    ) -> Exception | None:
+        """Count one failure and apply the policy.
+
+        Returns:
+            The exception to forward through ``on_error`` (raise mode, or a
+            failing ``on_failure``), or ``None`` when the item was skipped.
+        """
+        self.record()
+        if self.mode == "raise":
+            return annotate(exc, self.processor, item)
+        return self.dead_letter(DeadLetter(item, exc, attempts, now, self.processor))
+
+    def dead_letter(self, letter: DeadLetter[Any]) -> Exception | None:
+        """Hand ``letter`` to ``on_failure``; return its exception if it raised."""
+        if self.on_failure is None:
+            return None
+        try:
+            self.on_failure(letter)
+        except Exception as exc:
+            exc.add_note(f"rxstreamz: raised by on_failure of processor {self.processor!r}")
+            return exc
+        return None

@@ -1,0 +1,224 @@
+"""Fusion: consecutive stages run as one subscriber, invisibly."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import reactivex as rx
+from hypothesis import given
+from hypothesis import strategies as st
+from reactivex import Observable, abc
+from reactivex import operators as ops
+from reactivex.disposable import Disposable
+from reactivex.testing import ReactiveTest, TestScheduler
+
+from rxstreamz import collect, filter_, map_, sample_, skip_, take_, tap_
+from rxstreamz._fusion import FusedObservable
+from tests.strategies import Step, chains
+
+on_next = ReactiveTest.on_next
+on_completed = ReactiveTest.on_completed
+
+
+class Boom(Exception):
+    pass
+
+
+def counting_source(items: list[int]) -> tuple[Observable[int], list[int]]:
+    """A synchronous source that counts its subscriptions."""
+    subscriptions: list[int] = []
+
+    def subscribe(
+        observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        subscriptions.append(1)
+        return rx.from_iterable(items).subscribe(observer, scheduler=scheduler)
+
+    return Observable(subscribe), subscriptions
+
+
+def test_a_run_of_stages_is_one_subscriber_over_the_upstream() -> None:
+    source, subscriptions = counting_source([1, 2, 3, 4])
+    pipeline = source.pipe(
+        filter_(lambda n: n > 1), map_(lambda n: n * 2), tap_(lambda _: None), skip_(1)
+    )
+    assert isinstance(pipeline, FusedObservable)
+    assert pipeline.upstream is source
+    assert [stage.name for stage in pipeline.stages] == ["filter", "map", "tap", "skip"]
+    assert subscriptions == []
+    assert collect(pipeline) == [6, 8]
+    assert subscriptions == [1]
+
+
+def count_on_next_calls(pipeline: Observable[Any]) -> int:
+    """Run ``pipeline`` and count every Python frame named ``on_next``."""
+    calls = 0
+
+    def profile(frame: types.FrameType, event: str, _arg: object) -> None:
+        nonlocal calls
+        if event == "call" and frame.f_code.co_name == "on_next":
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        pipeline.subscribe(lambda _: None)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+@pytest.mark.parametrize("stages", [1, 2, 6])
+def test_on_next_calls_per_item_do_not_grow_with_stages(stages: int) -> None:
+    items = list(range(100))
+    ops_chain = [map_(lambda n: n) if i % 2 else filter_(lambda _: True) for i in range(stages)]
+    fused = count_on_next_calls(rx.from_iterable(items).pipe(*ops_chain))
+    bare = count_on_next_calls(rx.from_iterable(items))
+    # The source's observer wrapper calls the one fused on_next per item;
+    # that is the only call the whole run of stages adds.
+    assert fused - bare == 2 * len(items)
+    native = [ops.map(lambda n: n) if i % 2 else ops.filter(lambda _: True) for i in range(stages)]
+    rx_calls = count_on_next_calls(rx.from_iterable(items).pipe(*native))
+    assert rx_calls - bare == 2 * stages * len(items)
+
+
+def test_fusion_stops_at_a_foreign_operator() -> None:
+    source = rx.of(1, 2, 3)
+    pipeline = source.pipe(map_(lambda n: n + 1), ops.map(lambda n: n * 2), map_(str))
+    assert isinstance(pipeline, FusedObservable)
+    assert pipeline.upstream is not source
+    assert len(pipeline.stages) == 1
+    assert collect(pipeline) == ["4", "6", "8"]
+
+
+def test_intermediate_observables_stay_independent() -> None:
+    base = rx.of(1, 2, 3).pipe(map_(lambda n: n * 10))
+    left = base.pipe(filter_(lambda n: n > 10))
+    right = base.pipe(map_(str))
+    assert collect(base) == [10, 20, 30]
+    assert collect(left) == [20, 30]
+    assert collect(right) == ["10", "20", "30"]
+
+
+def test_failing_stage_is_named_in_a_fused_run() -> None:
+    pipeline = rx.of(1, 2, 3).pipe(
+        map_(lambda n: n, name="first"),
+        map_(lambda n: 1 // (n - 2), name="second"),
+        map_(lambda n: n, name="third"),
+    )
+    with pytest.raises(ZeroDivisionError) as info:
+        collect(pipeline)
+    assert info.value.__notes__ == ["rxstreamz: raised in processor 'second' on item 2"]
+
+
+def test_skip_mode_in_the_middle_of_a_run_lets_later_stages_continue() -> None:
+    seen: list[int] = []
+    pipeline = rx.of(1, 2, 3).pipe(
+        map_(lambda n: 10 // (n - 2), errors="skip"), tap_(seen.append), take_(1)
+    )
+    assert collect(pipeline) == [-10]
+    assert seen == [-10]
+
+
+def test_take_in_a_run_disposes_upstream_at_once(scheduler: TestScheduler) -> None:
+    source = scheduler.create_hot_observable(
+        on_next(210, 1), on_next(220, 2), on_next(230, 3), on_completed(300)
+    )
+    result = scheduler.start(lambda: source.pipe(map_(lambda n: n * 2), take_(2), map_(str)))
+    assert result.messages == [on_next(210, "2"), on_next(220, "4"), on_completed(220)]
+    assert source.subscriptions == [ReactiveTest.subscribe(200, 220)]
+
+
+def test_two_takes_in_one_run() -> None:
+    assert collect(rx.range(10).pipe(take_(5), skip_(1), take_(2))) == [1, 2]
+    assert collect(rx.range(10).pipe(take_(2), take_(5))) == [0, 1]
+
+
+def test_synchronous_source_emitting_during_subscribe_is_stopped_after_error() -> None:
+    calls: list[int] = []
+
+    def eager(
+        observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        for n in range(5):  # ignores disposal, like a careless custom source
+            observer.on_next(n)
+        observer.on_completed()
+        return Disposable()
+
+    errors: list[Exception] = []
+    Observable(eager).pipe(tap_(calls.append), map_(lambda n: 1 // (n - 1))).subscribe(
+        on_error=errors.append
+    )
+    assert calls == [0, 1]
+    assert len(errors) == 1
+
+
+def test_sample_fuses_and_keeps_its_own_random_stream_per_subscription() -> None:
+    pipeline = rx.range(200).pipe(map_(lambda n: n), sample_(0.5, seed=3), map_(lambda n: n))
+    assert isinstance(pipeline, FusedObservable)
+    assert len(pipeline.stages) == 3
+    assert collect(pipeline) == collect(pipeline)
+
+
+def test_generated_code_shows_in_tracebacks() -> None:
+    import traceback
+
+    with pytest.raises(ZeroDivisionError) as info:
+        collect(rx.of(0).pipe(map_(lambda n: 1 // n)))
+    text = "".join(traceback.format_exception(info.value))
+    assert "<rxstreamz fused map>" in text
+    assert "x = f0(x)" in text
+
+
+def rx_equivalent(step: Step) -> Callable[[Observable[Any]], Observable[Any]]:
+    kind, arg = step
+    if kind == "filter":
+        return ops.filter(lambda n: n % arg != 0)
+    if kind == "map":
+        return ops.map(lambda n: n * arg - 1)
+    if kind == "take":
+        return ops.take(arg)
+    return ops.skip(arg)
+
+
+def ours(step: Step) -> Callable[[Observable[Any]], Observable[Any]]:
+    kind, arg = step
+    if kind == "filter":
+        return filter_(lambda n: n % arg != 0)
+    if kind == "map":
+        return map_(lambda n: n * arg - 1)
+    if kind == "take":
+        return take_(arg)
+    return skip_(arg)
+
+
+def materialize(observable: Observable[Any]) -> tuple[list[Any], str | None]:
+    items: list[Any] = []
+    errors: list[Exception] = []
+    observable.subscribe(items.append, errors.append)
+    return items, (type(errors[0]).__name__ if errors else None)
+
+
+@given(data=st.lists(st.integers(-50, 50), max_size=40), steps=chains())
+def test_fused_chain_equals_the_rxpy_chain(data: list[int], steps: list[Step]) -> None:
+    fused: Observable[Any] = rx.from_iterable(data)
+    native: Observable[Any] = rx.from_iterable(data)
+    for step in steps:
+        fused = ours(step)(fused)
+        native = rx_equivalent(step)(native)
+    assert materialize(fused) == materialize(native)
+
+
+@given(data=st.lists(st.integers(-5, 5), max_size=30), bad=st.integers(-5, 5))
+def test_fused_errors_equal_the_rxpy_chain(data: list[int], bad: int) -> None:
+    def check(n: int) -> int:
+        if n == bad:
+            raise Boom(n)
+        return n
+
+    fused = rx.from_iterable(data).pipe(map_(lambda n: n + 1), map_(check), filter_(bool))
+    native = rx.from_iterable(data).pipe(ops.map(lambda n: n + 1), ops.map(check), ops.filter(bool))
+    assert materialize(fused) == materialize(native)
