@@ -7,13 +7,19 @@ Every processor is a factory returning an operator for ``Observable.pipe``::
 The public API is exactly what this module re-exports.
 """
 
-from rxstreamz.bridges import collect
+from rxstreamz.bridges import (
+    collect,
+)
 from rxstreamz.errors import (
     BackpressureError,
     CircuitOpenError,
     PartitionError,
     RetryExhaustedError,
     RxStreamzError,
+)
+from rxstreamz.progress import (
+    Progress,
+    progress,
 )
 from rxstreamz.transform import (
     SampleStats,
@@ -28,7 +34,12 @@ from rxstreamz.transform import (
     tap_,
     unbatch,
 )
-from rxstreamz.types import AggregateWindow, DeadLetter, StreamStats, Window
+from rxstreamz.types import (
+    AggregateWindow,
+    DeadLetter,
+    StreamStats,
+    Window,
+)
 
 __version__ = "0.1.0"
 
@@ -38,6 +49,7 @@ __all__ = [
     "CircuitOpenError",
     "DeadLetter",
     "PartitionError",
+    "Progress",
     "RetryExhaustedError",
     "RxStreamzError",
     "SampleStats",
@@ -49,6 +61,7 @@ __all__ = [
     "filter_",
     "flatten",
     "map_",
+    "progress",
     "sample_",
     "skip_",
     "take_",

@@ -323,10 +323,10 @@ def test_chunk_then_unbatch_round_trips() -> None:
         (lambda: filter_(3), TypeError, "predicate must be callable, got int"),  # pyright: ignore[reportArgumentType]
         (lambda: map_(None), TypeError, "fn must be callable, got NoneType"),  # pyright: ignore[reportArgumentType]
         (
-            lambda: tap_(print, errors="ignore"),
+            lambda: tap_(print, errors="ignore"),  # pyright: ignore[reportArgumentType]
             ValueError,
             "errors must be one of 'raise', 'skip', got 'ignore'",
-        ),  # pyright: ignore[reportArgumentType]
+        ),
         (lambda: tap_(print, on_failure=1), TypeError, "on_failure must be callable, got int"),  # pyright: ignore[reportArgumentType]
         (lambda: map_(str, name=""), ValueError, "name must not be empty"),
         (lambda: take_(-1), ValueError, "n must be >= 0, got -1"),

@@ -1,0 +1,17 @@
+"""Exporters that connect rxstreamz pipelines to the monitoring you already run.
+
+Each backend is an optional extra, imported only when you import its module:
+
+- :mod:`rxstreamz.metrics.prometheus` (``pip install rxstreamz[prometheus]``)
+- :mod:`rxstreamz.metrics.otel` (``pip install rxstreamz[otel]``, API only)
+
+Both offer the same three feeds, labelled by processor name only:
+
+- ``instrument(name)``: a pass-through operator counting items and timing the
+  downstream ``on_next`` of each one (a latency histogram);
+- ``on_stats``: the callback for :func:`rxstreamz.monitor`;
+- ``track(operator)``: reads a processor's ``stats()`` whenever metrics are
+  collected (no polling thread) and exports received, delivered, dropped,
+  failed, retried and rejected counts, queue depth, in-flight work and a
+  circuit breaker's state.
+"""

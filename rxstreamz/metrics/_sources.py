@@ -1,0 +1,146 @@
+"""What the exporters read: processors' stats() snapshots and per-item timings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Protocol, TypeVar
+
+from reactivex import Observable, abc
+
+from rxstreamz import _scheduling, _validate
+
+_X = TypeVar("_X")
+
+COUNTERS: dict[str, tuple[str, ...]] = {
+    "received": ("received", "submitted", "processed", "total", "requests"),
+    "delivered": ("delivered", "completed", "succeeded", "successes", "passed", "kept"),
+    "dropped": ("dropped", "duplicates"),
+    "failed": ("failed", "failures"),
+    "retried": ("retried",),
+    "rejected": ("rejected",),
+}
+"""Exported counter -> the first stats field that provides it, in order of preference."""
+
+GAUGES: dict[str, tuple[str, ...]] = {"queue_depth": ("queued",), "in_flight": ("in_flight",)}
+"""Exported gauge -> the stats field that provides it."""
+
+STATES = ("closed", "half-open", "open")
+"""The circuit breaker states, exported as one 0/1 series each."""
+
+DESCRIPTIONS = {
+    "received": "Items a processor took in",
+    "delivered": "Items a processor passed on",
+    "dropped": "Items a processor dropped by policy (overflow, sampling, duplicates)",
+    "failed": "Items whose processing failed",
+    "retried": "Calls made again after a failure",
+    "rejected": "Items rejected by an open circuit breaker",
+    "queue_depth": "Items waiting in a processor's queue",
+    "in_flight": "Items being processed right now",
+    "circuit_state": "1 for the circuit breaker's current state, 0 for the others",
+    "items": "Items that passed an instrumented or monitored point",
+    "latency": "Seconds spent in downstream on_next per item",
+    "rate": "Items per second over the last monitor interval",
+}
+
+
+class HasStats(Protocol):
+    """A processor with a ``stats()`` snapshot (buffers, async_map, retry_, ...)."""
+
+    def stats(self) -> object:
+        """Return the current counters."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The exportable values of one processor at one moment."""
+
+    processor: str
+    values: dict[str, float]
+    """Exported counter and gauge names (keys of COUNTERS and GAUGES) -> value."""
+    state: str | None
+
+
+def read(processor: str, snapshot: object) -> Reading:
+    """Map a stats snapshot's fields to the exported counters and gauges."""
+    values: dict[str, object] = (
+        {f.name: getattr(snapshot, f.name) for f in fields(snapshot)}
+        if is_dataclass(snapshot) and not isinstance(snapshot, type)
+        else {}
+    )
+
+    def pick(candidates: tuple[str, ...]) -> float | None:
+        for field_name in candidates:
+            value = values.get(field_name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+        return None
+
+    exported = {
+        key: value
+        for key, names in (*COUNTERS.items(), *GAUGES.items())
+        if (value := pick(names)) is not None
+    }
+    state = values.get("state")
+    return Reading(processor, exported, state if isinstance(state, str) else None)
+
+
+class Tracked:
+    """The processors an exporter reads at collection time (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sources: dict[str, HasStats] = {}
+
+    def add(self, operator: HasStats, name: str | None) -> None:
+        """Start reading ``operator.stats()`` under ``name`` (default: its ``name``)."""
+        if not callable(getattr(operator, "stats", None)):
+            raise TypeError(f"operator must have a stats() method, got {type(operator).__name__}")
+        label = _validate.name(name, str(getattr(operator, "name", type(operator).__name__)))
+        with self._lock:
+            if label in self._sources and self._sources[label] is not operator:
+                raise ValueError(f"a processor named {label!r} is already tracked")
+            self._sources[label] = operator
+
+    def readings(self) -> Iterator[Reading]:
+        """Read every tracked processor now."""
+        with self._lock:
+            sources = list(self._sources.items())
+        for label, operator in sources:
+            yield read(label, operator.stats())
+
+
+class Instrument:
+    """Pass-through operator reporting each item and its downstream latency."""
+
+    def __init__(
+        self,
+        name: str,
+        record: Callable[[str, float], None],
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.name = name
+        self._record = record
+        self._scheduler = scheduler
+
+    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+        """Apply the operator to ``source``."""
+        name, record, own = self.name, self._record, self._scheduler
+
+        def subscribe(
+            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            clock = _scheduling.resolve(own, scheduler)
+
+            def on_next(item: _X) -> None:
+                start = clock.now
+                observer.on_next(item)
+                record(name, (clock.now - start).total_seconds())
+
+            return source.subscribe(
+                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
+            )
+
+        return Observable(subscribe)

@@ -1,0 +1,147 @@
+"""OpenTelemetry metrics for rxstreamz pipelines (extra ``rxstreamz[otel]``).
+
+Depends on ``opentelemetry-api`` only: bring your own SDK and exporter.
+
+::
+
+    from opentelemetry import metrics
+    from rxstreamz.metrics.otel import OpenTelemetryMetrics
+
+    telemetry = OpenTelemetryMetrics(metrics.get_meter("orders"))
+    source.pipe(
+        telemetry.track(async_map(enrich, workers=10, name="enrich")),
+        telemetry.instrument("sink"),
+    ).subscribe(write)
+
+The instruments mirror :mod:`rxstreamz.metrics.prometheus`, with dotted
+names and the attribute ``processor`` (never an item):
+``rxstreamz.items`` (counter), ``rxstreamz.latency`` (histogram, s),
+``rxstreamz.rate`` (gauge, from ``monitor``), and, read from ``stats()``
+at each collection, the observable counters ``rxstreamz.received``,
+``.delivered``, ``.dropped``, ``.failed``, ``.retried``, ``.rejected`` and
+the observable gauges ``rxstreamz.queue_depth``, ``.in_flight`` and
+``.circuit_state`` (attribute ``state``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from reactivex import abc
+
+from rxstreamz import _validate
+from rxstreamz.metrics._sources import (
+    COUNTERS,
+    DESCRIPTIONS,
+    GAUGES,
+    STATES,
+    HasStats,
+    Instrument,
+    Tracked,
+)
+from rxstreamz.types import StreamStats
+
+try:
+    from opentelemetry import metrics as otel_metrics
+    from opentelemetry.metrics import CallbackOptions, Meter, Observation
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "rxstreamz.metrics.otel needs opentelemetry-api: pip install 'rxstreamz[otel]'"
+    ) from exc
+
+__all__ = ["OpenTelemetryMetrics"]
+
+_S = TypeVar("_S", bound=HasStats)
+
+
+class OpenTelemetryMetrics:
+    """OpenTelemetry instruments for the processors of one or more pipelines.
+
+    Args:
+        meter: The meter to create instruments on; default
+            ``opentelemetry.metrics.get_meter("rxstreamz")``.
+        prefix: Prefix of every instrument name.
+    """
+
+    def __init__(self, meter: Meter | None = None, *, prefix: str = "rxstreamz") -> None:
+        self._prefix = _validate.name(prefix, "rxstreamz")
+        meter = otel_metrics.get_meter("rxstreamz") if meter is None else meter
+        self._tracked = Tracked()
+        p = self._prefix
+        self._items = meter.create_counter(f"{p}.items", "{item}", DESCRIPTIONS["items"])
+        self._latency = meter.create_histogram(f"{p}.latency", "s", DESCRIPTIONS["latency"])
+        self._rate = meter.create_gauge(f"{p}.rate", "{item}/s", DESCRIPTIONS["rate"])
+        for key in COUNTERS:
+            meter.create_observable_counter(
+                f"{p}.{key}", [self._callback(key)], "{item}", DESCRIPTIONS[key]
+            )
+        for key in GAUGES:
+            meter.create_observable_gauge(
+                f"{p}.{key}", [self._callback(key)], "{item}", DESCRIPTIONS[key]
+            )
+        meter.create_observable_gauge(
+            f"{p}.circuit_state", [self._state_callback], "1", DESCRIPTIONS["circuit_state"]
+        )
+
+    def instrument(self, name: str, *, scheduler: abc.SchedulerBase | None = None) -> Instrument:
+        """Return a pass-through operator counting items and timing downstream.
+
+        Args:
+            name: The ``processor`` attribute.
+            scheduler: Clock for the latency; default: the subscription's.
+
+        Returns:
+            An operator for ``pipe()``.
+        """
+        label = _validate.name(name, "instrument")
+        attributes = {"processor": label}
+
+        def record(_name: str, seconds: float) -> None:
+            self._items.add(1, attributes)
+            self._latency.record(seconds, attributes)
+
+        return Instrument(label, record, scheduler)
+
+    def on_stats(self, stats: StreamStats) -> None:
+        """Feed one :func:`rxstreamz.monitor` report (pass as ``on_stats=``)."""
+        attributes = {"processor": stats.name}
+        self._items.add(stats.count, attributes)
+        self._rate.set(stats.rate, attributes)
+
+    def track(self, operator: _S, *, name: str | None = None) -> _S:
+        """Export ``operator.stats()`` at every collection; return ``operator`` for ``pipe()``.
+
+        Args:
+            operator: Any rxstreamz processor with ``stats()``.
+            name: The ``processor`` attribute; default the operator's ``name``.
+
+        Returns:
+            ``operator`` itself.
+
+        Raises:
+            TypeError: ``operator`` has no ``stats()``.
+            ValueError: another processor is tracked under the same name.
+        """
+        self._tracked.add(operator, name)
+        return operator
+
+    def _callback(self, key: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        """Return the collection callback of the observable instrument ``key``."""
+
+        def observe(_options: CallbackOptions) -> Iterable[Observation]:
+            return [
+                Observation(r.values[key], {"processor": r.processor})
+                for r in self._tracked.readings()
+                if key in r.values
+            ]
+
+        return observe
+
+    def _state_callback(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(float(state == r.state), {"processor": r.processor, "state": state})
+            for r in self._tracked.readings()
+            if r.state is not None
+            for state in STATES
+        ]

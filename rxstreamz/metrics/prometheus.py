@@ -1,0 +1,193 @@
+"""Prometheus metrics for rxstreamz pipelines (extra ``rxstreamz[prometheus]``).
+
+::
+
+    from prometheus_client import start_http_server
+    from rxstreamz import buffer_, monitor
+    from rxstreamz.metrics.prometheus import PrometheusMetrics
+
+    metrics = PrometheusMetrics()                     # default registry
+    source.pipe(
+        metrics.track(buffer_(1000, name="ingest")),  # received/delivered/dropped, queue depth
+        metrics.instrument("sink"),                   # items + latency histogram
+        monitor(10.0, metrics.on_stats, name="out"),  # items + rate every 10 s
+    ).subscribe(write)
+    start_http_server(9100)
+
+Every series is labelled by processor name only, never by item, so the
+number of series stays bounded. Exported names (with the default namespace):
+
+=================================  =========  ==================================
+``rxstreamz_items_total``          counter    items through ``instrument``/``monitor``
+``rxstreamz_latency_seconds``      histogram  downstream ``on_next`` time per item
+``rxstreamz_rate``                 gauge      items/s over the last monitor interval
+``rxstreamz_received_total``       counter    from ``stats()``: received/submitted/...
+``rxstreamz_delivered_total``      counter    delivered/completed/succeeded
+``rxstreamz_dropped_total``        counter    dropped (overflow, sampling, duplicates)
+``rxstreamz_failed_total``         counter    failed/failures
+``rxstreamz_retried_total``        counter    retried
+``rxstreamz_rejected_total``       counter    rejected by an open circuit
+``rxstreamz_queue_depth``          gauge      queued
+``rxstreamz_in_flight``            gauge      in_flight
+``rxstreamz_circuit_state``        gauge      1 for the current state (label ``state``)
+=================================  =========  ==================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from reactivex import abc
+
+from rxstreamz import _validate
+from rxstreamz.metrics._sources import (
+    COUNTERS,
+    DESCRIPTIONS,
+    GAUGES,
+    STATES,
+    HasStats,
+    Instrument,
+    Tracked,
+)
+from rxstreamz.types import StreamStats
+
+try:
+    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.registry import Collector
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "rxstreamz.metrics.prometheus needs prometheus-client: pip install 'rxstreamz[prometheus]'"
+    ) from exc
+
+__all__ = ["DEFAULT_BUCKETS", "PrometheusMetrics"]
+
+_S = TypeVar("_S", bound=HasStats)
+
+DEFAULT_BUCKETS: tuple[float, ...] = (
+    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+"""Latency buckets in seconds: per-item work spans 100 µs to seconds."""
+
+
+class PrometheusMetrics:
+    """Prometheus instruments for the processors of one or more pipelines.
+
+    Args:
+        registry: Where to register; default ``prometheus_client.REGISTRY``.
+        namespace: Prefix of every metric name.
+        buckets: Latency histogram buckets, in seconds.
+
+    Raises:
+        ValueError: ``namespace`` is empty or the metric names are already
+            registered on ``registry``.
+    """
+
+    def __init__(
+        self,
+        *,
+        registry: CollectorRegistry | None = None,
+        namespace: str = "rxstreamz",
+        buckets: Sequence[float] = DEFAULT_BUCKETS,
+    ) -> None:
+        self._namespace = _validate.name(namespace, "rxstreamz")
+        target = REGISTRY if registry is None else registry
+        self._tracked = Tracked()
+        ns = self._namespace
+        self._items = Counter(f"{ns}_items", DESCRIPTIONS["items"], ["processor"], registry=target)
+        self._latency = Histogram(
+            f"{ns}_latency_seconds",
+            DESCRIPTIONS["latency"],
+            ["processor"],
+            buckets=tuple(buckets),
+            registry=target,
+        )
+        self._rate = Gauge(f"{ns}_rate", DESCRIPTIONS["rate"], ["processor"], registry=target)
+        target.register(_StatsCollector(ns, self._tracked))
+
+    def instrument(self, name: str, *, scheduler: abc.SchedulerBase | None = None) -> Instrument:
+        """Return a pass-through operator counting items and timing downstream.
+
+        Each item increments ``items_total`` and observes the seconds the
+        downstream ``on_next`` took (scheduler clock) in ``latency_seconds``.
+
+        Args:
+            name: The ``processor`` label.
+            scheduler: Clock for the latency; default: the subscription's.
+
+        Returns:
+            An operator for ``pipe()``.
+        """
+        label = _validate.name(name, "instrument")
+        items, latency = self._items.labels(label), self._latency.labels(label)
+
+        def record(_name: str, seconds: float) -> None:
+            items.inc()
+            latency.observe(seconds)
+
+        return Instrument(label, record, scheduler)
+
+    def on_stats(self, stats: StreamStats) -> None:
+        """Feed one :func:`rxstreamz.monitor` report (pass as ``on_stats=``)."""
+        self._items.labels(stats.name).inc(stats.count)
+        self._rate.labels(stats.name).set(stats.rate)
+
+    def track(self, operator: _S, *, name: str | None = None) -> _S:
+        """Export ``operator.stats()`` at every scrape; return ``operator`` for ``pipe()``.
+
+        Args:
+            operator: Any rxstreamz processor with ``stats()``.
+            name: The ``processor`` label; default the operator's ``name``.
+
+        Returns:
+            ``operator`` itself.
+
+        Raises:
+            TypeError: ``operator`` has no ``stats()``.
+            ValueError: another processor is tracked under the same name.
+        """
+        self._tracked.add(operator, name)
+        return operator
+
+
+class _StatsCollector(Collector):
+    """Reads the tracked processors' stats() at scrape time."""
+
+    def __init__(self, namespace: str, tracked: Tracked) -> None:
+        self._namespace = namespace
+        self._tracked = tracked
+
+    def describe(self) -> Iterable[Metric]:
+        return [*self._families().values(), self._state_family()]
+
+    def collect(self) -> Iterable[Metric]:
+        families, state = self._families(), self._state_family()
+        for reading in self._tracked.readings():
+            for key, value in reading.values.items():
+                families[key].add_metric([reading.processor], value)
+            if reading.state is not None:
+                for candidate in STATES:
+                    state.add_metric(
+                        [reading.processor, candidate], float(candidate == reading.state)
+                    )
+        return [*families.values(), state]
+
+    def _families(self) -> dict[str, CounterMetricFamily | GaugeMetricFamily]:
+        ns = self._namespace
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
+            key: CounterMetricFamily(f"{ns}_{key}", DESCRIPTIONS[key], labels=["processor"])
+            for key in COUNTERS
+        }
+        for key in GAUGES:
+            families[key] = GaugeMetricFamily(
+                f"{ns}_{key}", DESCRIPTIONS[key], labels=["processor"]
+            )
+        return families
+
+    def _state_family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            f"{self._namespace}_circuit_state",
+            DESCRIPTIONS["circuit_state"],
+            labels=["processor", "state"],
+        )
