@@ -1,5 +1,5 @@
 # Two entry points, both self-contained on a fresh machine:
-#   make test   - virtualenv, install with every extra, lint, types, the whole test suite
+#   make test   - virtualenv, install with every extra, lint, types, strict docs build, tests
 #   make bench  - virtualenv, install, `rxstreamz bench`
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= dev
 
-.PHONY: test bench lint types pytest venv clean
+.PHONY: test bench lint types docs pytest venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,13 @@ types: $(STAMP)
 	$(BIN)/pyright
 	$(BIN)/mypy
 
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint types pytest
+test: lint types docs pytest
 
 bench: $(STAMP)
 	$(BIN)/rxstreamz bench $(BENCH_ARGS)
