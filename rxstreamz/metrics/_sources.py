@@ -16,7 +16,7 @@ _X = TypeVar("_X")
 COUNTERS: dict[str, tuple[str, ...]] = {
     "received": ("received", "submitted", "processed", "total", "requests"),
     "delivered": ("delivered", "completed", "succeeded", "successes", "passed", "kept"),
-    "dropped": ("dropped", "duplicates"),
+    "dropped": ("dropped", "duplicates", "unrouted", "unmatched"),
     "failed": ("failed", "failures"),
     "retried": ("retried",),
     "rejected": ("rejected",),

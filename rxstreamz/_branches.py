@@ -1,0 +1,234 @@
+"""The shared upstream behind every branching processor (SPEC 5.6).
+
+``fan_out``, ``partition_``, ``split``, ``router`` and ``switch`` turn one
+upstream into several *branch* observables. One :class:`Hub` is created each
+time such an operator is applied to a source; it owns the branches and the
+*run* currently in progress:
+
+* **pending**: a run starts when the first branch is subscribed. Upstream is
+  not subscribed yet; subscribers are collected per branch.
+* **running**: when every branch has at least one subscriber, upstream is
+  subscribed once (with the scheduler given to that last ``subscribe()``).
+  Each item is handed to its branch(es) synchronously, in branch order,
+  whatever order the branches were subscribed in. A subscriber joining a
+  branch now receives the items from then on (as with ``share()``).
+* **ended**: upstream completed or failed (the signal reaches every
+  subscriber of every branch, in branch order), a routing function failed in
+  ``errors="raise"`` mode, or every subscriber of every branch disposed
+  (upstream is then disposed). The next subscription starts a fresh pending
+  run, so subscribing all branches again re-runs a cold upstream.
+
+A branch that is never subscribed keeps its run pending: nothing flows.
+
+The per-item routing is the processor's: :class:`Hub` calls ``bind(run)``
+once per run to get the upstream ``on_next``. That function reads
+``run.slots`` (one tuple of observers per branch, replaced copy-on-write
+under the hub's lock) without locking, and counts into a :class:`Tally` row
+of its own, also without locking: a run's ``on_next`` calls never overlap
+(the Rx contract), so only ``stats()`` and the start and end of runs take
+the tally's lock. That keeps a lock acquisition off the per-item path, which
+measured about a third of the routing cost.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable, SingleAssignmentDisposable
+from typing_extensions import override
+
+from rxstreamz import _scheduling
+from rxstreamz._failure import Failures
+
+_T = TypeVar("_T")
+
+
+class Branch(Observable[_T]):
+    """One output of a branching processor."""
+
+    def __init__(
+        self,
+        subscribe: Callable[[abc.ObserverBase[_T], abc.SchedulerBase | None], abc.DisposableBase],
+        label: str,
+    ) -> None:
+        super().__init__(subscribe)
+        self._label = label
+
+    @override
+    def __repr__(self) -> str:
+        return f"<Branch {self._label}>"
+
+
+class Run(Generic[_T]):
+    """One subscription of upstream, shared by every branch subscriber."""
+
+    __slots__ = ("hub", "on_end", "scheduler", "slots", "started", "stopped", "upstream")
+
+    def __init__(self, hub: Hub[_T], count: int) -> None:
+        self.hub = hub
+        self.on_end: list[Callable[[], None]] = []
+        self.slots: list[tuple[abc.ObserverBase[_T], ...]] = [()] * count
+        self.started = False
+        self.stopped = False
+        self.scheduler: abc.SchedulerBase | None = None
+        self.upstream = SingleAssignmentDisposable()
+
+    def error(self, exc: Exception) -> None:
+        """End the run with ``exc`` on every branch (upstream error or raise mode)."""
+        self.hub.finish(self, exc)
+
+    def complete(self) -> None:
+        """End the run with completion on every branch."""
+        self.hub.finish(self, None)
+
+    def fail(
+        self,
+        failures: Failures,
+        own_scheduler: abc.SchedulerBase | None,
+        exc: Exception,
+        item: object,
+    ) -> None:
+        """Apply the processor's error policy to a routing function's exception."""
+        now = _scheduling.resolve(own_scheduler, self.scheduler).now
+        forwarded = failures.handle(exc, item, now)
+        if forwarded is not None:
+            self.error(forwarded)
+
+
+class Hub(Generic[_T]):
+    """One upstream shared by several branches; see the module docstring."""
+
+    __slots__ = ("_bind", "_lock", "_run", "_source", "branches")
+
+    def __init__(
+        self,
+        source: Observable[_T],
+        labels: tuple[str, ...],
+        bind: Callable[[Run[_T]], Callable[[_T], None]],
+    ) -> None:
+        self._source = source
+        self._bind = bind
+        self._lock = threading.Lock()
+        self._run: Run[_T] | None = None
+        self.branches: tuple[Branch[_T], ...] = tuple(
+            Branch(self._subscriber(index), label) for index, label in enumerate(labels)
+        )
+
+    def _subscriber(
+        self, index: int
+    ) -> Callable[[abc.ObserverBase[_T], abc.SchedulerBase | None], abc.DisposableBase]:
+        def subscribe(
+            observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            return self._attach(index, observer, scheduler)
+
+        return subscribe
+
+    def _attach(
+        self, index: int, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None
+    ) -> abc.DisposableBase:
+        with self._lock:
+            run = self._run
+            if run is None:
+                run = self._run = Run(self, len(self.branches))
+            run.slots[index] = (*run.slots[index], observer)
+            on_next: Callable[[_T], None] | None = None
+            if not run.started and all(run.slots):
+                run.started = True
+                run.scheduler = scheduler
+                on_next = self._bind(run)
+        subscription = Disposable(lambda: self._detach(run, index, observer))
+        if on_next is not None:
+            # Outside the lock: a synchronous upstream delivers from here, and
+            # its subscribers may subscribe or dispose branches re-entrantly.
+            run.upstream.disposable = self._source.subscribe(
+                on_next, run.error, run.complete, scheduler=scheduler
+            )
+        return subscription
+
+    def _detach(self, run: Run[_T], index: int, observer: abc.ObserverBase[_T]) -> None:
+        with self._lock:
+            if run.stopped:
+                return
+            slot = run.slots[index]
+            for position, attached in enumerate(slot):
+                if attached is observer:
+                    run.slots[index] = slot[:position] + slot[position + 1 :]
+                    break
+            if any(run.slots):
+                return
+            run.stopped = True  # every subscriber of every branch has gone
+            if self._run is run:
+                self._run = None
+        run.upstream.dispose()
+        for callback in run.on_end:
+            callback()
+
+    def finish(self, run: Run[_T], exc: Exception | None) -> None:
+        """End ``run``: dispose upstream, then signal every subscriber in branch order."""
+        with self._lock:
+            if run.stopped:
+                return
+            run.stopped = True
+            if self._run is run:
+                self._run = None
+            slots = tuple(run.slots)
+        run.upstream.dispose()
+        for callback in run.on_end:
+            callback()
+        # Every subscriber gets the signal even if one of them raises (an
+        # observer without on_error re-raises the error): the first such
+        # exception propagates once all have been signalled.
+        raised: Exception | None = None
+        for slot in slots:
+            for observer in slot:
+                try:
+                    if exc is None:
+                        observer.on_completed()
+                    else:
+                        observer.on_error(exc)
+                except Exception as failure:
+                    raised = raised or failure
+        if raised is not None:
+            raise raised
+
+
+class Tally:
+    """An operator's counters, fed without a lock by each of its runs.
+
+    :meth:`open` gives a run its own row of ``size`` counters, which only that
+    run's (serialized) ``on_next`` increments. When the run ends the row is
+    added to the retired totals. :meth:`snapshot` sums the retired totals and
+    every live row under the lock; a live run's fields may be one item apart.
+    """
+
+    __slots__ = ("_live", "_lock", "_retired")
+
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._retired = [0] * size
+        self._live: dict[int, list[int]] = {}
+
+    def open(self, run: Run[Any]) -> list[int]:
+        """Return a fresh row for ``run``, retired when the run ends."""
+        row = [0] * len(self._retired)
+        with self._lock:
+            self._live[id(row)] = row
+        run.on_end.append(lambda: self._retire(row))
+        return row
+
+    def _retire(self, row: list[int]) -> None:
+        with self._lock:
+            if self._live.pop(id(row), None) is not None:
+                self._retired = [a + b for a, b in zip(self._retired, row, strict=True)]
+
+    def snapshot(self) -> list[int]:
+        """Return the sums over every run, past and live."""
+        with self._lock:
+            totals = list(self._retired)
+            for row in self._live.values():
+                totals = [a + b for a, b in zip(totals, row, strict=True)]
+        return totals
