@@ -8,7 +8,12 @@ The public API is exactly what this module re-exports.
 """
 
 from rxstreamz.bridges import (
+    ObservableAsyncIterator,
+    ObservableIterator,
     collect,
+    from_async_iterable,
+    to_async_iterator,
+    to_iterator,
 )
 from rxstreamz.errors import (
     BackpressureError,
@@ -61,6 +66,8 @@ __all__ = [
     "BackpressureError",
     "CircuitOpenError",
     "DeadLetter",
+    "ObservableAsyncIterator",
+    "ObservableIterator",
     "PartitionError",
     "PartitionStats",
     "Progress",
@@ -80,6 +87,7 @@ __all__ = [
     "filter_",
     "flatten",
     "fnv1a_32",
+    "from_async_iterable",
     "map_",
     "partition_",
     "progress",
@@ -90,5 +98,7 @@ __all__ = [
     "switch",
     "take_",
     "tap_",
+    "to_async_iterator",
+    "to_iterator",
     "unbatch",
 ]
