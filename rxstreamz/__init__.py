@@ -7,6 +7,12 @@ Every processor is a factory returning an operator for ``Observable.pipe``::
 The public API is exactly what this module re-exports.
 """
 
+from rxstreamz.breaker import (
+    CircuitBreaker,
+    CircuitBreakerStats,
+    CircuitState,
+    circuit_breaker,
+)
 from rxstreamz.bridges import (
     ObservableAsyncIterator,
     ObservableIterator,
@@ -14,6 +20,10 @@ from rxstreamz.bridges import (
     from_async_iterable,
     to_async_iterator,
     to_iterator,
+)
+from rxstreamz.dead_letters import (
+    DeadLetterStats,
+    dead_letter,
 )
 from rxstreamz.errors import (
     BackpressureError,
@@ -25,6 +35,10 @@ from rxstreamz.errors import (
 from rxstreamz.progress import (
     Progress,
     progress,
+)
+from rxstreamz.retry import (
+    RetryStats,
+    retry_,
 )
 from rxstreamz.routing import (
     PartitionStats,
@@ -64,14 +78,19 @@ __version__ = "0.1.0"
 __all__ = [
     "AggregateWindow",
     "BackpressureError",
+    "CircuitBreaker",
+    "CircuitBreakerStats",
     "CircuitOpenError",
+    "CircuitState",
     "DeadLetter",
+    "DeadLetterStats",
     "ObservableAsyncIterator",
     "ObservableIterator",
     "PartitionError",
     "PartitionStats",
     "Progress",
     "RetryExhaustedError",
+    "RetryStats",
     "RouterStats",
     "RxStreamzError",
     "SampleStats",
@@ -81,7 +100,9 @@ __all__ = [
     "TransformStats",
     "Window",
     "chunk",
+    "circuit_breaker",
     "collect",
+    "dead_letter",
     "fan_in",
     "fan_out",
     "filter_",
@@ -91,6 +112,7 @@ __all__ = [
     "map_",
     "partition_",
     "progress",
+    "retry_",
     "router",
     "sample_",
     "skip_",

@@ -1,0 +1,462 @@
+"""One item at a time, with scheduled retries: the loop behind the resilience processors.
+
+``retry_``, ``dead_letter`` and ``circuit_breaker`` share it.
+
+Each subscription processes its items strictly in order, one at a time. An item
+may need several calls of the user function, separated by waits scheduled on the
+scheduler (never slept), and a call may return a coroutine that completes later
+on an event loop. Items that arrive meanwhile wait in the processor's bounded
+queue (SPEC 3).
+
+Whoever holds the item in progress is its *owner*, and holds the owner lock
+(taken without blocking, never waited for): the upstream thread for an item that
+found the processor idle, the timer thread after a scheduled wait, the event
+loop's thread after a coroutine. Only the owner calls the user function, takes
+items from the queue and emits downstream, so emissions are serialized and no
+lock is held while calling out. When the owner finishes an item it takes the
+next one from the queue; when the queue is empty it lets go, then looks again
+(an item may have arrived in between), or, if upstream has ended, sends the
+completion (or the upstream error) downstream. On the success path an item costs
+one lock round trip.
+
+A processor plugs in a :class:`Step`: what to check before the first call, how to
+call, what to count on success, and what a failure means (wait and retry, give up
+and go on, or fail the stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Coroutine
+from types import CoroutineType
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
+from reactivex.scheduler.eventloop import AsyncIOScheduler
+
+from rxstreamz._queue import BoundedQueue
+from rxstreamz.errors import BackpressureError
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+Verdict = float | Exception | None
+"""What a failed call means: retry after this many seconds (``float``), fail the
+stream with this exception, or ``None``: the item is done (skipped, dead-lettered)
+and the next one may start."""
+
+
+class Step(ABC, Generic[_T, _R]):
+    """What one processor does with each item; one instance per subscription.
+
+    Every hook runs on the item's owner (never two at once for one subscription).
+    An exception raised by a hook fails the stream with that exception.
+    """
+
+    __slots__ = ("fn",)
+
+    gated: ClassVar[bool] = False
+    """Whether :meth:`admit` is called before an item's first call."""
+
+    watches_success: ClassVar[bool] = False
+    """Whether :meth:`succeeded` is called after a successful call."""
+
+    def __init__(self, fn: Callable[[_T], _R | Coroutine[Any, Any, _R]]) -> None:
+        self.fn = fn  # the user function, called directly on the hot path
+
+    def admit(self, item: _T) -> Exception | None:
+        """Return an exception to reject ``item`` without calling (attempts 0), or ``None``."""
+        del item
+        return None
+
+    def succeeded(self, item: _T) -> None:
+        """React to a successful call (its result is emitted next)."""
+        del item
+
+    @abstractmethod
+    def failed(self, item: _T, error: Exception, attempts: int) -> Verdict:
+        """Decide what the failure of call number ``attempts`` means (0: rejected)."""
+
+    def close(self) -> None:
+        """Release what the item in progress holds; the subscription is over."""
+
+
+class Tally:
+    """Success and retry counts of one subscription, written only by its owner."""
+
+    __slots__ = ("retried", "succeeded")
+
+    def __init__(self) -> None:
+        self.succeeded = 0
+        self.retried = 0
+
+
+class Tallies:
+    """The counts of every subscription of one operator, for ``stats()``.
+
+    Each live subscription counts in its own :class:`Tally` without a lock
+    (one writer: its owner); a finished one is folded into the totals.
+    """
+
+    __slots__ = ("_live", "_lock", "_retried", "_succeeded")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[Tally] = set()
+        self._succeeded = 0
+        self._retried = 0
+
+    def open(self) -> Tally:
+        """Return a new tally that counts in the totals until :meth:`close`."""
+        tally = Tally()
+        with self._lock:
+            self._live.add(tally)
+        return tally
+
+    def close(self, tally: Tally) -> None:
+        """Fold ``tally`` into the totals."""
+        with self._lock:
+            if tally in self._live:
+                self._live.discard(tally)
+                self._succeeded += tally.succeeded
+                self._retried += tally.retried
+
+    def snapshot(self) -> tuple[int, int]:
+        """Return ``(succeeded, retried)`` over every subscription so far."""
+        with self._lock:
+            live = list(self._live)
+            succeeded, retried = self._succeeded, self._retried
+        return (
+            succeeded + sum(t.succeeded for t in live),
+            retried + sum(t.retried for t in live),
+        )
+
+
+def run(
+    source: Observable[_T],
+    observer: abc.ObserverBase[_R],
+    clock: abc.SchedulerBase,
+    queue: BoundedQueue[_T],
+    step: Step[_T, _R],
+    subscribed: abc.SchedulerBase | None,
+    tallies: Tallies,
+) -> abc.DisposableBase:
+    """Subscribe ``observer`` to ``source`` processed one item at a time by ``step``.
+
+    Args:
+        source: The upstream observable.
+        observer: The downstream observer.
+        clock: The scheduler for waits and for coroutines (``AsyncIOScheduler``).
+        queue: Where items wait behind the one in progress.
+        step: The processor's per-item logic.
+        subscribed: The scheduler given to ``subscribe()``, passed upstream.
+        tallies: Where this subscription counts successes and retries.
+
+    Returns:
+        The subscription; disposing it cancels the pending wait or coroutine,
+        releases the queue's blocked producer and disposes upstream.
+    """
+    lock = threading.Lock()  # guards the end-of-stream flags below
+    # Held by whoever processes items: taken without blocking by the upstream
+    # thread that finds the processor idle, kept across a scheduled wait or a
+    # running coroutine (whose callback carries on), released when the queue is
+    # empty. A threading.Lock may be released by another thread than its taker.
+    owner = threading.Lock()
+    # One token per item put in the queue, taken by the owner before the item:
+    # deque appends and pops are atomic, so "is anything waiting?" needs no lock.
+    waiting: deque[None] = deque()
+    closed = False  # no more input is accepted
+    ended = False  # upstream (or our own queue) has ended the input
+    ending: Exception | None = None  # the error to forward once idle; None: complete
+    stopped = False  # terminal notification sent, or disposed
+    timer = SerialDisposable()
+    upstream = SingleAssignmentDisposable()
+    awaiter = Awaiter(clock)
+    tally = tallies.open()
+    fn = step.fn
+    admit = step.admit if step.gated else None
+    on_success = step.succeeded if step.watches_success else None
+
+    def shutdown() -> None:
+        timer.dispose()
+        awaiter.close()
+        queue.close()
+        queue.discard()  # left behind by a failure or dispose: counted as dropped
+        upstream.dispose()
+        step.close()
+        tallies.close(tally)
+
+    def fail(error: Exception) -> None:
+        nonlocal stopped, closed
+        with lock:
+            if stopped:
+                return
+            stopped = closed = True
+        shutdown()
+        observer.on_error(error)
+
+    def terminate(error: Exception | None) -> None:
+        shutdown()
+        if error is None:
+            observer.on_completed()
+        else:
+            observer.on_error(error)
+
+    def settle(item: _T, error: Exception, attempts: int) -> bool:
+        """Apply the step's verdict on a failure; True if the owner may go on."""
+        try:
+            verdict = step.failed(item, error, attempts)
+        except Exception as exc:
+            fail(exc)
+            return False
+        if verdict is None:
+            return True
+        if isinstance(verdict, Exception):
+            fail(verdict)
+            return False
+        if not stopped:
+            # Put the slot in place before scheduling: the timer may fire, and the
+            # next wait be set, before schedule_relative returns on this thread.
+            # A slot already replaced (or disposed) cancels what it is given.
+            slot = SingleAssignmentDisposable()
+            timer.disposable = slot
+            slot.disposable = clock.schedule_relative(
+                verdict, lambda _s, _st: retry(item, attempts + 1)
+            )
+        return False
+
+    def succeed(item: _T, value: _R) -> bool:
+        """Count a success and emit its result; True if the owner may go on."""
+        if on_success is not None:
+            try:
+                on_success(item)
+            except Exception as exc:
+                fail(exc)
+                return False
+        tally.succeeded += 1
+        if stopped:
+            return False
+        observer.on_next(value)
+        return True
+
+    def attempt(item: _T, number: int) -> bool:
+        """Make one call; True if the item is finished and the owner may go on."""
+        if number > 1:
+            tally.retried += 1
+        try:
+            result = fn(item)
+        except Exception as exc:
+            return settle(item, exc, number)
+        if isinstance(result, CoroutineType):
+            coroutine = cast(Coroutine[Any, Any, _R], result)
+            awaiter.submit(coroutine, lambda value, error: resume(item, number, value, error))
+            return False
+        if on_success is not None:
+            return succeed(item, cast(_R, result))
+        tally.succeeded += 1  # succeed(), inlined: this is the hot path
+        if stopped:
+            return False
+        observer.on_next(cast(_R, result))
+        return True
+
+    def start(item: _T) -> bool:
+        if admit is not None:
+            try:
+                rejection = admit(item)
+            except Exception as exc:
+                fail(exc)
+                return False
+            if rejection is not None:
+                return settle(item, rejection, 0)
+        return attempt(item, 1)
+
+    def retry(item: _T, number: int) -> None:
+        if not stopped and attempt(item, number):
+            drain()
+
+    def resume(item: _T, number: int, value: Any, error: BaseException | None) -> None:
+        if stopped:
+            return
+        if error is None:
+            going_on = succeed(item, value)
+        elif isinstance(error, Exception):
+            going_on = settle(item, error, number)
+        else:  # the coroutine was cancelled from outside, or raised a BaseException
+            problem = RuntimeError(f"the coroutine for an item ended with {error!r}")
+            problem.__cause__ = error
+            fail(problem)
+            return
+        if going_on:
+            drain()
+
+    def drain() -> None:
+        """Owner: process queued items, then let go, or end the stream once input ended."""
+        while not stopped:
+            if waiting:
+                waiting.popleft()
+                item = queue.pop()  # only the owner takes items
+                queue.delivered()
+                if not start(item):
+                    return  # parked on a wait or a coroutine, or stopped
+                continue
+            if ended:
+                finish()
+                return
+            owner.release()
+            # An item (or the end) may have come after the check and found us
+            # busy: whoever wins the lock now handles it.
+            if not (waiting or ended) or not owner.acquire(False):
+                return
+
+    def finish() -> None:
+        nonlocal stopped
+        with lock:
+            if stopped:
+                return
+            stopped = True
+        terminate(ending)
+
+    def end_input(error: Exception | None) -> None:
+        nonlocal closed, ended, ending
+        with lock:
+            if closed:
+                return
+            closed = True
+            ending = error
+            ended = True
+        if owner.acquire(False):
+            drain()  # idle: end now; otherwise the owner ends after the queue
+
+    def on_next(item: _T) -> None:
+        if closed:
+            return
+        if owner.acquire(False):
+            if not waiting:  # nothing older is waiting: process it right here
+                if attempt(item, 1) if admit is None else start(item):
+                    drain()
+                return
+            owner.release()  # older items wait (an owner just let go): queue behind them
+        try:
+            accepted = queue.put(item)  # may block while the owner works (max_pending)
+        except BackpressureError as exc:
+            end_input(exc)  # deliver what was queued before, then fail with it
+            upstream.dispose()
+            return
+        if not accepted:  # disposed meanwhile
+            return
+        waiting.append(None)
+        if owner.acquire(False):
+            drain()  # the owner let go while we were putting
+
+    def dispose() -> None:
+        nonlocal stopped, closed
+        with lock:
+            stopped = closed = True
+        shutdown()
+
+    upstream.disposable = source.subscribe(
+        on_next, end_input, lambda: end_input(None), scheduler=subscribed
+    )
+    return Disposable(dispose)
+
+
+Done = Callable[[Any, BaseException | None], None]
+"""Receives a coroutine's result, or the exception it ended with."""
+
+
+class Awaiter:
+    """Runs one subscription's coroutines to completion, one at a time.
+
+    On the loop of an ``AsyncIOScheduler`` when that is the subscription's
+    scheduler (the task is started through the scheduler, so on the loop's
+    thread); otherwise on a private event loop in a thread of its own, started
+    at the first coroutine and stopped by :meth:`close`.
+    """
+
+    __slots__ = ("_closed", "_coroutine", "_lock", "_loop", "_pending", "_scheduler")
+
+    def __init__(self, scheduler: abc.SchedulerBase) -> None:
+        self._scheduler = scheduler
+        self._lock = threading.Lock()
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: Any = None  # the Task or concurrent Future of the coroutine in progress
+        self._coroutine: Coroutine[Any, Any, Any] | None = None  # submitted, not yet started
+
+    def submit(self, coroutine: Coroutine[Any, Any, Any], done: Done) -> None:
+        """Start ``coroutine``; ``done`` gets its outcome on the loop's thread."""
+
+        def deliver(future: Any) -> None:
+            if future.cancelled():
+                done(None, asyncio.CancelledError())
+                return
+            error = future.exception()
+            done(None if error is not None else future.result(), error)
+
+        def begin(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
+            with self._lock:
+                if self._coroutine is None:  # closed before the loop got to it
+                    return
+                task = asyncio.ensure_future(self._coroutine)
+                self._coroutine = None
+                self._pending = task
+            task.add_done_callback(deliver)
+
+        on_scheduler_loop = isinstance(self._scheduler, AsyncIOScheduler)
+        with self._lock:
+            if self._closed:
+                coroutine.close()
+                return
+            if on_scheduler_loop:
+                self._coroutine = coroutine
+                future = None
+            else:
+                if self._loop is None:
+                    self._loop = _start_loop()
+                future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+                self._pending = future
+        if future is None:
+            self._scheduler.schedule(begin)
+        else:
+            future.add_done_callback(deliver)
+
+    def close(self) -> None:
+        """Cancel the coroutine in progress and stop the private loop, if any."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pending, self._pending = self._pending, None
+            coroutine, self._coroutine = self._coroutine, None
+            loop, self._loop = self._loop, None
+        if coroutine is not None:
+            coroutine.close()
+        if pending is not None:
+            pending.cancel()
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+
+
+def _start_loop() -> asyncio.AbstractEventLoop:
+    """Start an event loop in a daemon thread; stopping the loop ends the thread."""
+    loop = asyncio.new_event_loop()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    threading.Thread(target=serve, name="rxstreamz-event-loop", daemon=True).start()
+    return loop

@@ -1,0 +1,555 @@
+"""``CircuitBreaker`` and ``circuit_breaker``: stop calling a failing dependency for a while.
+
+The state machine::
+
+               failures / requests >= failure_threshold
+               (after min_requests calls, checked after a failure)
+    closed ------------------------------------------------> open
+      ^                                                       |  ^
+      | half_open_requests trial                              |  |
+      | calls succeed (counters reset)     an item arrives    |  | a trial
+      |                                    recovery_timeout   |  | call fails
+      |                                    after opening      v  |
+      +--------------------------------------------------- half-open
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, Literal, TypeVar, overload
+
+from reactivex import Observable, abc
+from reactivex.scheduler import TimeoutScheduler
+from typing_extensions import override
+
+from rxstreamz import _scheduling, _sequential, _validate
+from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._queue import BoundedQueue, QueueCounters
+from rxstreamz.errors import CircuitOpenError
+
+__all__ = [
+    "CircuitBreaker",
+    "CircuitBreakerOperator",
+    "CircuitBreakerStats",
+    "CircuitState",
+    "circuit_breaker",
+]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+CircuitState = Literal["closed", "open", "half-open"]
+"""The state of a circuit breaker."""
+
+OnStateChange = Callable[[CircuitState, CircuitState], object]
+"""Called with ``(old, new)`` on every transition."""
+
+Now = datetime | Callable[[], datetime] | None
+"""The time, a function returning it, or ``None`` (the breaker's own clock)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreakerStats:
+    """A snapshot of a circuit breaker.
+
+    ``requests``, ``successes``, ``failures`` and ``consecutive_failures`` are
+    reset when the circuit closes again after a half-open trial; ``rejected``
+    is never reset.
+
+    Attributes:
+        requests: Calls made (rejected items excluded) since the last reset.
+        successes: Calls that returned.
+        failures: Calls that raised (in both ``errors`` modes).
+        rejected: Items refused without a call while the circuit was open (or
+            while every half-open trial slot was taken).
+        state: ``"closed"``, ``"open"`` or ``"half-open"``.
+        consecutive_failures: Failures since the last success.
+    """
+
+    requests: int
+    successes: int
+    failures: int
+    rejected: int
+    state: CircuitState
+    consecutive_failures: int
+
+
+class CircuitBreaker:
+    """A thread-safe circuit breaker, shareable by several pipelines.
+
+    Pass one object to several ``circuit_breaker(fn, breaker=...)`` operators
+    (or use it from your own code) and they all see the same state: when calls
+    to a dependency fail often enough, every pipeline stops calling it until
+    ``recovery_timeout`` has passed.
+
+    Rules:
+        - **closed**: calls pass. After a failure, once at least
+          ``min_requests`` calls were made, the circuit opens if
+          ``failures / requests >= failure_threshold``.
+        - **open**: calls are rejected. When a call is asked for and
+          ``recovery_timeout`` has passed since opening, the circuit turns
+          half-open (lazily: no timer runs).
+        - **half-open**: at most ``half_open_requests`` trial calls are let
+          through (more are rejected); the first failure reopens the circuit at
+          once; ``half_open_requests`` successes close it and reset
+          ``requests``, ``successes``, ``failures`` and
+          ``consecutive_failures``.
+
+    ``on_state_change(old, new)`` is called on every transition, under the
+    breaker's lock (so in transition order): keep it short, and do not wait in
+    it for another thread that uses the breaker. If it raises, the transition
+    stands and the exception goes to whoever triggered it.
+
+    A result counts in the statistics whenever it arrives, but only a call let
+    through in the current state may change the state: a slow call started
+    before the circuit opened does not count as a half-open trial.
+
+    Time comes from ``scheduler`` if given, else from the ``now`` the caller
+    passes (the operators pass their scheduler's), else the wall clock of
+    ``TimeoutScheduler``.
+
+    Examples:
+        >>> breaker = CircuitBreaker(min_requests=2, failure_threshold=0.5)
+        >>> ticket = breaker.acquire()
+        >>> breaker.record(ticket, success=True)
+        >>> breaker.record(breaker.acquire(), success=False)
+        >>> breaker.state
+        'open'
+        >>> breaker.acquire() is None
+        True
+        >>> stats = breaker.stats()
+        >>> stats.requests, stats.failures, stats.rejected
+        (2, 1, 1)
+
+    Args:
+        failure_threshold: Failure ratio that opens the circuit, in ``(0, 1]``.
+        min_requests: Calls needed before the ratio is looked at (>= 1).
+        recovery_timeout: Seconds (or ``timedelta``) to stay open (> 0).
+        half_open_requests: Trial calls in half-open; that many successes
+            close the circuit (>= 1).
+        on_state_change: Called with ``(old, new)`` state strings.
+        scheduler: The clock (see above).
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ValueError: An argument is out of range.
+    """
+
+    def __init__(
+        self,
+        *,
+        failure_threshold: float = 0.5,
+        min_requests: int = 10,
+        recovery_timeout: float | timedelta = 30.0,
+        half_open_requests: int = 3,
+        on_state_change: OnStateChange | None = None,
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> None:
+        threshold = _validate.number("failure_threshold", failure_threshold, maximum=1.0)
+        if threshold <= 0:
+            raise ValueError(f"failure_threshold must be > 0, got {failure_threshold}")
+        self.failure_threshold = threshold
+        self.min_requests = _validate.integer("min_requests", min_requests)
+        self.recovery_timeout = timedelta(
+            seconds=_validate.duration("recovery_timeout", recovery_timeout)
+        )
+        self.half_open_requests = _validate.integer("half_open_requests", half_open_requests)
+        self.on_state_change = _validate.optional_function("on_state_change", on_state_change)
+        self.scheduler = scheduler
+        self._lock = threading.RLock()  # on_state_change may read the breaker
+        self._state: CircuitState = "closed"
+        self._generation = 0  # bumped by every transition; a ticket is the generation
+        self._opened_at: datetime | None = None
+        self._trials = 0  # half-open calls let through
+        self._trial_successes = 0
+        self._requests = 0
+        self._successes = 0
+        self._failures = 0
+        self._consecutive_failures = 0
+        self._rejected = 0
+
+    @property
+    def state(self) -> CircuitState:
+        """``"closed"``, ``"open"`` or ``"half-open"`` (open turns half-open lazily)."""
+        return self._state
+
+    def stats(self) -> CircuitBreakerStats:
+        """Return a consistent snapshot of the counters and the state."""
+        with self._lock:
+            return CircuitBreakerStats(
+                requests=self._requests,
+                successes=self._successes,
+                failures=self._failures,
+                rejected=self._rejected,
+                state=self._state,
+                consecutive_failures=self._consecutive_failures,
+            )
+
+    def acquire(self, now: Now = None) -> int | None:
+        """Ask to make one call.
+
+        Args:
+            now: The current time, or a function returning it (only called
+                when the time matters); ignored when the breaker has a
+                ``scheduler``.
+
+        Returns:
+            A ticket to hand to :meth:`record` (or :meth:`abandon`) when the
+            call ends, or ``None`` when the call is rejected (counted in
+            ``rejected``).
+        """
+        # Closed: no lock. A transition racing with this read at worst hands
+        # out a ticket of the previous state, which counts but changes nothing,
+        # exactly as if this call had been asked for a moment earlier.
+        generation = self._generation
+        if self._state == "closed":
+            return generation
+        with self._lock:
+            if self._state == "open":
+                assert self._opened_at is not None
+                if self._now(now) - self._opened_at < self.recovery_timeout:
+                    self._rejected += 1
+                    return None
+                self._transition("half-open")
+            if self._state == "half-open":
+                if self._trials >= self.half_open_requests:
+                    self._rejected += 1
+                    return None
+                self._trials += 1
+            return self._generation
+
+    def record(self, ticket: int, *, success: bool, now: Now = None) -> None:
+        """Report how the call allowed by ``ticket`` ended, and apply the rules.
+
+        Args:
+            ticket: What :meth:`acquire` returned for the call.
+            success: Whether the call succeeded.
+            now: As for :meth:`acquire`.
+        """
+        with self._lock:
+            self._requests += 1
+            if success:
+                self._successes += 1
+                self._consecutive_failures = 0
+            else:
+                self._failures += 1
+                self._consecutive_failures += 1
+            if ticket != self._generation:
+                return  # admitted under an earlier state: counted, no transition
+            if self._state == "half-open":
+                if not success:
+                    self._open(now)
+                    return
+                self._trial_successes += 1
+                if self._trial_successes >= self.half_open_requests:
+                    self._requests = self._successes = self._failures = 0
+                    self._consecutive_failures = 0
+                    self._transition("closed")
+            elif (
+                self._state == "closed"
+                and not success
+                and self._requests >= self.min_requests
+                and self._failures / self._requests >= self.failure_threshold
+            ):
+                self._open(now)
+
+    def abandon(self, ticket: int) -> None:
+        """Give back the ticket of a call that was never made or whose result is lost.
+
+        Frees the half-open trial slot it held; nothing is counted.
+        """
+        with self._lock:
+            if ticket == self._generation and self._state == "half-open":
+                self._trials -= 1
+
+    def _now(self, given: Now) -> datetime:
+        if self.scheduler is not None:
+            return self.scheduler.now
+        if given is None:
+            return TimeoutScheduler.singleton().now
+        return given if isinstance(given, datetime) else given()
+
+    def _open(self, now: Now) -> None:
+        self._opened_at = self._now(now)
+        self._transition("open")
+
+    def _transition(self, new: CircuitState) -> None:
+        # The generation moves first: a lock-free acquire() that reads the new
+        # state "closed" also reads the new generation.
+        self._generation += 1
+        old, self._state = self._state, new
+        self._trials = self._trial_successes = 0
+        if self.on_state_change is not None:
+            try:
+                self.on_state_change(old, new)
+            except Exception as exc:
+                exc.add_note(f"rxstreamz: raised by on_state_change ({old!r} -> {new!r})")
+                raise
+
+    def __repr__(self) -> str:
+        return f"<CircuitBreaker {self._state}>"
+
+
+class CircuitBreakerOperator(Generic[_T, _R]):
+    """The operator returned by :func:`circuit_breaker`."""
+
+    def __init__(
+        self,
+        fn: Callable[[_T], Any],
+        breaker: CircuitBreaker,
+        failures: Failures,
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.name = failures.processor
+        self.fn = fn
+        self.breaker = breaker
+        self._failures = failures
+        self._scheduler = scheduler
+        self._queue_counters = QueueCounters()
+        self._tallies = _sequential.Tallies()  # unused by stats(): the breaker counts
+
+    @property
+    def state(self) -> CircuitState:
+        """The breaker's state."""
+        return self.breaker.state
+
+    def stats(self) -> CircuitBreakerStats:
+        """Return the breaker's snapshot (shared with every operator using it)."""
+        return self.breaker.stats()
+
+    def __call__(self, source: Observable[_T]) -> Observable[_R]:
+        """Apply the operator to ``source``."""
+
+        def subscribe(
+            observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            clock = _scheduling.resolve(self._scheduler, scheduler)
+            # Items wait only behind an ``async def`` call; a sync call never queues.
+            queue: BoundedQueue[_T] = BoundedQueue(
+                None, processor=self.name, counters=self._queue_counters, scheduler=clock
+            )
+            step = _BreakerStep[_T, _R](self, self._failures, clock)
+            return _sequential.run(source, observer, clock, queue, step, scheduler, self._tallies)
+
+        return Observable(subscribe)
+
+    def __repr__(self) -> str:
+        return f"<CircuitBreakerOperator {self.name!r} {self.breaker.state}>"
+
+
+class _BreakerStep(_sequential.Step[_T, _R]):
+    """What ``circuit_breaker`` does with each item of one subscription."""
+
+    __slots__ = ("_breaker", "_clock", "_failures", "_name", "_now", "_ticket")
+
+    gated = True
+    watches_success = True
+
+    def __init__(
+        self, op: CircuitBreakerOperator[_T, _R], failures: Failures, clock: abc.SchedulerBase
+    ) -> None:
+        super().__init__(op.fn)
+        self._breaker = op.breaker
+        self._name = op.name
+        self._failures = failures
+        self._clock = clock
+        self._ticket: int | None = None  # held by the item in progress
+        self._now: Callable[[], datetime] = lambda: clock.now  # read only when needed
+
+    @override
+    def admit(self, item: _T) -> Exception | None:
+        ticket = self._ticket = self._breaker.acquire(self._now)
+        if ticket is None:
+            return CircuitOpenError(f"{self._name}: the circuit is open, item rejected")
+        return None
+
+    @override
+    def succeeded(self, item: _T) -> None:
+        ticket, self._ticket = self._ticket, None
+        assert ticket is not None
+        self._breaker.record(ticket, success=True, now=self._now)
+
+    @override
+    def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
+        if attempts:  # 0: rejected, no call was made
+            self._settle(success=False)
+        return self._failures.handle(error, item, self._clock.now, attempts=attempts)
+
+    @override
+    def close(self) -> None:
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            self._breaker.abandon(ticket)
+
+    def _settle(self, *, success: bool) -> None:
+        ticket, self._ticket = self._ticket, None
+        assert ticket is not None
+        self._breaker.record(ticket, success=success, now=self._now)
+
+
+_DEFAULTS: dict[str, object] = {
+    "failure_threshold": 0.5,
+    "min_requests": 10,
+    "recovery_timeout": 30.0,
+    "half_open_requests": 3,
+    "on_state_change": None,
+}
+
+
+@overload
+def circuit_breaker(
+    fn: Callable[[_T], Coroutine[Any, Any, _R]],
+    *,
+    breaker: CircuitBreaker | None = None,
+    failure_threshold: float = 0.5,
+    min_requests: int = 10,
+    recovery_timeout: float | timedelta = 30.0,
+    half_open_requests: int = 3,
+    on_state_change: OnStateChange | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> CircuitBreakerOperator[_T, _R]: ...
+
+
+@overload
+def circuit_breaker(
+    fn: Callable[[_T], _R],
+    *,
+    breaker: CircuitBreaker | None = None,
+    failure_threshold: float = 0.5,
+    min_requests: int = 10,
+    recovery_timeout: float | timedelta = 30.0,
+    half_open_requests: int = 3,
+    on_state_change: OnStateChange | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> CircuitBreakerOperator[_T, _R]: ...
+
+
+def circuit_breaker(
+    fn: Callable[[Any], Any],
+    *,
+    breaker: CircuitBreaker | None = None,
+    failure_threshold: float = 0.5,
+    min_requests: int = 10,
+    recovery_timeout: float | timedelta = 30.0,
+    half_open_requests: int = 3,
+    on_state_change: OnStateChange | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> CircuitBreakerOperator[Any, Any]:
+    """Emit ``fn(item)`` for every item, guarded by a circuit breaker.
+
+    Each call's outcome feeds the breaker (see :class:`CircuitBreaker` for the
+    closed / open / half-open rules). While the circuit is open, items are
+    rejected without calling ``fn``, with ``CircuitOpenError``, which the error
+    model handles like any failure: ``errors="raise"`` fails the stream;
+    ``errors="skip"`` with ``on_failure`` routes the item to a dead-letter sink
+    (``DeadLetter.attempts`` is 0 for a rejected item).
+
+    ::
+
+        --a--b--c--d--e--.....--f--|     fn fails on a and b
+        circuit_breaker(fn, min_requests=2, recovery_timeout=10, errors="skip")
+        --x--x--r--r--r--.....--F--|     x: failed and skipped, r: rejected,
+                                         F = fn(f): 10 s later, a half-open trial
+
+    Behavior:
+        - ``breaker=`` shares one state machine (thread-safe) between operators
+          and pipelines; without it each operator creates its own, shared by
+          all its subscriptions. ``stats()`` is the breaker's.
+        - A failing call counts as a failure in the breaker in both ``errors``
+          modes; a rejection counts as ``rejected``.
+        - A sync ``fn`` runs on the upstream thread and emits there. An
+          ``async def`` ``fn`` runs each coroutine to completion (one at a
+          time, items waiting in order behind it) on the subscription's
+          ``AsyncIOScheduler`` loop, else on a private event loop thread.
+        - Completion and upstream error wait for the call in progress.
+          Dispose cancels it (a half-open trial slot it held is given back).
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from rxstreamz import collect
+        >>> letters = []
+        >>> def fragile(n):
+        ...     if n < 3:
+        ...         raise TimeoutError("slow dependency")
+        ...     return n
+        >>> guarded = circuit_breaker(
+        ...     fragile, min_requests=2, errors="skip", on_failure=letters.append
+        ... )
+        >>> collect(rx.of(1, 2, 3, 4).pipe(guarded))
+        []
+        >>> for letter in letters:
+        ...     print(letter.item, type(letter.error).__name__, letter.attempts)
+        1 TimeoutError 1
+        2 TimeoutError 1
+        3 CircuitOpenError 0
+        4 CircuitOpenError 0
+        >>> guarded.state, guarded.stats().rejected
+        ('open', 2)
+
+    Args:
+        fn: Called per item (``item -> result``); may be ``async def``.
+        breaker: A shared :class:`CircuitBreaker`; excludes the breaker options.
+        failure_threshold: See :class:`CircuitBreaker`.
+        min_requests: See :class:`CircuitBreaker`.
+        recovery_timeout: See :class:`CircuitBreaker`.
+        half_open_requests: See :class:`CircuitBreaker`.
+        on_state_change: See :class:`CircuitBreaker`.
+        errors: ``"raise"`` or ``"skip"``.
+        on_failure: Receives a ``DeadLetter`` per skipped or rejected item.
+        name: Name in error notes, dead letters and messages; default
+            ``"circuit_breaker"``.
+        scheduler: The clock of the breaker the operator creates, and of
+            dead letters; default: the subscription's scheduler, else
+            ``TimeoutScheduler``.
+
+    Returns:
+        An operator for ``pipe()`` with ``stats() -> CircuitBreakerStats`` and
+        ``state``.
+
+    Raises:
+        TypeError: ``fn`` or a callback is not callable, ``breaker`` is not a
+            ``CircuitBreaker``, or an option has the wrong type.
+        ValueError: ``breaker`` is given together with breaker options, or an
+            option is out of range.
+    """
+    checked_fn = _validate.function("fn", fn)
+    label = _validate.name(name, "circuit_breaker")
+    failures = Failures(label, errors, on_failure)
+    if breaker is None:
+        breaker = CircuitBreaker(
+            failure_threshold=failure_threshold,
+            min_requests=min_requests,
+            recovery_timeout=recovery_timeout,
+            half_open_requests=half_open_requests,
+            on_state_change=on_state_change,
+            scheduler=scheduler,
+        )
+    else:
+        if not isinstance(breaker, CircuitBreaker):
+            raise TypeError(f"breaker must be a CircuitBreaker, got {type(breaker).__name__}")
+        given = {
+            "failure_threshold": failure_threshold,
+            "min_requests": min_requests,
+            "recovery_timeout": recovery_timeout,
+            "half_open_requests": half_open_requests,
+            "on_state_change": on_state_change,
+        }
+        clashing = [option for option, value in given.items() if value != _DEFAULTS[option]]
+        if clashing:
+            raise ValueError(
+                "pass either breaker= or the breaker options, not both; "
+                f"got breaker= and {', '.join(clashing)}"
+            )
+    return CircuitBreakerOperator(checked_fn, breaker, failures, scheduler)

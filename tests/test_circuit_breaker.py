@@ -1,0 +1,642 @@
+"""CircuitBreaker and circuit_breaker: the state machine in virtual time, sharing, stress."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
+
+import pytest
+import reactivex as rx
+from reactivex import Observable
+from reactivex.notification import OnError
+from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing.recorded import Recorded
+
+from rxstreamz import (
+    CircuitBreaker,
+    CircuitBreakerStats,
+    CircuitOpenError,
+    CircuitState,
+    DeadLetter,
+    circuit_breaker,
+    collect,
+)
+
+_T = TypeVar("_T")
+
+
+# RxPY annotates virtual times as int; its TestScheduler keeps fractional seconds fine.
+def on_next(ticks: float, value: _T) -> Recorded[_T]:
+    return ReactiveTest.on_next(cast(int, ticks), value)
+
+
+def on_completed(ticks: float) -> Recorded[Any]:
+    return ReactiveTest.on_completed(cast(int, ticks))
+
+
+def on_error(ticks: float, error: Exception | str) -> Recorded[Any]:
+    return ReactiveTest.on_error(cast(int, ticks), error)
+
+
+def error_of(messages: list[Recorded[Any]]) -> Exception:
+    last = messages[-1].value
+    assert isinstance(last, OnError)
+    return last.exception
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def fails_on_negative(n: int) -> int:
+    if n < 0:
+        raise ConnectionError(f"refused {n}")
+    return n
+
+
+def state_of(breaker: CircuitBreaker) -> CircuitState:
+    """``breaker.state``, read through a call so type checkers do not narrow it."""
+    return breaker.state
+
+
+def call(breaker: CircuitBreaker, success: bool) -> bool:
+    """One call through ``breaker``; False when it was rejected."""
+    ticket = breaker.acquire()
+    if ticket is None:
+        return False
+    breaker.record(ticket, success=success)
+    return True
+
+
+def recording_breaker(
+    scheduler: TestScheduler, **options: Any
+) -> tuple[CircuitBreaker, list[tuple[float, CircuitState, CircuitState]]]:
+    changes: list[tuple[float, CircuitState, CircuitState]] = []
+
+    def on_state_change(old: CircuitState, new: CircuitState) -> None:
+        changes.append((scheduler.clock, old, new))
+
+    breaker = CircuitBreaker(on_state_change=on_state_change, scheduler=scheduler, **options)
+    return breaker, changes
+
+
+# --------------------------------------------------------------------------- state machine
+
+
+def test_opens_exactly_when_the_ratio_reaches_the_threshold_after_min_requests(
+    scheduler: TestScheduler,
+) -> None:
+    breaker, changes = recording_breaker(scheduler, min_requests=4, failure_threshold=0.5)
+    for success in (True, False, False):  # 2/3 failed, but only 3 requests
+        assert call(breaker, success)
+        assert state_of(breaker) == "closed"
+    assert call(breaker, True)  # 2/4 >= 0.5, but the ratio is checked after failures only
+    assert state_of(breaker) == "closed"
+    assert call(breaker, False)  # 3/5 >= 0.5 after a failure: open
+    assert state_of(breaker) == "open"
+    assert changes == [(0.0, "closed", "open")]
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=5, successes=2, failures=3, rejected=0, state="open", consecutive_failures=1
+    )
+
+
+def test_ratio_equal_to_the_threshold_opens(scheduler: TestScheduler) -> None:
+    breaker, _ = recording_breaker(scheduler, min_requests=4, failure_threshold=0.5)
+    for success in (True, True, False):
+        call(breaker, success)
+    assert state_of(breaker) == "closed"
+    call(breaker, False)  # 2/4 == 0.5
+    assert state_of(breaker) == "open"
+
+
+def test_ratio_below_the_threshold_stays_closed(scheduler: TestScheduler) -> None:
+    breaker, _ = recording_breaker(scheduler, min_requests=2, failure_threshold=0.75)
+    for success in (True, False, True, False, False):  # worst ratio 3/5 < 0.75
+        call(breaker, success)
+    assert state_of(breaker) == "closed"
+    assert breaker.stats().consecutive_failures == 2
+
+
+def test_open_rejects_until_recovery_timeout_then_half_open(scheduler: TestScheduler) -> None:
+    breaker, changes = recording_breaker(
+        scheduler, min_requests=1, failure_threshold=1.0, recovery_timeout=30
+    )
+    scheduler.advance_to(10)
+    call(breaker, False)
+    assert state_of(breaker) == "open"
+    scheduler.advance_to(39.999999)  # one microsecond (the clock's resolution) early
+    assert breaker.acquire() is None
+    assert state_of(breaker) == "open"
+    scheduler.advance_to(40)
+    assert state_of(breaker) == "open"  # lazily: nothing happens until a call is asked for
+    ticket = breaker.acquire()
+    assert ticket is not None
+    assert state_of(breaker) == "half-open"
+    assert changes == [(10.0, "closed", "open"), (40.0, "open", "half-open")]
+    assert breaker.stats().rejected == 1
+
+
+def test_half_open_closes_after_its_trial_successes_and_resets_counters(
+    scheduler: TestScheduler,
+) -> None:
+    breaker, changes = recording_breaker(
+        scheduler, min_requests=2, recovery_timeout=5, half_open_requests=3
+    )
+    call(breaker, False)
+    call(breaker, False)
+    scheduler.advance_to(5)
+    assert call(breaker, True)
+    assert call(breaker, True)
+    assert state_of(breaker) == "half-open"
+    assert call(breaker, True)
+    assert state_of(breaker) == "closed"
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=0, successes=0, failures=0, rejected=0, state="closed", consecutive_failures=0
+    )
+    assert [(old, new) for _, old, new in changes] == [
+        ("closed", "open"),
+        ("open", "half-open"),
+        ("half-open", "closed"),
+    ]
+    # a closed breaker needs min_requests again before it can open
+    call(breaker, False)
+    assert state_of(breaker) == "closed"
+
+
+def test_first_half_open_failure_reopens_at_once(scheduler: TestScheduler) -> None:
+    breaker, changes = recording_breaker(
+        scheduler, min_requests=1, recovery_timeout=5, half_open_requests=3
+    )
+    call(breaker, False)
+    scheduler.advance_to(5)
+    assert call(breaker, True)
+    scheduler.advance_to(6)
+    assert call(breaker, False)
+    assert state_of(breaker) == "open"
+    scheduler.advance_to(10.5)  # 4.5 s after reopening: still open
+    assert not call(breaker, True)
+    scheduler.advance_to(11)
+    assert call(breaker, True)
+    assert changes == [
+        (0.0, "closed", "open"),
+        (5.0, "open", "half-open"),
+        (6.0, "half-open", "open"),
+        (11.0, "open", "half-open"),
+    ]
+
+
+def test_half_open_lets_at_most_half_open_requests_trials_through(
+    scheduler: TestScheduler,
+) -> None:
+    breaker, _ = recording_breaker(
+        scheduler, min_requests=1, recovery_timeout=1, half_open_requests=2
+    )
+    call(breaker, False)
+    scheduler.advance_to(1)
+    first, second = breaker.acquire(), breaker.acquire()
+    assert first is not None
+    assert second is not None
+    assert breaker.acquire() is None  # both trial slots are taken
+    breaker.abandon(second)  # e.g. the subscription was disposed mid-call
+    third = breaker.acquire()
+    assert third is not None
+    breaker.record(first, success=True)
+    breaker.record(third, success=True)
+    assert state_of(breaker) == "closed"
+
+
+def test_a_result_from_an_earlier_state_is_counted_but_changes_nothing(
+    scheduler: TestScheduler,
+) -> None:
+    breaker, _ = recording_breaker(
+        scheduler, min_requests=1, recovery_timeout=1, half_open_requests=1
+    )
+    slow = breaker.acquire()  # admitted while closed
+    assert slow is not None
+    call(breaker, False)
+    assert state_of(breaker) == "open"
+    scheduler.advance_to(1)
+    trial = breaker.acquire()
+    assert trial is not None
+    breaker.record(slow, success=True)  # not a trial: no transition
+    assert state_of(breaker) == "half-open"
+    breaker.record(trial, success=True)
+    assert state_of(breaker) == "closed"
+
+
+def test_raising_on_state_change_propagates_after_the_transition(
+    scheduler: TestScheduler,
+) -> None:
+    bug = RuntimeError("listener")
+
+    def on_state_change(old: CircuitState, new: CircuitState) -> None:
+        raise bug
+
+    breaker = CircuitBreaker(min_requests=1, on_state_change=on_state_change, scheduler=scheduler)
+    ticket = breaker.acquire()
+    assert ticket is not None
+    with pytest.raises(RuntimeError) as info:
+        breaker.record(ticket, success=False)
+    assert info.value is bug
+    assert bug.__notes__ == ["rxstreamz: raised by on_state_change ('closed' -> 'open')"]
+    assert state_of(breaker) == "open"
+
+
+def test_on_state_change_may_read_the_breaker(scheduler: TestScheduler) -> None:
+    seen: list[tuple[CircuitState, int]] = []
+    breaker: CircuitBreaker
+
+    def on_state_change(old: CircuitState, new: CircuitState) -> None:
+        seen.append((breaker.state, breaker.stats().failures))
+
+    breaker = CircuitBreaker(min_requests=1, on_state_change=on_state_change, scheduler=scheduler)
+    call(breaker, False)
+    assert seen == [("open", 1)]
+
+
+def test_wall_clock_when_no_scheduler_is_given() -> None:
+    breaker = CircuitBreaker(min_requests=1, recovery_timeout=timedelta(hours=1))
+    call(breaker, False)
+    assert breaker.acquire() is None
+    assert breaker.acquire(now=datetime.now(UTC) + timedelta(hours=2)) is not None
+    assert state_of(breaker) == "half-open"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"failure_threshold": 0}, ValueError, "failure_threshold must be > 0, got 0"),
+        ({"failure_threshold": 1.5}, ValueError, "failure_threshold must be <= 1, got 1.5"),
+        ({"failure_threshold": "x"}, TypeError, "failure_threshold must be a number, got str"),
+        ({"min_requests": 0}, ValueError, "min_requests must be >= 1, got 0"),
+        ({"min_requests": 2.0}, TypeError, "min_requests must be an int, got float"),
+        ({"recovery_timeout": 0}, ValueError, "recovery_timeout must be > 0, got 0"),
+        ({"half_open_requests": 0}, ValueError, "half_open_requests must be >= 1, got 0"),
+        ({"on_state_change": 1}, TypeError, "on_state_change must be callable, got int"),
+    ],
+)
+def test_invalid_breaker_arguments(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=f"^{message}$"):
+        CircuitBreaker(**kwargs)
+    with pytest.raises(error, match=f"^{message}$"):
+        circuit_breaker(fails_on_negative, **kwargs)
+
+
+# --------------------------------------------------------------------------- operator
+
+
+def test_empty_source_completes(scheduler: TestScheduler) -> None:
+    source: Observable[int] = scheduler.create_hot_observable(on_completed(250))
+    op = circuit_breaker(fails_on_negative)
+    assert scheduler.start(lambda: source.pipe(op)).messages == [on_completed(250)]
+
+
+def test_never_ending_source_emits_nothing(scheduler: TestScheduler) -> None:
+    source: Observable[int] = scheduler.create_hot_observable()
+    op = circuit_breaker(fails_on_negative)
+    assert scheduler.start(lambda: source.pipe(op)).messages == []
+
+
+def test_happy_path_emits_results(scheduler: TestScheduler) -> None:
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_completed(230))
+    op = circuit_breaker(lambda n: n * 2)
+    assert scheduler.start(lambda: source.pipe(op)).messages == [
+        on_next(210, 2),
+        on_next(220, 4),
+        on_completed(230),
+    ]
+    assert op.stats() == CircuitBreakerStats(
+        requests=2, successes=2, failures=0, rejected=0, state="closed", consecutive_failures=0
+    )
+
+
+def test_raise_mode_forwards_the_failure_with_a_note(scheduler: TestScheduler) -> None:
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, -2), on_next(230, 3))
+    op = circuit_breaker(fails_on_negative, name="payments")
+    messages = scheduler.start(lambda: source.pipe(op)).messages
+    assert messages[0] == on_next(210, 1)
+    assert messages[1].time == 220
+    error = error_of(messages)
+    assert type(error) is ConnectionError
+    assert error.__notes__ == ["rxstreamz: raised in processor 'payments' on item -2"]
+    assert len(messages) == 2
+    assert op.stats().failures == 1
+
+
+def test_raise_mode_rejection_fails_the_stream_with_circuit_open(
+    scheduler: TestScheduler,
+) -> None:
+    breaker = CircuitBreaker(min_requests=1, recovery_timeout=1000, scheduler=scheduler)
+    call(breaker, False)
+    source = scheduler.create_hot_observable(on_next(210, 1))
+    messages = scheduler.start(lambda: source.pipe(circuit_breaker(lambda n: n, breaker=breaker)))
+    error = error_of(messages.messages)
+    assert type(error) is CircuitOpenError
+    assert str(error) == "circuit_breaker: the circuit is open, item rejected"
+    assert error.__notes__ == ["rxstreamz: raised in processor 'circuit_breaker' on item 1"]
+
+
+def test_full_cycle_in_virtual_time_with_dead_letters(scheduler: TestScheduler) -> None:
+    letters: list[DeadLetter[int]] = []
+    changes: list[tuple[float, CircuitState, CircuitState]] = []
+    source = scheduler.create_hot_observable(
+        on_next(210, 1),
+        on_next(211, -1),
+        on_next(212, -2),  # 2 failures of 3 requests >= 0.5: opens at 212
+        on_next(213, 4),  # rejected
+        on_next(221.999, 5),  # rejected, a millisecond before the recovery timeout
+        on_next(222, 6),  # half-open trial 1
+        on_next(223, 7),  # trial 2: closes
+        on_next(224, -3),  # closed again, counters reset: 1/1 failed but < min_requests
+        on_completed(230),
+    )
+    op = circuit_breaker(
+        fails_on_negative,
+        min_requests=3,
+        recovery_timeout=10,
+        half_open_requests=2,
+        on_state_change=lambda old, new: changes.append((scheduler.clock, old, new)),
+        errors="skip",
+        on_failure=letters.append,
+        name="api",
+    )
+    assert scheduler.start(lambda: source.pipe(op)).messages == [
+        on_next(210, 1),
+        on_next(222, 6),
+        on_next(223, 7),
+        on_completed(230),
+    ]
+    assert changes == [
+        (212, "closed", "open"),
+        (222, "open", "half-open"),
+        (223, "half-open", "closed"),
+    ]
+    assert [(d.item, type(d.error).__name__, d.attempts, d.timestamp) for d in letters] == [
+        (-1, "ConnectionError", 1, at(211)),
+        (-2, "ConnectionError", 1, at(212)),
+        (4, "CircuitOpenError", 0, at(213)),
+        (5, "CircuitOpenError", 0, at(221.999)),
+        (-3, "ConnectionError", 1, at(224)),
+    ]
+    assert {d.processor for d in letters} == {"api"}
+    assert op.stats() == CircuitBreakerStats(
+        requests=1, successes=0, failures=1, rejected=2, state="closed", consecutive_failures=1
+    )
+    assert op.state == "closed"
+
+
+def test_one_breaker_shared_by_two_pipelines(scheduler: TestScheduler) -> None:
+    breaker = CircuitBreaker(min_requests=2, failure_threshold=0.6, recovery_timeout=100)
+    orders = scheduler.create_hot_observable(on_next(210, -1), on_next(211, -2))
+    refunds = scheduler.create_hot_observable(on_next(205, 10), on_next(220, 20))
+    rejected: list[DeadLetter[int]] = []
+    a = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip", name="orders")
+    b = circuit_breaker(
+        fails_on_negative,
+        breaker=breaker,
+        errors="skip",
+        on_failure=rejected.append,
+        name="refunds",
+    )
+    first = scheduler.create_observer()
+    second = scheduler.create_observer()
+    scheduler.schedule_absolute(
+        200, lambda *_: orders.pipe(a).subscribe(first, scheduler=scheduler)
+    )
+    scheduler.schedule_absolute(
+        200, lambda *_: refunds.pipe(b).subscribe(second, scheduler=scheduler)
+    )
+    scheduler.start()
+    # orders' failures opened the breaker; refunds' next item is rejected by it
+    assert second.messages == [on_next(205, 10)]
+    assert [(d.item, d.attempts, d.processor) for d in rejected] == [(20, 0, "refunds")]
+    assert a.stats() == b.stats() == breaker.stats()
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=3, successes=1, failures=2, rejected=1, state="open", consecutive_failures=2
+    )
+
+
+def test_two_subscriptions_of_one_operator_share_its_breaker(scheduler: TestScheduler) -> None:
+    source = scheduler.create_cold_observable(on_next(10, -1), on_next(20, 2), on_completed(30))
+    op = circuit_breaker(fails_on_negative, min_requests=2, errors="skip")
+    first = scheduler.create_observer()
+    second = scheduler.create_observer()
+    scheduler.schedule_absolute(200, lambda *_: source.pipe(op).subscribe(first))
+    scheduler.schedule_absolute(201, lambda *_: source.pipe(op).subscribe(second))
+    scheduler.start()
+    # the two failures at 210 and 211 open the breaker shared by both runs
+    assert first.messages == [on_completed(230)]
+    assert second.messages == [on_completed(231)]
+    assert op.stats().rejected == 2
+
+
+def test_upstream_error_and_completion_pass_through(scheduler: TestScheduler) -> None:
+    boom = ValueError("upstream")
+    source = scheduler.create_hot_observable(on_next(210, 1), on_error(220, boom))
+    messages = scheduler.start(lambda: source.pipe(circuit_breaker(fails_on_negative))).messages
+    assert messages[0] == on_next(210, 1)
+    assert messages[1].time == 220
+    assert error_of(messages) is boom
+
+
+def test_dispose_stops_emission(scheduler: TestScheduler) -> None:
+    calls: list[int] = []
+
+    def fn(n: int) -> int:
+        calls.append(n)
+        return n
+
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(230, 2))
+    messages = scheduler.start(lambda: source.pipe(circuit_breaker(fn)), disposed=220).messages
+    assert messages == [on_next(210, 1)]
+    assert calls == [1]
+
+
+def test_breaker_and_breaker_options_together_is_an_error() -> None:
+    breaker = CircuitBreaker()
+    with pytest.raises(
+        ValueError,
+        match=r"^pass either breaker= or the breaker options, not both; "
+        r"got breaker= and min_requests, on_state_change$",
+    ):
+        circuit_breaker(fails_on_negative, breaker=breaker, min_requests=3, on_state_change=print)
+    with pytest.raises(TypeError, match=r"^breaker must be a CircuitBreaker, got dict$"):
+        circuit_breaker(fails_on_negative, breaker={})  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType, reportCallIssue]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"errors": "drop"}, ValueError, "errors must be one of 'raise', 'skip', got 'drop'"),
+        ({"on_failure": 2}, TypeError, "on_failure must be callable, got int"),
+        ({"name": 3}, TypeError, "name must be a str, got int"),
+    ],
+)
+def test_invalid_operator_arguments(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=f"^{message}$"):
+        circuit_breaker(fails_on_negative, **kwargs)
+
+
+def test_async_function(no_thread_leak: None) -> None:
+    async def fn(n: int) -> int:
+        await asyncio.sleep(0)
+        if n < 0:
+            raise ConnectionError
+        return n * 3
+
+    letters: list[DeadLetter[int]] = []
+    op = circuit_breaker(
+        fn, min_requests=1, failure_threshold=0.3, errors="skip", on_failure=letters.append
+    )
+    assert collect(rx.of(1, 2, -1, 3).pipe(op), timeout=10) == [3, 6]
+    assert [(d.item, d.attempts) for d in letters] == [(-1, 1), (3, 0)]
+    assert op.stats().state == "open"
+
+
+def test_dispose_during_an_async_trial_gives_the_slot_back(no_thread_leak: None) -> None:
+    breaker = CircuitBreaker(min_requests=1, recovery_timeout=0.001, half_open_requests=1)
+    call(breaker, False)
+    started = threading.Event()
+
+    async def slow(n: int) -> int:
+        started.set()
+        await asyncio.sleep(60)
+        return n
+
+    threading.Event().wait(0.01)  # let the recovery timeout pass on the wall clock
+    subscription = rx.of(1).pipe(circuit_breaker(slow, breaker=breaker)).subscribe()
+    assert started.wait(10)
+    assert state_of(breaker) == "half-open"
+    assert breaker.acquire() is None  # the only trial slot is held by the running call
+    subscription.dispose()
+    assert breaker.acquire() is not None
+
+
+# --------------------------------------------------------------------------- thread safety
+
+
+def test_stress_many_threads_one_breaker_counters_stay_consistent() -> None:
+    threads, per_thread = 8, 2_000
+    changes: list[tuple[CircuitState, CircuitState]] = []
+    breaker = CircuitBreaker(
+        min_requests=500,
+        failure_threshold=0.3,
+        recovery_timeout=3600,  # never half-opens during the test: no counter reset
+        on_state_change=lambda old, new: changes.append((old, new)),
+    )
+    barrier = threading.Barrier(threads)
+    tallies: list[tuple[int, int, int]] = []
+    lock = threading.Lock()
+
+    def hammer(seed: int) -> None:
+        rng = random.Random(seed)
+        ok = failed = rejected = 0
+        barrier.wait()
+        for _ in range(per_thread):
+            ticket = breaker.acquire()
+            if ticket is None:
+                rejected += 1
+                continue
+            success = rng.random() < 0.6
+            breaker.record(ticket, success=success)
+            ok += success
+            failed += not success
+        with lock:
+            tallies.append((ok, failed, rejected))
+
+    workers = [threading.Thread(target=hammer, args=(seed,)) for seed in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    ok = sum(t[0] for t in tallies)
+    failed = sum(t[1] for t in tallies)
+    rejected = sum(t[2] for t in tallies)
+    stats = breaker.stats()
+    assert ok + failed + rejected == threads * per_thread
+    assert stats.successes == ok
+    assert stats.failures == failed
+    assert stats.requests == ok + failed
+    assert stats.rejected == rejected
+    assert stats.state == "open"
+    assert changes == [("closed", "open")]  # exactly one transition, whatever the interleaving
+
+
+def test_stress_half_open_admits_exactly_half_open_requests_trials(
+    scheduler: TestScheduler,
+) -> None:
+    threads = 16
+    breaker, changes = recording_breaker(
+        scheduler, min_requests=1, recovery_timeout=1, half_open_requests=4
+    )
+    call(breaker, False)
+    scheduler.advance_to(1)
+    barrier = threading.Barrier(threads)
+    tickets: list[int | None] = []
+    lock = threading.Lock()
+
+    def ask() -> None:
+        barrier.wait()
+        ticket = breaker.acquire()
+        with lock:
+            tickets.append(ticket)
+
+    workers = [threading.Thread(target=ask) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    admitted = [t for t in tickets if t is not None]
+    assert len(admitted) == 4
+    assert breaker.stats().rejected == threads - 4
+
+    def succeed(ticket: int) -> None:
+        barrier_2.wait()
+        breaker.record(ticket, success=True)
+
+    barrier_2 = threading.Barrier(len(admitted))
+    finishers = [threading.Thread(target=succeed, args=(t,)) for t in admitted]
+    for worker in finishers:
+        worker.start()
+    for worker in finishers:
+        worker.join()
+    assert state_of(breaker) == "closed"
+    assert [(old, new) for _, old, new in changes] == [
+        ("closed", "open"),
+        ("open", "half-open"),
+        ("half-open", "closed"),
+    ]
+
+
+def test_stress_pipelines_on_threads_sharing_one_breaker(no_thread_leak: None) -> None:
+    breaker = CircuitBreaker(min_requests=50, failure_threshold=0.9, recovery_timeout=3600)
+    results: list[list[int]] = [[] for _ in range(4)]
+    letters: list[DeadLetter[int]] = []
+    lock = threading.Lock()
+
+    def sink(letter: DeadLetter[int]) -> None:
+        with lock:
+            letters.append(letter)
+
+    def run(index: int) -> None:
+        op = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip", on_failure=sink)
+        items = [n if n % 10 else -n - 1 for n in range(1_000)]
+        results[index] = collect(rx.from_iterable(items).pipe(op), timeout=30)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stats = breaker.stats()
+    assert stats.state == "closed"  # 10 % failures never reach 90 %
+    assert stats.requests == 4_000
+    assert stats.failures == len(letters) == 400
+    assert all(r == [n for n in range(1_000) if n % 10] for r in results)
