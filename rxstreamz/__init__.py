@@ -7,6 +7,12 @@ Every processor is a factory returning an operator for ``Observable.pipe``::
 The public API is exactly what this module re-exports.
 """
 
+from rxstreamz.aggregate import (
+    AggregateStats,
+    Fold,
+    aggregate,
+    folds,
+)
 from rxstreamz.breaker import (
     CircuitBreaker,
     CircuitBreakerStats,
@@ -72,10 +78,17 @@ from rxstreamz.types import (
     StreamStats,
     Window,
 )
+from rxstreamz.windows import (
+    SessionWindowStats,
+    session_window,
+    sliding_window,
+    tumbling_window,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AggregateStats",
     "AggregateWindow",
     "BackpressureError",
     "CircuitBreaker",
@@ -84,6 +97,7 @@ __all__ = [
     "CircuitState",
     "DeadLetter",
     "DeadLetterStats",
+    "Fold",
     "ObservableAsyncIterator",
     "ObservableIterator",
     "PartitionError",
@@ -94,11 +108,13 @@ __all__ = [
     "RouterStats",
     "RxStreamzError",
     "SampleStats",
+    "SessionWindowStats",
     "SplitStats",
     "StreamStats",
     "SwitchStats",
     "TransformStats",
     "Window",
+    "aggregate",
     "chunk",
     "circuit_breaker",
     "collect",
@@ -108,6 +124,7 @@ __all__ = [
     "filter_",
     "flatten",
     "fnv1a_32",
+    "folds",
     "from_async_iterable",
     "map_",
     "partition_",
@@ -115,12 +132,15 @@ __all__ = [
     "retry_",
     "router",
     "sample_",
+    "session_window",
     "skip_",
+    "sliding_window",
     "split",
     "switch",
     "take_",
     "tap_",
     "to_async_iterator",
     "to_iterator",
+    "tumbling_window",
     "unbatch",
 ]

@@ -1,0 +1,586 @@
+"""Folding windows of items: aggregate, and the ready-made folds in :class:`folds`.
+
+``aggregate(fn, initial)`` folds items with ``state = fn(state, item)`` and
+emits an :class:`~rxstreamz.types.AggregateWindow` every ``count`` items
+and/or every ``interval`` seconds. A :class:`Fold` bundles a step function,
+an initial state and a finishing step, so common statistics read as one
+argument::
+
+    source.pipe(aggregate(folds.mean(), interval=60))   # AggregateWindow[float]
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Generic, Protocol, TypeVar, overload
+
+from reactivex import Observable, abc
+from reactivex.disposable import (
+    CompositeDisposable,
+    Disposable,
+    SerialDisposable,
+    SingleAssignmentDisposable,
+)
+
+from rxstreamz import _validate
+from rxstreamz._failure import Failures, OnFailure, annotate
+from rxstreamz._scheduling import resolve
+from rxstreamz.types import AggregateWindow
+from rxstreamz.windows import clock_reader
+
+__all__ = ["Aggregate", "AggregateStats", "Fold", "aggregate", "folds"]
+
+_T = TypeVar("_T")
+_S = TypeVar("_S")
+_R = TypeVar("_R")
+_A = TypeVar("_A")
+_N = TypeVar("_N", bound="_Addable")
+_C = TypeVar("_C", bound="_Comparable")
+
+# Initial states that deepcopy would return unchanged: copying them is skipped.
+_IMMUTABLE: frozenset[type] = frozenset(
+    {int, float, complex, bool, str, bytes, type(None), Decimal, Fraction}
+)
+
+
+class _Addable(Protocol):
+    def __add__(self, other: Any, /) -> Any: ...
+
+
+class _Comparable(Protocol):
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fold(Generic[_T, _S, _R]):
+    """A reusable fold for :func:`aggregate`: ``step``, ``initial`` state and ``finish``.
+
+    ``aggregate(Fold(step, initial, finish))`` folds each window with
+    ``state = step(state, item)`` from a fresh deep copy of ``initial`` and
+    emits ``finish(state)`` as the window's ``result``. The finishing step is
+    what lets a mean carry ``(total, count)`` while folding and still emit a
+    plain number.
+
+    Attributes:
+        step: ``(state, item) -> state``.
+        initial: The state of an empty window (deep-copied per window).
+        finish: ``state -> result``, applied once per emitted window.
+    """
+
+    step: Callable[[_S, _T], _S]
+    initial: _S
+    finish: Callable[[_S], _R]
+
+
+def _identity(state: _S) -> _S:
+    return state
+
+
+def _add(total: _N, item: _N) -> _N:
+    result: _N = total + item
+    return result
+
+
+def _count(total: int, _item: object) -> int:
+    return total + 1
+
+
+def _add_to_mean(state: tuple[float, int], item: float) -> tuple[float, int]:
+    return state[0] + item, state[1] + 1
+
+
+def _finish_mean(state: tuple[float, int]) -> float:
+    total, n = state
+    return total / n if n else math.nan
+
+
+def _lower(best: _C | None, item: _C) -> _C | None:
+    return item if best is None or item < best else best
+
+
+def _higher(best: _C | None, item: _C) -> _C | None:
+    return item if best is None or best < item else best
+
+
+def _lower_by(key: Callable[[_T], _Comparable]) -> Callable[[_T | None, _T], _T | None]:
+    def step(best: _T | None, item: _T) -> _T | None:
+        return item if best is None or key(item) < key(best) else best
+
+    return step
+
+
+def _higher_by(key: Callable[[_T], _Comparable]) -> Callable[[_T | None, _T], _T | None]:
+    def step(best: _T | None, item: _T) -> _T | None:
+        return item if best is None or key(best) < key(item) else best
+
+    return step
+
+
+class folds:  # a namespace, used as ``folds.mean()``
+    """Ready-made folds for :func:`aggregate`: ``sum``, ``count``, ``mean``, ``min``, ``max``.
+
+    Each returns a :class:`Fold`; pass it as ``aggregate``'s only positional
+    argument. Results of an empty window (``emit_empty=True``): ``sum`` the
+    start value, ``count`` 0, ``mean`` ``nan``, ``min``/``max`` ``None``.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from rxstreamz import collect
+        >>> numbers = rx.of(4, 8, 15, 16, 23, 42)
+        >>> [w.result for w in collect(numbers.pipe(aggregate(folds.sum(), count=3)))]
+        [27, 81]
+        >>> [w.result for w in collect(numbers.pipe(aggregate(folds.mean())))]
+        [18.0]
+        >>> [w.result for w in collect(numbers.pipe(aggregate(folds.max(), count=4)))]
+        [16, 42]
+        >>> words = rx.of("kiwi", "fig", "banana")
+        >>> [w.result for w in collect(words.pipe(aggregate(folds.min(key=len))))]
+        ['fig']
+    """
+
+    __slots__ = ()
+
+    @overload
+    @staticmethod
+    def sum() -> Fold[float, float, float]: ...
+
+    @overload
+    @staticmethod
+    def sum(start: _N) -> Fold[_N, _N, _N]: ...
+
+    @staticmethod
+    def sum(start: Any = 0) -> Fold[Any, Any, Any]:
+        """Total of the items, from ``start`` (default ``0``).
+
+        Typed for numbers; pass ``start`` (``0``, ``Decimal(0)``, ...) to fix
+        the result type, or any value supporting ``+`` with the items.
+        """
+        return Fold(_add, start, _identity)
+
+    @staticmethod
+    def count() -> Fold[object, int, int]:
+        """Number of items in the window."""
+        return Fold(_count, 0, _identity)
+
+    @staticmethod
+    def mean() -> Fold[float, tuple[float, int], float]:
+        """Arithmetic mean of the items; ``nan`` for an empty window."""
+        return Fold(_add_to_mean, (0.0, 0), _finish_mean)
+
+    @overload
+    @staticmethod
+    def min() -> Fold[float, float | None, float | None]: ...
+
+    @overload
+    @staticmethod
+    def min(*, key: Callable[[_T], _Comparable]) -> Fold[_T, _T | None, _T | None]: ...
+
+    @staticmethod
+    def min(*, key: Callable[[Any], _Comparable] | None = None) -> Fold[Any, Any, Any]:
+        """Smallest item (the first of equals); by ``key(item)`` if given; ``None`` if empty."""
+        if key is None:
+            return Fold(_lower, None, _identity)
+        return Fold(_lower_by(_validate.function("key", key)), None, _identity)
+
+    @overload
+    @staticmethod
+    def max() -> Fold[float, float | None, float | None]: ...
+
+    @overload
+    @staticmethod
+    def max(*, key: Callable[[_T], _Comparable]) -> Fold[_T, _T | None, _T | None]: ...
+
+    @staticmethod
+    def max(*, key: Callable[[Any], _Comparable] | None = None) -> Fold[Any, Any, Any]:
+        """Largest item (the first of equals); by ``key(item)`` if given; ``None`` if empty."""
+        if key is None:
+            return Fold(_higher, None, _identity)
+        return Fold(_higher_by(_validate.function("key", key)), None, _identity)
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateStats:
+    """Counters of ``aggregate`` (all subscriptions).
+
+    Attributes:
+        emitted: Windows emitted.
+        failed: Items whose ``fn`` raised (in both ``errors`` modes).
+    """
+
+    emitted: int
+    failed: int
+
+
+class Aggregate(Generic[_T, _R]):
+    """The operator returned by :func:`aggregate`."""
+
+    def __init__(
+        self,
+        step: Callable[[Any, _T], Any],
+        initial: object,
+        finish: Callable[[Any], _R] | None,
+        *,
+        count: int | None,
+        interval: timedelta | None,
+        emit_empty: bool,
+        failures: Failures,
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.name = failures.processor
+        self.count = count
+        self.interval = interval
+        self.emit_empty = emit_empty
+        self._step = step
+        self._initial = initial
+        self._finish = finish
+        self._failures = failures
+        self._scheduler = scheduler
+        self._lock = threading.Lock()
+        self._emitted = 0
+
+    def stats(self) -> AggregateStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        with self._lock:
+            emitted = self._emitted
+        return AggregateStats(emitted=emitted, failed=self._failures.count)
+
+    def _count_emitted(self) -> None:
+        with self._lock:
+            self._emitted += 1
+
+    def __call__(self, source: Observable[_T]) -> Observable[AggregateWindow[_R]]:
+        """Apply the operator to ``source``."""
+        step = self._step
+        initial = self._initial
+        finish = self._finish
+        limit = self.count
+        interval = self.interval
+        emit_empty = self.emit_empty
+        failures = self._failures
+        label = self.name
+        own = self._scheduler
+        count_emitted = self._count_emitted
+
+        if type(initial) in _IMMUTABLE:
+
+            def fresh() -> Any:
+                return initial
+
+        else:
+
+            def fresh() -> Any:
+                return copy.deepcopy(initial)
+
+        def subscribe(
+            observer: abc.ObserverBase[AggregateWindow[_R]],
+            scheduler: abc.SchedulerBase | None = None,
+        ) -> abc.DisposableBase:
+            clock = resolve(own, scheduler)
+            lock = threading.RLock()
+            read_clock = clock_reader(clock)
+            origin = read_clock()
+            start = origin  # start of the current window
+            state = fresh()
+            n = 0  # items folded into ``state``
+            ticks = 1  # number of the next interval tick
+            next_tick = origin + interval if interval is not None else None
+            timer = SerialDisposable()
+            upstream = SingleAssignmentDisposable()
+            stopped = False
+
+            def running() -> bool:
+                return not stopped
+
+            def close(end: datetime, *, empty: bool) -> bool:
+                # End the current window at ``end``, emitting it if it has items
+                # (or if ``empty``). Returns False when the stream failed.
+                nonlocal state, n, start
+                folded, size, began = state, n, start
+                state, n, start = fresh(), 0, end
+                if not (size or empty):
+                    return True
+                if finish is None:
+                    result = folded
+                else:
+                    try:
+                        result = finish(folded)
+                    except Exception as exc:
+                        fail(annotate(exc, label, folded), flush=False)
+                        return False
+                count_emitted()
+                observer.on_next(AggregateWindow(result, began, end, size))
+                return running()
+
+            def tick(now: datetime) -> bool:
+                # The interval boundary ``next_tick`` has come (``now`` >= it, or a
+                # real-time timer woke a hair early): close the window at ``now``.
+                nonlocal ticks, next_tick
+                assert interval is not None
+                if not close(now, empty=emit_empty):
+                    return False
+                # Free-running from the subscription; ticks missed while late are skipped.
+                ticks = max(ticks + 1, (now - origin) // interval + 1)
+                next_tick = origin + interval * ticks
+                arm()
+                return True
+
+            def arm() -> None:
+                planned = next_tick
+                assert planned is not None
+
+                def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
+                    with lock:
+                        if stopped or planned != next_tick:
+                            return
+                        tick(clock.now)
+
+                timer.disposable = clock.schedule_absolute(planned, fire)
+
+            def fold(item: _T) -> None:
+                # Without an interval no timer touches the state: upstream calls are
+                # serialized (Rx contract), so this runs without the lock.
+                nonlocal state, n
+                if stopped:
+                    return
+                try:
+                    state = step(state, item)
+                except Exception as exc:
+                    failure = failures.handle(exc, item, clock.now)
+                    if failure is not None:
+                        fail(failure, flush=True)
+                    return
+                n += 1
+                if n == limit:
+                    close(clock.now, empty=False)
+
+            def fold_timed(item: _T) -> None:
+                with lock:
+                    if stopped or next_tick is None:
+                        return
+                    now = read_clock()
+                    if now >= next_tick and not tick(now):
+                        return
+                    fold(item)
+
+            def finish_stream() -> bool:
+                # Stop, emitting the partial window first; False if already stopped.
+                nonlocal stopped
+                with lock:
+                    if stopped:
+                        return False
+                    timer.dispose()
+                    ok = close(clock.now, empty=False)
+                    stopped = True
+                    return ok
+
+            def fail(exc: Exception, *, flush: bool) -> None:
+                nonlocal stopped
+                with lock:
+                    if stopped:
+                        return
+                    if flush and not finish_stream():
+                        return
+                    stopped = True
+                    timer.dispose()
+                observer.on_error(exc)
+                upstream.dispose()
+
+            def on_error(exc: Exception) -> None:
+                if finish_stream():
+                    observer.on_error(exc)
+
+            def on_completed() -> None:
+                if finish_stream():
+                    observer.on_completed()
+
+            def stop() -> None:
+                nonlocal stopped
+                with lock:
+                    stopped = True
+                timer.dispose()
+
+            if next_tick is not None:
+                arm()
+            upstream.disposable = source.subscribe(
+                fold if next_tick is None else fold_timed,
+                on_error,
+                on_completed,
+                scheduler=scheduler,
+            )
+            return CompositeDisposable(upstream, Disposable(stop))
+
+        return Observable(subscribe)
+
+
+_NO_INITIAL: Any = object()
+
+
+@overload
+def aggregate(
+    fn: Fold[_T, _S, _R],
+    /,
+    *,
+    count: int | None = None,
+    interval: _validate.Duration | None = None,
+    emit_empty: bool = False,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Aggregate[_T, _R]: ...
+
+
+@overload
+def aggregate(
+    fn: Callable[[_A, _T], _A],
+    initial: _A,
+    /,
+    *,
+    count: int | None = None,
+    interval: _validate.Duration | None = None,
+    emit_empty: bool = False,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Aggregate[_T, _A]: ...
+
+
+def aggregate(
+    fn: Fold[_T, Any, Any] | Callable[[Any, _T], Any],
+    initial: object = _NO_INITIAL,
+    /,
+    *,
+    count: int | None = None,
+    interval: _validate.Duration | None = None,
+    emit_empty: bool = False,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Aggregate[_T, Any]:
+    """Fold items into one result per window: every ``count`` items and/or every ``interval``.
+
+    ``state = fn(state, item)`` for each item, starting every window from a
+    fresh deep copy of ``initial`` (mutating the state in ``fn`` is safe: no
+    window sees another's changes, and ``initial`` itself never changes). Each
+    window is emitted as ``AggregateWindow(result, start, end, count)``.
+
+    - ``count=n``: a window closes after its ``n``-th item.
+    - ``interval=s``: a window closes every ``s`` seconds, counted from the
+      subscription (free-running; a count-triggered window does not move the
+      ticks). An item arriving exactly at a tick belongs to the next window.
+    - Both: whichever comes first.
+    - Neither: one window, emitted at completion.
+
+    The first window starts at subscription, each next one where the previous
+    one ended; ``end`` is the emission time. Windows without items are not
+    emitted, except at interval ticks with ``emit_empty=True`` (``result`` is
+    then ``initial``, or the fold's finished empty state, and ``count`` 0).
+
+    ::
+
+        time   0    5    10   15   20
+        in     --1--2--3----4----|
+        aggregate(lambda s, x: s + x, 0, interval=10)      subscribed at 0
+        out    ----------A-------B|
+
+        A=(result=6, start=0, end=10, count=3)
+        B=(result=4, start=10, end=18, count=1), flushed at |
+
+    Behavior:
+        - Completion emits the partial window (if it has items), then
+          completes; an upstream error does the same, then forwards the error.
+        - ``fn`` raising: ``errors="raise"`` emits the partial window (without
+          the failing item), then forwards the exception (with a note naming
+          the processor and the item) and disposes upstream; ``errors="skip"``
+          drops the item (the state is kept), counts it in ``stats().failed``
+          and hands a ``DeadLetter`` to ``on_failure``. A raising ``finish`` of
+          a :class:`Fold` fails the stream in both modes.
+        - With ``interval``: one periodic timer per subscription, re-armed at
+          absolute times (no drift); dispose cancels it and nothing is emitted
+          after.
+        - Emits on the upstream's thread (count, completion) or the scheduler's
+          (interval ticks), serialized. Each subscription has its own state.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from rxstreamz import collect
+        >>> windows = collect(rx.of(1, 2, 3, 4, 5).pipe(aggregate(lambda s, x: s + x, 0, count=2)))
+        >>> [(w.result, w.count) for w in windows]
+        [(3, 2), (7, 2), (5, 1)]
+        >>> collect(rx.of(3, 1, 2).pipe(aggregate(folds.mean())))[0].result
+        2.0
+
+    Args:
+        fn: ``(state, item) -> state``, or a :class:`Fold` (then without
+            ``initial``), such as ``folds.mean()``.
+        initial: The state each window starts from (deep-copied per window).
+        count: Items per window (>= 1).
+        interval: Seconds (or ``timedelta``) per window, > 0.
+        emit_empty: Emit windows without items at interval ticks.
+        errors: ``"raise"`` or ``"skip"`` (see Behavior).
+        on_failure: Receives a ``DeadLetter`` per skipped item.
+        name: Default ``"aggregate"``.
+        scheduler: Clock and timer; default the subscribe-time scheduler, else
+            ``TimeoutScheduler``.
+
+    Returns:
+        An operator for ``pipe()`` turning ``Observable[T]`` into
+        ``Observable[AggregateWindow[R]]``, with ``stats() -> AggregateStats``.
+
+    Raises:
+        TypeError: ``fn`` is neither callable nor a ``Fold``; ``initial`` is
+            missing (or given with a ``Fold``) or cannot be deep-copied;
+            ``count``, ``interval``, ``emit_empty`` or ``on_failure`` has the
+            wrong type.
+        ValueError: ``count < 1``; ``interval`` not positive; ``emit_empty``
+            without ``interval``; ``errors`` is not ``"raise"`` or ``"skip"``.
+    """
+    finish: Callable[[Any], Any] | None
+    if isinstance(fn, Fold):
+        if initial is not _NO_INITIAL:
+            raise TypeError("initial must not be given with a Fold (the Fold has its own)")
+        fold: Fold[_T, Any, Any] = fn  # pyright: ignore[reportUnknownVariableType]
+        step = _validate.function("fn.step", fold.step)
+        start = fold.initial
+        finish = None if fold.finish is _identity else _validate.function("fn.finish", fold.finish)
+    else:
+        step = _validate.function("fn", fn)
+        if initial is _NO_INITIAL:
+            raise TypeError("aggregate() needs initial when fn is a function (or pass a Fold)")
+        start = initial
+        finish = None
+    try:
+        start = copy.deepcopy(start)
+    except Exception as exc:
+        raise TypeError(f"initial must be deep-copyable, got {type(start).__name__}") from exc
+    checked_count = _validate.optional_integer("count", count)
+    seconds = _validate.optional_duration("interval", interval)
+    every: timedelta | None = None
+    if seconds is not None:
+        every = interval if isinstance(interval, timedelta) else timedelta(seconds=seconds)
+        if every <= timedelta(0):
+            raise ValueError(f"interval must be at least 1 microsecond, got {interval!r}")
+    if not isinstance(emit_empty, bool):
+        raise TypeError(f"emit_empty must be a bool, got {type(emit_empty).__name__}")
+    if emit_empty and every is None:
+        raise ValueError("emit_empty requires interval (empty windows exist only at ticks)")
+    label = _validate.name(name, "aggregate")
+    return Aggregate(
+        step,
+        start,
+        finish,
+        count=checked_count,
+        interval=every,
+        emit_empty=emit_empty,
+        failures=Failures(label, errors, on_failure),
+        scheduler=scheduler,
+    )

@@ -1,0 +1,714 @@
+"""Time windows: tumbling_window, sliding_window, session_window.
+
+Each processor groups items by the scheduler time at which they arrive and
+emits a :class:`~rxstreamz.types.Window` (``start``, ``end``, ``items``, and
+``key`` for sessions) when the window ends. Windows are never emitted empty.
+
+Tumbling and sliding windows are aligned to the epoch, as in Flink and Beam: a
+window of ``size`` seconds starts at a whole multiple of ``size`` (or of
+``slide``) since 1970-01-01 UTC, whatever the subscription time. Boundaries are
+computed in whole microseconds (the resolution of ``datetime``), so an item
+that arrives exactly on a boundary always belongs to the window that starts
+there, never to the one that ends there.
+
+Timers are per window, never per item: one timer waits for the earliest open
+window (or session) to end and is re-armed for the next one when it fires.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Generic, TypeVar, overload
+
+from reactivex import Observable, abc
+from reactivex.disposable import (
+    CompositeDisposable,
+    Disposable,
+    SerialDisposable,
+    SingleAssignmentDisposable,
+)
+from reactivex.scheduler.scheduler import Scheduler
+
+from rxstreamz import _validate
+from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._scheduling import resolve
+from rxstreamz.types import Window
+
+__all__ = [
+    "KeyedSessionWindow",
+    "SessionWindow",
+    "SessionWindowStats",
+    "TimeWindow",
+    "session_window",
+    "sliding_window",
+    "tumbling_window",
+]
+
+_T = TypeVar("_T")
+_X = TypeVar("_X")
+
+_MICROSECOND = timedelta(microseconds=1)
+_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # for a scheduler whose clock is naive
+
+
+def duration_micros(param: str, value: object) -> int:
+    """Validate a duration and return it in whole microseconds (>= 1).
+
+    Window arithmetic is done on integers so that boundaries are exact; a
+    ``timedelta`` converts without rounding, seconds are rounded to the
+    nearest microsecond.
+    """
+    seconds = _validate.duration(param, value)
+    micros = value // _MICROSECOND if isinstance(value, timedelta) else round(seconds * 1_000_000)
+    if micros < 1:
+        raise ValueError(f"{param} must be at least 1 microsecond, got {value!r}")
+    return micros
+
+
+def epoch_of(now: datetime) -> datetime:
+    """Return the epoch in the same flavour (aware or naive) as the clock reading ``now``."""
+    return _UTC_EPOCH if now.tzinfo is not None else _NAIVE_EPOCH
+
+
+def clock_reader(scheduler: abc.SchedulerBase) -> Callable[[], datetime]:
+    """Return a function reading ``scheduler.now``, as cheaply as possible.
+
+    Windows read the clock once per item. A scheduler that keeps RxPY's
+    default clock (``TimeoutScheduler``, ``ThreadPoolScheduler``, ...) reads
+    ``datetime.now(UTC)``; calling that directly skips two Python-level calls
+    per item. Any scheduler with its own ``now`` (virtual time, asyncio) is
+    read through its property.
+    """
+    if type(scheduler).now is Scheduler.now:
+        return partial(datetime.now, UTC)
+    return partial(getattr, scheduler, "now")
+
+
+def micros_since(epoch: datetime, when: datetime) -> int:
+    """Return ``when`` as whole microseconds since ``epoch`` (exact)."""
+    return (when - epoch) // _MICROSECOND
+
+
+# -- tumbling_window / sliding_window ---------------------------------------------------
+
+
+class TimeWindow:
+    """The operator returned by :func:`tumbling_window` and :func:`sliding_window`."""
+
+    def __init__(
+        self, size: int, slide: int, name: str, scheduler: abc.SchedulerBase | None
+    ) -> None:
+        self.size_micros = size
+        self.slide_micros = slide
+        self.name = name
+        self._scheduler = scheduler
+
+    def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
+        """Apply the operator to ``source``."""
+        size = self.size_micros
+        slide = self.slide_micros
+        own = self._scheduler
+
+        def subscribe(
+            observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            clock = resolve(own, scheduler)
+            read_clock = clock_reader(clock)
+            subscribed = read_clock()
+            epoch = epoch_of(subscribed)
+            never = datetime.min.replace(tzinfo=epoch.tzinfo)
+            lock = threading.RLock()
+            # Open windows as (start, items), in start order (hence end order too).
+            windows: deque[tuple[int, list[_X]]] = deque()
+            newest: int | None = None  # index (start // slide) of the newest window opened
+            latest = micros_since(epoch, subscribed)  # latest clock reading, microseconds
+            # Until ``boundary`` (a datetime) an arriving item belongs to exactly the
+            # open windows: the fast path. ``never`` forces the slow path.
+            boundary = never
+            timer = SerialDisposable()
+            timer_due: int | None = None  # window end the pending timer waits for
+            stopped = False
+
+            def at(micros: int) -> datetime:
+                return epoch + timedelta(microseconds=micros)
+
+            def reading(now: datetime) -> int:
+                # The clock in microseconds, never earlier than a previous reading.
+                nonlocal latest
+                micros = micros_since(epoch, now)
+                if micros > latest:
+                    latest = micros
+                return latest
+
+            def emit_due(now: int) -> bool:
+                # Emit every window that ended at or before ``now``, oldest first.
+                # False if the subscription was disposed meanwhile (by downstream).
+                while windows and windows[0][0] + size <= now:
+                    start, items = windows.popleft()
+                    observer.on_next(Window(at(start), at(start + size), items))
+                return not stopped
+
+            def refresh() -> None:
+                # After the open windows changed: move the boundary, re-arm the timer.
+                nonlocal boundary, timer_due
+                if windows and newest is not None:
+                    due = windows[0][0] + size
+                    boundary = at(min(due, (newest + 1) * slide))
+                    if due != timer_due:
+                        timer_due = due
+                        timer.disposable = clock.schedule_absolute(at(due), fire)
+                else:
+                    boundary = never
+                    if timer_due is not None:
+                        timer_due = None
+                        timer.disposable = Disposable()
+
+            def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
+                nonlocal timer_due
+                with lock:
+                    if stopped:
+                        return
+                    timer_due = None
+                    # Only what has ended by the clock: a real-time timer may wake a
+                    # hair early, and refresh() then waits again for the rest.
+                    if emit_due(reading(read_clock())):
+                        refresh()
+
+            def advance(now: int) -> bool:
+                # Slow path: emit the ended windows, open the ones containing ``now``.
+                nonlocal newest
+                if windows and windows[0][0] + size <= now and not emit_due(now):
+                    return False
+                last = now // slide
+                if newest is None or last > newest:
+                    first = (now - size) // slide + 1
+                    if newest is not None and first <= newest:
+                        first = newest + 1
+                    windows.extend((index * slide, []) for index in range(first, last + 1))
+                    newest = last
+                refresh()
+                return True
+
+            def on_next(item: _X) -> None:
+                with lock:
+                    if stopped:
+                        return
+                    now = read_clock()
+                    if now >= boundary and not advance(reading(now)):
+                        return
+                    for _start, items in windows:
+                        items.append(item)
+
+            def stop() -> None:
+                nonlocal stopped
+                with lock:
+                    stopped = True
+                timer.dispose()
+
+            def flush() -> bool:
+                nonlocal stopped
+                with lock:
+                    if stopped:
+                        return False
+                    stopped = True
+                    timer.dispose()
+                    while windows:
+                        start, items = windows.popleft()
+                        observer.on_next(Window(at(start), at(start + size), items))
+                    return True
+
+            def on_error(exc: Exception) -> None:
+                if flush():
+                    observer.on_error(exc)
+
+            def on_completed() -> None:
+                if flush():
+                    observer.on_completed()
+
+            upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
+            return CompositeDisposable(upstream, Disposable(stop))
+
+        return Observable(subscribe)
+
+
+def tumbling_window(
+    size: _validate.Duration,
+    *,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> TimeWindow:
+    """Group items into consecutive, non-overlapping windows of ``size`` seconds.
+
+    Window ``k`` covers the scheduler-time interval ``[k * size, (k + 1) * size)``
+    counted from the epoch (1970-01-01 UTC), as in Flink and Beam, so windows of
+    ``size=60`` are whole clock minutes whenever you subscribe. A window is
+    emitted when its interval ends; intervals without items emit nothing.
+
+    ::
+
+        time   0         10        20        30        40
+        in     --a----b----c---------------------d---|
+        tumbling_window(10)
+        out    ----------A---------B-----------------C|
+
+        A=[a, b] over [0, 10)    B=[c] over [10, 20)
+        (nothing for the empty [20, 30))    C=[d] over [30, 40), flushed at |
+
+    Behavior:
+        - An item that arrives exactly at a boundary belongs to the window that
+          starts there.
+        - Completion emits the open window (with its planned ``end``), then
+          completes; an upstream error does the same, then forwards the error.
+        - One timer per window, armed by the window's first item; none while
+          no window is open. Dispose cancels it; nothing is emitted after.
+        - Windows are emitted on the timer's thread (the scheduler's) or, when
+          an item arrives after a window's end before its timer ran, on the
+          item's thread; emissions are serialized.
+        - Each subscription has its own windows.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from reactivex import operators as ops
+        >>> from reactivex.testing import TestScheduler
+        >>> clock = TestScheduler()
+        >>> ticks = rx.interval(4, scheduler=clock).pipe(ops.take(5))  # 0..4 at 4, 8, .. 20 s
+        >>> out = []
+        >>> _ = ticks.pipe(tumbling_window(10, scheduler=clock)).subscribe(out.append)
+        >>> clock.advance_by(60)
+        >>> [(f"{w.start:%S}-{w.end:%S}", w.items) for w in out]
+        [('00-10', [0, 1]), ('10-20', [2, 3]), ('20-30', [4])]
+
+    Args:
+        size: Window length: seconds (``int``/``float``) or a ``timedelta``;
+            at least one microsecond.
+        name: Default ``"tumbling_window"``.
+        scheduler: Clock and timers; default the subscribe-time scheduler, else
+            ``TimeoutScheduler``.
+
+    Returns:
+        An operator for ``pipe()`` turning ``Observable[T]`` into
+        ``Observable[Window[T]]``.
+
+    Raises:
+        TypeError: ``size`` is not a number or ``timedelta``.
+        ValueError: ``size`` is not positive (or below a microsecond).
+    """
+    micros = duration_micros("size", size)
+    return TimeWindow(micros, micros, _validate.name(name, "tumbling_window"), scheduler)
+
+
+def sliding_window(
+    size: _validate.Duration,
+    slide: _validate.Duration,
+    *,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> TimeWindow:
+    """Group items into overlapping windows of ``size`` seconds, one starting every ``slide``.
+
+    Windows start at whole multiples of ``slide`` since the epoch and cover
+    ``[start, start + size)``. An item belongs to every window whose interval
+    contains its arrival time, so each item appears in ``size / slide``
+    windows (rounded down or up, depending on where it falls). With
+    ``slide == size`` this is :func:`tumbling_window`.
+
+    ::
+
+        time   0    5    10   15   20
+        in     ---a----b----|
+        sliding_window(10, 5)
+        out    -----A----B--C|
+
+        A=[a]    over [-5, 5)
+        B=[a, b] over [0, 10)
+        C=[b]    over [5, 15), flushed at |
+
+    Behavior:
+        - Windows are emitted when they end; windows ending at the same time
+          come out in ``start`` order. Windows with no item are never emitted.
+        - Completion emits every open window in ``start`` order (with its
+          planned ``end``), then completes; an upstream error does the same,
+          then forwards the error.
+        - One timer at a time, for the end of the earliest open window (no
+          timer per item); dispose cancels it.
+        - Threads and serialization as in :func:`tumbling_window`.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from reactivex import operators as ops
+        >>> from reactivex.testing import TestScheduler
+        >>> clock = TestScheduler()
+        >>> ticks = rx.interval(4, scheduler=clock).pipe(ops.take(3))  # 0, 1, 2 at 4, 8, 12 s
+        >>> out = []
+        >>> _ = ticks.pipe(sliding_window(10, 5, scheduler=clock)).subscribe(out.append)
+        >>> clock.advance_by(60)
+        >>> [(f"{w.start:%S}-{w.end:%S}", w.items) for w in out]
+        [('55-05', [0]), ('00-10', [0, 1]), ('05-15', [1, 2]), ('10-20', [2])]
+
+    Args:
+        size: Window length (seconds or ``timedelta``), at least a microsecond.
+        slide: Distance between window starts; ``0 < slide <= size``.
+        name: Default ``"sliding_window"``.
+        scheduler: Clock and timers; default the subscribe-time scheduler, else
+            ``TimeoutScheduler``.
+
+    Returns:
+        An operator for ``pipe()`` turning ``Observable[T]`` into
+        ``Observable[Window[T]]``.
+
+    Raises:
+        TypeError: ``size`` or ``slide`` is not a number or ``timedelta``.
+        ValueError: ``size`` or ``slide`` is not positive, or ``slide > size``
+            (items between windows would be lost).
+    """
+    size_micros = duration_micros("size", size)
+    slide_micros = duration_micros("slide", slide)
+    if slide_micros > size_micros:
+        raise ValueError(
+            f"slide must be <= size, got slide={slide!r} > size={size!r} "
+            "(items between windows would be lost)"
+        )
+    return TimeWindow(size_micros, slide_micros, _validate.name(name, "sliding_window"), scheduler)
+
+
+# -- session_window ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionWindowStats:
+    """Counters of ``session_window`` (all subscriptions).
+
+    Attributes:
+        emitted: Sessions emitted.
+        failed: Items whose ``key`` function raised (in both ``errors`` modes).
+    """
+
+    emitted: int
+    failed: int
+
+
+class _Session(Generic[_T]):
+    """One open session: its key, first and last arrival and items."""
+
+    __slots__ = ("first", "items", "key", "last")
+
+    def __init__(self, key: str | None, now: datetime, item: _T) -> None:
+        self.key = key
+        self.first = now
+        self.last = now
+        self.items = [item]
+
+
+class _SessionOperator:
+    """What both session operators share: options, counters and the subscription logic."""
+
+    def __init__(
+        self,
+        gap: int,
+        key: Callable[[Any], str] | None,
+        failures: Failures,
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.gap_micros = gap
+        self.name = failures.processor
+        self._key = key
+        self._failures = failures
+        self._scheduler = scheduler
+        self._lock = threading.Lock()
+        self._emitted = 0
+
+    def stats(self) -> SessionWindowStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        with self._lock:
+            emitted = self._emitted
+        return SessionWindowStats(emitted=emitted, failed=self._failures.count)
+
+    def _count_emitted(self) -> None:
+        with self._lock:
+            self._emitted += 1
+
+    def _apply(self, source: Observable[_X]) -> Observable[Window[_X]]:
+        gap = timedelta(microseconds=self.gap_micros)
+        key_fn = self._key
+        failures = self._failures
+        own = self._scheduler
+        count_emitted = self._count_emitted
+
+        def subscribe(
+            observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            clock = resolve(own, scheduler)
+            read_clock = clock_reader(clock)
+            latest = read_clock()  # time never runs backwards for a subscription
+            lock = threading.RLock()
+            sessions: dict[str | None, _Session[_X]] = {}
+            # One entry per open session: (deadline, first, key for sorting, seq, session).
+            # A deadline moves later as items arrive; the entry is corrected lazily
+            # when it reaches the top of the heap.
+            deadlines: list[tuple[datetime, datetime, str, int, _Session[_X]]] = []
+            seq = 0
+            timer = SerialDisposable()
+            timer_due: datetime | None = None
+            upstream = SingleAssignmentDisposable()
+            stopped = False
+
+            def reading() -> datetime:
+                nonlocal latest
+                now = read_clock()
+                if now > latest:
+                    latest = now
+                return latest
+
+            def emit(session: _Session[_X]) -> None:
+                del sessions[session.key]
+                count_emitted()
+                observer.on_next(
+                    Window(session.first, session.last + gap, session.items, session.key)
+                )
+
+            def expire(now: datetime) -> bool:
+                # Emit every session whose deadline is at or before ``now``, in
+                # (deadline, start, key) order. False if disposed meanwhile.
+                while deadlines and deadlines[0][0] <= now:
+                    deadline, first, sort_key, number, session = heapq.heappop(deadlines)
+                    actual = session.last + gap
+                    if actual != deadline:
+                        heapq.heappush(deadlines, (actual, first, sort_key, number, session))
+                    else:
+                        emit(session)
+                        if stopped:
+                            return False
+                return True
+
+            def arm() -> None:
+                nonlocal timer_due
+                if deadlines:
+                    due = deadlines[0][0]
+                    if timer_due is None or due < timer_due:
+                        timer_due = due
+                        timer.disposable = clock.schedule_absolute(due, fire)
+
+            def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
+                nonlocal timer_due
+                with lock:
+                    if stopped:
+                        return
+                    timer_due = None
+                    # Only what has expired by the clock (a real-time timer may wake early).
+                    if expire(reading()):
+                        arm()
+
+            def running() -> bool:
+                return not stopped
+
+            def on_next(item: _X) -> None:
+                nonlocal seq, latest
+                if not running():
+                    return
+                key: str | None = None
+                if key_fn is not None:
+                    try:
+                        result: object = key_fn(item)
+                        if not isinstance(result, str):
+                            raise TypeError(
+                                f"session_window key must return a str, got {type(result).__name__}"
+                            )
+                        key = result
+                    except Exception as exc:
+                        failure = failures.handle(exc, item, clock.now)
+                        if failure is not None:
+                            fail(failure)
+                        return
+                with lock:
+                    if stopped:  # disposed while the key function ran
+                        return
+                    now = read_clock()
+                    if now > latest:
+                        latest = now
+                    else:
+                        now = latest
+                    if deadlines and deadlines[0][0] <= now and not expire(now):
+                        return
+                    session = sessions.get(key)
+                    if session is None:
+                        session = sessions[key] = _Session(key, now, item)
+                        seq += 1
+                        entry = (now + gap, now, key or "", seq, session)
+                        heapq.heappush(deadlines, entry)
+                        arm()
+                    else:
+                        session.last = now
+                        session.items.append(item)
+
+            def stop() -> None:
+                nonlocal stopped
+                with lock:
+                    stopped = True
+                timer.dispose()
+
+            def flush() -> bool:
+                nonlocal stopped
+                with lock:
+                    if stopped:
+                        return False
+                    stopped = True
+                    timer.dispose()
+                    order = sorted(sessions.values(), key=lambda s: (s.first, s.key or ""))
+                    for session in order:
+                        emit(session)
+                    return True
+
+            def fail(exc: Exception) -> None:
+                if flush():
+                    observer.on_error(exc)
+                upstream.dispose()
+
+            def on_error(exc: Exception) -> None:
+                if flush():
+                    observer.on_error(exc)
+
+            def on_completed() -> None:
+                if flush():
+                    observer.on_completed()
+
+            upstream.disposable = source.subscribe(
+                on_next, on_error, on_completed, scheduler=scheduler
+            )
+            return CompositeDisposable(upstream, Disposable(stop))
+
+        return Observable(subscribe)
+
+
+class SessionWindow(_SessionOperator):
+    """The operator returned by :func:`session_window` without ``key``."""
+
+    def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
+        """Apply the operator to ``source``."""
+        return self._apply(source)
+
+
+class KeyedSessionWindow(_SessionOperator, Generic[_T]):
+    """The operator returned by :func:`session_window` with ``key``."""
+
+    def __call__(self, source: Observable[_T]) -> Observable[Window[_T]]:
+        """Apply the operator to ``source``."""
+        return self._apply(source)
+
+
+@overload
+def session_window(
+    gap: _validate.Duration,
+    *,
+    key: None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> SessionWindow: ...
+
+
+@overload
+def session_window(
+    gap: _validate.Duration,
+    *,
+    key: Callable[[_T], str],
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> KeyedSessionWindow[_T]: ...
+
+
+def session_window(
+    gap: _validate.Duration,
+    *,
+    key: Callable[[_T], str] | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> SessionWindow | KeyedSessionWindow[_T]:
+    """Group items into sessions that close after ``gap`` seconds without an item.
+
+    Without ``key`` there is one session at a time (``Window.key`` is
+    ``None``); with ``key`` each key has its own session, and sessions of
+    different keys open and close independently. A session expires when
+    ``now - last_item >= gap``: an item arriving exactly ``gap`` after the
+    previous one starts a new session. ``Window.start`` is the first item's
+    arrival, ``Window.end`` the last item's arrival plus ``gap``.
+
+    ::
+
+        time   0    5    10   15   20
+        in     -a--b-----------c--|
+        session_window(4)
+        out    --------A----------B|
+
+        A=[a, b] over [1, 8), emitted at 8 (4 s after b)
+        B=[c] over [16, 20), flushed at |
+
+    Behavior:
+        - Sessions are emitted when they expire, in expiry order; sessions
+          expiring at the same time come out by start, then key.
+        - Completion emits every open session ordered by start, then key (with
+          ``end = last + gap``), then completes; an upstream error does the
+          same, then forwards the error.
+        - A ``key`` function that raises, or returns something other than a
+          ``str``: ``errors="raise"`` emits the open sessions as on completion,
+          then forwards the exception (with a note naming the processor and
+          the item) and disposes upstream; ``errors="skip"`` drops the item,
+          counts it in ``stats().failed`` and hands a ``DeadLetter`` to
+          ``on_failure``.
+        - One timer at a time, for the earliest session deadline, corrected
+          lazily when the session got more items meanwhile: no timer per item.
+          Dispose cancels it; nothing is emitted after.
+        - Each subscription has its own sessions.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from reactivex import operators as ops
+        >>> from reactivex.testing import TestScheduler
+        >>> clock = TestScheduler()
+        >>> arrivals = rx.merge(
+        ...     rx.timer(1, scheduler=clock).pipe(ops.map(lambda _: "a")),
+        ...     rx.timer(3, scheduler=clock).pipe(ops.map(lambda _: "b")),
+        ...     rx.timer(10, scheduler=clock).pipe(ops.map(lambda _: "c")),
+        ... )
+        >>> out = []
+        >>> _ = arrivals.pipe(session_window(4, scheduler=clock)).subscribe(out.append)
+        >>> clock.advance_by(60)
+        >>> [(f"{w.start:%S}-{w.end:%S}", w.items) for w in out]
+        [('01-07', ['a', 'b']), ('10-14', ['c'])]
+
+    Args:
+        gap: Idle time that closes a session (seconds or ``timedelta``).
+        key: Session key of an item (a ``str``); ``None`` for one session.
+        errors: ``"raise"`` or ``"skip"`` (see Behavior).
+        on_failure: Receives a ``DeadLetter`` per skipped item.
+        name: Default ``"session_window"``.
+        scheduler: Clock and timers; default the subscribe-time scheduler, else
+            ``TimeoutScheduler``.
+
+    Returns:
+        An operator for ``pipe()`` turning ``Observable[T]`` into
+        ``Observable[Window[T]]``, with ``stats() -> SessionWindowStats``.
+
+    Raises:
+        TypeError: ``gap`` is not a number or ``timedelta``; ``key`` or
+            ``on_failure`` is not callable.
+        ValueError: ``gap`` is not positive; ``errors`` is not ``"raise"`` or
+            ``"skip"``.
+    """
+    gap_micros = duration_micros("gap", gap)
+    key_fn: Callable[[_T], str] | None = _validate.optional_function("key", key)
+    failures = Failures(_validate.name(name, "session_window"), errors, on_failure)
+    if key_fn is None:
+        return SessionWindow(gap_micros, None, failures, scheduler)
+    return KeyedSessionWindow(gap_micros, key_fn, failures, scheduler)
