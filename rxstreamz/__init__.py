@@ -31,12 +31,19 @@ from rxstreamz.dead_letters import (
     DeadLetterStats,
     dead_letter,
 )
+from rxstreamz.dedupe import (
+    DedupeStats,
+    dedupe,
+)
 from rxstreamz.errors import (
     BackpressureError,
     CircuitOpenError,
     PartitionError,
     RetryExhaustedError,
     RxStreamzError,
+)
+from rxstreamz.monitor import (
+    monitor,
 )
 from rxstreamz.progress import (
     Progress,
@@ -58,6 +65,10 @@ from rxstreamz.routing import (
     router,
     split,
     switch,
+)
+from rxstreamz.timing import (
+    batch,
+    debounce_,
 )
 from rxstreamz.transform import (
     SampleStats,
@@ -97,6 +108,7 @@ __all__ = [
     "CircuitState",
     "DeadLetter",
     "DeadLetterStats",
+    "DedupeStats",
     "Fold",
     "ObservableAsyncIterator",
     "ObservableIterator",
@@ -115,10 +127,13 @@ __all__ = [
     "TransformStats",
     "Window",
     "aggregate",
+    "batch",
     "chunk",
     "circuit_breaker",
     "collect",
     "dead_letter",
+    "debounce_",
+    "dedupe",
     "fan_in",
     "fan_out",
     "filter_",
@@ -127,6 +142,7 @@ __all__ = [
     "folds",
     "from_async_iterable",
     "map_",
+    "monitor",
     "partition_",
     "progress",
     "retry_",

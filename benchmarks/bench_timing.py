@@ -1,0 +1,174 @@
+"""batch, dedupe and debounce_ beside RxPY and plain loops.
+
+Run: ``pytest benchmarks/bench_timing.py --benchmark-enable``.
+
+``N`` (default 1,000,000, ``RXSTREAMZ_BENCH_N`` overrides it) sets every size,
+read when a case runs:
+
+* ``batch``: ``N`` ints through ``batch(100, max_latency=1.0)`` beside RxPY
+  ``buffer_with_time_or_count(1.0, 100)`` (which also emits empty lists on its
+  1 s tick; it runs ``N // 10`` items, it is that slow) and a plain loop
+  building lists of 100.
+* ``dedupe``: ``N // 5`` (200,000) distinct keys through ``dedupe()`` and
+  ``dedupe(ttl=3600)`` beside a plain loop over a ``set``.
+* ``dedupe-curve``: RxPY ``distinct()`` is quadratic (it keeps seen keys in a
+  list), so it runs at ``N // 1000``, ``N // 500`` and ``N // 250`` items,
+  each beside ``dedupe()`` on the same sizes: the ratio grows with the size.
+* ``debounce``: a synchronous burst of ``N // 10`` (100,000) items through
+  ``debounce_(1.0)`` (one timer for the whole burst) beside a plain loop that
+  keeps the latest item and reads the clock per item; RxPY ``debounce(1.0)``
+  starts a timer thread per item and runs ``N // 100`` items.
+
+Every case stores ``items_per_s`` in ``extra_info``; compare them within one
+run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import reactivex as rx
+from reactivex import Observable
+from reactivex import operators as ops
+
+from rxstreamz import batch, collect, debounce_, dedupe
+
+N = int(os.environ.get("RXSTREAMZ_BENCH_N", "1000000"))
+
+
+def sized(divisor: int = 1) -> int:
+    return max(1, N // divisor)
+
+
+def measure(benchmark: Any, group: str, run: Callable[[], Any], items: int, rounds: int = 3) -> Any:
+    benchmark.group = group
+    result = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["items"] = items
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["items_per_s"] = round(items / benchmark.stats.stats.min)
+    return result
+
+
+def ints(count: int) -> Observable[int]:
+    return rx.from_iterable(range(count))
+
+
+# -- batch -----------------------------------------------------------------------------
+
+
+def test_batch_rxstreamz(benchmark: Any) -> None:
+    n = sized()
+    result = measure(
+        benchmark, "batch", lambda: collect(ints(n).pipe(batch(100, max_latency=1.0))), n
+    )
+    assert sum(len(group) for group in result) == n
+
+
+def test_batch_rxpy_buffer_with_time_or_count(benchmark: Any) -> None:
+    n = sized(10)
+    result = measure(
+        benchmark,
+        "batch",
+        lambda: collect(ints(n).pipe(ops.buffer_with_time_or_count(1.0, 100))),
+        n,
+        rounds=1,
+    )
+    assert sum(len(group) for group in result) == n
+
+
+def test_batch_plain_loop(benchmark: Any) -> None:
+    n = sized()
+    data = list(range(n))
+
+    def run() -> list[list[int]]:
+        out: list[list[int]] = []
+        current: list[int] = []
+        for item in data:
+            current.append(item)
+            if len(current) == 100:
+                out.append(current)
+                current = []
+        if current:
+            out.append(current)
+        return out
+
+    result = measure(benchmark, "batch", run, n)
+    assert sum(len(group) for group in result) == n
+
+
+# -- dedupe ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ttl", [None, 3600.0])
+def test_dedupe_rxstreamz(benchmark: Any, ttl: float | None) -> None:
+    n = sized(5)
+    benchmark.extra_info["ttl"] = ttl
+    result = measure(benchmark, "dedupe", lambda: collect(ints(n).pipe(dedupe(ttl=ttl))), n)
+    assert len(result) == n
+
+
+def test_dedupe_plain_set_loop(benchmark: Any) -> None:
+    n = sized(5)
+    data = list(range(n))
+
+    def run() -> list[int]:
+        seen: set[int] = set()
+        out: list[int] = []
+        for item in data:
+            if item in seen:
+                continue
+            seen.add(item)
+            out.append(item)
+        return out
+
+    result = measure(benchmark, "dedupe", run, n)
+    assert len(result) == n
+
+
+@pytest.mark.parametrize("divisor", [1000, 500, 250])
+@pytest.mark.parametrize("impl", ["rxstreamz", "rxpy"])
+def test_dedupe_curve(benchmark: Any, impl: str, divisor: int) -> None:
+    n = sized(divisor)
+    operator: Callable[[Observable[int]], Observable[int]] = (
+        dedupe() if impl == "rxstreamz" else ops.distinct()
+    )
+    benchmark.extra_info["impl"] = impl
+    result = measure(
+        benchmark, f"dedupe-curve-{n}", lambda: collect(ints(n).pipe(operator)), n, rounds=1
+    )
+    assert len(result) == n
+
+
+# -- debounce --------------------------------------------------------------------------
+
+
+def test_debounce_rxstreamz_burst(benchmark: Any) -> None:
+    n = sized(10)
+    result = measure(benchmark, "debounce", lambda: collect(ints(n).pipe(debounce_(1.0))), n)
+    assert result == [n - 1]
+
+
+def test_debounce_rxpy_burst(benchmark: Any) -> None:
+    n = sized(100)
+    result = measure(
+        benchmark, "debounce", lambda: collect(ints(n).pipe(ops.debounce(1.0))), n, rounds=1
+    )
+    assert result == [n - 1]
+
+
+def test_debounce_plain_loop(benchmark: Any) -> None:
+    n = sized(10)
+    data = list(range(n))
+
+    def run() -> list[int]:
+        latest: tuple[int, float] | None = None
+        for item in data:
+            latest = (item, time.monotonic())
+        return [] if latest is None else [latest[0]]
+
+    result = measure(benchmark, "debounce", run, n)
+    assert result == [n - 1]
