@@ -27,6 +27,10 @@ from rxstreamz.bridges import (
     to_async_iterator,
     to_iterator,
 )
+from rxstreamz.concurrency import (
+    AsyncMapStats,
+    async_map,
+)
 from rxstreamz.dead_letters import (
     DeadLetterStats,
     dead_letter,
@@ -101,6 +105,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AggregateStats",
     "AggregateWindow",
+    "AsyncMapStats",
     "BackpressureError",
     "CircuitBreaker",
     "CircuitBreakerStats",
@@ -127,6 +132,7 @@ __all__ = [
     "TransformStats",
     "Window",
     "aggregate",
+    "async_map",
     "batch",
     "chunk",
     "circuit_breaker",

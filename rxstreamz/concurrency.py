@@ -1,0 +1,876 @@
+"""Ordered, bounded concurrency: ``async_map``.
+
+``async_map(fn, workers=n)`` calls ``fn`` on up to ``n`` items at once, on
+threads, on an executor (processes, a Dask cluster) or on an asyncio loop, and
+emits the results in input order (or in completion order with
+``ordered=False``).
+
+How one subscription works (the hot path is what makes it cheaper per item
+than ``ThreadPoolExecutor.map``)::
+
+    producer --on_next--> [gate: BoundedQueue, capacity workers + max_pending]
+        |                        (blocks the producer when full)
+        +--> runner: private threads pulling from a SimpleQueue, or an
+             executor, or worker coroutines on an event loop
+                 |  fn(item) -> result
+                 v
+             reorder buffer (a dict keyed by sequence number)
+                 |  whichever thread completes the head-of-line item
+                 v  drains every ready result, outside the lock
+             downstream on_next (never two at once)
+
+The gate holds every item from acceptance until its result is handed
+downstream (queued, running, or finished and waiting for an earlier item), so
+``workers + max_pending`` bounds the memory the operator holds even when one
+slow item holds back the ones behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import inspect
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from queue import SimpleQueue
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
+
+from reactivex import Observable, abc
+from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
+from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
+
+from rxstreamz import _scheduling, _validate
+from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._queue import BoundedQueue, QueueCounters
+from rxstreamz.errors import BackpressureError
+
+__all__ = ["AsyncMap", "AsyncMapStats", "async_map"]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncMapStats:
+    """Counters of ``async_map``, summed over its subscriptions.
+
+    Attributes:
+        submitted: Items accepted from upstream and handed to a worker.
+        completed: Results emitted downstream.
+        failed: Calls of ``fn`` that raised (in both ``errors`` modes).
+        in_flight: Items held right now: queued, running, or finished and
+            waiting for an earlier item (ordered mode).
+        high_watermark: The most items one subscription held at once
+            (never more than ``workers + max_pending``).
+    """
+
+    submitted: int
+    completed: int
+    failed: int
+    in_flight: int
+    high_watermark: int
+
+
+class _Failed:
+    """The outcome of a call that raised, waiting in the reorder buffer."""
+
+    __slots__ = ("error", "item", "now")
+
+    def __init__(self, error: Exception, item: object, now: datetime) -> None:
+        self.error = error
+        self.item = item
+        self.now = now
+
+
+_Finish = Callable[[int, object], None]
+"""``finish(seq, outcome)``: a runner reports a result or a :class:`_Failed`."""
+
+
+class _Runner(Protocol):
+    """Runs the calls of one subscription; reports each outcome to ``finish``."""
+
+    def start(self, seq: int, item: object) -> None:
+        """Run ``fn(item)`` now or as soon as a worker is free."""
+
+    def close(self) -> None:
+        """Cancel work not yet started and release threads, tasks and loops."""
+
+
+class _Threads:
+    """Private worker threads that pull items from a queue themselves.
+
+    No future per item: the producer puts ``(seq, item)`` on a ``SimpleQueue``,
+    a worker takes it, calls ``fn`` and hands the outcome to ``finish``. Thread
+    ``i`` starts when item ``i`` arrives (at most ``workers`` threads). On
+    close every thread gets a stop marker; a thread busy in ``fn`` ends as soon
+    as that call returns (``close`` never waits for user code).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[Any], object],
+        workers: int,
+        label: str,
+        finish: _Finish,
+        clock: abc.SchedulerBase,
+    ) -> None:
+        self._fn = fn
+        self._workers = workers
+        self._label = label
+        self._finish = finish
+        self._clock = clock
+        self._work: SimpleQueue[tuple[int, object] | None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._closed = False
+
+    def start(self, seq: int, item: object) -> None:
+        if self._threads < self._workers:
+            self._spawn()
+        self._work.put((seq, item))
+
+    def _spawn(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._threads += 1
+            index = self._threads
+        thread = threading.Thread(
+            target=self._serve, name=f"rxstreamz-{self._label}-{index}", daemon=True
+        )
+        thread.start()
+
+    def _serve(self) -> None:
+        get = self._work.get
+        fn = self._fn
+        finish = self._finish
+        clock = self._clock
+        while True:
+            job = get()
+            if job is None:
+                return
+            if self._closed:
+                continue  # cancelled: skip until the stop marker
+            seq, item = job
+            try:
+                outcome = fn(item)
+            except Exception as exc:
+                outcome = _Failed(exc, item, clock.now)
+            finish(seq, outcome)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            count = self._threads
+        for _ in range(count):
+            self._work.put(None)
+
+
+class _Executor:
+    """Submits to a user's ``concurrent.futures.Executor``, at most ``workers`` at once.
+
+    Items beyond ``workers`` wait in a deque; each finished future submits the
+    next one from its done-callback. The executor is never shut down by us;
+    closing cancels the futures still pending.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[Any], object],
+        workers: int,
+        executor: concurrent.futures.Executor,
+        finish: _Finish,
+        clock: abc.SchedulerBase,
+    ) -> None:
+        self._fn = fn
+        self._workers = workers
+        self._executor = executor
+        self._finish = finish
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._waiting: deque[tuple[int, object]] = deque()
+        self._running = 0
+        self._futures: set[concurrent.futures.Future[object]] = set()
+        self._closed = False
+        self._callback = threading.local()  # .active: this thread runs one of our callbacks
+
+    def start(self, seq: int, item: object) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._running >= self._workers:
+                self._waiting.append((seq, item))
+                return
+            self._running += 1
+        self._submit(seq, item)
+
+    def _submit(self, seq: int, item: object) -> None:
+        while True:
+            try:
+                future = self._executor.submit(self._fn, item)
+            except Exception as exc:  # executor shut down or broken: the item fails
+                self._finish(seq, _Failed(exc, item, self._clock.now))
+                job = self._next()
+                if job is None:
+                    return
+                seq, item = job
+                continue
+            with self._lock:
+                self._futures.add(future)
+            future.add_done_callback(functools.partial(self._done, seq, item))
+            return
+
+    def _done(self, seq: int, item: object, future: concurrent.futures.Future[object]) -> None:
+        self._callback.active = True
+        try:
+            self._outcome(seq, item, future)
+        finally:
+            self._callback.active = False
+
+    def _outcome(self, seq: int, item: object, future: concurrent.futures.Future[object]) -> None:
+        with self._lock:
+            self._futures.discard(future)
+            if self._closed:
+                return
+        if future.cancelled():
+            error: BaseException | None = concurrent.futures.CancelledError(
+                "the executor cancelled the call"
+            )
+        else:
+            error = future.exception()
+        if error is None:
+            self._finish(seq, future.result())
+        elif isinstance(error, Exception):
+            self._finish(seq, _Failed(error, item, self._clock.now))
+        else:  # KeyboardInterrupt and friends are not ours to swallow
+            raise error
+        job = self._next()
+        if job is not None:
+            self._submit(*job)
+
+    def _next(self) -> tuple[int, object] | None:
+        with self._lock:
+            if self._closed or not self._waiting:
+                self._running -= 1
+                return None
+            return self._waiting.popleft()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._waiting.clear()
+            futures = list(self._futures)
+            self._futures.clear()
+        if not futures:
+            return
+        if getattr(self._callback, "active", False):
+            # Inside a done-callback we may be on the executor's own event loop
+            # (Dask's client calls back from it, and cancelling from there
+            # would need that very loop): cancel from a short-lived thread.
+            threading.Thread(
+                target=_cancel_all, args=(futures,), name="rxstreamz-cancel", daemon=True
+            ).start()
+        else:
+            _cancel_all(futures)
+
+
+def _cancel_all(futures: list[concurrent.futures.Future[object]]) -> None:
+    for future in futures:
+        future.cancel()
+
+
+class _Loop:
+    """Runs an ``async def`` fn as ``workers`` long-lived tasks on an event loop.
+
+    The loop is the subscription's (``AsyncIOScheduler``) or a private one on a
+    thread of its own, started at the first item and stopped on close. Each
+    task takes the next waiting item itself when its call ends, so there is no
+    task per item. Everything but :meth:`start` and :meth:`close` runs on the
+    loop's thread.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[Any], Awaitable[object]],
+        workers: int,
+        label: str,
+        finish: _Finish,
+        clock: abc.SchedulerBase,
+        loop: asyncio.AbstractEventLoop | None,
+        on_loop: Callable[[], None],
+    ) -> None:
+        self._fn = fn
+        self._workers = workers
+        self._label = label
+        self._finish = finish
+        self._clock = clock
+        self._loop = loop
+        self._private = loop is None
+        self._on_loop = on_loop
+        self._lock = threading.Lock()
+        self._closed = False
+        self._loop_thread = 0  # ident of the loop's thread, once known
+        self._waiting: deque[tuple[int, object]] = deque()
+        self._inbox: list[tuple[int, object]] = []  # from other threads, under _lock
+        self._wakeup_pending = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = 0  # worker tasks alive (loop thread only)
+        if loop is not None:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                self._adopt()
+            else:
+                self._call(self._adopt)
+
+    def _adopt(self) -> None:
+        """Runs on the loop's thread: remember it and tell the operator."""
+        self._loop_thread = threading.get_ident()
+        self._on_loop()
+
+    def _call(self, callback: Callable[..., object], *args: object) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop has nothing left to run
+            loop.call_soon_threadsafe(callback, *args)
+
+    def start(self, seq: int, item: object) -> None:
+        if self._loop is None:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._loop is None:
+                    self._loop = self._start_private()
+        if threading.get_ident() == self._loop_thread:
+            self._launch(seq, item)
+            return
+        # From another thread: one wake-up of the loop for every run of items
+        # that arrive before it gets round to them, not one per item.
+        with self._lock:
+            self._inbox.append((seq, item))
+            if self._wakeup_pending:
+                return
+            self._wakeup_pending = True
+        self._call(self._take_inbox)
+
+    def _take_inbox(self) -> None:
+        with self._lock:
+            self._wakeup_pending = False
+            jobs = list(self._inbox)
+            self._inbox.clear()
+        for seq, item in jobs:
+            self._launch(seq, item)
+
+    def _start_private(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            self._loop_thread = threading.get_ident()
+            started.set()
+            try:
+                loop.run_forever()
+            finally:
+                tasks = asyncio.all_tasks(loop)
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        threading.Thread(target=serve, name=f"rxstreamz-{self._label}-loop", daemon=True).start()
+        started.wait()
+        return loop
+
+    def _launch(self, seq: int, item: object) -> None:
+        if self._closed:
+            return
+        if self._running >= self._workers:
+            self._waiting.append((seq, item))
+            return
+        self._running += 1
+        assert self._loop is not None
+        task = self._loop.create_task(self._work(seq, item))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _work(self, seq: int, item: object) -> None:
+        fn = self._fn
+        finish = self._finish
+        waiting = self._waiting
+        while True:
+            try:
+                outcome = await fn(item)
+            except Exception as exc:
+                outcome = _Failed(exc, item, self._clock.now)
+            finish(seq, outcome)
+            if self._closed or not waiting:
+                self._running -= 1
+                return
+            seq, item = waiting.popleft()
+
+    def _cancel(self) -> None:
+        self._waiting.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._private and self._loop is not None:
+            self._loop.stop()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if threading.get_ident() == self._loop_thread:
+            self._cancel()
+        else:
+            self._call(self._cancel)
+
+
+def _is_async(fn: object) -> bool:
+    """Whether calling ``fn`` returns a coroutine: ``async def``, or an async ``__call__``."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(type(fn), "__call__", None)  # noqa: B004 -- the method, not callability
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def _event_loop(scheduler: abc.SchedulerBase | None) -> asyncio.AbstractEventLoop | None:
+    """The loop of an ``AsyncIOScheduler``/``AsyncIOThreadSafeScheduler``, else ``None``.
+
+    RxPY keeps the loop in a protected attribute and has no accessor, so it is
+    read here, in one place, and checked.
+    """
+    if not isinstance(scheduler, AsyncIOScheduler | AsyncIOThreadSafeScheduler):
+        return None
+    loop = vars(scheduler).get("_loop")
+    return loop if isinstance(loop, asyncio.AbstractEventLoop) else None
+
+
+class AsyncMap(Generic[_T, _R]):
+    """The operator returned by :func:`async_map`."""
+
+    def __init__(
+        self,
+        fn: Callable[[_T], object],
+        *,
+        is_async: bool,
+        workers: int,
+        ordered: bool,
+        max_pending: int,
+        executor: concurrent.futures.Executor | None,
+        failures: Failures,
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.fn = fn
+        self.is_async = is_async
+        self.workers = workers
+        self.ordered = ordered
+        self.max_pending = max_pending
+        self.executor = executor
+        self.name = failures.processor
+        self._failures = failures
+        self._scheduler = scheduler
+        self._queue_counters = QueueCounters()
+        self._lock = threading.Lock()
+        self._submitted = 0
+        self._completed = 0
+        self._discarded = 0
+
+    def stats(self) -> AsyncMapStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        queue = self._queue_counters.snapshot()
+        with self._lock:
+            submitted, completed, discarded = self._submitted, self._completed, self._discarded
+        failed = self._failures.count
+        return AsyncMapStats(
+            submitted=submitted,
+            completed=completed,
+            failed=failed,
+            in_flight=max(0, submitted - completed - failed - discarded),
+            high_watermark=queue.high_watermark,
+        )
+
+    def _count(self, submitted: int = 0, completed: int = 0, discarded: int = 0) -> None:
+        with self._lock:
+            self._submitted += submitted
+            self._completed += completed
+            self._discarded += discarded
+
+    def __call__(self, source: Observable[_T]) -> Observable[_R]:
+        """Apply the operator to ``source``."""
+        op = self
+        fn: Callable[[Any], Any] = self.fn
+        workers = self.workers
+        ordered = self.ordered
+        capacity = workers + self.max_pending
+        failures = self._failures
+        label = self.name
+        counters = self._queue_counters
+
+        def subscribe(
+            observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            clock = _scheduling.resolve(op._scheduler, scheduler)
+            gate: BoundedQueue[object] = BoundedQueue(
+                capacity, overflow="block", processor=label, counters=counters
+            )
+            lock = threading.Lock()
+            parked: dict[int, object] = {}  # ordered: finished, waiting for an earlier item
+            ready: deque[object] = deque()
+            head = 0  # items finalized (emitted or failed); ordered: next seq to emit
+            accepted = 0  # items taken from upstream; the next seq
+            emitting = False  # a thread is draining results downstream
+            emitter = 0  # ident of that thread
+            ended = False  # upstream completed, failed, or we overflowed
+            end_error: Exception | None = None
+            stopped = False  # terminal sent, failed, or disposed: emit nothing more
+            released = False
+            upstream = SingleAssignmentDisposable()
+
+            def teardown() -> None:
+                nonlocal released
+                with lock:
+                    if released:
+                        return
+                    released = True
+                    leftover = accepted - head
+                gate.close()
+                runner.close()
+                upstream.dispose()
+                if leftover:
+                    op._count(discarded=leftover)
+
+            def take_ready() -> list[object]:
+                """Ordered: take the run of finished results at the head (under ``lock``)."""
+                nonlocal head
+                batch: list[object] = []
+                seq = head
+                take = parked.pop
+                while seq in parked:
+                    batch.append(take(seq))
+                    seq += 1
+                head = seq
+                return batch
+
+            def drain() -> None:
+                """Emit every ready result; the caller has set ``emitting``."""
+                nonlocal emitting, emitter, head, stopped
+                emitter = threading.get_ident()
+                try:
+                    while True:
+                        with lock:
+                            if stopped:
+                                emitting = False
+                                return
+                            if ordered:
+                                batch = take_ready()
+                            else:
+                                batch = list(ready)
+                                ready.clear()
+                                head += len(batch)
+                            if not batch:
+                                if ended and head == accepted:
+                                    stopped = True
+                                    break
+                                emitting = False
+                                return
+                        # Free the batch's slots before handing it on: one lock for the
+                        # taking, none for the release (the gate's items only count).
+                        gate.pop_all(hold=True)
+                        gate.release(len(batch))
+                        sent = skipped = 0
+                        for outcome in batch:
+                            if stopped:  # set by dispose() from downstream (mypy can't see it)
+                                break  # type: ignore[unreachable]
+                            if type(outcome) is _Failed:
+                                error = failures.handle(outcome.error, outcome.item, outcome.now)
+                                skipped += 1
+                                if error is not None:
+                                    op._count(completed=sent, discarded=len(batch) - sent - skipped)
+                                    fail(error)
+                                    return
+                                continue
+                            observer.on_next(cast(_R, outcome))
+                            sent += 1
+                        gate.delivered(sent)
+                        op._count(completed=sent, discarded=len(batch) - sent - skipped)
+                except BaseException:
+                    with lock:
+                        stopped = True
+                        emitting = False
+                    teardown()
+                    raise
+                # upstream ended and every item is accounted for
+                teardown()
+                if end_error is None:
+                    observer.on_completed()
+                else:
+                    observer.on_error(end_error)
+
+            def fail(error: Exception) -> None:
+                nonlocal stopped, emitting
+                with lock:
+                    emitting = False
+                    if stopped:
+                        return
+                    stopped = True
+                teardown()
+                observer.on_error(error)
+
+            def finish_ordered(seq: int, outcome: object) -> None:
+                nonlocal emitting
+                with lock:
+                    if stopped:
+                        return
+                    parked[seq] = outcome
+                    if emitting or seq != head:
+                        return
+                    emitting = True
+                drain()
+
+            def finish_unordered(seq: int, outcome: object) -> None:
+                nonlocal emitting
+                with lock:
+                    if stopped:
+                        return
+                    ready.append(outcome)
+                    if emitting:
+                        return
+                    emitting = True
+                drain()
+
+            finish = finish_ordered if ordered else finish_unordered
+            runner: _Runner
+            if op.executor is not None:
+                runner = _Executor(fn, workers, op.executor, finish, clock)
+            elif op.is_async:
+                runner = _Loop(
+                    fn,
+                    workers,
+                    label,
+                    finish,
+                    clock,
+                    _event_loop(op._scheduler or scheduler),
+                    gate.claim_consumer,
+                )
+            else:
+                runner = _Threads(fn, workers, label, finish, clock)
+
+            def end(error: Exception | None) -> None:
+                nonlocal ended, end_error, emitting
+                with lock:
+                    if stopped or ended:
+                        return
+                    ended = True
+                    end_error = error
+                    if emitting:
+                        return
+                    emitting = True
+                drain()
+
+            def on_next(item: _T) -> None:
+                nonlocal accepted
+                if ended or stopped:
+                    return
+                try:
+                    if emitting and emitter == threading.get_ident() and len(gate) >= capacity:
+                        # called back from our own downstream: blocking would deadlock
+                        raise BackpressureError(
+                            f"processor {label!r}: queue full (capacity {capacity}); blocking "
+                            "would deadlock: the producer runs on the thread that drains it",
+                            processor=label,
+                            capacity=capacity,
+                        )
+                    if not gate.put(item):
+                        return
+                except BackpressureError as exc:
+                    end(exc)  # deliver what is held, then fail with it
+                    return
+                with lock:
+                    if stopped:  # disposed while we waited for room (mypy can't see it)
+                        return  # type: ignore[unreachable]
+                    seq = accepted
+                    accepted = seq + 1
+                op._count(submitted=1)
+                runner.start(seq, item)
+
+            upstream.disposable = source.subscribe(
+                on_next, end, lambda: end(None), scheduler=scheduler
+            )
+
+            def dispose() -> None:
+                nonlocal stopped
+                with lock:
+                    stopped = True
+                teardown()
+
+            return CompositeDisposable(upstream, Disposable(dispose))
+
+        return Observable(subscribe)
+
+
+@overload
+def async_map(
+    fn: Callable[[_T], Coroutine[object, object, _R]],
+    *,
+    workers: int = 4,
+    ordered: bool = True,
+    max_pending: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> AsyncMap[_T, _R]: ...
+
+
+@overload
+def async_map(
+    fn: Callable[[_T], _R],
+    *,
+    workers: int = 4,
+    ordered: bool = True,
+    max_pending: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> AsyncMap[_T, _R]: ...
+
+
+def async_map(
+    fn: Callable[[_T], object],
+    *,
+    workers: int = 4,
+    ordered: bool = True,
+    max_pending: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> AsyncMap[_T, Any]:
+    """Emit ``fn(item)`` for every item, with up to ``workers`` calls running at once.
+
+    Results come out in input order (``ordered=True``) whatever order the
+    calls finish in, or as they finish (``ordered=False``). A plain function
+    runs on a private pool of ``workers`` threads, or on ``executor`` (a
+    ``ThreadPoolExecutor``, a ``ProcessPoolExecutor``, a Dask
+    ``Client.get_executor()``...); an ``async def`` runs on the
+    subscription's asyncio loop when subscribed with an ``AsyncIOScheduler``,
+    else on a private event-loop thread.
+
+    ::
+
+        --1--2--3--4--|
+        async_map(slow_double, workers=2)     calls: 2 and 1 at once, 2 ends first
+        -------2-4---6--8|                    in input order, completes after 8
+
+    Backpressure (SPEC 3): the operator holds at most ``workers +
+    max_pending`` items: queued, running, or finished and waiting for an
+    earlier one. When it is full the producer's ``on_next`` blocks until the
+    oldest result has been emitted. If blocking would deadlock (the producer
+    runs on the subscription's event loop, or is called back from this
+    operator's own downstream), the held items are delivered and the stream
+    fails with ``BackpressureError`` instead.
+
+    Behavior:
+        - Completion: every accepted item is processed and its result emitted,
+          then ``on_completed``. An upstream error does the same, then is
+          forwarded.
+        - A raising ``fn``: ``errors="raise"`` emits the results before the
+          failing item (in ordered mode), then forwards the exception
+          (unchanged type, with a note naming the processor and the item) and
+          cancels the rest; ``errors="skip"`` drops the item, counts it in
+          ``stats().failed``, hands a ``DeadLetter`` to ``on_failure`` and
+          keeps the order of the others. Exceptions from process or Dask
+          workers are forwarded the same way.
+        - Dispose: queued items are dropped, pending futures and tasks are
+          cancelled, nothing more is emitted, a blocked producer is released,
+          and the private threads (or loop thread) end as soon as their
+          current call returns; dispose never waits for user code.
+        - Threads: results are emitted, one at a time, by the worker thread
+          that finished the oldest pending item (or the executor's callback
+          thread, or the event loop). Each subscription has its own workers,
+          queue and reorder buffer; an ``executor`` is shared and never shut
+          down by ``async_map``.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from rxstreamz import collect
+        >>> collect(rx.of(1, 2, 3, 4).pipe(async_map(lambda n: n * n, workers=2)))
+        [1, 4, 9, 16]
+        >>> import asyncio
+        >>> async def double(n):
+        ...     await asyncio.sleep(0.01 / n)  # later items finish first
+        ...     return 2 * n
+        >>> collect(rx.of(1, 2, 3).pipe(async_map(double, workers=3)))
+        [2, 4, 6]
+
+    Args:
+        fn: Called once per item; a plain function or an ``async def``.
+        workers: Most calls running at once (>= 1).
+        ordered: Emit in input order (``True``) or in completion order.
+        max_pending: Items that may wait beyond the running ones (>= 1);
+            default ``2 * workers``.
+        executor: Run a plain ``fn`` here instead of on private threads; with
+            a ``ProcessPoolExecutor`` or Dask, ``fn`` and the items must
+            pickle.
+        errors: ``"raise"`` or ``"skip"`` (see Behavior).
+        on_failure: Receives a ``DeadLetter`` per skipped item.
+        name: Name in error notes, dead letters, thread names and stats;
+            default ``"async_map"``.
+        scheduler: Clock for ``DeadLetter.timestamp``; an
+            ``AsyncIOScheduler`` here (or at subscribe time) runs an
+            ``async def`` fn on its loop.
+
+    Returns:
+        An operator for ``pipe()`` with ``stats() -> AsyncMapStats``.
+
+    Raises:
+        TypeError: ``fn`` or ``on_failure`` is not callable, ``workers`` or
+            ``max_pending`` is not an int, ``ordered`` is not a bool, or
+            ``executor`` is not a ``concurrent.futures.Executor``.
+        ValueError: ``workers`` or ``max_pending`` is less than 1, ``errors``
+            is not ``"raise"`` or ``"skip"``, or ``executor`` is given with an
+            ``async def`` fn.
+    """
+    checked_fn = _validate.function("fn", fn)
+    checked_workers = _validate.integer("workers", workers)
+    if not isinstance(ordered, bool):
+        raise TypeError(f"ordered must be a bool, got {type(ordered).__name__}")
+    pending = _validate.optional_integer("max_pending", max_pending)
+    if executor is not None and not isinstance(executor, concurrent.futures.Executor):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
+        )
+    is_async = _is_async(checked_fn)
+    if is_async and executor is not None:
+        raise ValueError("executor cannot run an async def fn; drop executor= or use a plain fn")
+    label = _validate.name(name, "async_map")
+    return AsyncMap(
+        checked_fn,
+        is_async=is_async,
+        workers=checked_workers,
+        ordered=ordered,
+        max_pending=2 * checked_workers if pending is None else pending,
+        executor=executor,
+        failures=Failures(label, errors, on_failure),
+        scheduler=scheduler,
+    )
