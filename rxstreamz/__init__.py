@@ -27,6 +27,12 @@ from rxstreamz.bridges import (
     to_async_iterator,
     to_iterator,
 )
+from rxstreamz.buffers import (
+    QueueStats,
+    buffer_,
+    dropping_buffer,
+    sliding_buffer,
+)
 from rxstreamz.concurrency import (
     AsyncMapStats,
     async_map,
@@ -69,6 +75,10 @@ from rxstreamz.routing import (
     router,
     split,
     switch,
+)
+from rxstreamz.throttle import (
+    ThrottleStats,
+    throttle,
 )
 from rxstreamz.timing import (
     batch,
@@ -120,6 +130,7 @@ __all__ = [
     "PartitionError",
     "PartitionStats",
     "Progress",
+    "QueueStats",
     "RetryExhaustedError",
     "RetryStats",
     "RouterStats",
@@ -129,17 +140,20 @@ __all__ = [
     "SplitStats",
     "StreamStats",
     "SwitchStats",
+    "ThrottleStats",
     "TransformStats",
     "Window",
     "aggregate",
     "async_map",
     "batch",
+    "buffer_",
     "chunk",
     "circuit_breaker",
     "collect",
     "dead_letter",
     "debounce_",
     "dedupe",
+    "dropping_buffer",
     "fan_in",
     "fan_out",
     "filter_",
@@ -156,11 +170,13 @@ __all__ = [
     "sample_",
     "session_window",
     "skip_",
+    "sliding_buffer",
     "sliding_window",
     "split",
     "switch",
     "take_",
     "tap_",
+    "throttle",
     "to_async_iterator",
     "to_iterator",
     "tumbling_window",

@@ -1,0 +1,200 @@
+"""buffer_ across threads beside RxPY observe_on and a plain queue.Queue loop.
+
+Run: ``pytest benchmarks/bench_buffers.py --benchmark-enable``.
+
+``N`` (default 1,000,000, ``RXSTREAMZ_BENCH_N`` overrides it) sets every size,
+read when a case runs:
+
+* ``buffer``: ``N`` ints from ``from_iterable`` (the caller's thread) through
+  ``buffer_(1024)`` to a counting consumer on the drain thread, and ``N // 10``
+  through the same pipeline: the two throughputs should match (linear cost
+  per item). Also ``N`` into ``collect`` (which keeps every item: a list of
+  ``N`` ints).
+* ``observe_on``: RxPY ``observe_on(EventLoopScheduler())``, the nearest RxPY
+  thread hop. Its ``ScheduledObserver`` keeps pending items in a list and
+  takes them with ``pop(0)``, so its cost per item grows with the backlog: it
+  runs at ``N // 10`` and ``3 * N // 10`` items to show the curve.
+* ``plain``: a producer and a consumer thread around
+  ``queue.Queue(maxsize=1024)``, ``N // 10`` items (it takes a lock per item on
+  both sides).
+* ``memory``: a fast producer into a slow consumer (a little work per item),
+  ``N // 10`` items, peak traced memory (``tracemalloc``) in ``extra_info``:
+  behind ``buffer_(1000)`` it stays near a thousand items whatever ``N``; RxPY
+  ``observe_on`` queues the whole stream.
+
+Every case stores ``items_per_s`` in ``extra_info``; compare them within one
+run.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import reactivex as rx
+from reactivex import Observable
+from reactivex import operators as ops
+from reactivex.scheduler import EventLoopScheduler
+
+from rxstreamz import buffer_, collect
+
+N = int(os.environ.get("RXSTREAMZ_BENCH_N", "1000000"))
+
+
+def sized(divisor: int = 1, factor: int = 1) -> int:
+    return max(1, N * factor // divisor)
+
+
+def measure(benchmark: Any, group: str, run: Callable[[], Any], items: int, rounds: int = 3) -> Any:
+    benchmark.group = group
+    result = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=0)
+    benchmark.extra_info["items"] = items
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["items_per_s"] = round(items / benchmark.stats.stats.min)
+    return result
+
+
+def ints(count: int) -> Observable[int]:
+    return rx.from_iterable(range(count))
+
+
+def observe_on(count: int, consumer: Callable[[int], object] | None = None) -> int:
+    """Run ``count`` ints through RxPY observe_on(EventLoopScheduler()); return how many arrived."""
+    loop = EventLoopScheduler()
+    seen = 0
+    done = threading.Event()
+
+    def on_next(item: int) -> None:
+        nonlocal seen
+        seen += 1
+        if consumer is not None:
+            consumer(item)
+
+    ints(count).pipe(ops.observe_on(loop)).subscribe(on_next, on_completed=done.set)
+    done.wait()
+    loop.dispose()
+    return seen
+
+
+def slow(item: int) -> int:
+    """A consumer that does a little work per item, so the producer outruns it."""
+    return sum(range(item % 7 + 20))
+
+
+# -- throughput ---------------------------------------------------------------------------
+
+
+def through_buffer(count: int) -> int:
+    """Run ``count`` ints through buffer_(1024); return how many arrived (counted, not kept)."""
+    seen = 0
+    done = threading.Event()
+
+    def on_next(_: int) -> None:
+        nonlocal seen
+        seen += 1
+
+    ints(count).pipe(buffer_(1024)).subscribe(on_next, on_completed=done.set)
+    done.wait()
+    return seen
+
+
+def test_buffer_rxstreamz(benchmark: Any) -> None:
+    n = sized()
+    assert measure(benchmark, "buffer", lambda: through_buffer(n), n) == n
+
+
+def test_buffer_rxstreamz_tenth(benchmark: Any) -> None:
+    n = sized(10)
+    assert measure(benchmark, "buffer", lambda: through_buffer(n), n) == n
+
+
+def test_buffer_rxstreamz_collect(benchmark: Any) -> None:
+    n = sized()
+    result = measure(benchmark, "buffer", lambda: collect(ints(n).pipe(buffer_(1024))), n)
+    assert len(result) == n
+
+
+def test_buffer_rxpy_observe_on_tenth(benchmark: Any) -> None:
+    n = sized(10)
+    assert measure(benchmark, "buffer", lambda: observe_on(n), n, rounds=1) == n
+
+
+def test_buffer_rxpy_observe_on_three_tenths(benchmark: Any) -> None:
+    n = sized(10, 3)
+    assert measure(benchmark, "buffer", lambda: observe_on(n), n, rounds=1) == n
+
+
+def test_buffer_plain_queue_tenth(benchmark: Any) -> None:
+    n = sized(10)
+
+    def run() -> int:
+        pipe: queue.Queue[int | None] = queue.Queue(maxsize=1024)
+        seen = 0
+
+        def consume() -> None:
+            nonlocal seen
+            while pipe.get() is not None:
+                seen += 1
+
+        consumer = threading.Thread(target=consume)
+        consumer.start()
+        for item in range(n):
+            pipe.put(item)
+        pipe.put(None)
+        consumer.join()
+        return seen
+
+    assert measure(benchmark, "buffer", run, n) == n
+
+
+# -- memory -------------------------------------------------------------------------------
+
+
+def traced_peak(run: Callable[[], int]) -> tuple[int, int]:
+    """Run ``run`` under tracemalloc; return its result and the peak traced bytes."""
+    tracemalloc.start()
+    try:
+        result = run()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+def test_memory_buffer_rxstreamz(benchmark: Any) -> None:
+    n = sized(10)
+    buffered = buffer_(1000)
+
+    def run() -> tuple[int, int]:
+        def pipeline() -> int:
+            done = threading.Event()
+            seen = 0
+
+            def on_next(item: int) -> None:
+                nonlocal seen
+                seen += 1
+                slow(item)
+
+            ints(n).pipe(buffered).subscribe(on_next, on_completed=done.set)
+            done.wait()
+            return seen
+
+        return traced_peak(pipeline)
+
+    seen, peak = measure(benchmark, "memory", run, n, rounds=1)
+    assert seen == n
+    benchmark.extra_info["peak_bytes"] = peak
+    assert buffered.stats().high_watermark <= 1000
+
+
+def test_memory_rxpy_observe_on(benchmark: Any) -> None:
+    n = sized(10)
+    seen, peak = measure(
+        benchmark, "memory", lambda: traced_peak(lambda: observe_on(n, slow)), n, rounds=1
+    )
+    assert seen == n
+    benchmark.extra_info["peak_bytes"] = peak

@@ -1,0 +1,461 @@
+"""Buffers, a bounded queue as a thread boundary: buffer_, dropping_buffer, sliding_buffer.
+
+Rx pushes: without a buffer, a producer runs exactly as fast as the slowest
+``on_next`` downstream of it. A buffer decouples the two sides. The producer's
+``on_next`` only puts the item in a bounded queue (see
+:mod:`rxstreamz._queue`) and returns; a *drain* takes items out and delivers
+them downstream on its own thread (or on ``scheduler=``). When the queue is
+full, the overflow policy decides, explicitly, what gives:
+
+==================  ===============  ==========================================
+factory             policy           when the queue is full
+==================  ===============  ==========================================
+``buffer_``         ``"block"``      the producer waits for room (backpressure)
+``dropping_buffer`` ``"drop_newest"`` the incoming item is dropped
+``sliding_buffer``  ``"drop_oldest"`` the oldest queued item is evicted
+``buffer_``         ``"error"``      the buffer fails with ``BackpressureError``
+==================  ===============  ==========================================
+
+Every buffer counts what it does: ``stats()`` returns a
+:class:`~rxstreamz._queue.QueueStats` whose numbers satisfy
+``received == delivered + dropped + queued`` once the drain is idle.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
+
+from rxstreamz import _validate
+from rxstreamz._failure import annotate
+from rxstreamz._queue import (
+    OVERFLOW_POLICIES,
+    BoundedQueue,
+    Overflow,
+    QueueCounters,
+    QueueStats,
+    check_scheduler,
+)
+from rxstreamz.errors import BackpressureError
+
+__all__ = ["Buffer", "QueueStats", "buffer_", "dropping_buffer", "sliding_buffer"]
+
+_X = TypeVar("_X")
+
+OnDrop = Callable[[Any], object]
+"""Receives each item a buffer drops."""
+
+
+class Buffer:
+    """The operator returned by :func:`buffer_`, :func:`dropping_buffer`, :func:`sliding_buffer`."""
+
+    def __init__(
+        self,
+        capacity: int,
+        overflow: Overflow,
+        on_drop: OnDrop | None,
+        name: str,
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.capacity = capacity
+        self.overflow: Overflow = overflow
+        self.on_drop = on_drop
+        self.name = name
+        self.scheduler = scheduler
+        self._counters = QueueCounters()
+
+    def __repr__(self) -> str:
+        return f"<Buffer {self.name!r} capacity={self.capacity} overflow={self.overflow!r}>"
+
+    def stats(self) -> QueueStats:
+        """Return a snapshot of this operator's counters (all subscriptions).
+
+        ``dropped`` counts every received item that will never be delivered:
+        items refused or evicted by the overflow policy (each also handed to
+        ``on_drop``), items that arrived after the buffer failed, and items
+        still queued when a subscription was disposed.
+        """
+        return self._counters.snapshot()
+
+    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+        """Apply the operator to ``source``."""
+        capacity, overflow, name = self.capacity, self.overflow, self.name
+        on_drop, own_scheduler, counters = self.on_drop, self.scheduler, self._counters
+        # A batch drain keeps its taken items' slots until each is handed on; a
+        # drop_oldest queue must be able to evict them, so it drains one by one.
+        batched = overflow != "drop_oldest"
+
+        def subscribe(
+            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            queue = BoundedQueue[_X](
+                capacity,
+                overflow=overflow,
+                processor=name,
+                counters=counters,
+                on_drop=on_drop,
+                scheduler=own_scheduler,
+            )
+            lock = threading.Lock()
+            stopped = False  # disposed, or the drain failed: deliver nothing more
+            finished = False  # upstream ended or the buffer failed: accept nothing more
+            terminated = False  # the terminal notification went downstream
+            draining = False  # scheduler mode: a drain run is scheduled or running
+            error: Exception | None = None
+            upstream = SingleAssignmentDisposable()
+            drain_run = SerialDisposable()
+
+            def deliver_available() -> bool:
+                """Hand on everything queued now, in order; ``False`` once stopped."""
+                emit = observer.on_next
+                if batched:
+                    release = queue.release
+                    while True:
+                        batch = queue.pop_all(hold=True)
+                        if not batch:
+                            return True
+                        handed = 0
+                        try:
+                            for item in batch:
+                                if stopped:
+                                    break
+                                release()
+                                handed += 1
+                                emit(item)
+                        except BaseException:
+                            queue.delivered(handed - 1)
+                            counters.count_dropped(1)  # the item whose delivery raised
+                            queue.discard(held=len(batch) - handed)
+                            raise
+                        queue.delivered(handed)
+                        if handed < len(batch):
+                            queue.discard(held=len(batch) - handed)
+                            return False
+                while not stopped:
+                    try:
+                        item = queue.pop()
+                    except IndexError:
+                        return True
+                    try:
+                        emit(item)
+                    except BaseException:
+                        counters.count_dropped(1)
+                        raise
+                    queue.delivered()
+                queue.discard()
+                return False
+
+            def finish() -> None:
+                nonlocal terminated
+                with lock:
+                    if stopped or terminated:
+                        return
+                    terminated = True
+                if error is None:
+                    observer.on_completed()
+                else:
+                    observer.on_error(error)
+
+            def crash() -> None:
+                """Downstream raised on the drain: stop everything before re-raising."""
+                nonlocal stopped
+                stopped = True
+                queue.close()
+                queue.discard()
+                upstream.dispose()
+
+            def run_thread() -> None:
+                queue.claim_consumer()
+                try:
+                    while queue.wait():
+                        if not deliver_available():
+                            return
+                    finish()
+                except BaseException:
+                    crash()
+                    raise  # reported by threading.excepthook, like any thread's crash
+
+            def run_scheduled(_: abc.SchedulerBase, __: object = None) -> None:
+                nonlocal draining
+                queue.claim_consumer()
+                try:
+                    while True:
+                        if not deliver_available():
+                            return
+                        with lock:
+                            if len(queue):
+                                continue
+                            draining = False
+                            done = finished
+                        if done:
+                            finish()
+                        return
+                except BaseException:
+                    crash()
+                    raise
+
+            def kick() -> None:
+                """Scheduler mode: make sure a drain run is on its way."""
+                nonlocal draining
+                if own_scheduler is None:  # the drain thread waits on the queue itself
+                    return
+                with lock:
+                    if draining or stopped:
+                        return
+                    draining = True
+                drain_run.disposable = own_scheduler.schedule(run_scheduled)
+
+            def end(exc: Exception | None) -> None:
+                """Accept nothing more; the drain delivers the queue, then ``exc`` or completion."""
+                nonlocal finished, error
+                with lock:
+                    if finished:
+                        return
+                    finished = True
+                    error = exc
+                queue.close()
+                kick()
+
+            def fail(exc: Exception) -> None:
+                end(exc)
+                upstream.dispose()
+
+            put = queue.put
+
+            def on_next(item: _X) -> None:
+                try:
+                    put(item)
+                except BackpressureError as exc:
+                    fail(exc)
+                    return
+                except Exception as exc:  # raised by on_drop
+                    fail(annotate(exc, name, item))
+                    return
+                if own_scheduler is not None:
+                    kick()
+
+            def dispose() -> None:
+                nonlocal stopped
+                with lock:
+                    stopped = True
+                queue.close()
+                queue.discard()
+                upstream.dispose()
+                drain_run.dispose()
+
+            if own_scheduler is None:
+                threading.Thread(target=run_thread, name=f"rxstreamz-{name}", daemon=True).start()
+            upstream.disposable = source.subscribe(
+                on_next, end, lambda: end(None), scheduler=scheduler
+            )
+            return Disposable(dispose)
+
+        return Observable(subscribe)
+
+
+def _make(
+    capacity: int,
+    overflow: object,
+    on_drop: OnDrop | None,
+    name: str | None,
+    scheduler: abc.SchedulerBase | None,
+    default_name: str,
+) -> Buffer:
+    return Buffer(
+        _validate.integer("capacity", capacity),
+        _validate.choice("overflow", overflow, OVERFLOW_POLICIES),
+        _validate.optional_function("on_drop", on_drop),
+        _validate.name(name, default_name),
+        check_scheduler(scheduler),
+    )
+
+
+def buffer_(
+    capacity: int,
+    *,
+    overflow: Overflow = "block",
+    on_drop: OnDrop | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Buffer:
+    """Put a bounded queue between the producer's thread and a drain that delivers downstream.
+
+    The producer's ``on_next`` returns as soon as the item is queued; a drain
+    delivers the items downstream, in order, on a dedicated thread per
+    subscription (or on ``scheduler=``). With the default ``overflow="block"``
+    a full queue makes the producer *wait*: this is backpressure, and it is
+    how a fast producer on its own thread (``from_iterable`` subscribed on a
+    thread, a feeder thread) is held to the consumer's pace with at most
+    ``capacity`` items in memory::
+
+        producer  --1--2--3--4--5--6--|        (its own thread)
+        buffer_(2)  [1][2]  full: the producer blocks until the drain takes one
+        drain     ---1----2----3----4----5----6--|   (drain thread)
+
+    Behavior:
+        - Order is kept. Completion and upstream errors are delivered after
+          every queued item.
+        - ``capacity`` counts queued items only: the item being handed
+          downstream does not hold a slot. ``stats().high_watermark <=
+          capacity`` always.
+        - ``overflow``: ``"block"`` (wait for room), ``"drop_newest"``,
+          ``"drop_oldest"`` (as :func:`dropping_buffer` / :func:`sliding_buffer`)
+          or ``"error"`` (fail with ``BackpressureError``). Dropped items go to
+          ``on_drop`` and are counted in ``stats().dropped``.
+        - Blocking never deadlocks: if the producer runs on the drain's own
+          thread, or ``scheduler`` is a virtual-time or same-thread scheduler,
+          a full ``"block"`` buffer fails with ``BackpressureError`` (naming
+          the buffer and its capacity) instead of waiting.
+        - On its own ``BackpressureError`` (or an ``on_drop`` that raises, with
+          a note naming the buffer), the buffer delivers what was queued, then
+          ``on_error``; the producer's ``on_next`` returns normally, upstream is
+          disposed and any later item is counted as dropped.
+        - Threads: the drain emits on its own daemon thread
+          (``rxstreamz-<name>``), started at subscription and ended after the
+          terminal notification or dispose; with ``scheduler=`` it emits on
+          that scheduler instead. The scheduler given to ``subscribe()`` is
+          ignored: a buffer is a thread boundary by design.
+        - Dispose stops delivery at once (after the ``on_next`` in progress,
+          if any), releases a blocked producer and ends the drain thread; the
+          items left are counted as dropped.
+        - An exception escaping a downstream ``on_next`` stops the buffer
+          (upstream disposed, queue discarded) and is re-raised on the drain,
+          where ``threading.excepthook`` reports it.
+        - Each subscription has its own queue and drain; ``stats()`` sums them.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from rxstreamz import collect
+        >>> collect(rx.from_iterable(range(5)).pipe(buffer_(2)))
+        [0, 1, 2, 3, 4]
+
+    Args:
+        capacity: The most items queued at once (>= 1).
+        overflow: What a full buffer does: ``"block"``, ``"drop_newest"``,
+            ``"drop_oldest"`` or ``"error"``.
+        on_drop: Receives each item the overflow policy drops, on the
+            producer's thread.
+        name: Name in errors and stats; default ``"buffer"``.
+        scheduler: Drain on this scheduler instead of a dedicated thread.
+
+    Returns:
+        An operator for ``pipe()`` with ``stats() -> QueueStats``.
+
+    Raises:
+        TypeError: ``capacity`` is not an int, ``on_drop`` is not callable, or
+            ``scheduler`` is not a scheduler.
+        ValueError: ``capacity`` is less than 1, or ``overflow`` is unknown.
+    """
+    return _make(capacity, overflow, on_drop, name, scheduler, "buffer")
+
+
+def dropping_buffer(
+    capacity: int,
+    *,
+    on_drop: OnDrop | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Buffer:
+    """A buffer that never blocks: when it is full, the *incoming* item is dropped.
+
+    :func:`buffer_` with ``overflow="drop_newest"``. Use it when the
+    producer must never wait and the items already queued matter more than
+    new ones (the consumer finishes what it started). Go streamz documents
+    its DroppingBuffer as dropping the oldest; this one drops the newest, as
+    the name says, and :func:`sliding_buffer` drops the oldest.
+
+    ::
+
+        producer        --0--1--2--3--4--|      (consumer stalled)
+        dropping_buffer(2)  [0][1]  2, 3, 4 dropped
+        drain           ---------------0--1--|
+
+    Behavior:
+        - Like :func:`buffer_` (order, completion after the queued items,
+          drain thread, dispose), except that a full buffer refuses the new
+          item, hands it to ``on_drop`` and counts it in ``stats().dropped``.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from reactivex.testing import TestScheduler
+        >>> clock = TestScheduler()  # the drain runs only when the clock advances
+        >>> lost, seen = [], []
+        >>> keep_first = dropping_buffer(2, on_drop=lost.append, scheduler=clock)
+        >>> _ = rx.from_iterable(range(5)).pipe(keep_first).subscribe(seen.append)
+        >>> clock.advance_by(1)
+        >>> seen, lost, keep_first.stats().dropped
+        ([0, 1], [2, 3, 4], 3)
+
+    Args:
+        capacity: The most items queued at once (>= 1).
+        on_drop: Receives each dropped item, on the producer's thread.
+        name: Name in errors and stats; default ``"dropping_buffer"``.
+        scheduler: Drain on this scheduler instead of a dedicated thread.
+
+    Returns:
+        An operator for ``pipe()`` with ``stats() -> QueueStats``.
+
+    Raises:
+        TypeError: ``capacity`` is not an int, ``on_drop`` is not callable, or
+            ``scheduler`` is not a scheduler.
+        ValueError: ``capacity`` is less than 1.
+    """
+    return _make(capacity, "drop_newest", on_drop, name, scheduler, "dropping_buffer")
+
+
+def sliding_buffer(
+    capacity: int,
+    *,
+    on_drop: OnDrop | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Buffer:
+    """A buffer that never blocks: when it is full, the *oldest* queued item is evicted.
+
+    :func:`buffer_` with ``overflow="drop_oldest"``: a slow consumer ends up
+    seeing the latest ``capacity`` items. Use it for state-like streams
+    (prices, positions, progress) where only recent values matter.
+
+    ::
+
+        producer        --0--1--2--3--4--|      (consumer stalled)
+        sliding_buffer(2)   0, 1, 2 evicted  [3][4]
+        drain           ---------------3--4--|
+
+    Behavior:
+        - Like :func:`buffer_` (order, completion after the queued items,
+          drain thread, dispose), except that a full buffer evicts its oldest
+          item, hands it to ``on_drop`` and counts it in ``stats().dropped``.
+        - The drain takes one item at a time (so any queued item can still be
+          evicted); :func:`buffer_` and :func:`dropping_buffer` drain in batches.
+
+    Examples:
+        >>> import reactivex as rx
+        >>> from reactivex.testing import TestScheduler
+        >>> clock = TestScheduler()
+        >>> latest = sliding_buffer(2, scheduler=clock)
+        >>> seen = []
+        >>> _ = rx.from_iterable(range(5)).pipe(latest).subscribe(seen.append)
+        >>> clock.advance_by(1)
+        >>> seen, latest.stats().dropped
+        ([3, 4], 3)
+
+    Args:
+        capacity: The most items queued at once (>= 1).
+        on_drop: Receives each evicted item, on the producer's thread.
+        name: Name in errors and stats; default ``"sliding_buffer"``.
+        scheduler: Drain on this scheduler instead of a dedicated thread.
+
+    Returns:
+        An operator for ``pipe()`` with ``stats() -> QueueStats``.
+
+    Raises:
+        TypeError: ``capacity`` is not an int, ``on_drop`` is not callable, or
+            ``scheduler`` is not a scheduler.
+        ValueError: ``capacity`` is less than 1.
+    """
+    return _make(capacity, "drop_oldest", on_drop, name, scheduler, "sliding_buffer")
