@@ -1,0 +1,265 @@
+"""The ``rxstreamz`` command line: ``rxstreamz bench`` output, JSON schema, arguments."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rxstreamz
+from rxstreamz import _bench
+from rxstreamz.cli import main, render
+from tests.conftest import wait_for_threads
+
+ROW_KEYS = {
+    "allocs_per_item",
+    "bytes_per_item",
+    "case",
+    "impl",
+    "items",
+    "items_per_s",
+    "note",
+    "ns_per_item",
+    "peak_bytes",
+    "seconds",
+    "table",
+}
+
+EXPECTED_CASES = {
+    "processor": [
+        "filter_",
+        "map_",
+        "async_map(workers=1)",
+        "async_map(workers=10)",
+        "batch(100)",
+        "buffer_(1000)",
+    ],
+    "throughput": [
+        "Simple filter+map",
+        "Batched processing",
+        "Async processing (10 workers)",
+        "Complex pipeline",
+    ],
+    "fusion": ["1 stage", "2 stages", "4 stages", "6 stages"],
+}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, str]:
+    """One quick run of every table, shared by the tests (capsys is per test)."""
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    out, err = io.StringIO(), io.StringIO()
+    before = set(threading.enumerate())
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(
+            ["bench", "--quick", "--items", "2000", "--progress", "plain", "--json", str(path)]
+        )
+    assert status == 0
+    assert wait_for_threads(before) == [], "a benchmark run left threads behind"
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document, out.getvalue(), err.getvalue()
+
+
+def test_json_has_the_stable_schema(quick_run: tuple[dict[str, Any], str, str]) -> None:
+    document, _, _ = quick_run
+    assert set(document) == {"machine", "rows", "settings"}
+    assert set(document["machine"]) == {
+        "cpus",
+        "gil",
+        "platform",
+        "python",
+        "reactivex",
+        "rxstreamz",
+    }
+    assert document["settings"] == {"clock": "wall", "items": 2000, "repeat": 1}
+    for row in document["rows"]:
+        assert set(row) == ROW_KEYS
+
+
+def test_json_is_written_with_sorted_keys(tmp_path: Path) -> None:
+    path = tmp_path / "fusion.json"
+    args = ["bench", "--quick", "--items", "100", "--table", "fusion", "--progress", "none"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*args, "--json", str(path)]) == 0
+    text = path.read_text(encoding="utf-8")
+    document = json.loads(text)
+    assert text == json.dumps(document, indent=2, sort_keys=True) + "\n"
+    assert list(document["rows"][0]) == sorted(ROW_KEYS)
+
+
+def test_every_case_has_all_three_impls_with_positive_numbers(
+    quick_run: tuple[dict[str, Any], str, str],
+) -> None:
+    document, _, _ = quick_run
+    rows = document["rows"]
+    seen = [(row["table"], row["case"], row["impl"]) for row in rows]
+    expected = [
+        (table, case, impl)
+        for table, names in EXPECTED_CASES.items()
+        for case in names
+        for impl in ("rxstreamz", "rxpy", "plain")
+    ]
+    assert seen == expected
+    for row in rows:
+        where = f"{row['table']}/{row['case']}/{row['impl']}: {row['note']}"
+        assert row["items"] >= 1, where
+        measured = ["seconds", "items_per_s", "ns_per_item"]
+        if row["table"] == "fusion":
+            assert row["peak_bytes"] is None, where
+        else:
+            measured += ["bytes_per_item", "peak_bytes"]
+            assert isinstance(row["allocs_per_item"], int | float), where
+            assert row["allocs_per_item"] >= 0, where
+        for key in measured:
+            assert isinstance(row[key], int | float), f"{key} missing in {where}"
+            assert row[key] > 0, f"{key} in {where}"
+
+
+def test_slow_cases_run_fewer_items(quick_run: tuple[dict[str, Any], str, str]) -> None:
+    document, _, _ = quick_run
+    items = {(row["case"], row["impl"]): row["items"] for row in document["rows"]}
+    assert items["filter_", "rxstreamz"] == 2000
+    assert items["async_map(workers=10)", "plain"] == 2000 // _bench.ASYNC_DIVISOR
+    assert items["Async processing (10 workers)", "rxpy"] == 2000 // _bench.IO_DIVISOR
+
+
+def test_text_report_has_machine_line_and_tables(
+    quick_run: tuple[dict[str, Any], str, str],
+) -> None:
+    _, out, _ = quick_run
+    lines = out.splitlines()
+    assert lines[0].startswith("Machine: ")
+    assert " CPUs, " in lines[0]
+    assert "reactivex 6." in lines[0]
+    for title in ("Per-processor cost", "Pipeline throughput", "Fusion"):
+        assert any(line.startswith(title) for line in lines), title
+    header = next(line for line in lines if line.startswith("Processor"))
+    assert header.split() == [
+        "Processor",
+        "impl",
+        "items",
+        "ns/item",
+        "B/item",
+        "allocs/item",
+        "peak",
+        "memory",
+        "vs",
+        "RxPY",
+        "vs",
+        "plain",
+        "note",
+    ]
+    assert any(line.lstrip().startswith("RxPY") for line in lines)
+    assert any(line.lstrip().startswith("plain loop") for line in lines)
+
+
+def test_plain_progress_goes_to_stderr(quick_run: tuple[dict[str, Any], str, str]) -> None:
+    _, out, err = quick_run
+    progress = [line for line in err.splitlines() if not line.startswith("warning: load average")]
+    total = _bench.steps(_bench.cases())
+    assert progress[0] == f"[1/{total}] processor: filter_ [rxstreamz] time"
+    assert progress[-1].startswith(f"[{total}/{total}] fusion: 6 stages [plain]")
+    assert "[1/" not in out
+
+
+def test_markdown_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--quick", "--items", "500", "--table", "fusion", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "## Fusion: a chain of filter_/map_ stages" in lines
+    table = [line for line in lines if line.startswith("|")]
+    assert table[0] == "| Chain | impl | items | items/s | ns/item | vs RxPY | vs plain | note |"
+    assert table[1] == "| :--- | :--- | ---: | ---: | ---: | ---: | ---: | :--- |"
+    assert len(table) == 2 + 4 * 3
+    assert table[2].startswith("| 1 stage | rxstreamz | 500 | ")
+    assert table[2].split(" | ")[5].endswith("x")  # speed-up vs RxPY
+
+
+@pytest.mark.parametrize("kind", ["rich", "tqdm", "none"])
+def test_other_progress_displays(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["bench", "--quick", "--items", "200", "--table", "fusion", "--progress", kind]) == 0
+    )
+    captured = capsys.readouterr()
+    assert "Fusion" in captured.out
+    assert "[1/" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "--items", "0"], "argument --items: must be >= 1, got 0"),
+        (["bench", "--items", "lots"], "argument --items: expected a whole number, got 'lots'"),
+        (["bench", "--repeat", "-2"], "argument --repeat: must be >= 1, got -2"),
+        (["bench", "--table", "nope"], "argument --table: invalid choice: 'nope'"),
+        (["bench", "--progress", "fancy"], "argument --progress: invalid choice: 'fancy'"),
+        (["bench", "--clock", "sundial"], "argument --clock: invalid choice: 'sundial'"),
+        ([], "the following arguments are required: COMMAND"),
+        (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+        (["bench", "--json", "no/such/dir/x.json"], "argument --json: no directory 'no/such/dir'"),
+    ],
+)
+def test_bad_arguments_exit_with_a_clear_error(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    options = ("--quick", "--items", "--repeat", "--table", "--clock", "--json", "--markdown")
+    for option in (*options, "--progress"):
+        assert option in out
+
+
+def test_a_missing_processor_is_reported_not_fatal() -> None:
+    def unavailable(data: list[int]) -> _bench.Run:
+        del data
+        raise _bench.Unavailable("teleport not available in this installation")
+
+    def plain(data: list[int]) -> _bench.Run:
+        return lambda: [n * 2 for n in data]
+
+    case = _bench.Case(
+        "processor", "teleport(3)", {"rxstreamz": unavailable, "rxpy": plain, "plain": plain}
+    )
+    ticks: list[str] = []
+    rows = _bench.measure([case], items=10, repeat=2, progress=ticks.append)
+    assert len(ticks) == _bench.steps([case]) == 6
+    assert ticks[0] == "processor: teleport(3) [rxstreamz] not available"
+    missing, rxpy, _ = rows
+    assert missing.note == "teleport not available in this installation"
+    assert (missing.seconds, missing.ns_per_item, missing.peak_bytes) == (None, None, None)
+    assert rxpy.seconds is not None
+    assert rxpy.allocs_per_item is not None
+    text = render(rows, [case], _bench.machine(), items=10, repeat=2, markdown=False)
+    line = next(line for line in text.splitlines() if line.startswith("teleport(3)"))
+    assert line.split()[3:5] == ["n/a", "n/a"]
+    assert line.endswith("teleport not available in this installation")
+
+
+def test_factory_lookup() -> None:
+    with pytest.raises(_bench.Unavailable, match="no_such_thing not available"):
+        _bench._processor("no_such_thing")  # pyright: ignore[reportPrivateUsage]
+    assert _bench._processor("batch") is rxstreamz.batch  # pyright: ignore[reportPrivateUsage]
+
+
+def test_cpu_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "cpu.json"
+    argv = ["bench", "--quick", "--items", "300", "--table", "fusion", "--clock", "cpu"]
+    assert main([*argv, "--progress", "none", "--json", str(path)]) == 0
+    assert "(best of 1, CPU time, waiting excluded)" in capsys.readouterr().out
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["settings"]["clock"] == "cpu"
+    assert all(row["seconds"] > 0 for row in document["rows"])
