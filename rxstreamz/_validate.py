@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
+from reactivex import abc
+
 _C = TypeVar("_C", bound=Callable[..., Any])
 _S = TypeVar("_S", bound=str)
 
@@ -79,6 +81,32 @@ def optional_duration(param: str, value: object, *, allow_zero: bool = False) ->
     return None if value is None else duration(param, value, allow_zero=allow_zero)
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def timer_duration(param: str, value: object) -> float:
+    """Return a duration in seconds that a scheduler can wait for: at least 1 microsecond.
+
+    Scheduler time is a ``datetime``, whose resolution is the microsecond: a
+    shorter duration would round to zero, and a timer re-armed for "zero
+    later" would fire at the same instant for ever. Larger than a
+    ``timedelta`` can hold is rejected too.
+    """
+    seconds = duration(param, value)
+    try:
+        exact = value if isinstance(value, timedelta) else timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{param} is too long for a timedelta, got {value!r}") from None
+    if exact < _MICROSECOND:
+        raise ValueError(f"{param} must be at least 1 microsecond, got {value!r}")
+    return seconds
+
+
+def optional_timer_duration(param: str, value: object) -> float | None:
+    """Like :func:`timer_duration`, letting ``None`` through."""
+    return None if value is None else timer_duration(param, value)
+
+
 def function(param: str, value: _C) -> _C:
     """Return ``value`` if it is callable."""
     if not callable(value):
@@ -114,3 +142,10 @@ def name(value: object, default: str) -> str:
 def error_mode(value: object) -> ErrorMode:
     """Return a valid ``errors=`` policy."""
     return choice("errors", value, ("raise", "skip"))
+
+
+def scheduler(value: object) -> abc.SchedulerBase | None:
+    """Return ``value`` if it is ``None`` or a reactivex scheduler (the ``scheduler=`` option)."""
+    if value is not None and not isinstance(value, abc.SchedulerBase):
+        raise TypeError(f"scheduler must be a reactivex scheduler, got {_type_name(value)}")
+    return value

@@ -29,11 +29,9 @@ from reactivex.disposable import (
     SingleAssignmentDisposable,
 )
 
-from rxstreamz import _validate
+from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures, OnFailure, annotate
-from rxstreamz._scheduling import resolve
 from rxstreamz.types import AggregateWindow
-from rxstreamz.windows import clock_reader
 
 __all__ = ["Aggregate", "AggregateStats", "Fold", "aggregate", "folds"]
 
@@ -123,6 +121,16 @@ def _higher_by(key: Callable[[_T], _Comparable]) -> Callable[[_T | None, _T], _T
     return step
 
 
+def _extreme(
+    key: Callable[[Any], _Comparable] | None,
+    plain: Callable[[Any, Any], Any],
+    by: Callable[[Callable[[Any], _Comparable]], Callable[[Any, Any], Any]],
+) -> Fold[Any, Any, Any]:
+    """The ``min``/``max`` fold: ``plain`` compares items, ``by(key)`` compares their keys."""
+    step = plain if key is None else by(_validate.function("key", key))
+    return Fold(step, None, _identity)
+
+
 class folds:  # a namespace, used as ``folds.mean()``
     """Ready-made folds for :func:`aggregate`: ``sum``, ``count``, ``mean``, ``min``, ``max``.
 
@@ -185,9 +193,7 @@ class folds:  # a namespace, used as ``folds.mean()``
     @staticmethod
     def min(*, key: Callable[[Any], _Comparable] | None = None) -> Fold[Any, Any, Any]:
         """Smallest item (the first of equals); by ``key(item)`` if given; ``None`` if empty."""
-        if key is None:
-            return Fold(_lower, None, _identity)
-        return Fold(_lower_by(_validate.function("key", key)), None, _identity)
+        return _extreme(key, _lower, _lower_by)
 
     @overload
     @staticmethod
@@ -200,9 +206,7 @@ class folds:  # a namespace, used as ``folds.mean()``
     @staticmethod
     def max(*, key: Callable[[Any], _Comparable] | None = None) -> Fold[Any, Any, Any]:
         """Largest item (the first of equals); by ``key(item)`` if given; ``None`` if empty."""
-        if key is None:
-            return Fold(_higher, None, _identity)
-        return Fold(_higher_by(_validate.function("key", key)), None, _identity)
+        return _extreme(key, _higher, _higher_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,9 +286,9 @@ class Aggregate(Generic[_T, _R]):
             observer: abc.ObserverBase[AggregateWindow[_R]],
             scheduler: abc.SchedulerBase | None = None,
         ) -> abc.DisposableBase:
-            clock = resolve(own, scheduler)
+            clock = _scheduling.resolve(own, scheduler)
             lock = threading.RLock()
-            read_clock = clock_reader(clock)
+            read_clock = _scheduling.clock_reader(clock)
             origin = read_clock()
             start = origin  # start of the current window
             state = fresh()
@@ -392,18 +396,13 @@ class Aggregate(Generic[_T, _R]):
                 observer.on_error(exc)
                 upstream.dispose()
 
-            def on_error(exc: Exception) -> None:
-                if finish_stream():
-                    observer.on_error(exc)
-
-            def on_completed() -> None:
-                if finish_stream():
-                    observer.on_completed()
+            on_error, on_completed = _scheduling.flushing_terminals(finish_stream, observer)
 
             def stop() -> None:
+                # No lock: a timer holds it while downstream receives a window,
+                # and disposal must not wait for downstream (nor deadlock on it).
                 nonlocal stopped
-                with lock:
-                    stopped = True
+                stopped = True
                 timer.dispose()
 
             if next_tick is not None:
@@ -505,8 +504,8 @@ def aggregate(
           and hands a ``DeadLetter`` to ``on_failure``. A raising ``finish`` of
           a :class:`Fold` fails the stream in both modes.
         - With ``interval``: one periodic timer per subscription, re-armed at
-          absolute times (no drift); dispose cancels it and nothing is emitted
-          after.
+          absolute times (no drift); dispose cancels it (without waiting for a
+          downstream receiving a window) and nothing is emitted after.
         - Emits on the upstream's thread (count, completion) or the scheduler's
           (interval ticks), serialized. Each subscription has its own state.
 
@@ -539,8 +538,8 @@ def aggregate(
     Raises:
         TypeError: ``fn`` is neither callable nor a ``Fold``; ``initial`` is
             missing (or given with a ``Fold``) or cannot be deep-copied;
-            ``count``, ``interval``, ``emit_empty`` or ``on_failure`` has the
-            wrong type.
+            ``count``, ``interval``, ``emit_empty``, ``on_failure`` or
+            ``scheduler`` has the wrong type.
         ValueError: ``count < 1``; ``interval`` not positive; ``emit_empty``
             without ``interval``; ``errors`` is not ``"raise"`` or ``"skip"``.
     """
@@ -563,12 +562,10 @@ def aggregate(
     except Exception as exc:
         raise TypeError(f"initial must be deep-copyable, got {type(start).__name__}") from exc
     checked_count = _validate.optional_integer("count", count)
-    seconds = _validate.optional_duration("interval", interval)
+    seconds = _validate.optional_timer_duration("interval", interval)
     every: timedelta | None = None
     if seconds is not None:
         every = interval if isinstance(interval, timedelta) else timedelta(seconds=seconds)
-        if every <= timedelta(0):
-            raise ValueError(f"interval must be at least 1 microsecond, got {interval!r}")
     if not isinstance(emit_empty, bool):
         raise TypeError(f"emit_empty must be a bool, got {type(emit_empty).__name__}")
     if emit_empty and every is None:
@@ -582,5 +579,5 @@ def aggregate(
         interval=every,
         emit_empty=emit_empty,
         failures=Failures(label, errors, on_failure),
-        scheduler=scheduler,
+        scheduler=_validate.scheduler(scheduler),
     )

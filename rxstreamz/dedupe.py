@@ -20,7 +20,6 @@ from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposab
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures, OnFailure
-from rxstreamz.timing import check_scheduler, clock_reader
 
 __all__ = ["Dedupe", "DedupeStats", "KeyedDedupe", "dedupe"]
 
@@ -111,7 +110,7 @@ class _DedupeCore:
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.resolve(own, scheduler)
-            now_of = clock_reader(clock)
+            now_of = _scheduling.clock_reader(clock)
             emit = observer.on_next
             lock = threading.Lock()  # guards `seen` against the purge timer (ttl only)
             # Keys in pass order (duplicates never refresh), so the first entry
@@ -121,7 +120,9 @@ class _DedupeCore:
             passed = 0
             duplicates = 0
             stopped = False
-            oldest_expiry = _NEVER  # expiry of the first entry of `seen` (lower bound)
+            # A lower bound of the first entry's expiry; None when `seen` is empty
+            # (not a fixed datetime: the clock may be naive or aware).
+            oldest_expiry: datetime | None = None
             purge_armed = False
             purge_timer = SerialDisposable()
 
@@ -129,11 +130,8 @@ class _DedupeCore:
                 return passed, duplicates, len(seen) + len(forever)
 
             def fail(exc: Exception, item: _X) -> None:
-                nonlocal stopped
                 forwarded = failures.handle(exc, item, clock.now)
-                if forwarded is not None:
-                    stopped = True
-                    retire()
+                if forwarded is not None and finish():
                     observer.on_error(forwarded)
 
             def on_next_forever(item: _X) -> None:
@@ -179,7 +177,7 @@ class _DedupeCore:
                         oldest_expiry = expiry
                         return
                     del seen[first]
-                oldest_expiry = _NEVER
+                oldest_expiry = None
 
             def purge_tick(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                 nonlocal purge_armed
@@ -220,7 +218,7 @@ class _DedupeCore:
                         seen[k] = now + ttl
                         if max_keys is not None and len(seen) > max_keys:
                             seen.popitem(last=False)
-                        if now > oldest_expiry:
+                        if oldest_expiry is None or now > oldest_expiry:
                             purge(now)
                         if not purge_armed:
                             arm_purge()
@@ -238,29 +236,19 @@ class _DedupeCore:
                     seen.clear()
                     forever.clear()
 
-            def on_error(exc: Exception) -> None:
+            def finish() -> bool:  # nothing is held back: just stop; False if already stopped
                 nonlocal stopped
                 if stopped:
-                    return
+                    return False
                 stopped = True
                 purge_timer.dispose()
                 retire()
-                observer.on_error(exc)
+                return True
 
-            def on_completed() -> None:
-                nonlocal stopped
-                if stopped:
-                    return
-                stopped = True
-                purge_timer.dispose()
-                retire()
-                observer.on_completed()
+            on_error, on_completed = _scheduling.flushing_terminals(finish, observer)
 
             def dispose() -> None:
-                nonlocal stopped
-                stopped = True
-                purge_timer.dispose()
-                retire()
+                finish()
 
             self._register(counts)
             if ttl is not None:
@@ -385,15 +373,17 @@ def dedupe(
 
     Raises:
         TypeError: ``key`` or ``on_failure`` is not callable, ``ttl`` not a
-            duration, ``max_keys`` not an int.
-        ValueError: ``ttl`` <= 0, ``max_keys`` < 1, or ``errors`` unknown.
+            duration, ``max_keys`` not an int, ``scheduler`` not a reactivex
+            scheduler.
+        ValueError: ``ttl`` under 1 microsecond (or not positive), ``max_keys``
+            < 1, or ``errors`` unknown.
     """
     label = _validate.name(name, "dedupe")
     options = (
-        _validate.optional_duration("ttl", ttl),
+        _validate.optional_timer_duration("ttl", ttl),
         _validate.optional_integer("max_keys", max_keys),
         Failures(label, errors, on_failure),
-        check_scheduler(scheduler),
+        _validate.scheduler(scheduler),
     )
     if key is None:
         return Dedupe(None, *options)

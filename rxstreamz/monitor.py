@@ -19,7 +19,6 @@ from reactivex.disposable import (
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import short_repr
-from rxstreamz.timing import check_scheduler, clock_reader
 from rxstreamz.types import StreamStats
 
 __all__ = ["Monitor", "monitor"]
@@ -66,7 +65,7 @@ class Monitor:
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.resolve(own, scheduler)
-            now_of = clock_reader(clock)
+            now_of = _scheduling.clock_reader(clock)
             emit = observer.on_next
             # Items pass without a lock. The only downstream call made off the
             # source thread is the on_error of a failing report; it must never
@@ -310,15 +309,15 @@ def monitor(
 
     Raises:
         TypeError: ``interval`` is not a duration, ``on_stats`` not callable,
-            ``latency`` not a bool.
-        ValueError: ``interval`` <= 0.
+            ``latency`` not a bool, ``scheduler`` not a reactivex scheduler.
+        ValueError: ``interval`` is under 1 microsecond (or not positive).
     """
     if not isinstance(latency, bool):
         raise TypeError(f"latency must be a bool, got {type(latency).__name__}")
     return Monitor(
-        _validate.duration("interval", interval),
+        _validate.timer_duration("interval", interval),
         _validate.function("on_stats", on_stats),
         latency,
         _validate.name(name, "monitor"),
-        check_scheduler(scheduler),
+        _validate.scheduler(scheduler),
     )

@@ -17,15 +17,12 @@ lost or emitted twice when the timer races the source.
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
-from reactivex.scheduler import TimeoutScheduler
 
 from rxstreamz import _scheduling, _validate
 
@@ -35,33 +32,6 @@ _X = TypeVar("_X")
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 """Placeholder deadline before the first one is known."""
-
-_WALL_CLOCK: object = TimeoutScheduler.now
-"""The ``now`` property that RxPY's real-time schedulers inherit unchanged."""
-
-
-def clock_reader(scheduler: abc.SchedulerBase) -> Callable[[], datetime]:
-    """Return a function that reads ``scheduler.now``, as cheaply as possible.
-
-    RxPY's real-time schedulers (timeout, thread, event loop, asyncio...)
-    inherit one ``now`` property, documented as the UTC wall clock,
-    ``datetime.now(timezone.utc)``; for them the reader calls exactly that,
-    skipping the two Python frames of the property (about half the cost of a
-    read, which dominates the per-item cost of ``debounce_``,
-    ``dedupe(ttl=...)`` and ``monitor(latency=True)``). A scheduler with its
-    own clock (``TestScheduler``, any virtual-time or custom scheduler) is read
-    through its ``now`` property.
-    """
-    if getattr(type(scheduler), "now", None) is _WALL_CLOCK:
-        return functools.partial(datetime.now, UTC)
-    return lambda: scheduler.now
-
-
-def check_scheduler(value: object) -> abc.SchedulerBase | None:
-    """Return ``value`` if it is ``None`` or a reactivex scheduler."""
-    if value is not None and not isinstance(value, abc.SchedulerBase):
-        raise TypeError(f"scheduler must be a reactivex scheduler, got {type(value).__name__}")
-    return value
 
 
 class Batch:
@@ -92,7 +62,7 @@ class Batch:
             observer: abc.ObserverBase[list[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.resolve(own, scheduler)
-            now = clock_reader(clock)
+            now = _scheduling.clock_reader(clock)
             emit = observer.on_next
             lock = threading.RLock()  # timer hand-off, arming and termination only
             current: list[_X] = []
@@ -179,26 +149,19 @@ class Batch:
                             if wants and not active:
                                 settle()
 
-            def finish() -> bool:  # lock held; flushes, returns False if already stopped
+            def flush() -> bool:  # emits the partial batch; False if already stopped
                 nonlocal current, stopped
-                if stopped:
-                    return False
-                stopped = True
-                timer.dispose()
-                if current:
-                    rest, current = current, []
-                    observer.on_next(rest)
-                return True
-
-            def on_error(exc: Exception) -> None:
                 with lock:
-                    if finish():
-                        observer.on_error(exc)
+                    if stopped:
+                        return False
+                    stopped = True
+                    timer.dispose()
+                    if current:
+                        rest, current = current, []
+                        observer.on_next(rest)
+                    return True
 
-            def on_completed() -> None:
-                with lock:
-                    if finish():
-                        observer.on_completed()
+            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
 
             def dispose() -> None:
                 nonlocal stopped
@@ -239,10 +202,12 @@ def batch(
           emitted at the old deadline.
         - Completion emits the partial batch, then completes; an upstream error
           emits the partial batch first, then forwards the error.
-        - Dispose drops the partial batch and cancels the timer.
+        - Dispose drops the partial batch and cancels the timer; it takes no
+          lock, so it never waits for a downstream that is receiving a batch.
         - Full batches are emitted on the thread that delivered the last item;
-          latency batches on the scheduler's timer thread. Downstream calls are
-          never concurrent either way.
+          latency batches on the scheduler's timer thread (or on the source's
+          thread, when the timer fired while an item was being added).
+          Downstream calls are never concurrent either way.
         - One timer per subscription at most, re-armed lazily: a stream of many
           batches does not schedule one timer per batch, and never one per item.
         - Each subscription has its own batch and timer.
@@ -279,14 +244,16 @@ def batch(
         ``Observable[list[T]]``.
 
     Raises:
-        TypeError: ``max_size`` is not an int, ``max_latency`` not a duration.
-        ValueError: ``max_size`` < 1 or ``max_latency`` <= 0.
+        TypeError: ``max_size`` is not an int, ``max_latency`` not a duration,
+            ``scheduler`` not a reactivex scheduler.
+        ValueError: ``max_size`` < 1, or ``max_latency`` under 1 microsecond
+            (or not positive).
     """
     return Batch(
         _validate.integer("max_size", max_size),
-        _validate.optional_duration("max_latency", max_latency),
+        _validate.optional_timer_duration("max_latency", max_latency),
         _validate.name(name, "batch"),
-        check_scheduler(scheduler),
+        _validate.scheduler(scheduler),
     )
 
 
@@ -310,7 +277,7 @@ class Debounce:
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.resolve(own, scheduler)
-            now = clock_reader(clock)
+            now = _scheduling.clock_reader(clock)
             lock = threading.RLock()
             # The latest item and its arrival time, replaced by on_next in one
             # store (no lock on the per-item path); `emitted` is the pair that
@@ -352,27 +319,20 @@ class Debounce:
                 if not armed:
                     start_timer()
 
-            def finish() -> bool:  # lock held; flushes, returns False if already stopped
+            def flush() -> bool:  # emits the pending item; False if already stopped
                 nonlocal stopped, emitted
-                if stopped:
-                    return False
-                stopped = True
-                timer.dispose()
-                pending = latest
-                if pending is not None and pending is not emitted:
-                    emitted = pending
-                    observer.on_next(pending[0])
-                return True
-
-            def on_error(exc: Exception) -> None:
                 with lock:
-                    if finish():
-                        observer.on_error(exc)
+                    if stopped:
+                        return False
+                    stopped = True
+                    timer.dispose()
+                    pending = latest
+                    if pending is not None and pending is not emitted:
+                        emitted = pending
+                        observer.on_next(pending[0])
+                    return True
 
-            def on_completed() -> None:
-                with lock:
-                    if finish():
-                        observer.on_completed()
+            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
 
             def dispose() -> None:
                 nonlocal stopped
@@ -438,11 +398,12 @@ def debounce_(
         An operator for ``pipe()``; item type unchanged.
 
     Raises:
-        TypeError: ``duration`` is not a number or ``timedelta``.
-        ValueError: ``duration`` <= 0.
+        TypeError: ``duration`` is not a number or ``timedelta``, ``scheduler``
+            not a reactivex scheduler.
+        ValueError: ``duration`` is under 1 microsecond (or not positive).
     """
     return Debounce(
-        _validate.duration("duration", duration),
+        _validate.timer_duration("duration", duration),
         _validate.name(name, "debounce"),
-        check_scheduler(scheduler),
+        _validate.scheduler(scheduler),
     )

@@ -23,7 +23,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, Generic, TypeVar, overload
 
 from reactivex import Observable, abc
@@ -33,11 +32,9 @@ from reactivex.disposable import (
     SerialDisposable,
     SingleAssignmentDisposable,
 )
-from reactivex.scheduler.scheduler import Scheduler
 
-from rxstreamz import _validate
+from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures, OnFailure
-from rxstreamz._scheduling import resolve
 from rxstreamz.types import Window
 
 __all__ = [
@@ -63,32 +60,16 @@ def duration_micros(param: str, value: object) -> int:
 
     Window arithmetic is done on integers so that boundaries are exact; a
     ``timedelta`` converts without rounding, seconds are rounded to the
-    nearest microsecond.
+    nearest microsecond (as ``timedelta`` rounds them).
     """
-    seconds = _validate.duration(param, value)
-    micros = value // _MICROSECOND if isinstance(value, timedelta) else round(seconds * 1_000_000)
-    if micros < 1:
-        raise ValueError(f"{param} must be at least 1 microsecond, got {value!r}")
-    return micros
+    seconds = _validate.timer_duration(param, value)
+    exact = value if isinstance(value, timedelta) else timedelta(seconds=seconds)
+    return exact // _MICROSECOND
 
 
 def epoch_of(now: datetime) -> datetime:
     """Return the epoch in the same flavour (aware or naive) as the clock reading ``now``."""
     return _UTC_EPOCH if now.tzinfo is not None else _NAIVE_EPOCH
-
-
-def clock_reader(scheduler: abc.SchedulerBase) -> Callable[[], datetime]:
-    """Return a function reading ``scheduler.now``, as cheaply as possible.
-
-    Windows read the clock once per item. A scheduler that keeps RxPY's
-    default clock (``TimeoutScheduler``, ``ThreadPoolScheduler``, ...) reads
-    ``datetime.now(UTC)``; calling that directly skips two Python-level calls
-    per item. Any scheduler with its own ``now`` (virtual time, asyncio) is
-    read through its property.
-    """
-    if type(scheduler).now is Scheduler.now:
-        return partial(datetime.now, UTC)
-    return partial(getattr, scheduler, "now")
 
 
 def micros_since(epoch: datetime, when: datetime) -> int:
@@ -119,8 +100,8 @@ class TimeWindow:
         def subscribe(
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = resolve(own, scheduler)
-            read_clock = clock_reader(clock)
+            clock = _scheduling.resolve(own, scheduler)
+            read_clock = _scheduling.clock_reader(clock)
             subscribed = read_clock()
             epoch = epoch_of(subscribed)
             never = datetime.min.replace(tzinfo=epoch.tzinfo)
@@ -207,9 +188,10 @@ class TimeWindow:
                         items.append(item)
 
             def stop() -> None:
+                # No lock: a timer holds it while downstream receives a window,
+                # and disposal must not wait for downstream (nor deadlock on it).
                 nonlocal stopped
-                with lock:
-                    stopped = True
+                stopped = True
                 timer.dispose()
 
             def flush() -> bool:
@@ -224,13 +206,7 @@ class TimeWindow:
                         observer.on_next(Window(at(start), at(start + size), items))
                     return True
 
-            def on_error(exc: Exception) -> None:
-                if flush():
-                    observer.on_error(exc)
-
-            def on_completed() -> None:
-                if flush():
-                    observer.on_completed()
+            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
 
             upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
             return CompositeDisposable(upstream, Disposable(stop))
@@ -267,7 +243,8 @@ def tumbling_window(
         - Completion emits the open window (with its planned ``end``), then
           completes; an upstream error does the same, then forwards the error.
         - One timer per window, armed by the window's first item; none while
-          no window is open. Dispose cancels it; nothing is emitted after.
+          no window is open. Dispose cancels it; nothing is emitted after. Dispose
+          takes no lock: it never waits for a downstream receiving a window.
         - Windows are emitted on the timer's thread (the scheduler's) or, when
           an item arrives after a window's end before its timer ran, on the
           item's thread; emissions are serialized.
@@ -297,11 +274,14 @@ def tumbling_window(
         ``Observable[Window[T]]``.
 
     Raises:
-        TypeError: ``size`` is not a number or ``timedelta``.
+        TypeError: ``size`` is not a number or ``timedelta``; ``scheduler`` is
+            not a reactivex scheduler.
         ValueError: ``size`` is not positive (or below a microsecond).
     """
     micros = duration_micros("size", size)
-    return TimeWindow(micros, micros, _validate.name(name, "tumbling_window"), scheduler)
+    return TimeWindow(
+        micros, micros, _validate.name(name, "tumbling_window"), _validate.scheduler(scheduler)
+    )
 
 
 def sliding_window(
@@ -364,7 +344,8 @@ def sliding_window(
         ``Observable[Window[T]]``.
 
     Raises:
-        TypeError: ``size`` or ``slide`` is not a number or ``timedelta``.
+        TypeError: ``size`` or ``slide`` is not a number or ``timedelta``;
+            ``scheduler`` is not a reactivex scheduler.
         ValueError: ``size`` or ``slide`` is not positive, or ``slide > size``
             (items between windows would be lost).
     """
@@ -375,7 +356,12 @@ def sliding_window(
             f"slide must be <= size, got slide={slide!r} > size={size!r} "
             "(items between windows would be lost)"
         )
-    return TimeWindow(size_micros, slide_micros, _validate.name(name, "sliding_window"), scheduler)
+    return TimeWindow(
+        size_micros,
+        slide_micros,
+        _validate.name(name, "sliding_window"),
+        _validate.scheduler(scheduler),
+    )
 
 
 # -- session_window ---------------------------------------------------------------------
@@ -444,8 +430,8 @@ class _SessionOperator:
         def subscribe(
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = resolve(own, scheduler)
-            read_clock = clock_reader(clock)
+            clock = _scheduling.resolve(own, scheduler)
+            read_clock = _scheduling.clock_reader(clock)
             latest = read_clock()  # time never runs backwards for a subscription
             lock = threading.RLock()
             sessions: dict[str | None, _Session[_X]] = {}
@@ -548,9 +534,10 @@ class _SessionOperator:
                         session.items.append(item)
 
             def stop() -> None:
+                # No lock: a timer holds it while downstream receives a window,
+                # and disposal must not wait for downstream (nor deadlock on it).
                 nonlocal stopped
-                with lock:
-                    stopped = True
+                stopped = True
                 timer.dispose()
 
             def flush() -> bool:
@@ -570,13 +557,7 @@ class _SessionOperator:
                     observer.on_error(exc)
                 upstream.dispose()
 
-            def on_error(exc: Exception) -> None:
-                if flush():
-                    observer.on_error(exc)
-
-            def on_completed() -> None:
-                if flush():
-                    observer.on_completed()
+            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
 
             upstream.disposable = source.subscribe(
                 on_next, on_error, on_completed, scheduler=scheduler
@@ -668,7 +649,8 @@ def session_window(
           ``on_failure``.
         - One timer at a time, for the earliest session deadline, corrected
           lazily when the session got more items meanwhile: no timer per item.
-          Dispose cancels it; nothing is emitted after.
+          Dispose cancels it (without waiting for a downstream receiving a
+          window); nothing is emitted after.
         - Each subscription has its own sessions.
 
     Examples:
@@ -702,13 +684,15 @@ def session_window(
 
     Raises:
         TypeError: ``gap`` is not a number or ``timedelta``; ``key`` or
-            ``on_failure`` is not callable.
+            ``on_failure`` is not callable; ``scheduler`` is not a reactivex
+            scheduler.
         ValueError: ``gap`` is not positive; ``errors`` is not ``"raise"`` or
             ``"skip"``.
     """
     gap_micros = duration_micros("gap", gap)
     key_fn: Callable[[_T], str] | None = _validate.optional_function("key", key)
     failures = Failures(_validate.name(name, "session_window"), errors, on_failure)
+    own = _validate.scheduler(scheduler)
     if key_fn is None:
-        return SessionWindow(gap_micros, None, failures, scheduler)
-    return KeyedSessionWindow(gap_micros, key_fn, failures, scheduler)
+        return SessionWindow(gap_micros, None, failures, own)
+    return KeyedSessionWindow(gap_micros, key_fn, failures, own)

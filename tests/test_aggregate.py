@@ -27,10 +27,11 @@ from rxstreamz import (
     collect,
     folds,
 )
-from tests.test_windows import (
+from tests.conftest import (
     Boom,
     CountingScheduler,
     at,
+    dispose_while_emitting,
     on_completed,
     on_error,
     on_next,
@@ -38,6 +39,8 @@ from tests.test_windows import (
     run,
     subscribe,
 )
+
+NOT_A_SCHEDULER: Any = "timeout"  # passes the type checkers, so the runtime check is exercised
 
 
 def add(total: int, n: int) -> int:
@@ -460,6 +463,12 @@ def test_types_flow_through_pipe() -> None:
         (lambda: aggregate(add, 0, errors="log"), ValueError, "errors must be one of"),  # type: ignore[call-overload]
         (lambda: aggregate(add, 0, name=""), ValueError, "name must not be empty"),
         (lambda: folds.min(key=3), TypeError, "key must be callable, got int"),  # type: ignore[call-overload]
+        # Regression: scheduler= was not checked, failing at subscription with AttributeError.
+        (
+            lambda: aggregate(add, 0, interval=1, scheduler=NOT_A_SCHEDULER),
+            TypeError,
+            "scheduler must be a reactivex scheduler, got str",
+        ),
     ],
 )
 def test_invalid_arguments_fail_at_call_time(
@@ -521,3 +530,30 @@ def test_real_time_dispose_releases_the_interval_timer(no_thread_leak: None) -> 
     subscription.dispose()
     subject.on_completed()
     assert windows == []
+
+
+def test_dispose_does_not_wait_for_a_downstream_that_is_receiving_a_window() -> None:
+    # Regression: dispose took the subscription lock, which the interval timer
+    # holds while it emits, so disposing from another thread waited for
+    # downstream (and deadlocked when downstream waited for that thread).
+    clock = TestScheduler()
+    returned_at_once, received = dispose_while_emitting(
+        aggregate(add, 0, interval=10, emit_empty=True, scheduler=clock), clock, until=60
+    )
+    assert returned_at_once
+    assert received == 1  # nothing after dispose
+
+
+def test_own_scheduler_wins_over_the_subscribe_time_scheduler() -> None:
+    own, subscribed = TestScheduler(), TestScheduler()
+    own.advance_to(100)
+    subject: Subject[int] = Subject()
+    out: list[AggregateWindow[int]] = []
+    subject.pipe(aggregate(add, 0, interval=10, scheduler=own)).subscribe(
+        out.append, scheduler=subscribed
+    )
+    subject.on_next(5)
+    subscribed.advance_to(1000)
+    assert out == []  # the subscribe-time scheduler runs no timer of ours
+    own.advance_to(115)
+    assert out == [agg(5, 100, 110, 1)]

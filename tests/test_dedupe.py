@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Hashable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, assert_type
 
 import pytest
@@ -13,20 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable
 from reactivex import operators as ops
-from reactivex.scheduler import TimeoutScheduler
+from reactivex.scheduler import HistoricalScheduler, TimeoutScheduler
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import DeadLetter, DedupeStats, collect, dedupe
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
-on_error = ReactiveTest.on_error
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+from tests.conftest import at, on_completed, on_error, on_next
 
 
 def test_dedupe_empty_source(scheduler: TestScheduler) -> None:
@@ -402,3 +396,40 @@ def test_types_flow_through_pipe() -> None:
     assert_type(by_key, Observable[dict[str, int]])
     assert collect(by_item) == [1, 2]
     assert collect(by_key) == [{"id": 1}]
+
+
+def test_dedupe_ttl_works_with_a_naive_virtual_clock() -> None:
+    # Regression: the purge bookkeeping compared the clock with an aware
+    # datetime, so a scheduler with a naive clock (HistoricalScheduler started
+    # at a naive datetime) raised TypeError out of on_next.
+    clock = HistoricalScheduler(datetime(2020, 1, 1))
+    subject: Subject[str] = Subject()
+    out: list[str] = []
+    errors: list[Exception] = []
+    operator = dedupe(ttl=1, scheduler=clock)
+    subject.pipe(operator).subscribe(out.append, errors.append)
+    for offset, item in [(0, "a"), (0.5, "a"), (0.75, "b"), (1.0, "a"), (1.5, "a"), (2.5, "b")]:
+        clock.schedule_relative(offset, lambda _s, _st, item=item: subject.on_next(item))
+    clock.advance_by(3)
+    assert errors == []
+    assert out == ["a", "b", "a", "b"]  # "a" again at 1.5 (> 0 + 1), not at 1.0 (strict)
+    assert operator.stats() == DedupeStats(passed=4, duplicates=2, tracked_keys=1, failed=0)
+
+
+def test_dedupe_rejects_a_ttl_below_scheduler_resolution() -> None:
+    # Regression: ttl=1e-7 became timedelta(0); the purge timer then re-armed
+    # itself for "0 s later" at the same virtual instant for ever (a hang).
+    with pytest.raises(
+        ValueError, match=re.escape("ttl must be at least 1 microsecond, got 1e-07")
+    ):
+        dedupe(ttl=1e-7)
+    with pytest.raises(ValueError, match=re.escape("ttl is too long for a timedelta, got 1e+300")):
+        dedupe(ttl=1e300)
+
+
+def test_dedupe_smallest_ttl_does_not_hang(scheduler: TestScheduler) -> None:
+    source = scheduler.create_hot_observable(
+        on_next(201, "a"), on_next(201, "a"), on_next(202, "a"), on_completed(203)
+    )
+    result = scheduler.start(lambda: source.pipe(dedupe(ttl=timedelta(microseconds=1))))
+    assert result.messages == [on_next(201, "a"), on_next(202, "a"), on_completed(203)]

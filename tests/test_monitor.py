@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, assert_type
 
 import pytest
@@ -17,18 +18,11 @@ from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.scheduler import TimeoutScheduler
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import StreamStats, collect, monitor
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
-on_error = ReactiveTest.on_error
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+from tests.conftest import at, on_completed, on_error, on_next
 
 
 def report(
@@ -393,3 +387,23 @@ def test_monitor_property_reports_account_for_every_item(gaps: list[int], interv
     grid = [r.timestamp for r in reports[:-1]]
     assert grid == [at(200 + k * interval) for k in range(1, len(grid) + 1)]
     assert reports[-1].timestamp == at(end)
+
+
+def test_monitor_rejects_an_interval_below_scheduler_resolution() -> None:
+    # Regression: interval=1e-7 became timedelta(0) and the first report looped
+    # for ever looking for the next grid point (a hang).
+    with pytest.raises(
+        ValueError, match=re.escape("interval must be at least 1 microsecond, got 1e-07")
+    ):
+        monitor(1e-7, print)
+
+
+def test_monitor_smallest_interval_reports_on_its_grid(scheduler: TestScheduler) -> None:
+    reports: list[StreamStats] = []
+    source = scheduler.create_hot_observable(on_completed(200.000003))
+    scheduler.start(lambda: source.pipe(monitor(timedelta(microseconds=1), reports.append)))
+    assert [r.timestamp for r in reports] == [
+        at(200.000001),
+        at(200.000002),
+        at(200.000003),  # completion (scheduled first) reports before the grid timer runs
+    ]

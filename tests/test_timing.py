@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import sys
 import threading
 import time
@@ -17,18 +18,15 @@ from hypothesis import strategies as st
 from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import SingleAssignmentDisposable
-from reactivex.scheduler import TimeoutScheduler
+from reactivex.scheduler import HistoricalScheduler, TimeoutScheduler
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 from reactivex.testing.recorded import Recorded
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import batch, collect, debounce_
-from rxstreamz.timing import clock_reader
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
-on_error = ReactiveTest.on_error
+from rxstreamz._scheduling import clock_reader
+from tests.conftest import dispose_while_emitting, on_completed, on_error, on_next
 
 
 class SpyScheduler(TestScheduler):
@@ -622,3 +620,56 @@ def test_clock_reader_reads_the_scheduler_clock() -> None:
             return datetime(2000, 1, 1, tzinfo=UTC)
 
     assert clock_reader(FrozenScheduler())() == datetime(2000, 1, 1, tzinfo=UTC)
+
+    naive = HistoricalScheduler(datetime(2020, 1, 1))  # a virtual clock, naive datetimes
+    read_naive = clock_reader(naive)
+    naive.advance_by(1.5)
+    assert read_naive() == naive.now == datetime(2020, 1, 1, 0, 0, 1, 500000)
+
+    class CustomClock(TimeoutScheduler):  # a real-time scheduler with its own clock
+        @property
+        def now(self) -> datetime:
+            return datetime(2001, 1, 1, tzinfo=UTC)
+
+    assert clock_reader(CustomClock())() == datetime(2001, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda clock: batch(10, max_latency=5, scheduler=clock),
+        lambda clock: debounce_(5, scheduler=clock),
+    ],
+    ids=["batch", "debounce"],
+)
+def test_dispose_does_not_wait_for_a_downstream_receiving_a_timer_emission(
+    make: Callable[[TestScheduler], Callable[[Observable[int]], Observable[Any]]],
+) -> None:
+    clock = TestScheduler()
+    returned_at_once, received = dispose_while_emitting(make(clock), clock, until=30)
+    assert returned_at_once
+    assert received == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: batch(2, max_latency=1e-7),
+            "max_latency must be at least 1 microsecond, got 1e-07",
+        ),
+        (
+            lambda: batch(2, max_latency=1e300),
+            "max_latency is too long for a timedelta, got 1e+300",
+        ),
+        (lambda: debounce_(4e-7), "duration must be at least 1 microsecond, got 4e-07"),
+        (lambda: debounce_(1e300), "duration is too long for a timedelta, got 1e+300"),
+    ],
+)
+def test_durations_below_scheduler_resolution_are_rejected(
+    call: Callable[[], object], message: str
+) -> None:
+    # Regression: a duration under 1 microsecond became timedelta(0) (scheduler
+    # time is a datetime), silently clamping max_latency/duration to zero.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, assert_type, cast
+from typing import Any, assert_type
 
 import pytest
 import reactivex as rx
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reactivex import Observable, abc, typing
+from reactivex import Observable, abc
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
-from reactivex.testing.recorded import Recorded
-from reactivex.testing.subscription import Subscription
+from reactivex.testing import TestScheduler
 from typing_extensions import override
 
 from rxstreamz import (
@@ -30,80 +27,24 @@ from rxstreamz import (
     tumbling_window,
 )
 from rxstreamz.windows import TimeWindow
+from tests.conftest import (
+    Boom,
+    CountingScheduler,
+    at,
+    dispose_while_emitting,
+    on_completed,
+    on_error,
+    on_next,
+    produce,
+    run,
+    subscribe,
+)
 
-subscribe = ReactiveTest.subscribe
-
-
-# Virtual time is in seconds and may be fractional; ReactiveTest annotates ticks as int.
-def on_next(ticks: float, value: Any) -> Recorded[Any]:
-    return ReactiveTest.on_next(cast(int, ticks), value)
-
-
-def on_completed(ticks: float) -> Recorded[Any]:
-    return ReactiveTest.on_completed(cast(int, ticks))
-
-
-def on_error(ticks: float, error: Exception) -> Recorded[Any]:
-    return ReactiveTest.on_error(cast(int, ticks), error)
-
-
-class Boom(Exception):
-    pass
-
-
-def at(seconds: float) -> datetime:
-    """Scheduler time ``seconds`` after the epoch, exactly as TestScheduler reports it."""
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+NOT_A_SCHEDULER: Any = 1  # passes the type checkers, so the runtime check is exercised
 
 
 def win(start: float, end: float, *items: Any, key: str | None = None) -> Window[Any]:
     return Window(at(start), at(end), list(items), key)
-
-
-def run(
-    scheduler: TestScheduler,
-    messages: list[Any],
-    build: Callable[[Observable[Any]], Observable[Any]],
-    disposed: float = 1000,
-) -> tuple[list[Any], list[Subscription]]:
-    source = scheduler.create_hot_observable(*messages)
-    result = scheduler.start(lambda: build(source), disposed=disposed)
-    return result.messages, source.subscriptions
-
-
-class CountingScheduler(TestScheduler):
-    """A TestScheduler that records every timer it is asked for."""
-
-    __test__ = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.timers: list[abc.DisposableBase] = []
-        self.ran: set[int] = set()
-
-    def schedule_absolute(
-        self,
-        duetime: typing.AbsoluteTime,
-        action: typing.ScheduledAction[Any],
-        state: Any = None,
-    ) -> abc.DisposableBase:
-        number = len(self.timers)
-
-        def run(scheduler: abc.SchedulerBase, state: Any = None) -> abc.DisposableBase | None:
-            self.ran.add(number)
-            return action(scheduler, state)
-
-        disposable = super().schedule_absolute(duetime, run, state)
-        self.timers.append(disposable)
-        return disposable
-
-    def pending(self) -> int:
-        """How many recorded timers have neither run nor been cancelled."""
-        return sum(
-            1
-            for number, d in enumerate(self.timers)
-            if number not in self.ran and not getattr(d, "is_disposed", False)
-        )
 
 
 def first_letter(text: str) -> str:
@@ -313,6 +254,22 @@ def test_tumbling_infers_window_of_item_type() -> None:
             lambda: session_window(1, on_failure=1),  # type: ignore[call-overload]
             TypeError,
             "on_failure must be callable, got int",
+        ),
+        # Regression: scheduler= was not checked, failing at subscription with AttributeError.
+        (
+            lambda: tumbling_window(1, scheduler=NOT_A_SCHEDULER),
+            TypeError,
+            "scheduler must be a reactivex scheduler, got int",
+        ),
+        (
+            lambda: sliding_window(2, 1, scheduler=NOT_A_SCHEDULER),
+            TypeError,
+            "scheduler must be a reactivex scheduler, got int",
+        ),
+        (
+            lambda: session_window(1, scheduler=NOT_A_SCHEDULER),
+            TypeError,
+            "scheduler must be a reactivex scheduler, got int",
         ),
     ],
 )
@@ -741,20 +698,6 @@ class Serialized(abc.ObserverBase[Window[int]]):
         self.done.set()
 
 
-def produce(subject: Subject[int], seconds: float, pause_every: int = 0) -> int:
-    """Push 0, 1, 2, ... for about ``seconds``; optionally idle briefly every few items."""
-    idle = threading.Event()
-    deadline = time.monotonic() + seconds
-    count = 0
-    while time.monotonic() < deadline:
-        subject.on_next(count)
-        count += 1
-        if pause_every and count % pause_every == 0:
-            idle.wait(0.004)  # shapes the load (creates gaps); nothing waits on it
-    subject.on_completed()
-    return count
-
-
 @pytest.mark.parametrize(
     "make",
     [lambda: tumbling_window(0.003), lambda: sliding_window(0.004, 0.004)],
@@ -808,3 +751,52 @@ def test_real_time_dispose_releases_timers(no_thread_leak: None) -> None:
     subject.on_completed()
     assert observer.windows == []
     assert not observer.done.is_set()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda clock: tumbling_window(10, scheduler=clock),
+        lambda clock: sliding_window(10, 5, scheduler=clock),
+        lambda clock: session_window(10, scheduler=clock),
+    ],
+    ids=["tumbling", "sliding", "session"],
+)
+def test_dispose_does_not_wait_for_a_downstream_that_is_receiving_a_window(
+    make: Callable[[TestScheduler], Callable[[Observable[int]], Observable[Window[int]]]],
+) -> None:
+    # Regression: dispose took the subscription lock, which a timer holds while
+    # it emits, so disposing from another thread waited for downstream (and
+    # deadlocked when downstream waited for the disposing thread).
+    clock = TestScheduler()
+    returned_at_once, received = dispose_while_emitting(make(clock), clock, until=30)
+    assert returned_at_once
+    assert received == 1  # nothing after dispose
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda clock: tumbling_window(10, scheduler=clock), [win(100, 110, "a")]),
+        (
+            lambda clock: sliding_window(10, 5, scheduler=clock),
+            [win(95, 105, "a"), win(100, 110, "a")],
+        ),
+        (lambda clock: session_window(10, scheduler=clock), [win(100, 110, "a")]),
+    ],
+    ids=["tumbling", "sliding", "session"],
+)
+def test_own_scheduler_wins_over_the_subscribe_time_scheduler(
+    make: Callable[[TestScheduler], Callable[[Observable[str]], Observable[Window[str]]]],
+    expected: list[Window[str]],
+) -> None:
+    own, subscribed = TestScheduler(), TestScheduler()
+    own.advance_to(100)
+    subject: Subject[str] = Subject()
+    out: list[Window[str]] = []
+    subject.pipe(make(own)).subscribe(out.append, scheduler=subscribed)
+    subject.on_next("a")
+    subscribed.advance_to(1000)
+    assert out == []  # the subscribe-time scheduler runs no timer of ours
+    own.advance_to(120)
+    assert out == expected
