@@ -21,12 +21,20 @@ one lock round trip.
 
 A processor plugs in a :class:`Step`: what to check before the first call, how to
 call, what to count on success, and what a failure means (wait and retry, give up
-and go on, or fail the stream).
+and go on, or fail the stream). Its operator class derives from :class:`Operator`,
+which builds each subscription's queue and step and calls :func:`run`.
+
+Blocking never deadlocks (SPEC 3): a producer that would wait for room in a full
+queue that only it could drain (the thread doing the owner's work, fed back by
+downstream or by ``fn``; the ``AsyncIOScheduler`` loop that runs the owner's
+timers and coroutines; a virtual-time scheduler) fails the stream with
+``BackpressureError`` instead, after the items queued before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -38,7 +46,10 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxstreamz._queue import BoundedQueue
+from rxstreamz import _scheduling
+from rxstreamz._asyncio import escaped, scheduler_loop, start_loop
+from rxstreamz._failure import annotate
+from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz.errors import BackpressureError
 
 _T = TypeVar("_T")
@@ -80,6 +91,14 @@ class Step(ABC, Generic[_T, _R]):
     @abstractmethod
     def failed(self, item: _T, error: Exception, attempts: int) -> Verdict:
         """Decide what the failure of call number ``attempts`` means (0: rejected)."""
+
+    def aborted(self, item: _T) -> None:
+        """Count a call that ended with a ``BaseException`` beyond ``Exception``.
+
+        The stream fails with it whatever the step would decide, so there is
+        no verdict to give; this only keeps the counts honest.
+        """
+        del item
 
     def close(self) -> None:
         """Release what the item in progress holds; the subscription is over."""
@@ -136,6 +155,54 @@ class Tallies:
         )
 
 
+class Operator(ABC, Generic[_T, _R]):
+    """Base of the resilience operators: one :func:`run` per subscription.
+
+    Holds what every subscription shares: the name, the user function, the
+    optional scheduler, the queue counters and the tallies. A subclass says
+    how each subscription treats its items (:meth:`_step`).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[_T], Any],
+        *,
+        name: str,
+        max_pending: int | None,
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.name = name
+        self.fn = fn
+        self.max_pending = max_pending
+        self._scheduler = scheduler
+        self._queue_counters = QueueCounters()
+        self._tallies = Tallies()
+
+    @abstractmethod
+    def _step(self, clock: abc.SchedulerBase) -> Step[_T, _R]:
+        """Return the per-item logic of a new subscription that runs on ``clock``."""
+
+    def __call__(self, source: Observable[_T]) -> Observable[_R]:
+        """Apply the operator to ``source``."""
+
+        def subscribe(
+            observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            clock = _scheduling.resolve(self._scheduler, scheduler)
+            queue: BoundedQueue[_T] = BoundedQueue(
+                self.max_pending,
+                processor=self.name,
+                counters=self._queue_counters,
+                scheduler=clock,
+            )
+            return run(source, observer, clock, queue, self._step(clock), scheduler, self._tallies)
+
+        return Observable(subscribe)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
 def run(
     source: Observable[_T],
     observer: abc.ObserverBase[_R],
@@ -173,11 +240,18 @@ def run(
     ended = False  # upstream (or our own queue) has ended the input
     ending: Exception | None = None  # the error to forward once idle; None: complete
     stopped = False  # terminal notification sent, or disposed
+    # The thread working as the owner right now (0 while the owner waits for a
+    # timer or a coroutine, or is idle): an item put by that thread (feedback
+    # from downstream, or from fn) into a full queue could never be taken.
+    active = 0
+    ident = threading.get_ident
     timer = SerialDisposable()
     upstream = SingleAssignmentDisposable()
     awaiter = Awaiter(clock)
     tally = tallies.open()
     fn = step.fn
+    capacity = queue.capacity
+    loop = scheduler_loop(clock)
     admit = step.admit if step.gated else None
     on_success = step.succeeded if step.watches_success else None
 
@@ -208,6 +282,9 @@ def run(
 
     def settle(item: _T, error: Exception, attempts: int) -> bool:
         """Apply the step's verdict on a failure; True if the owner may go on."""
+        nonlocal active
+        if stopped:  # disposed during the call: no verdict, no dead letter, no count
+            return False
         try:
             verdict = step.failed(item, error, attempts)
         except Exception as exc:
@@ -219,6 +296,7 @@ def run(
             fail(verdict)
             return False
         if not stopped:
+            active = 0  # parked: the timer's thread carries on
             # Put the slot in place before scheduling: the timer may fire, and the
             # next wait be set, before schedule_relative returns on this thread.
             # A slot already replaced (or disposed) cancels what it is given.
@@ -231,6 +309,8 @@ def run(
 
     def succeed(item: _T, value: _R) -> bool:
         """Count a success and emit its result; True if the owner may go on."""
+        if stopped:  # disposed during the call: the result is dropped uncounted
+            return False
         if on_success is not None:
             try:
                 on_success(item)
@@ -238,30 +318,40 @@ def run(
                 fail(exc)
                 return False
         tally.succeeded += 1
-        if stopped:
-            return False
         observer.on_next(value)
         return True
 
     def attempt(item: _T, number: int) -> bool:
         """Make one call; True if the item is finished and the owner may go on."""
+        nonlocal active
         if number > 1:
             tally.retried += 1
         try:
             result = fn(item)
         except Exception as exc:
             return settle(item, exc, number)
+        except BaseException as exc:  # not swallowed, and the stream is not left wedged
+            abort(item)
+            fail(annotate(escaped(exc, "the call of fn"), queue.processor, item))
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            return False
         if isinstance(result, CoroutineType):
+            active = 0  # parked: the loop's thread carries on
             coroutine = cast(Coroutine[Any, Any, _R], result)
             awaiter.submit(coroutine, lambda value, error: resume(item, number, value, error))
             return False
         if on_success is not None:
             return succeed(item, cast(_R, result))
-        tally.succeeded += 1  # succeed(), inlined: this is the hot path
-        if stopped:
+        if stopped:  # succeed(), inlined: this is the hot path
             return False
+        tally.succeeded += 1
         observer.on_next(cast(_R, result))
         return True
+
+    def abort(item: _T) -> None:
+        with contextlib.suppress(Exception):  # the stream fails with the BaseException anyway
+            step.aborted(item)
 
     def start(item: _T) -> bool:
         if admit is not None:
@@ -275,26 +365,30 @@ def run(
         return attempt(item, 1)
 
     def retry(item: _T, number: int) -> None:
+        nonlocal active
+        active = ident()
         if not stopped and attempt(item, number):
             drain()
 
     def resume(item: _T, number: int, value: Any, error: BaseException | None) -> None:
+        nonlocal active
         if stopped:
             return
+        active = ident()
         if error is None:
             going_on = succeed(item, value)
         elif isinstance(error, Exception):
             going_on = settle(item, error, number)
         else:  # the coroutine was cancelled from outside, or raised a BaseException
-            problem = RuntimeError(f"the coroutine for an item ended with {error!r}")
-            problem.__cause__ = error
-            fail(problem)
+            abort(item)
+            fail(annotate(escaped(error, "the coroutine for an item"), queue.processor, item))
             return
         if going_on:
             drain()
 
     def drain() -> None:
         """Owner: process queued items, then let go, or end the stream once input ended."""
+        nonlocal active
         while not stopped:
             if waiting:
                 waiting.popleft()
@@ -306,11 +400,13 @@ def run(
             if ended:
                 finish()
                 return
+            active = 0
             owner.release()
             # An item (or the end) may have come after the check and found us
             # busy: whoever wins the lock now handles it.
             if not (waiting or ended) or not owner.acquire(False):
                 return
+            active = ident()
 
     def finish() -> None:
         nonlocal stopped
@@ -321,7 +417,7 @@ def run(
         terminate(ending)
 
     def end_input(error: Exception | None) -> None:
-        nonlocal closed, ended, ending
+        nonlocal closed, ended, ending, active
         with lock:
             if closed:
                 return
@@ -329,18 +425,29 @@ def run(
             ending = error
             ended = True
         if owner.acquire(False):
+            active = ident()
             drain()  # idle: end now; otherwise the owner ends after the queue
 
     def on_next(item: _T) -> None:
+        nonlocal active
         if closed:
             return
         if owner.acquire(False):
+            active = ident()
             if not waiting:  # nothing older is waiting: process it right here
                 if attempt(item, 1) if admit is None else start(item):
                     drain()
                 return
+            active = 0
             owner.release()  # older items wait (an owner just let go): queue behind them
         try:
+            if capacity is not None and len(queue) >= capacity and would_deadlock():
+                raise BackpressureError(
+                    f"processor {queue.processor!r}: queue full (capacity {capacity}); "
+                    "blocking would deadlock: the producer runs on the thread that drains it",
+                    processor=queue.processor,
+                    capacity=capacity,
+                )
             accepted = queue.put(item)  # may block while the owner works (max_pending)
         except BackpressureError as exc:
             end_input(exc)  # deliver what was queued before, then fail with it
@@ -350,7 +457,19 @@ def run(
             return
         waiting.append(None)
         if owner.acquire(False):
+            active = ident()
             drain()  # the owner let go while we were putting
+
+    def would_deadlock() -> bool:
+        """Whether a producer blocked here would wait for itself (the queue is full)."""
+        if active == ident():
+            return True  # the owner's own thread: downstream or fn feeds items back
+        if loop is None:
+            return False
+        try:  # on the loop that runs the owner's timers and coroutines
+            return asyncio.get_running_loop() is loop
+        except RuntimeError:
+            return False
 
     def dispose() -> None:
         nonlocal stopped, closed
@@ -416,7 +535,7 @@ class Awaiter:
                 future = None
             else:
                 if self._loop is None:
-                    self._loop = _start_loop()
+                    self._loop, _ = start_loop("rxstreamz-event-loop")
                 future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
                 self._pending = future
         if future is None:
@@ -439,24 +558,3 @@ class Awaiter:
             pending.cancel()
         if loop is not None:
             loop.call_soon_threadsafe(loop.stop)
-
-
-def _start_loop() -> asyncio.AbstractEventLoop:
-    """Start an event loop in a daemon thread; stopping the loop ends the thread."""
-    loop = asyncio.new_event_loop()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_forever()
-        finally:
-            tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    threading.Thread(target=serve, name="rxstreamz-event-loop", daemon=True).start()
-    return loop

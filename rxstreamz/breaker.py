@@ -19,15 +19,14 @@ import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
-from reactivex import Observable, abc
+from reactivex import abc
 from reactivex.scheduler import TimeoutScheduler
 from typing_extensions import override
 
-from rxstreamz import _scheduling, _sequential, _validate
+from rxstreamz import _sequential, _validate
 from rxstreamz._failure import Failures, OnFailure
-from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz.errors import CircuitOpenError
 
 __all__ = [
@@ -293,7 +292,7 @@ class CircuitBreaker:
         return f"<CircuitBreaker {self._state}>"
 
 
-class CircuitBreakerOperator(Generic[_T, _R]):
+class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
     """The operator returned by :func:`circuit_breaker`."""
 
     def __init__(
@@ -303,13 +302,11 @@ class CircuitBreakerOperator(Generic[_T, _R]):
         failures: Failures,
         scheduler: abc.SchedulerBase | None,
     ) -> None:
-        self.name = failures.processor
-        self.fn = fn
+        # Items wait only behind an ``async def`` call (a sync call never
+        # queues); the SPEC gives circuit_breaker no max_pending: unbounded.
+        super().__init__(fn, name=failures.processor, max_pending=None, scheduler=scheduler)
         self.breaker = breaker
         self._failures = failures
-        self._scheduler = scheduler
-        self._queue_counters = QueueCounters()
-        self._tallies = _sequential.Tallies()  # unused by stats(): the breaker counts
 
     @property
     def state(self) -> CircuitState:
@@ -320,22 +317,11 @@ class CircuitBreakerOperator(Generic[_T, _R]):
         """Return the breaker's snapshot (shared with every operator using it)."""
         return self.breaker.stats()
 
-    def __call__(self, source: Observable[_T]) -> Observable[_R]:
-        """Apply the operator to ``source``."""
+    @override
+    def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
+        return _BreakerStep(self, self._failures, clock)
 
-        def subscribe(
-            observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(self._scheduler, scheduler)
-            # Items wait only behind an ``async def`` call; a sync call never queues.
-            queue: BoundedQueue[_T] = BoundedQueue(
-                None, processor=self.name, counters=self._queue_counters, scheduler=clock
-            )
-            step = _BreakerStep[_T, _R](self, self._failures, clock)
-            return _sequential.run(source, observer, clock, queue, step, scheduler, self._tallies)
-
-        return Observable(subscribe)
-
+    @override
     def __repr__(self) -> str:
         return f"<CircuitBreakerOperator {self.name!r} {self.breaker.state}>"
 
@@ -343,7 +329,7 @@ class CircuitBreakerOperator(Generic[_T, _R]):
 class _BreakerStep(_sequential.Step[_T, _R]):
     """What ``circuit_breaker`` does with each item of one subscription."""
 
-    __slots__ = ("_breaker", "_clock", "_failures", "_name", "_now", "_ticket")
+    __slots__ = ("_breaker", "_clock", "_closed", "_failures", "_lock", "_name", "_now", "_ticket")
 
     gated = True
     watches_success = True
@@ -357,20 +343,29 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         self._failures = failures
         self._clock = clock
         self._ticket: int | None = None  # held by the item in progress
+        # The owner's outcome and a dispose (close) may race to hand the ticket
+        # back: whoever takes it first under this lock settles it, exactly once;
+        # a ticket acquired after close() is given back at once.
+        self._lock = threading.Lock()
+        self._closed = False
         self._now: Callable[[], datetime] = lambda: clock.now  # read only when needed
 
     @override
     def admit(self, item: _T) -> Exception | None:
-        ticket = self._ticket = self._breaker.acquire(self._now)
+        ticket = self._breaker.acquire(self._now)
         if ticket is None:
             return CircuitOpenError(f"{self._name}: the circuit is open, item rejected")
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._ticket = ticket
+        if closed:  # disposed meanwhile: no call will be made
+            self._breaker.abandon(ticket)
         return None
 
     @override
     def succeeded(self, item: _T) -> None:
-        ticket, self._ticket = self._ticket, None
-        assert ticket is not None
-        self._breaker.record(ticket, success=True, now=self._now)
+        self._settle(success=True)
 
     @override
     def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
@@ -379,15 +374,26 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         return self._failures.handle(error, item, self._clock.now, attempts=attempts)
 
     @override
+    def aborted(self, item: _T) -> None:
+        self._settle(success=False)
+
+    @override
     def close(self) -> None:
-        ticket, self._ticket = self._ticket, None
+        with self._lock:
+            self._closed = True
+        ticket = self._take_ticket()
         if ticket is not None:
             self._breaker.abandon(ticket)
 
     def _settle(self, *, success: bool) -> None:
-        ticket, self._ticket = self._ticket, None
-        assert ticket is not None
-        self._breaker.record(ticket, success=success, now=self._now)
+        ticket = self._take_ticket()
+        if ticket is not None:  # None: given back by close(), the result is lost
+            self._breaker.record(ticket, success=success, now=self._now)
+
+    def _take_ticket(self) -> int | None:
+        with self._lock:
+            ticket, self._ticket = self._ticket, None
+        return ticket
 
 
 _DEFAULTS: dict[str, object] = {

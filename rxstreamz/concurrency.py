@@ -42,10 +42,10 @@ from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
-from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
 
 from rxstreamz import _scheduling, _validate
-from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._asyncio import escaped, scheduler_loop, start_loop
+from rxstreamz._failure import Failures, OnFailure, annotate
 from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz.errors import BackpressureError
 
@@ -77,14 +77,32 @@ class AsyncMapStats:
 
 
 class _Failed:
-    """The outcome of a call that raised, waiting in the reorder buffer."""
+    """The outcome of a call that raised, waiting in the reorder buffer.
 
-    __slots__ = ("error", "item", "now")
+    ``fatal``: the call ended with a ``BaseException`` that is not an
+    ``Exception`` (wrapped by :func:`~rxstreamz._asyncio.escaped`); it fails
+    the stream in both ``errors`` modes.
+    """
 
-    def __init__(self, error: Exception, item: object, now: datetime) -> None:
+    __slots__ = ("error", "fatal", "item", "now")
+
+    def __init__(
+        self, error: Exception, item: object, now: datetime, *, fatal: bool = False
+    ) -> None:
         self.error = error
         self.item = item
         self.now = now
+        self.fatal = fatal
+
+
+def _fatal(error: BaseException, item: object, now: datetime) -> _Failed:
+    """The outcome of a call that ended with a ``BaseException`` beyond ``Exception``."""
+    return _Failed(escaped(error, "the call of fn"), item, now, fatal=True)
+
+
+def _must_propagate(error: BaseException) -> bool:
+    """Whether ``error`` must go on up its thread once the stream has been failed with it."""
+    return isinstance(error, KeyboardInterrupt | SystemExit)
 
 
 _Finish = Callable[[int, object], None]
@@ -161,6 +179,11 @@ class _Threads:
                 outcome = fn(item)
             except Exception as exc:
                 outcome = _Failed(exc, item, clock.now)
+            except BaseException as exc:  # not swallowed: it fails the stream
+                finish(seq, _fatal(exc, item, clock.now))
+                if _must_propagate(exc):
+                    raise
+                continue
             finish(seq, outcome)
 
     def close(self) -> None:
@@ -249,8 +272,10 @@ class _Executor:
             self._finish(seq, future.result())
         elif isinstance(error, Exception):
             self._finish(seq, _Failed(error, item, self._clock.now))
-        else:  # KeyboardInterrupt and friends are not ours to swallow
-            raise error
+        else:  # not swallowed: it fails the stream (and KeyboardInterrupt goes on up)
+            self._finish(seq, _fatal(error, item, self._clock.now))
+            if _must_propagate(error):
+                raise error
         job = self._next()
         if job is not None:
             self._submit(*job)
@@ -352,7 +377,7 @@ class _Loop:
                 if self._closed:
                     return
                 if self._loop is None:
-                    self._loop = self._start_private()
+                    self._loop, self._loop_thread = start_loop(f"rxstreamz-{self._label}-loop")
         if threading.get_ident() == self._loop_thread:
             self._launch(seq, item)
             return
@@ -372,29 +397,6 @@ class _Loop:
             self._inbox.clear()
         for seq, item in jobs:
             self._launch(seq, item)
-
-    def _start_private(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            self._loop_thread = threading.get_ident()
-            started.set()
-            try:
-                loop.run_forever()
-            finally:
-                tasks = asyncio.all_tasks(loop)
-                for task in tasks:
-                    task.cancel()
-                if tasks:
-                    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        threading.Thread(target=serve, name=f"rxstreamz-{self._label}-loop", daemon=True).start()
-        started.wait()
-        return loop
 
     def _launch(self, seq: int, item: object) -> None:
         if self._closed:
@@ -417,6 +419,17 @@ class _Loop:
                 outcome = await fn(item)
             except Exception as exc:
                 outcome = _Failed(exc, item, self._clock.now)
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if self._closed or (task is not None and task.cancelling()):
+                    raise  # cancelled by close(): the subscription is over
+                outcome = _fatal(exc, item, self._clock.now)  # raised by fn itself
+            except BaseException as exc:  # not swallowed: it fails the stream
+                self._running -= 1
+                finish(seq, _fatal(exc, item, self._clock.now))
+                if _must_propagate(exc):
+                    raise
+                return
             finish(seq, outcome)
             if self._closed or not waiting:
                 self._running -= 1
@@ -447,18 +460,6 @@ def _is_async(fn: object) -> bool:
         return True
     call = getattr(type(fn), "__call__", None)  # noqa: B004 -- the method, not callability
     return call is not None and inspect.iscoroutinefunction(call)
-
-
-def _event_loop(scheduler: abc.SchedulerBase | None) -> asyncio.AbstractEventLoop | None:
-    """The loop of an ``AsyncIOScheduler``/``AsyncIOThreadSafeScheduler``, else ``None``.
-
-    RxPY keeps the loop in a protected attribute and has no accessor, so it is
-    read here, in one place, and checked.
-    """
-    if not isinstance(scheduler, AsyncIOScheduler | AsyncIOThreadSafeScheduler):
-        return None
-    loop = vars(scheduler).get("_loop")
-    return loop if isinstance(loop, asyncio.AbstractEventLoop) else None
 
 
 class AsyncMap(Generic[_T, _R]):
@@ -598,7 +599,15 @@ class AsyncMap(Generic[_T, _R]):
                             if stopped:  # set by dispose() from downstream (mypy can't see it)
                                 break  # type: ignore[unreachable]
                             if type(outcome) is _Failed:
-                                error = failures.handle(outcome.error, outcome.item, outcome.now)
+                                if outcome.fatal:
+                                    failures.record()
+                                    error: Exception | None = annotate(
+                                        outcome.error, label, outcome.item
+                                    )
+                                else:
+                                    error = failures.handle(
+                                        outcome.error, outcome.item, outcome.now
+                                    )
                                 skipped += 1
                                 if error is not None:
                                     op._count(completed=sent, discarded=len(batch) - sent - skipped)
@@ -665,7 +674,7 @@ class AsyncMap(Generic[_T, _R]):
                     label,
                     finish,
                     clock,
-                    _event_loop(op._scheduler or scheduler),
+                    scheduler_loop(op._scheduler or scheduler),
                     gate.claim_consumer,
                 )
             else:
@@ -801,6 +810,11 @@ def async_map(
           ``stats().failed``, hands a ``DeadLetter`` to ``on_failure`` and
           keeps the order of the others. Exceptions from process or Dask
           workers are forwarded the same way.
+        - A ``BaseException`` that is not an ``Exception`` (a
+          ``CancelledError`` raised by an ``async def`` fn, say) fails the
+          stream in both ``errors`` modes, as a ``RuntimeError`` whose
+          ``__cause__`` it is; ``KeyboardInterrupt`` and ``SystemExit`` then
+          go on up the worker's thread or event loop.
         - Dispose: queued items are dropped, pending futures and tasks are
           cancelled, nothing more is emitted, a blocked producer is released,
           and the private threads (or loop thread) end as soon as their

@@ -6,13 +6,12 @@ import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import Any, TypeVar, cast, overload
 
-from reactivex import Observable, abc
+from reactivex import abc
 from typing_extensions import override
 
-from rxstreamz import _scheduling, _sequential, _validate
-from rxstreamz._queue import BoundedQueue, QueueCounters
+from rxstreamz import _sequential, _validate
 from rxstreamz.types import DeadLetter
 
 __all__ = ["DeadLetterOperator", "DeadLetterStats", "Sink", "dead_letter"]
@@ -47,7 +46,7 @@ class DeadLetterStats:
     high_watermark: int
 
 
-class DeadLetterOperator(Generic[_T, _R]):
+class DeadLetterOperator(_sequential.Operator[_T, _R]):
     """The operator returned by :func:`dead_letter`."""
 
     def __init__(
@@ -62,16 +61,11 @@ class DeadLetterOperator(Generic[_T, _R]):
         name: str,
         scheduler: abc.SchedulerBase | None,
     ) -> None:
-        self.name = name
-        self.fn = fn
+        super().__init__(fn, name=name, max_pending=max_pending, scheduler=scheduler)
         self.sink = sink
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self.retry_on = retry_on
-        self.max_pending = max_pending
-        self._scheduler = scheduler
-        self._queue_counters = QueueCounters()
-        self._tallies = _sequential.Tallies()
         self._lock = threading.Lock()
         self._failed = 0
 
@@ -94,26 +88,9 @@ class DeadLetterOperator(Generic[_T, _R]):
         with self._lock:
             self._failed += 1
 
-    def __call__(self, source: Observable[_T]) -> Observable[_R]:
-        """Apply the operator to ``source``."""
-
-        def subscribe(
-            observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(self._scheduler, scheduler)
-            queue: BoundedQueue[_T] = BoundedQueue(
-                self.max_pending,
-                processor=self.name,
-                counters=self._queue_counters,
-                scheduler=clock,
-            )
-            step = _DeadLetterStep[_T, _R](self, self._count_failure, clock)
-            return _sequential.run(source, observer, clock, queue, step, scheduler, self._tallies)
-
-        return Observable(subscribe)
-
-    def __repr__(self) -> str:
-        return f"<DeadLetterOperator {self.name!r}>"
+    @override
+    def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
+        return _DeadLetterStep(self, self._count_failure, clock)
 
 
 class _DeadLetterStep(_sequential.Step[_T, _R]):

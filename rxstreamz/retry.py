@@ -7,14 +7,13 @@ import random
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from reactivex import Observable, abc
+from reactivex import abc
 from typing_extensions import override
 
-from rxstreamz import _scheduling, _sequential, _validate
+from rxstreamz import _sequential, _validate
 from rxstreamz._failure import Failures, OnFailure, short_repr
-from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz.errors import RetryExhaustedError
 
 __all__ = ["Retry", "RetryStats", "retry_"]
@@ -45,7 +44,7 @@ class RetryStats:
     high_watermark: int
 
 
-class Retry(Generic[_T, _R]):
+class Retry(_sequential.Operator[_T, _R]):
     """The operator returned by :func:`retry_`."""
 
     def __init__(
@@ -62,19 +61,14 @@ class Retry(Generic[_T, _R]):
         failures: Failures,
         scheduler: abc.SchedulerBase | None,
     ) -> None:
-        self.name = failures.processor
-        self.fn = fn
+        super().__init__(fn, name=failures.processor, max_pending=max_pending, scheduler=scheduler)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.jitter = jitter
         self.retry_on = retry_on
-        self.max_pending = max_pending
         self.seed = seed
         self._failures = failures
-        self._scheduler = scheduler
-        self._queue_counters = QueueCounters()
-        self._tallies = _sequential.Tallies()
 
     def delay(self, attempt: int, draw: Callable[[], float] | None = None) -> float:
         """Return the wait in seconds before call number ``attempt`` (>= 2).
@@ -98,29 +92,12 @@ class Retry(Generic[_T, _R]):
             high_watermark=queue.high_watermark,
         )
 
-    def __call__(self, source: Observable[_T]) -> Observable[_R]:
-        """Apply the operator to ``source``."""
-
-        def subscribe(
-            observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(self._scheduler, scheduler)
-            queue: BoundedQueue[_T] = BoundedQueue(
-                self.max_pending,
-                processor=self.name,
-                counters=self._queue_counters,
-                scheduler=clock,
-            )
-            draw: Callable[[], float] | None = None
-            if self.jitter:
-                draw = functools.partial(random.Random(self.seed).uniform, 0.5, 1.0)
-            step = _RetryStep[_T, _R](self, self._failures, clock, draw)
-            return _sequential.run(source, observer, clock, queue, step, scheduler, self._tallies)
-
-        return Observable(subscribe)
-
-    def __repr__(self) -> str:
-        return f"<Retry {self.name!r}>"
+    @override
+    def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
+        draw: Callable[[], float] | None = None
+        if self.jitter:  # each subscription draws from its own generator
+            draw = functools.partial(random.Random(self.seed).uniform, 0.5, 1.0)
+        return _RetryStep(self, self._failures, clock, draw)
 
 
 class _RetryStep(_sequential.Step[_T, _R]):
@@ -162,6 +139,10 @@ class _RetryStep(_sequential.Step[_T, _R]):
             exhausted.__cause__ = error
             return failures.handle(exhausted, item, self._clock.now, attempts=attempts)
         return op.delay(attempts + 1, self._draw)
+
+    @override
+    def aborted(self, item: _T) -> None:
+        self._failures.record()
 
 
 @overload
@@ -245,9 +226,15 @@ def retry_(
           retries included) and every queued item, then complete or forward
           the error.
         - ``max_pending`` bounds the queue (``None``: unbounded); a full queue
-          blocks a producer running on another thread and fails the stream
-          with ``BackpressureError`` under a virtual-time scheduler, after
-          the items queued before.
+          blocks a producer running on another thread. Where blocking would
+          deadlock (a virtual-time scheduler, a producer on the thread that
+          is processing items, such as a downstream feeding items back, or
+          on the ``AsyncIOScheduler``'s loop) the stream fails with
+          ``BackpressureError`` instead, after the items queued before.
+        - A ``BaseException`` that is not an ``Exception`` (raised by ``fn``,
+          or a coroutine cancelled from outside) fails the stream in both
+          ``errors`` modes with a ``RuntimeError`` whose ``__cause__`` it is
+          (``KeyboardInterrupt`` and ``SystemExit`` then go on up the thread).
         - Dispose cancels the pending wait (or coroutine) and the queue; nothing
           is emitted afterwards.
         - ``fn`` may be ``async def``: each coroutine runs to completion on the

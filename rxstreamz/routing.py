@@ -731,34 +731,16 @@ class Router(Generic[_T]):
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
-        predicates = tuple(enumerate(self._predicates))
         fallback = len(self._predicates) if self.default else None
         counts = self._tally.open(run)
+        failures = self._failures
+        own_scheduler = self._scheduler
+        if self.mode == "first":
+            return _first_match(run, self._predicates, fallback, counts, failures, own_scheduler)
+        predicates = tuple(enumerate(self._predicates))
         routed = len(self.names)
         unrouted = routed + 1
         slots = run.slots
-        failures = self._failures
-        own_scheduler = self._scheduler
-
-        def first_match(item: _T) -> None:
-            if run.stopped:
-                return
-            target = fallback
-            try:
-                for index, predicate in predicates:
-                    if predicate(item):
-                        target = index
-                        break
-            except Exception as exc:
-                run.fail(failures, own_scheduler, exc, item)
-                return
-            if target is None:
-                counts[unrouted] += 1
-                return
-            counts[routed] += 1
-            counts[target] += 1
-            for observer in slots[target]:
-                observer.on_next(item)
 
         def every_match(item: _T) -> None:
             if run.stopped:
@@ -780,7 +762,7 @@ class Router(Generic[_T]):
                 for observer in slots[index]:
                     observer.on_next(item)
 
-        return every_match if self.mode == "all" else first_match
+        return every_match
 
 
 def router(
@@ -883,8 +865,8 @@ class Switch(Generic[_T, _R]):
         self._default = default
         self._failures = failures
         self._scheduler = scheduler
-        # One counter per case (and the default), then: items unmatched.
-        self._tally = Tally(len(self._operators) + 1)
+        # One counter per case (and the default), then: items matched, items unmatched.
+        self._tally = Tally(len(self._operators) + 2)
 
     def __call__(self, source: Observable[_T]) -> Observable[_R]:
         """Apply the operator to ``source``: the merged outputs of every case."""
@@ -917,7 +899,7 @@ class Switch(Generic[_T, _R]):
     def stats(self) -> SwitchStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
         failed = self._failures.count
-        *counts, unmatched = self._tally.snapshot()
+        *counts, _matched, unmatched = self._tally.snapshot()
         cases = len(self._predicates)
         return SwitchStats(
             total=sum(counts) + unmatched + failed,
@@ -928,34 +910,53 @@ class Switch(Generic[_T, _R]):
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
-        predicates = tuple(enumerate(self._predicates))
         fallback = len(self._predicates) if self._default is not None else None
         counts = self._tally.open(run)
-        unmatched = len(self._operators)
-        slots = run.slots
-        failures = self._failures
-        own_scheduler = self._scheduler
+        return _first_match(
+            run, self._predicates, fallback, counts, self._failures, self._scheduler
+        )
 
-        def on_next(item: _T) -> None:
-            if run.stopped:
-                return
-            target = fallback
-            try:
-                for index, predicate in predicates:
-                    if predicate(item):
-                        target = index
-                        break
-            except Exception as exc:
-                run.fail(failures, own_scheduler, exc, item)
-                return
-            if target is None:
-                counts[unmatched] += 1
-                return
-            counts[target] += 1
-            for observer in slots[target]:
-                observer.on_next(item)
 
-        return on_next
+def _first_match(
+    run: Run[_T],
+    predicates: Sequence[Callable[[_T], object]],
+    fallback: int | None,
+    counts: list[int],
+    failures: Failures,
+    own_scheduler: abc.SchedulerBase | None,
+) -> Callable[[_T], None]:
+    """Return the upstream ``on_next`` that routes each item to its first matching branch.
+
+    The branch of the first predicate that accepts the item, else ``fallback``
+    (the default branch, or ``None``: nowhere). ``counts`` has one counter per
+    branch, then one for the items routed somewhere, then one for the rest.
+    """
+    indexed = tuple(enumerate(predicates))
+    slots = run.slots
+    routed = len(counts) - 2
+    missed = routed + 1
+
+    def on_next(item: _T) -> None:
+        if run.stopped:
+            return
+        target = fallback
+        try:
+            for index, predicate in indexed:
+                if predicate(item):
+                    target = index
+                    break
+        except Exception as exc:
+            run.fail(failures, own_scheduler, exc, item)
+            return
+        if target is None:
+            counts[missed] += 1
+            return
+        counts[routed] += 1
+        counts[target] += 1
+        for observer in slots[target]:
+            observer.on_next(item)
+
+    return on_next
 
 
 def switch(

@@ -6,14 +6,12 @@ import asyncio
 import random
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pytest
 import reactivex as rx
 from reactivex import Observable
-from reactivex.notification import OnError
-from reactivex.testing import ReactiveTest, TestScheduler
-from reactivex.testing.recorded import Recorded
+from reactivex.testing import TestScheduler
 
 from rxstreamz import (
     CircuitBreaker,
@@ -24,31 +22,15 @@ from rxstreamz import (
     circuit_breaker,
     collect,
 )
-
-_T = TypeVar("_T")
-
-
-# RxPY annotates virtual times as int; its TestScheduler keeps fractional seconds fine.
-def on_next(ticks: float, value: _T) -> Recorded[_T]:
-    return ReactiveTest.on_next(cast(int, ticks), value)
-
-
-def on_completed(ticks: float) -> Recorded[Any]:
-    return ReactiveTest.on_completed(cast(int, ticks))
-
-
-def on_error(ticks: float, error: Exception | str) -> Recorded[Any]:
-    return ReactiveTest.on_error(cast(int, ticks), error)
-
-
-def error_of(messages: list[Recorded[Any]]) -> Exception:
-    last = messages[-1].value
-    assert isinstance(last, OnError)
-    return last.exception
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+from tests.resilience_helpers import (
+    Abort,
+    DisposedDuringCall,
+    at,
+    error_of,
+    on_completed,
+    on_error,
+    on_next,
+)
 
 
 def fails_on_negative(n: int) -> int:
@@ -519,6 +501,26 @@ def test_dispose_during_an_async_trial_gives_the_slot_back(no_thread_leak: None)
     assert breaker.acquire() is not None
 
 
+@pytest.mark.usefixtures("no_thread_leak")
+@pytest.mark.parametrize("fail", [False, True])
+def test_dispose_during_a_sync_trial_gives_the_slot_back_and_counts_nothing(fail: bool) -> None:
+    clock = TestScheduler()
+    breaker = CircuitBreaker(
+        min_requests=1, recovery_timeout=1, half_open_requests=1, scheduler=clock
+    )
+    call(breaker, False)
+    clock.advance_by(1)  # the next item turns the circuit half-open
+    letters: list[DeadLetter[int]] = []
+    run = DisposedDuringCall(fail=fail)
+    run.run(circuit_breaker(run.call, breaker=breaker, errors="skip", on_failure=letters.append))
+    assert (run.items, run.ended, letters) == ([], [], [])
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=1, successes=0, failures=1, rejected=0, state="half-open", consecutive_failures=1
+    )
+    assert breaker.acquire() is not None  # the trial slot came back, exactly once
+    assert breaker.acquire() is None
+
+
 # --------------------------------------------------------------------------- thread safety
 
 
@@ -640,3 +642,24 @@ def test_stress_pipelines_on_threads_sharing_one_breaker(no_thread_leak: None) -
     assert stats.requests == 4_000
     assert stats.failures == len(letters) == 400
     assert all(r == [n for n in range(1_000) if n % 10] for r in results)
+
+
+def test_a_base_exception_from_fn_fails_the_stream_and_counts_as_a_failure(
+    scheduler: TestScheduler,
+) -> None:
+    def fn(n: int) -> int:
+        if n == 2:
+            raise Abort(n)
+        return n
+
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
+    op = circuit_breaker(fn, errors="skip")
+    messages = scheduler.start(lambda: source.pipe(op)).messages
+    assert messages[:-1] == [on_next(210, 1)]
+    assert messages[-1].time == 220
+    error = error_of(messages)
+    assert isinstance(error, RuntimeError)
+    assert isinstance(error.__cause__, Abort)
+    assert op.stats() == CircuitBreakerStats(
+        requests=2, successes=1, failures=1, rejected=0, state="closed", consecutive_failures=1
+    )

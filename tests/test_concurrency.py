@@ -109,6 +109,34 @@ class InFlight:
             self.now -= 1
 
 
+class Producer:
+    """Feeds ``0 .. count - 1`` and then completion into ``op`` from a thread of its own.
+
+    ``returned`` counts the ``on_next`` calls that have returned, so a test
+    sees where backpressure stopped the producer.
+    """
+
+    def __init__(
+        self,
+        op: Callable[[Observable[int]], Observable[int]],
+        count: int,
+        scheduler: abc.SchedulerBase | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.recorder = recorder if recorder is not None else Recorder()
+        self.returned = 0
+        self._subject: Subject[int] = Subject()
+        self._subject.pipe(op).subscribe(self.recorder, scheduler=scheduler)
+        self.thread = threading.Thread(target=self._produce, args=(count,))
+        self.thread.start()
+
+    def _produce(self, count: int) -> None:
+        for i in range(count):
+            self._subject.on_next(i)
+            self.returned += 1
+        self._subject.on_completed()
+
+
 @pytest.fixture
 def thread_pool() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -257,34 +285,21 @@ def test_producer_blocks_beyond_workers_plus_max_pending() -> None:
         return i
 
     op = async_map(fn, workers=2, max_pending=3)
-    subject: Subject[int] = Subject()
-    recorder = Recorder()
-    subject.pipe(op).subscribe(recorder)
-    returned = 0
-
-    def produce() -> None:
-        nonlocal returned
-        for i in range(10):
-            subject.on_next(i)
-            returned += 1
-        subject.on_completed()
-
-    producer = threading.Thread(target=produce)
-    producer.start()
+    run = Producer(op, 10)
     assert started.acquire(timeout=TIMEOUT)
     assert started.acquire(timeout=TIMEOUT)
     wait_until(lambda: op.stats().submitted == 5)
-    producer.join(0.2)  # room for a wrong implementation to run ahead
-    assert producer.is_alive()  # stuck in the 6th on_next
-    assert returned == 5
+    run.thread.join(0.2)  # room for a wrong implementation to run ahead
+    assert run.thread.is_alive()  # stuck in the 6th on_next
+    assert run.returned == 5
     assert calls.now == 2
     assert op.stats() == AsyncMapStats(
         submitted=5, completed=0, failed=0, in_flight=5, high_watermark=5
     )
     release.set()
-    producer.join(TIMEOUT)
-    recorder.wait()
-    assert recorder.items == list(range(10))
+    run.thread.join(TIMEOUT)
+    run.recorder.wait()
+    assert run.recorder.items == list(range(10))
     assert calls.peak == 2
     assert op.stats() == AsyncMapStats(
         submitted=10, completed=10, failed=0, in_flight=0, high_watermark=5
@@ -301,29 +316,16 @@ def test_a_slow_head_item_bounds_the_results_held_for_it() -> None:
         return i
 
     op = async_map(fn, workers=2, max_pending=2)
-    subject: Subject[int] = Subject()
-    recorder = Recorder()
-    subject.pipe(op).subscribe(recorder)
-    returned = 0
-
-    def produce() -> None:
-        nonlocal returned
-        for i in range(8):
-            subject.on_next(i)
-            returned += 1
-        subject.on_completed()
-
-    producer = threading.Thread(target=produce)
-    producer.start()
+    run = Producer(op, 8)
     wait_until(lambda: op.stats().submitted == 4)
-    producer.join(0.2)  # room for a wrong implementation to run ahead
-    assert producer.is_alive()
-    assert returned == 4  # items 1..3 are done, but held behind item 0
-    assert recorder.items == []
+    run.thread.join(0.2)  # room for a wrong implementation to run ahead
+    assert run.thread.is_alive()
+    assert run.returned == 4  # items 1..3 are done, but held behind item 0
+    assert run.recorder.items == []
     release.set()
-    producer.join(TIMEOUT)
-    recorder.wait()
-    assert recorder.items == list(range(8))
+    run.thread.join(TIMEOUT)
+    run.recorder.wait()
+    assert run.recorder.items == list(range(8))
     assert op.stats().high_watermark == 4
 
 
@@ -734,27 +736,15 @@ def test_producer_thread_blocks_on_a_thread_safe_loop() -> None:
 
         recorder = Recorder(on_end=lambda: loop.call_soon_threadsafe(done.set_result, None))
         op = async_map(fn, workers=4, max_pending=4)
-        subject: Subject[int] = Subject()
-        subject.pipe(op).subscribe(recorder, scheduler=AsyncIOThreadSafeScheduler(loop))
-        returned = 0
-
-        def produce() -> None:
-            nonlocal returned
-            for i in range(20):
-                subject.on_next(i)
-                returned += 1
-            subject.on_completed()
-
-        producer = threading.Thread(target=produce)
-        producer.start()
+        run = Producer(op, 20, AsyncIOThreadSafeScheduler(loop), recorder)
         while calls.now < 4:
             await asyncio.sleep(0.001)
         await asyncio.sleep(0.1)  # room for a wrong implementation to run ahead
-        held = returned
+        held = run.returned
         stats = op.stats()
         go.set()
         await asyncio.wait_for(done, TIMEOUT)
-        producer.join(TIMEOUT)
+        run.thread.join(TIMEOUT)
         return recorder.items, held, stats
 
     items, held, stats = asyncio.run(main())
@@ -854,3 +844,67 @@ def test_types_flow_through_pipe() -> None:
     pipeline = rx.of(1, 22).pipe(async_map(to_text), async_map(to_len))
     assert_type(pipeline, Observable[int])
     assert collect(pipeline, TIMEOUT) == [1, 2]
+
+
+# -- a BaseException from fn (review regression tests) ------------------------------------
+
+
+class Abort(BaseException):
+    """Neither an ``Exception`` nor ``KeyboardInterrupt``/``SystemExit``."""
+
+
+def abort_on_two(n: int) -> int:
+    if n == 2:
+        raise Abort("stop")
+    return n
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+@pytest.mark.parametrize("errors", ["raise", "skip"])
+def test_a_base_exception_on_a_worker_thread_fails_the_stream(
+    errors: Literal["raise", "skip"],
+) -> None:
+    recorder = Recorder()
+    op = async_map(abort_on_two, workers=1, errors=errors, name="guard")
+    rx.of(1, 2, 3).pipe(op).subscribe(recorder)
+    recorder.wait()  # used to hang: the worker thread died and item 2 never finished
+    assert recorder.items == [1]
+    assert isinstance(recorder.error, RuntimeError)
+    assert isinstance(recorder.error.__cause__, Abort)
+    assert "guard" in "".join(recorder.error.__notes__)
+    assert op.stats().failed == 1
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+def test_a_base_exception_from_an_executor_call_fails_the_stream(
+    thread_pool: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    recorder = Recorder()
+    rx.of(1, 2, 3).pipe(async_map(abort_on_two, workers=1, executor=thread_pool)).subscribe(
+        recorder
+    )
+    recorder.wait()
+    assert recorder.items == [1]
+    assert isinstance(recorder.error, RuntimeError)
+    assert isinstance(recorder.error.__cause__, Abort)
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+@pytest.mark.parametrize("errors", ["raise", "skip"])
+def test_cancelled_error_raised_by_an_async_fn_fails_the_stream(
+    errors: Literal["raise", "skip"],
+) -> None:
+    async def fn(n: int) -> int:
+        await asyncio.sleep(0)
+        if n == 2:
+            raise asyncio.CancelledError  # e.g. an inner task it awaited was cancelled
+        return n
+
+    recorder = Recorder()
+    op = async_map(fn, workers=2, errors=errors)
+    rx.of(1, 2, 3).pipe(op).subscribe(recorder)
+    recorder.wait()  # used to hang until dispose
+    assert recorder.items == [1]
+    assert isinstance(recorder.error, RuntimeError)
+    assert isinstance(recorder.error.__cause__, asyncio.CancelledError)
+    assert op.stats().failed == 1

@@ -4,66 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from datetime import timedelta
+from typing import Any
 
 import pytest
 import reactivex as rx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable
-from reactivex.notification import OnError, OnNext
+from reactivex.notification import OnNext
 from reactivex.observer import Observer
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
-from reactivex.testing.recorded import Recorded
+from reactivex.testing import TestScheduler
 
 from rxstreamz import BackpressureError, DeadLetter, DeadLetterStats, collect, dead_letter
-
-_T = TypeVar("_T")
-
-
-# RxPY annotates virtual times as int; its TestScheduler keeps fractional seconds fine.
-def on_next(ticks: float, value: _T) -> Recorded[_T]:
-    return ReactiveTest.on_next(cast(int, ticks), value)
-
-
-def on_completed(ticks: float) -> Recorded[Any]:
-    return ReactiveTest.on_completed(cast(int, ticks))
-
-
-def on_error(ticks: float, error: Exception | str) -> Recorded[Any]:
-    return ReactiveTest.on_error(cast(int, ticks), error)
-
-
-def error_of(messages: list[Recorded[Any]]) -> Exception:
-    last = messages[-1].value
-    assert isinstance(last, OnError)
-    return last.exception
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-class Flaky:
-    """Fails the first ``failures[item]`` calls for an item, then returns ``item * 10``."""
-
-    def __init__(self, scheduler: TestScheduler, failures: dict[int, int]) -> None:
-        self.scheduler = scheduler
-        self.failures = dict(failures)
-        self.calls: list[tuple[float, int]] = []
-        self.raised: list[Exception] = []
-
-    def __call__(self, item: int) -> int:
-        self.calls.append((self.scheduler.clock, item))
-        if self.failures.get(item, 0) > 0:
-            self.failures[item] -= 1
-            exc = ConnectionError(f"down {item}")
-            self.raised.append(exc)
-            raise exc
-        return item * 10
+from tests.resilience_helpers import (
+    Abort,
+    DisposedDuringCall,
+    Feedback,
+    Flaky,
+    at,
+    error_of,
+    on_completed,
+    on_error,
+    on_next,
+    produce_on_a_thread,
+)
 
 
 def test_empty_source_completes(scheduler: TestScheduler) -> None:
@@ -342,22 +308,62 @@ def test_stress_threaded_producer_with_real_timer_retries(no_thread_leak: None) 
         return n
 
     op = dead_letter(fn, sink=letters.append, max_retries=2, retry_delay=0, max_pending=4)
-    source: Subject[int] = Subject()
-    results: list[int] = []
-    done = threading.Event()
-    source.pipe(op).subscribe(results.append, lambda _: done.set(), done.set)
-
-    def produce() -> None:
-        for n in range(400):
-            source.on_next(n)
-        source.on_completed()
-
-    producer = threading.Thread(target=produce)
-    producer.start()
-    assert done.wait(60)
-    producer.join()
+    results = produce_on_a_thread(op, 400)
     assert results == [n for n in range(400) if failures[n] <= 2]
     assert [d.item for d in letters] == [n for n in range(400) if failures[n] > 2]
     stats = op.stats()
     assert stats.processed == stats.succeeded + stats.failed == 400
     assert stats.high_watermark <= 4
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+def test_feedback_from_downstream_into_a_full_queue_fails_instead_of_blocking() -> None:
+    run = Feedback(dead_letter(lambda n: n, sink=lambda _: None, max_pending=1))
+    assert run.send_first(), "the producer blocked forever on its own queue"
+    assert run.done.wait(5)
+    assert run.items == [0, 1]
+    [error] = run.errors
+    assert isinstance(error, BackpressureError)
+    assert (error.processor, error.capacity) == ("dead_letter", 1)
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+def test_a_call_failing_after_dispose_sends_nothing_to_the_sink() -> None:
+    letters: list[DeadLetter[int]] = []
+    run = DisposedDuringCall(fail=True)
+    op = dead_letter(run.call, sink=letters.append)
+    run.run(op)
+    assert letters == []  # the subscription was over when the call failed
+    assert (run.items, run.ended) == ([], [])
+    assert op.stats() == DeadLetterStats(
+        processed=0, succeeded=0, failed=0, retried=0, queued=0, high_watermark=0
+    )
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+def test_a_call_succeeding_after_dispose_is_neither_emitted_nor_counted() -> None:
+    run = DisposedDuringCall(fail=False)
+    op = dead_letter(run.call, sink=lambda _: None)
+    run.run(op)
+    assert (run.items, run.ended) == ([], [])
+    assert op.stats().succeeded == 0
+
+
+def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
+    scheduler: TestScheduler,
+) -> None:
+    def fn(n: int) -> int:
+        if n == 2:
+            raise Abort(n)
+        return n
+
+    letters: list[DeadLetter[int]] = []
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
+    op = dead_letter(fn, sink=letters.append)
+    messages = scheduler.start(lambda: source.pipe(op)).messages
+    assert messages[:-1] == [on_next(210, 1)]
+    assert messages[-1].time == 220
+    error = error_of(messages)
+    assert isinstance(error, RuntimeError)
+    assert isinstance(error.__cause__, Abort)
+    assert letters == []  # not an item failure: the stream itself fails

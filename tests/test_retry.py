@@ -6,9 +6,8 @@ import asyncio
 import itertools
 import random
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from datetime import timedelta
+from typing import Any
 
 import pytest
 import reactivex as rx
@@ -16,11 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable, abc
 from reactivex.disposable import SingleAssignmentDisposable
-from reactivex.notification import OnError
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
-from reactivex.testing.recorded import Recorded
+from reactivex.testing import TestScheduler
 
 from rxstreamz import (
     BackpressureError,
@@ -30,60 +27,18 @@ from rxstreamz import (
     collect,
     retry_,
 )
-
-_T = TypeVar("_T")
-
-
-# RxPY annotates virtual times as int; its TestScheduler keeps fractional seconds fine.
-def on_next(ticks: float, value: _T) -> Recorded[_T]:
-    return ReactiveTest.on_next(cast(int, ticks), value)
-
-
-def on_completed(ticks: float) -> Recorded[Any]:
-    return ReactiveTest.on_completed(cast(int, ticks))
-
-
-def on_error(ticks: float, error: Exception | str) -> Recorded[Any]:
-    return ReactiveTest.on_error(cast(int, ticks), error)
-
-
-class Flaky:
-    """Fails the first ``failures[item]`` calls for an item, then returns ``item * 10``.
-
-    Records the scheduler time of every call.
-    """
-
-    def __init__(
-        self,
-        scheduler: TestScheduler,
-        failures: dict[int, int],
-        error: Callable[[int], Exception] = lambda n: ConnectionError(f"down {n}"),
-    ) -> None:
-        self.scheduler = scheduler
-        self.failures = dict(failures)
-        self.error = error
-        self.calls: list[tuple[float, int]] = []
-        self.raised: list[Exception] = []
-
-    def __call__(self, item: int) -> int:
-        self.calls.append((self.scheduler.clock, item))
-        if self.failures.get(item, 0) > 0:
-            self.failures[item] -= 1
-            exc = self.error(item)
-            self.raised.append(exc)
-            raise exc
-        return item * 10
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def error_of(messages: list[Recorded[Any]]) -> Exception:
-    last = messages[-1].value
-    assert isinstance(last, OnError)
-    return last.exception
-
+from tests.resilience_helpers import (
+    Abort,
+    DisposedDuringCall,
+    Feedback,
+    Flaky,
+    at,
+    error_of,
+    on_completed,
+    on_error,
+    on_next,
+    produce_on_a_thread,
+)
 
 # --------------------------------------------------------------------------- basics
 
@@ -493,20 +448,7 @@ def test_blocking_producer_on_another_thread_keeps_order(no_thread_leak: None) -
         return n
 
     op = retry_(fn, base_delay=0, jitter=False, max_pending=2)
-    source: Subject[int] = Subject()
-    results: list[int] = []
-    done = threading.Event()
-    source.pipe(op).subscribe(results.append, lambda _: done.set(), done.set)
-
-    def produce() -> None:
-        for n in range(300):
-            source.on_next(n)
-        source.on_completed()
-
-    producer = threading.Thread(target=produce)
-    producer.start()
-    assert done.wait(30)
-    producer.join()
+    results = produce_on_a_thread(op, 300, timeout=30)
     assert results == list(range(300))
     stats = op.stats()
     assert stats.high_watermark <= 2
@@ -634,3 +576,142 @@ def test_invalid_arguments(kwargs: dict[str, Any], error: type[Exception], messa
 def test_fn_must_be_callable() -> None:
     with pytest.raises(TypeError, match=r"^fn must be callable, got str$"):
         retry_("nope")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+def test_feedback_from_downstream_into_a_full_queue_fails_instead_of_blocking() -> None:
+    run = Feedback(retry_(lambda n: n, max_pending=1))
+    assert run.send_first(), "the producer blocked forever on its own queue"
+    assert run.done.wait(5)
+    assert run.items == [0, 1]  # what was queued before the overflow, then the error
+    [error] = run.errors
+    assert isinstance(error, BackpressureError)
+    assert (error.processor, error.capacity) == ("retry", 1)
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+def test_feedback_on_the_timer_thread_after_a_retry_fails_instead_of_blocking() -> None:
+    calls: list[int] = []
+
+    def fn(n: int) -> int:
+        calls.append(n)
+        if calls.count(n) == 1 and n == 0:
+            raise ConnectionError(n)
+        return n
+
+    run = Feedback(retry_(fn, base_delay=0.001, jitter=False, max_pending=1))
+    assert run.send_first()
+    assert run.done.wait(5), "the timer thread blocked forever on its own queue"
+    assert run.items == [0, 1]
+    [error] = run.errors
+    assert isinstance(error, BackpressureError)
+    assert calls == [0, 0, 1]
+
+
+def test_producer_on_the_scheduler_loop_fails_instead_of_blocking_the_loop() -> None:
+    outcome: list[tuple[list[int], list[Exception]]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        calls: list[int] = []
+
+        def fn(n: int) -> int:
+            calls.append(n)
+            if n == 0 and calls.count(0) == 1:
+                raise ConnectionError(n)  # the retry waits on a timer of the loop
+            return n
+
+        done = loop.create_future()
+        items: list[int] = []
+        errors: list[Exception] = []
+
+        def on_error(error: Exception) -> None:
+            errors.append(error)
+            done.set_result(None)
+
+        source: Subject[int] = Subject()
+        op = retry_(fn, base_delay=0.001, jitter=False, max_pending=1)
+        source.pipe(op).subscribe(
+            items.append, on_error, lambda: done.set_result(None), scheduler=AsyncIOScheduler(loop)
+        )
+        for n in range(3):
+            source.on_next(n)  # on the loop's thread: 2 finds the queue full
+        await asyncio.wait_for(done, 5)
+        outcome.append((items, errors))
+
+    runner = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    runner.start()
+    runner.join(10)
+    assert not runner.is_alive(), "the producer blocked the event loop forever"
+    [(items, errors)] = outcome
+    assert items == [0, 1]
+    [error] = errors
+    assert isinstance(error, BackpressureError)
+    assert error.capacity == 1
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+def test_a_call_failing_after_dispose_neither_retries_nor_dead_letters() -> None:
+    letters: list[DeadLetter[int]] = []
+    run = DisposedDuringCall(fail=True)
+    op = retry_(run.call, max_attempts=1, errors="skip", on_failure=letters.append)
+    run.run(op)
+    assert letters == []
+    assert (run.items, run.ended) == ([], [])
+    assert op.stats() == RetryStats(succeeded=0, retried=0, failed=0, queued=0, high_watermark=0)
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+def test_dispose_from_another_thread_releases_a_blocked_producer() -> None:
+    entered = threading.Event()
+    release = threading.Event()
+
+    def fn(n: int) -> int:
+        if n == 0:
+            entered.set()
+            assert release.wait(5)
+        return n
+
+    op = retry_(fn, max_pending=1)
+    source: Subject[int] = Subject()
+    items: list[int] = []
+    subscription = source.pipe(op).subscribe(items.append)
+    owner = threading.Thread(target=source.on_next, args=(0,))  # item 0 runs on it
+    owner.start()
+    assert entered.wait(5)
+    source.on_next(1)  # fills the queue
+    producer = threading.Thread(target=source.on_next, args=(2,))  # blocks: queue full
+    producer.start()
+    producer.join(0.05)  # room for a wrong implementation to return
+    assert producer.is_alive()
+    subscription.dispose()  # from this third thread
+    producer.join(5)
+    assert not producer.is_alive(), "dispose did not release the blocked producer"
+    release.set()
+    owner.join(5)
+    assert items == []  # item 0 finished after dispose: not emitted
+    assert op.stats() == RetryStats(succeeded=0, retried=0, failed=0, queued=0, high_watermark=1)
+
+
+def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
+    scheduler: TestScheduler,
+) -> None:
+    def fn(n: int) -> int:
+        if n == 2:
+            raise Abort(n)
+        return n
+
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
+    op = retry_(fn, errors="skip")
+    messages = scheduler.start(lambda: source.pipe(op)).messages
+    assert messages[0] == on_next(210, 1)
+    assert len(messages) == 2
+    assert messages[1].time == 220
+    error = error_of(messages)
+    assert isinstance(error, RuntimeError)
+    assert isinstance(error.__cause__, Abort)
+    assert "rxstreamz: raised in processor 'retry' on item 2" in error.__notes__
+    assert op.stats() == RetryStats(succeeded=1, retried=0, failed=1, queued=0, high_watermark=0)
