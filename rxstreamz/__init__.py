@@ -1,8 +1,10 @@
 """rxstreamz: the stream processors of Go streamz as RxPY operators.
 
-Every processor is a factory returning an operator for ``Observable.pipe``::
+Every processor is a factory returning an operator for ``Observable.pipe``:
 
-    source.pipe(filter_(is_valid), map_(enrich), chunk(100))
+```python
+source.pipe(filter_(is_valid), map_(enrich), chunk(100))
+```
 
 The public API is exactly what this module re-exports.
 """

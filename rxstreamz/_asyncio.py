@@ -2,7 +2,7 @@
 
 A coroutine runs on the loop of the subscription's ``AsyncIOScheduler`` when
 there is one, else on a private event loop in a daemon thread of its own
-(:func:`start_loop`), which ends when the loop is stopped.
+(``start_loop``), which ends when the loop is stopped.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ functions; ``ThreadPoolExecutor.map`` for the concurrent cases, a
 ``queue.Queue`` and a consumer thread for the buffer).
 
 Time and memory come from separate runs: the time is the best of ``repeat``
-runs with ``time.perf_counter`` (or ``time.process_time``, see :data:`Clock`);
+runs with ``time.perf_counter`` (or ``time.process_time``, see ``Clock``);
 memory comes from one more run under ``tracemalloc`` (which slows everything
 down). Every run keeps the pipeline's output in a list, as ``collect`` does,
 so:
@@ -75,7 +75,7 @@ Impl = Literal["rxstreamz", "rxpy", "plain"]
 Run = Callable[[], list[Any]]
 """Runs one pipeline over the prepared data to completion; returns its output."""
 Prepare = Callable[[list[int]], Run]
-"""Builds a fresh :data:`Run` over ``data`` (not timed)."""
+"""Builds a fresh ``Run`` over ``data`` (not timed)."""
 
 TABLES: tuple[Table, ...] = ("processor", "throughput", "fusion")
 IMPLS: tuple[Impl, ...] = ("rxstreamz", "rxpy", "plain")
@@ -160,7 +160,7 @@ def double(n: int) -> int:
 
 
 def io_double(n: int) -> int:
-    """Return ``2 * n`` after a simulated I/O call of :data:`IO_SECONDS`."""
+    """Return ``2 * n`` after a simulated I/O call of ``IO_SECONDS``."""
     time.sleep(IO_SECONDS)
     return n * 2
 
@@ -201,7 +201,7 @@ _STAGES: tuple[Callable[[int], Any], ...] = (
 
 
 def _processor(name: str) -> Callable[..., Any]:
-    """Return the public rxstreamz factory ``name`` or raise :class:`Unavailable`."""
+    """Return the public rxstreamz factory ``name`` or raise ``Unavailable``."""
     factory: Callable[..., Any] | None = getattr(rxstreamz, name, None)
     if factory is None:
         raise Unavailable(f"{name} not available in this installation")
@@ -239,7 +239,7 @@ def _rx(*operators: Callable[[Any], Any]) -> Prepare:
 
 
 def _rxstreamz(build: Callable[[], Sequence[Callable[[Any], Any]]]) -> Prepare:
-    """Like :func:`_rx`, the operators made by ``build`` (which may be unavailable)."""
+    """Like ``_rx``, the operators made by ``build`` (which may be unavailable)."""
 
     def prepare(data: list[int]) -> Run:
         operators = build()
@@ -606,7 +606,7 @@ Progress = Callable[[str], None]
 
 
 def steps(selected: Sequence[Case]) -> int:
-    """Return how many measurements :func:`measure` makes for ``selected``."""
+    """Return how many measurements ``measure`` makes for ``selected``."""
     return sum(len(case.impls) * (2 if case.memory else 1) for case in selected)
 
 
@@ -625,7 +625,7 @@ def measure(
         items: The number of items a case with ``divisor=1`` is fed.
         repeat: Timed runs per row; the best is kept.
         progress: Called before every measurement (time or memory).
-        clock: How the timed runs are timed (see :data:`Clock`).
+        clock: How the timed runs are timed (see ``Clock``).
 
     Returns:
         One row per (case, implementation), in order.

@@ -1,7 +1,7 @@
 """The shared upstream behind every branching processor (SPEC 5.6).
 
 ``fan_out``, ``partition_``, ``split``, ``router`` and ``switch`` turn one
-upstream into several *branch* observables. One :class:`Hub` is created each
+upstream into several *branch* observables. One ``Hub`` is created each
 time such an operator is applied to a source; it owns the branches and the
 *run* currently in progress:
 
@@ -20,10 +20,10 @@ time such an operator is applied to a source; it owns the branches and the
 
 A branch that is never subscribed keeps its run pending: nothing flows.
 
-The per-item routing is the processor's: :class:`Hub` calls ``bind(run)``
+The per-item routing is the processor's: ``Hub`` calls ``bind(run)``
 once per run to get the upstream ``on_next``. That function reads
 ``run.slots`` (one tuple of observers per branch, replaced copy-on-write
-under the hub's lock) without locking, and counts into a :class:`Tally` row
+under the hub's lock) without locking, and counts into a ``Tally`` row
 of its own, also without locking: a run's ``on_next`` calls never overlap
 (the Rx contract), so only ``stats()`` and the start and end of runs take
 the tally's lock. That keeps a lock acquisition off the per-item path, which
@@ -199,9 +199,9 @@ class Hub(Generic[_T]):
 class Tally:
     """An operator's counters, fed without a lock by each of its runs.
 
-    :meth:`open` gives a run its own row of ``size`` counters, which only that
+    ``open`` gives a run its own row of ``size`` counters, which only that
     run's (serialized) ``on_next`` increments. When the run ends the row is
-    added to the retired totals. :meth:`snapshot` sums the retired totals and
+    added to the retired totals. ``snapshot`` sums the retired totals and
     every live row under the lock; a live run's fields may be one item apart.
     """
 

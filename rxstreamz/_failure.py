@@ -6,9 +6,9 @@ A user function that raises is reported in one of two ways:
   ``on_error`` unchanged in type, with a PEP 678 note naming the processor and
   the item.
 * ``errors="skip"``: the item is dropped, counted in ``stats().failed``, and,
-  when ``on_failure`` is given, handed to it as a :class:`DeadLetter`.
+  when ``on_failure`` is given, handed to it as a ``DeadLetter``.
 
-A :class:`Failures` object owns that decision and the count for one operator.
+A ``Failures`` object owns that decision and the count for one operator.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Fusion of consecutive per-item stages into one subscriber (SPEC 4).
 
 ``filter_``, ``map_``, ``tap_``, ``take_``, ``skip_`` and ``sample_`` return
-:class:`Stage` objects. A stage applied to a :class:`FusedObservable` returns a
+``Stage`` objects. A stage applied to a ``FusedObservable`` returns a
 new ``FusedObservable`` over the same upstream with one more stage; applied to
-any other observable it starts a new run. So::
+any other observable it starts a new run. So:
 
-    source.pipe(filter_(p), map_(f), ops.distinct(), map_(g))
+```python
+source.pipe(filter_(p), map_(f), ops.distinct(), map_(g))
+```
 
 subscribes to ``source`` with one function running ``p`` and ``f`` inline,
 then RxPY's ``distinct``, then a second fused run holding ``g``.
@@ -16,15 +18,17 @@ and random generator (``sample_``).
 
 The per-item function of a chain is generated as Python source once per chain
 *shape* (the sequence of stage kinds), compiled and cached. For
-``filter -> map`` it reads::
+``filter -> map`` it reads:
 
-    def on_next(x):
-        if run.stopped:
-            return
-        try:
-            keep = f0(x)
-        except Exception as exc:
-            fail(0, exc, x)
+```python
+def on_next(x):
+    if run.stopped:
+        return
+    try:
+        keep = f0(x)
+    except Exception as exc:
+        fail(0, exc, x)
+```
 
 Return:
         if not keep:
@@ -51,7 +55,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import SingleAssignmentDisposable
 
-from rxstreamz import _scheduling
+from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures
 
 _T = TypeVar("_T")
@@ -71,7 +75,7 @@ Kind = Literal["filter", "map", "tap", "take"]
 class Stage(ABC, Generic[_T, _R]):
     """One fusable per-item processor: an operator usable in ``pipe()``.
 
-    Subclasses set :attr:`kind` and implement :meth:`bind`.
+    Subclasses set ``kind`` and implement ``bind``.
     """
 
     kind: ClassVar[Kind]
@@ -81,7 +85,7 @@ class Stage(ABC, Generic[_T, _R]):
     ) -> None:
         self.name = name
         self._failures = failures
-        self._scheduler = scheduler
+        self._scheduler = _validate.scheduler(scheduler)
 
     @abstractmethod
     def bind(self) -> Callable[..., Any]:

@@ -2,44 +2,46 @@
 
 ``buffer_`` and its drain, ``throttle`` pacing, ``async_map``, ``retry_``,
 ``dead_letter`` and the bridges all hold waiting items in a
-:class:`BoundedQueue`. It is a deque guarded by one lock, with two conditions
+``BoundedQueue``. It is a deque guarded by one lock, with two conditions
 (room for a producer, items for the consumer):
 
-* **Producer side**: :meth:`BoundedQueue.put`. What happens when the queue is
+* **Producer side**: ``BoundedQueue.put``. What happens when the queue is
   full is the queue's declared *overflow policy*:
 
   ``"block"``        wait for room: real backpressure for a producer on
                      another thread;
   ``"drop_newest"``  refuse the incoming item;
   ``"drop_oldest"``  evict the oldest queued item and take the new one;
-  ``"error"``        raise :class:`~rxstreamz.errors.BackpressureError`.
+  ``"error"``        raise ``rxstreamz.errors.BackpressureError``.
 
-* **Consumer side**: :meth:`~BoundedQueue.pop` / :meth:`~BoundedQueue.pop_all`
-  (non-blocking) and :meth:`~BoundedQueue.wait` (block until there is
+* **Consumer side**: ``BoundedQueue.pop`` / ``BoundedQueue.pop_all``
+  (non-blocking) and ``BoundedQueue.wait`` (block until there is
   something to take). ``pop_all`` drains in batches: one lock round-trip for
   everything queued, which is what makes a thread hop cheap. With
   ``pop_all(hold=True)`` the taken items keep their slots until the consumer
-  hands each one on and calls :meth:`~BoundedQueue.release` (lock-free), so
+  hands each one on and calls ``BoundedQueue.release`` (lock-free), so
   only the item in hand is out of the queue while a batch is worked through.
 
 * **Blocking never deadlocks.** A ``"block"`` queue that is full raises
   ``BackpressureError`` instead of waiting when nobody could ever make room:
   the producer is the consumer's own thread (see
-  :meth:`~BoundedQueue.claim_consumer`), or the queue's scheduler runs its
+  ``BoundedQueue.claim_consumer``), or the queue's scheduler runs its
   work on the calling thread or in virtual time (``VirtualTimeScheduler``
   such as ``TestScheduler``, ``TrampolineScheduler``/``CurrentThreadScheduler``,
   ``ImmediateScheduler``). After raising it once the queue is *sealed*: later
   puts are refused and counted as dropped, while what was queued before can
   still be taken, so a processor delivers it before failing (SPEC 7).
 
-* :meth:`~BoundedQueue.close` releases every blocked producer and waiting
+* ``BoundedQueue.close`` releases every blocked producer and waiting
   consumer. Queued items stay takeable (a completing processor drains them);
-  :meth:`~BoundedQueue.discard` throws them away, counted as dropped.
+  ``BoundedQueue.discard`` throws them away, counted as dropped.
 
-Accounting, kept by a :class:`QueueCounters` that may be shared by every
-queue of one operator (one per subscription; the queues then share its lock)::
+Accounting, kept by a ``QueueCounters`` that may be shared by every
+queue of one operator (one per subscription; the queues then share its lock):
 
-    received == delivered + dropped + queued + (taken, not yet reported delivered)
+```text
+received == delivered + dropped + queued + (taken, not yet reported delivered)
+```
 
 ``received`` counts every ``put`` once it is resolved (a blocked ``put`` when
 it returns); ``dropped`` every item that will never be
@@ -70,7 +72,6 @@ __all__ = [
     "Overflow",
     "QueueCounters",
     "QueueStats",
-    "check_scheduler",
 ]
 
 _T = TypeVar("_T")
@@ -83,13 +84,6 @@ OVERFLOW_POLICIES: tuple[Overflow, ...] = ("block", "drop_newest", "drop_oldest"
 _NEVER = sys.maxsize
 
 _SAME_THREAD_SCHEDULERS = (VirtualTimeScheduler, TrampolineScheduler, ImmediateScheduler)
-
-
-def check_scheduler(value: object) -> abc.SchedulerBase | None:
-    """Return ``value`` if it is ``None`` or a reactivex scheduler (the ``scheduler=`` check)."""
-    if value is not None and not isinstance(value, abc.SchedulerBase):
-        raise TypeError(f"scheduler must be a reactivex scheduler, got {type(value).__name__}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +114,7 @@ class QueueCounters:
     The queues that report here share its lock: one lock round-trip per
     ``put`` covers both the queue and the counts, and a snapshot is
     consistent across every subscription. The public attributes are written
-    only under ``lock``; read them through :meth:`snapshot`.
+    only under ``lock``; read them through ``snapshot``.
     """
 
     __slots__ = (
@@ -294,7 +288,7 @@ class BoundedQueue(Generic[_T]):
         ``False`` means it was dropped: refused by ``"drop_newest"``, or the
         queue is closed or failed. ``"drop_oldest"`` evicts the oldest queued
         item instead (handed to ``on_drop``) and returns ``True``. ``"block"``
-        waits for room, or until :meth:`close`.
+        waits for room, or until ``close``.
 
         Raises:
             BackpressureError: The queue is full under ``"error"``, or under
@@ -410,7 +404,7 @@ class BoundedQueue(Generic[_T]):
 
         Args:
             hold: Keep the taken items' slots (and count them as queued) until
-                the consumer hands each one on and calls :meth:`release`. A
+                the consumer hands each one on and calls ``release``. A
                 consumer that works through a batch one item at a time uses
                 this so that only the item in hand is out of the queue. Not
                 allowed under ``"drop_oldest"`` (held items cannot be evicted).
@@ -473,13 +467,13 @@ class BoundedQueue(Generic[_T]):
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether ``close`` was called."""
         return self._closed
 
     def close(self) -> None:
         """Refuse further items and wake every blocked producer and waiting consumer.
 
-        Queued items stay takeable; see :meth:`discard`.
+        Queued items stay takeable; see ``discard``.
         """
         with self._lock:
             self._closed = self._refusing = True

@@ -2,8 +2,8 @@
 
 Precedence: the processor's own ``scheduler=``, else the scheduler passed to
 ``subscribe()``, else the process-wide ``TimeoutScheduler``. Processors read
-the time through :func:`clock_reader` and terminate through
-:func:`flushing_terminals`.
+the time through ``clock_reader`` and terminate through
+``flushing_terminals``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def resolve(
     own: abc.SchedulerBase | None, subscribed: abc.SchedulerBase | None
 ) -> abc.SchedulerBase:
     """Return the scheduler a subscription must use for time and timers."""
-    return own or subscribed or TimeoutScheduler.singleton()
+    if own is not None:
+        return own
+    return subscribed if subscribed is not None else TimeoutScheduler.singleton()
 
 
 _WALL_CLOCK: object = Scheduler.now

@@ -19,10 +19,10 @@ next one from the queue; when the queue is empty it lets go, then looks again
 completion (or the upstream error) downstream. On the success path an item costs
 one lock round trip.
 
-A processor plugs in a :class:`Step`: what to check before the first call, how to
+A processor plugs in a ``Step``: what to check before the first call, how to
 call, what to count on success, and what a failure means (wait and retry, give up
-and go on, or fail the stream). Its operator class derives from :class:`Operator`,
-which builds each subscription's queue and step and calls :func:`run`.
+and go on, or fail the stream). Its operator class derives from ``Operator``,
+which builds each subscription's queue and step and calls ``run``.
 
 Blocking never deadlocks (SPEC 3): a producer that would wait for room in a full
 queue that only it could drain (the thread doing the owner's work, fed back by
@@ -46,7 +46,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxstreamz import _scheduling
+from rxstreamz import _scheduling, _validate
 from rxstreamz._asyncio import escaped, scheduler_loop, start_loop
 from rxstreamz._failure import annotate
 from rxstreamz._queue import BoundedQueue, QueueCounters
@@ -71,10 +71,10 @@ class Step(ABC, Generic[_T, _R]):
     __slots__ = ("fn",)
 
     gated: ClassVar[bool] = False
-    """Whether :meth:`admit` is called before an item's first call."""
+    """Whether ``admit`` is called before an item's first call."""
 
     watches_success: ClassVar[bool] = False
-    """Whether :meth:`succeeded` is called after a successful call."""
+    """Whether ``succeeded`` is called after a successful call."""
 
     def __init__(self, fn: Callable[[_T], _R | Coroutine[Any, Any, _R]]) -> None:
         self.fn = fn  # the user function, called directly on the hot path
@@ -117,7 +117,7 @@ class Tally:
 class Tallies:
     """The counts of every subscription of one operator, for ``stats()``.
 
-    Each live subscription counts in its own :class:`Tally` without a lock
+    Each live subscription counts in its own ``Tally`` without a lock
     (one writer: its owner); a finished one is folded into the totals.
     """
 
@@ -130,7 +130,7 @@ class Tallies:
         self._retried = 0
 
     def open(self) -> Tally:
-        """Return a new tally that counts in the totals until :meth:`close`."""
+        """Return a new tally that counts in the totals until ``close``."""
         tally = Tally()
         with self._lock:
             self._live.add(tally)
@@ -156,11 +156,11 @@ class Tallies:
 
 
 class Operator(ABC, Generic[_T, _R]):
-    """Base of the resilience operators: one :func:`run` per subscription.
+    """Base of the resilience operators: one ``run`` per subscription.
 
     Holds what every subscription shares: the name, the user function, the
     optional scheduler, the queue counters and the tallies. A subclass says
-    how each subscription treats its items (:meth:`_step`).
+    how each subscription treats its items (``_step``).
     """
 
     def __init__(
@@ -174,7 +174,7 @@ class Operator(ABC, Generic[_T, _R]):
         self.name = name
         self.fn = fn
         self.max_pending = max_pending
-        self._scheduler = scheduler
+        self._scheduler = _validate.scheduler(scheduler)
         self._queue_counters = QueueCounters()
         self._tallies = Tallies()
 
@@ -493,7 +493,7 @@ class Awaiter:
     On the loop of an ``AsyncIOScheduler`` when that is the subscription's
     scheduler (the task is started through the scheduler, so on the loop's
     thread); otherwise on a private event loop in a thread of its own, started
-    at the first coroutine and stopped by :meth:`close`.
+    at the first coroutine and stopped by ``close``.
     """
 
     __slots__ = ("_closed", "_coroutine", "_lock", "_loop", "_pending", "_scheduler")

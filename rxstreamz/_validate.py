@@ -37,7 +37,7 @@ def integer(param: str, value: object, *, minimum: int = 1) -> int:
 
 
 def optional_integer(param: str, value: object, *, minimum: int = 1) -> int | None:
-    """Like :func:`integer`, letting ``None`` through."""
+    """Like ``integer``, letting ``None`` through."""
     return None if value is None else integer(param, value, minimum=minimum)
 
 
@@ -77,7 +77,7 @@ def duration(param: str, value: object, *, allow_zero: bool = False) -> float:
 
 
 def optional_duration(param: str, value: object, *, allow_zero: bool = False) -> float | None:
-    """Like :func:`duration`, letting ``None`` through."""
+    """Like ``duration``, letting ``None`` through."""
     return None if value is None else duration(param, value, allow_zero=allow_zero)
 
 
@@ -103,7 +103,7 @@ def timer_duration(param: str, value: object) -> float:
 
 
 def optional_timer_duration(param: str, value: object) -> float | None:
-    """Like :func:`timer_duration`, letting ``None`` through."""
+    """Like ``timer_duration``, letting ``None`` through."""
     return None if value is None else timer_duration(param, value)
 
 
@@ -115,7 +115,7 @@ def function(param: str, value: _C) -> _C:
 
 
 def optional_function(param: str, value: _C | None) -> _C | None:
-    """Like :func:`function`, letting ``None`` through."""
+    """Like ``function``, letting ``None`` through."""
     return None if value is None else function(param, value)
 
 

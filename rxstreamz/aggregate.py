@@ -1,12 +1,14 @@
-"""Folding windows of items: aggregate, and the ready-made folds in :class:`folds`.
+"""Folding windows of items: aggregate, and the ready-made folds in ``folds``.
 
 ``aggregate(fn, initial)`` folds items with ``state = fn(state, item)`` and
-emits an :class:`~rxstreamz.types.AggregateWindow` every ``count`` items
-and/or every ``interval`` seconds. A :class:`Fold` bundles a step function,
+emits an ``rxstreamz.types.AggregateWindow`` every ``count`` items
+and/or every ``interval`` seconds. A ``Fold`` bundles a step function,
 an initial state and a finishing step, so common statistics read as one
-argument::
+argument:
 
-    source.pipe(aggregate(folds.mean(), interval=60))   # AggregateWindow[float]
+```python
+source.pipe(aggregate(folds.mean(), interval=60))   # AggregateWindow[float]
+```
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class _Comparable(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Fold(Generic[_T, _S, _R]):
-    """A reusable fold for :func:`aggregate`: ``step``, ``initial`` state and ``finish``.
+    """A reusable fold for ``aggregate``: ``step``, ``initial`` state and ``finish``.
 
     ``aggregate(Fold(step, initial, finish))`` folds each window with
     ``state = step(state, item)`` from a fresh deep copy of ``initial`` and
@@ -132,9 +134,9 @@ def _extreme(
 
 
 class folds:  # a namespace, used as ``folds.mean()``
-    """Ready-made folds for :func:`aggregate`: ``sum``, ``count``, ``mean``, ``min``, ``max``.
+    """Ready-made folds for ``aggregate``: ``sum``, ``count``, ``mean``, ``min``, ``max``.
 
-    Each returns a :class:`Fold`; pass it as ``aggregate``'s only positional
+    Each returns a ``Fold``; pass it as ``aggregate``'s only positional
     argument. Results of an empty window (``emit_empty=True``): ``sum`` the
     start value, ``count`` 0, ``mean`` ``nan``, ``min``/``max`` ``None``.
 
@@ -223,7 +225,7 @@ class AggregateStats:
 
 
 class Aggregate(Generic[_T, _R]):
-    """The operator returned by :func:`aggregate`."""
+    """The operator returned by ``aggregate``."""
 
     def __init__(
         self,
@@ -484,15 +486,15 @@ def aggregate(
     emitted, except at interval ticks with ``emit_empty=True`` (``result`` is
     then ``initial``, or the fold's finished empty state, and ``count`` 0).
 
-    ::
+    ```text
+    time   0    5    10   15   20
+    in     --1--2--3----4----|
+    aggregate(lambda s, x: s + x, 0, interval=10)      subscribed at 0
+    out    ----------A-------B|
 
-        time   0    5    10   15   20
-        in     --1--2--3----4----|
-        aggregate(lambda s, x: s + x, 0, interval=10)      subscribed at 0
-        out    ----------A-------B|
-
-        A=(result=6, start=0, end=10, count=3)
-        B=(result=4, start=10, end=18, count=1), flushed at |
+    A=(result=6, start=0, end=10, count=3)
+    B=(result=4, start=10, end=18, count=1), flushed at |
+    ```
 
     Behavior:
         - Completion emits the partial window (if it has items), then
@@ -502,7 +504,7 @@ def aggregate(
           the processor and the item) and disposes upstream; ``errors="skip"``
           drops the item (the state is kept), counts it in ``stats().failed``
           and hands a ``DeadLetter`` to ``on_failure``. A raising ``finish`` of
-          a :class:`Fold` fails the stream in both modes.
+          a ``Fold`` fails the stream in both modes.
         - With ``interval``: one periodic timer per subscription, re-armed at
           absolute times (no drift); dispose cancels it (without waiting for a
           downstream receiving a window) and nothing is emitted after.
@@ -519,7 +521,7 @@ def aggregate(
         2.0
 
     Args:
-        fn: ``(state, item) -> state``, or a :class:`Fold` (then without
+        fn: ``(state, item) -> state``, or a ``Fold`` (then without
             ``initial``), such as ``folds.mean()``.
         initial: The state each window starts from (deep-copied per window).
         count: Items per window (>= 1).

@@ -1,9 +1,11 @@
 """``CircuitBreaker`` and ``circuit_breaker``: stop calling a failing dependency for a while.
 
-The state machine::
+The state machine:
 
-               failures / requests >= failure_threshold
-               (after min_requests calls, checked after a failure)
+```text
+failures / requests >= failure_threshold
+(after min_requests calls, checked after a failure)
+```
     closed ------------------------------------------------> open
       ^                                                       |  ^
       | half_open_requests trial                              |  |
@@ -157,7 +159,7 @@ class CircuitBreaker:
         )
         self.half_open_requests = _validate.integer("half_open_requests", half_open_requests)
         self.on_state_change = _validate.optional_function("on_state_change", on_state_change)
-        self.scheduler = scheduler
+        self.scheduler = _validate.scheduler(scheduler)
         self._lock = threading.RLock()  # on_state_change may read the breaker
         self._state: CircuitState = "closed"
         self._generation = 0  # bumped by every transition; a ticket is the generation
@@ -196,7 +198,7 @@ class CircuitBreaker:
                 ``scheduler``.
 
         Returns:
-            A ticket to hand to :meth:`record` (or :meth:`abandon`) when the
+            A ticket to hand to ``record`` (or ``abandon``) when the
             call ends, or ``None`` when the call is rejected (counted in
             ``rejected``).
         """
@@ -224,9 +226,9 @@ class CircuitBreaker:
         """Report how the call allowed by ``ticket`` ended, and apply the rules.
 
         Args:
-            ticket: What :meth:`acquire` returned for the call.
+            ticket: What ``acquire`` returned for the call.
             success: Whether the call succeeded.
-            now: As for :meth:`acquire`.
+            now: As for ``acquire``.
         """
         with self._lock:
             self._requests += 1
@@ -293,7 +295,7 @@ class CircuitBreaker:
 
 
 class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
-    """The operator returned by :func:`circuit_breaker`."""
+    """The operator returned by ``circuit_breaker``."""
 
     def __init__(
         self,
@@ -455,19 +457,19 @@ def circuit_breaker(
 ) -> CircuitBreakerOperator[Any, Any]:
     """Emit ``fn(item)`` for every item, guarded by a circuit breaker.
 
-    Each call's outcome feeds the breaker (see :class:`CircuitBreaker` for the
+    Each call's outcome feeds the breaker (see ``CircuitBreaker`` for the
     closed / open / half-open rules). While the circuit is open, items are
     rejected without calling ``fn``, with ``CircuitOpenError``, which the error
     model handles like any failure: ``errors="raise"`` fails the stream;
     ``errors="skip"`` with ``on_failure`` routes the item to a dead-letter sink
     (``DeadLetter.attempts`` is 0 for a rejected item).
 
-    ::
-
-        --a--b--c--d--e--.....--f--|     fn fails on a and b
-        circuit_breaker(fn, min_requests=2, recovery_timeout=10, errors="skip")
-        --x--x--r--r--r--.....--F--|     x: failed and skipped, r: rejected,
-                                         F = fn(f): 10 s later, a half-open trial
+    ```text
+    --a--b--c--d--e--.....--f--|     fn fails on a and b
+    circuit_breaker(fn, min_requests=2, recovery_timeout=10, errors="skip")
+    --x--x--r--r--r--.....--F--|     x: failed and skipped, r: rejected,
+                                     F = fn(f): 10 s later, a half-open trial
+    ```
 
     Behavior:
         - ``breaker=`` shares one state machine (thread-safe) between operators
@@ -506,12 +508,12 @@ def circuit_breaker(
 
     Args:
         fn: Called per item (``item -> result``); may be ``async def``.
-        breaker: A shared :class:`CircuitBreaker`; excludes the breaker options.
-        failure_threshold: See :class:`CircuitBreaker`.
-        min_requests: See :class:`CircuitBreaker`.
-        recovery_timeout: See :class:`CircuitBreaker`.
-        half_open_requests: See :class:`CircuitBreaker`.
-        on_state_change: See :class:`CircuitBreaker`.
+        breaker: A shared ``CircuitBreaker``; excludes the breaker options.
+        failure_threshold: See ``CircuitBreaker``.
+        min_requests: See ``CircuitBreaker``.
+        recovery_timeout: See ``CircuitBreaker``.
+        half_open_requests: See ``CircuitBreaker``.
+        on_state_change: See ``CircuitBreaker``.
         errors: ``"raise"`` or ``"skip"``.
         on_failure: Receives a ``DeadLetter`` per skipped or rejected item.
         name: Name in error notes, dead letters and messages; default

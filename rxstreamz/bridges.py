@@ -1,11 +1,13 @@
 """Bridges between push (Rx) and pull (iterators, asyncio).
 
-Four ways across the boundary::
+Four ways across the boundary:
 
-    collect(obs)                -> list             run to completion, return items
-    to_iterator(obs)            -> Iterator         blocking pull, bounded (backpressure)
-    to_async_iterator(obs)      -> AsyncIterator    ``async for``, bounded (backpressure)
-    from_async_iterable(ait)    -> Observable       pull one item at a time on a loop
+```text
+collect(obs)                -> list             run to completion, return items
+to_iterator(obs)            -> Iterator         blocking pull, bounded (backpressure)
+to_async_iterator(obs)      -> AsyncIterator    ``async for``, bounded (backpressure)
+from_async_iterable(ait)    -> Observable       pull one item at a time on a loop
+```
 
 The push side of ``collect``, ``to_iterator`` and ``to_async_iterator`` runs on
 a background *feeder* thread that subscribes inside a fresh RxPY trampoline
@@ -70,7 +72,7 @@ class _Feeder(Generic[_T]):
     The subscription is created from an action on the thread's
     ``CurrentThreadScheduler``, so ``subscribe()`` returns (and its disposable
     is known) before a trampolined synchronous source starts its loop;
-    :meth:`dispose` from any thread then stops that loop between two items.
+    ``dispose`` from any thread then stops that loop between two items.
     """
 
     __slots__ = (
@@ -147,10 +149,10 @@ def collect(observable: Observable[_T], timeout: _validate.Duration | None = Non
     works inside another pipeline's callback and a ``timeout`` also stops a
     synchronous source.
 
-    ::
-
-        --1--2--3--|
-        collect(...)  ->  [1, 2, 3]
+    ```text
+    --1--2--3--|
+    collect(...)  ->  [1, 2, 3]
+    ```
 
     Behavior:
         - Completion: returns every item, in order.
@@ -441,7 +443,7 @@ class _Pull(Generic[_T]):
 
 
 class ObservableIterator(_Pull[_T]):
-    """A blocking iterator over an observable; returned by :func:`to_iterator`.
+    """A blocking iterator over an observable; returned by ``to_iterator``.
 
     Iterate it, or call ``next()``; ``close()`` (or leaving a ``with`` block)
     disposes the subscription early.
@@ -499,7 +501,7 @@ class ObservableIterator(_Pull[_T]):
 
 
 class ObservableAsyncIterator(_Pull[_T]):
-    """An async iterator over an observable; returned by :func:`to_async_iterator`.
+    """An async iterator over an observable; returned by ``to_async_iterator``.
 
     Use it with ``async for``; ``aclose()`` (or leaving an ``async with``
     block) disposes the subscription early.
@@ -551,7 +553,7 @@ class ObservableAsyncIterator(_Pull[_T]):
         channel.feeder.join()  # returns at once: the thread has run its last callback
 
     def close(self) -> None:
-        """Dispose and release like :meth:`aclose`, without awaiting the feeder thread."""
+        """Dispose and release like ``aclose``, without awaiting the feeder thread."""
         self._finalizer()
         self._discard_batch()
 
@@ -577,12 +579,12 @@ def to_iterator(
     than ``maxsize`` items ahead of the consumer: its ``on_next`` blocks until
     the consumer catches up.
 
-    ::
-
-        source:    --1--2--3--4--5--|
-        queue:     [1 2 3]  (maxsize=3): the producer waits in on_next(4)
-        consumer:  next() -> 1, 2, 3; the next next() frees the three slots,
-                   4 and 5 go in; next() -> 4, 5, then StopIteration
+    ```text
+    source:    --1--2--3--4--5--|
+    queue:     [1 2 3]  (maxsize=3): the producer waits in on_next(4)
+    consumer:  next() -> 1, 2, 3; the next next() frees the three slots,
+               4 and 5 go in; next() -> 4, 5, then StopIteration
+    ```
 
     Behavior:
         - Backpressure: ``next()`` takes everything queued at once; those
@@ -617,7 +619,7 @@ def to_iterator(
         maxsize: Items the queue holds before the producer blocks (>= 1).
 
     Returns:
-        An :class:`ObservableIterator`, also a context manager.
+        An ``ObservableIterator``, also a context manager.
 
     Raises:
         TypeError: ``observable`` is not an ``Observable`` or ``maxsize`` is
@@ -634,18 +636,18 @@ def to_async_iterator(
 ) -> ObservableAsyncIterator[_T]:
     """Turn an observable into an async iterator with real backpressure.
 
-    Same semantics as :func:`to_iterator`, for ``async for``. The observable is
+    Same semantics as ``to_iterator``, for ``async for``. The observable is
     subscribed at once on a feeder thread; the consumer awaits items without
     blocking its event loop, and the producer blocks in ``on_next`` while
     ``maxsize`` items wait.
 
-    ::
-
-        source:      --1--2--3--|
-        async for:   --1--2--3--| (StopAsyncIteration)
+    ```text
+    source:      --1--2--3--|
+    async for:   --1--2--3--| (StopAsyncIteration)
+    ```
 
     Behavior:
-        - Completion and error as :func:`to_iterator` (the exception object
+        - Completion and error as ``to_iterator`` (the exception object
           is raised from ``__anext__``).
         - Dispose: ``aclose()``, leaving an ``async with`` block, or garbage
           collection (``break`` out of ``async for x in to_async_iterator(...)``)
@@ -671,7 +673,7 @@ def to_async_iterator(
         maxsize: Items the queue holds before the producer blocks (>= 1).
 
     Returns:
-        An :class:`ObservableAsyncIterator`, also an async context manager.
+        An ``ObservableAsyncIterator``, also an async context manager.
 
     Raises:
         TypeError: ``observable`` is not an ``Observable`` or ``maxsize`` is
@@ -699,10 +701,10 @@ def from_async_iterable(
     the previous item has returned, so it never reads ahead and a slow
     observer slows the iteration (backpressure for free).
 
-    ::
-
-        async iterable:  1 . . 2 . . 3 . . (end)
-        observable:      --1-----2-----3-----|
+    ```text
+    async iterable:  1 . . 2 . . 3 . . (end)
+    observable:      --1-----2-----3-----|
+    ```
 
     Behavior:
         - Loop: the loop of an ``AsyncIOScheduler`` /

@@ -3,7 +3,7 @@
 Rx pushes: without a buffer, a producer runs exactly as fast as the slowest
 ``on_next`` downstream of it. A buffer decouples the two sides. The producer's
 ``on_next`` only puts the item in a bounded queue (see
-:mod:`rxstreamz._queue`) and returns; a *drain* takes items out and delivers
+``rxstreamz._queue``) and returns; a *drain* takes items out and delivers
 them downstream on its own thread (or on ``scheduler=``). When the queue is
 full, the overflow policy decides, explicitly, what gives:
 
@@ -17,7 +17,7 @@ factory             policy           when the queue is full
 ==================  ===============  ==========================================
 
 Every buffer counts what it does: ``stats()`` returns a
-:class:`~rxstreamz._queue.QueueStats` whose numbers satisfy
+``rxstreamz._queue.QueueStats`` whose numbers satisfy
 ``received == delivered + dropped + queued`` once the drain is idle.
 """
 
@@ -38,7 +38,6 @@ from rxstreamz._queue import (
     Overflow,
     QueueCounters,
     QueueStats,
-    check_scheduler,
 )
 from rxstreamz.errors import BackpressureError
 
@@ -51,7 +50,7 @@ OnDrop = Callable[[Any], object]
 
 
 class Buffer:
-    """The operator returned by :func:`buffer_`, :func:`dropping_buffer`, :func:`sliding_buffer`."""
+    """The operator returned by ``buffer_``, ``dropping_buffer``, ``sliding_buffer``."""
 
     def __init__(
         self,
@@ -270,7 +269,7 @@ def _make(
         _validate.choice("overflow", overflow, OVERFLOW_POLICIES),
         _validate.optional_function("on_drop", on_drop),
         _validate.name(name, default_name),
-        check_scheduler(scheduler),
+        _validate.scheduler(scheduler),
     )
 
 
@@ -290,11 +289,13 @@ def buffer_(
     a full queue makes the producer *wait*: this is backpressure, and it is
     how a fast producer on its own thread (``from_iterable`` subscribed on a
     thread, a feeder thread) is held to the consumer's pace with at most
-    ``capacity`` items in memory::
+    ``capacity`` items in memory:
 
-        producer  --1--2--3--4--5--6--|        (its own thread)
-        buffer_(2)  [1][2]  full: the producer blocks until the drain takes one
-        drain     ---1----2----3----4----5----6--|   (drain thread)
+    ```text
+    producer  --1--2--3--4--5--6--|        (its own thread)
+    buffer_(2)  [1][2]  full: the producer blocks until the drain takes one
+    drain     ---1----2----3----4----5----6--|   (drain thread)
+    ```
 
     Behavior:
         - Order is kept. Completion and upstream errors are delivered after
@@ -303,7 +304,7 @@ def buffer_(
           downstream does not hold a slot. ``stats().high_watermark <=
           capacity`` always.
         - ``overflow``: ``"block"`` (wait for room), ``"drop_newest"``,
-          ``"drop_oldest"`` (as :func:`dropping_buffer` / :func:`sliding_buffer`)
+          ``"drop_oldest"`` (as ``dropping_buffer`` / ``sliding_buffer``)
           or ``"error"`` (fail with ``BackpressureError``). Dropped items go to
           ``on_drop`` and are counted in ``stats().dropped``.
         - Blocking never deadlocks: if the producer runs on the drain's own
@@ -362,20 +363,20 @@ def dropping_buffer(
 ) -> Buffer:
     """A buffer that never blocks: when it is full, the *incoming* item is dropped.
 
-    :func:`buffer_` with ``overflow="drop_newest"``. Use it when the
+    ``buffer_`` with ``overflow="drop_newest"``. Use it when the
     producer must never wait and the items already queued matter more than
     new ones (the consumer finishes what it started). Go streamz documents
     its DroppingBuffer as dropping the oldest; this one drops the newest, as
-    the name says, and :func:`sliding_buffer` drops the oldest.
+    the name says, and ``sliding_buffer`` drops the oldest.
 
-    ::
-
-        producer        --0--1--2--3--4--|      (consumer stalled)
-        dropping_buffer(2)  [0][1]  2, 3, 4 dropped
-        drain           ---------------0--1--|
+    ```text
+    producer        --0--1--2--3--4--|      (consumer stalled)
+    dropping_buffer(2)  [0][1]  2, 3, 4 dropped
+    drain           ---------------0--1--|
+    ```
 
     Behavior:
-        - Like :func:`buffer_` (order, completion after the queued items,
+        - Like ``buffer_`` (order, completion after the queued items,
           drain thread, dispose), except that a full buffer refuses the new
           item, hands it to ``on_drop`` and counts it in ``stats().dropped``.
 
@@ -416,22 +417,22 @@ def sliding_buffer(
 ) -> Buffer:
     """A buffer that never blocks: when it is full, the *oldest* queued item is evicted.
 
-    :func:`buffer_` with ``overflow="drop_oldest"``: a slow consumer ends up
+    ``buffer_`` with ``overflow="drop_oldest"``: a slow consumer ends up
     seeing the latest ``capacity`` items. Use it for state-like streams
     (prices, positions, progress) where only recent values matter.
 
-    ::
-
-        producer        --0--1--2--3--4--|      (consumer stalled)
-        sliding_buffer(2)   0, 1, 2 evicted  [3][4]
-        drain           ---------------3--4--|
+    ```text
+    producer        --0--1--2--3--4--|      (consumer stalled)
+    sliding_buffer(2)   0, 1, 2 evicted  [3][4]
+    drain           ---------------3--4--|
+    ```
 
     Behavior:
-        - Like :func:`buffer_` (order, completion after the queued items,
+        - Like ``buffer_`` (order, completion after the queued items,
           drain thread, dispose), except that a full buffer evicts its oldest
           item, hands it to ``on_drop`` and counts it in ``stats().dropped``.
         - The drain takes one item at a time (so any queued item can still be
-          evicted); :func:`buffer_` and :func:`dropping_buffer` drain in batches.
+          evicted); ``buffer_`` and ``dropping_buffer`` drain in batches.
 
     Examples:
         >>> import reactivex as rx

@@ -2,12 +2,14 @@
 
 ``rxstreamz bench`` measures the processors of this installation beside
 RxPY's nearest built-ins and a plain Python loop, on this machine, and prints
-the tables of the performance guide (``docs/performance.md``)::
+the tables of the performance guide (``docs/performance.md``):
 
-    rxstreamz bench                 # about a minute on 2 cores
-    rxstreamz bench --quick         # a few seconds, for a smoke check
-    rxstreamz bench --items 1000000 --repeat 5 --json bench.json
-    rxstreamz bench --markdown      # tables ready for a docs page
+```text
+rxstreamz bench                 # about a minute on 2 cores
+rxstreamz bench --quick         # a few seconds, for a smoke check
+rxstreamz bench --items 1000000 --repeat 5 --json bench.json
+rxstreamz bench --markdown      # tables ready for a docs page
+```
 
 Tables go to stdout, progress to stderr (rich if installed, else tqdm, else
 plain lines).

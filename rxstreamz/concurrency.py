@@ -6,18 +6,20 @@ emits the results in input order (or in completion order with
 ``ordered=False``).
 
 How one subscription works (the hot path is what makes it cheaper per item
-than ``ThreadPoolExecutor.map``)::
+than ``ThreadPoolExecutor.map``):
 
-    producer --on_next--> [gate: BoundedQueue, capacity workers + max_pending]
-        |                        (blocks the producer when full)
-        +--> runner: private threads pulling from a SimpleQueue, or an
-             executor, or worker coroutines on an event loop
-                 |  fn(item) -> result
-                 v
-             reorder buffer (a dict keyed by sequence number)
-                 |  whichever thread completes the head-of-line item
-                 v  drains every ready result, outside the lock
-             downstream on_next (never two at once)
+```python
+producer --on_next--> [gate: BoundedQueue, capacity workers + max_pending]
+    |                        (blocks the producer when full)
+    +--> runner: private threads pulling from a SimpleQueue, or an
+         executor, or worker coroutines on an event loop
+             |  fn(item) -> result
+             v
+         reorder buffer (a dict keyed by sequence number)
+             |  whichever thread completes the head-of-line item
+             v  drains every ready result, outside the lock
+         downstream on_next (never two at once)
+```
 
 The gate holds every item from acceptance until its result is handed
 downstream (queued, running, or finished and waiting for an earlier item), so
@@ -80,7 +82,7 @@ class _Failed:
     """The outcome of a call that raised, waiting in the reorder buffer.
 
     ``fatal``: the call ended with a ``BaseException`` that is not an
-    ``Exception`` (wrapped by :func:`~rxstreamz._asyncio.escaped`); it fails
+    ``Exception`` (wrapped by ``rxstreamz._asyncio.escaped``); it fails
     the stream in both ``errors`` modes.
     """
 
@@ -106,7 +108,7 @@ def _must_propagate(error: BaseException) -> bool:
 
 
 _Finish = Callable[[int, object], None]
-"""``finish(seq, outcome)``: a runner reports a result or a :class:`_Failed`."""
+"""``finish(seq, outcome)``: a runner reports a result or a ``_Failed``."""
 
 
 class _Runner(Protocol):
@@ -319,7 +321,7 @@ class _Loop:
     The loop is the subscription's (``AsyncIOScheduler``) or a private one on a
     thread of its own, started at the first item and stopped on close. Each
     task takes the next waiting item itself when its call ends, so there is no
-    task per item. Everything but :meth:`start` and :meth:`close` runs on the
+    task per item. Everything but ``start`` and ``close`` runs on the
     loop's thread.
     """
 
@@ -463,7 +465,7 @@ def _is_async(fn: object) -> bool:
 
 
 class AsyncMap(Generic[_T, _R]):
-    """The operator returned by :func:`async_map`."""
+    """The operator returned by ``async_map``."""
 
     def __init__(
         self,
@@ -485,7 +487,7 @@ class AsyncMap(Generic[_T, _R]):
         self.executor = executor
         self.name = failures.processor
         self._failures = failures
-        self._scheduler = scheduler
+        self._scheduler = _validate.scheduler(scheduler)
         self._queue_counters = QueueCounters()
         self._lock = threading.Lock()
         self._submitted = 0
@@ -785,11 +787,11 @@ def async_map(
     subscription's asyncio loop when subscribed with an ``AsyncIOScheduler``,
     else on a private event-loop thread.
 
-    ::
-
-        --1--2--3--4--|
-        async_map(slow_double, workers=2)     calls: 2 and 1 at once, 2 ends first
-        -------2-4---6--8|                    in input order, completes after 8
+    ```text
+    --1--2--3--4--|
+    async_map(slow_double, workers=2)     calls: 2 and 1 at once, 2 ends first
+    -------2-4---6--8|                    in input order, completes after 8
+    ```
 
     Backpressure (SPEC 3): the operator holds at most ``workers +
     max_pending`` items: queued, running, or finished and waiting for an

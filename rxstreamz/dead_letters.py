@@ -47,7 +47,7 @@ class DeadLetterStats:
 
 
 class DeadLetterOperator(_sequential.Operator[_T, _R]):
-    """The operator returned by :func:`dead_letter`."""
+    """The operator returned by ``dead_letter``."""
 
     def __init__(
         self,
@@ -174,16 +174,16 @@ def dead_letter(
     Items are processed one at a time, in order. A failing call is retried up
     to ``max_retries`` times, ``retry_delay`` apart (waits scheduled on the
     scheduler). An item that still fails becomes a
-    :class:`~rxstreamz.DeadLetter` (the item, the last exception, the number of
+    ``rxstreamz.DeadLetter`` (the item, the last exception, the number of
     calls made, the scheduler time, this processor's name) handed to ``sink``,
     and the stream continues with the next item. Successful results flow
     downstream in order.
 
-    ::
-
-        --a--b--c--|          fn fails on b
-        dead_letter(fn, sink=letters.append)
-        --A-----C--|          sink got DeadLetter(item=b, attempts=1, ...)
+    ```text
+    --a--b--c--|          fn fails on b
+    dead_letter(fn, sink=letters.append)
+    --A-----C--|          sink got DeadLetter(item=b, attempts=1, ...)
+    ```
 
     Behavior:
         - ``sink`` is a callable or an Rx ``Observer``/``Subject`` (its
@@ -198,10 +198,10 @@ def dead_letter(
           retries included) and every queued item, then complete or forward
           the error.
         - ``max_pending`` bounds the queue of waiting items (``None``:
-          unbounded), as in :func:`retry_`.
+          unbounded), as in ``retry_``.
         - Dispose cancels the pending wait (or coroutine); nothing is emitted
           or sent to the sink afterwards.
-        - ``fn`` may be ``async def`` (run as in :func:`retry_`).
+        - ``fn`` may be ``async def`` (run as in ``retry_``).
         - Each subscription has its own queue; ``stats()`` sums them.
 
     Examples:

@@ -264,7 +264,7 @@ class _DedupeCore:
 
 
 class Dedupe(_DedupeCore):
-    """The operator returned by :func:`dedupe` without ``key``: items are their own keys."""
+    """The operator returned by ``dedupe`` without ``key``: items are their own keys."""
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
@@ -272,7 +272,7 @@ class Dedupe(_DedupeCore):
 
 
 class KeyedDedupe(_DedupeCore, Generic[_T]):
-    """The operator returned by :func:`dedupe` with a ``key`` function of the items."""
+    """The operator returned by ``dedupe`` with a ``key`` function of the items."""
 
     def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
@@ -319,15 +319,17 @@ def dedupe(
 
     The key is ``key(item)``, or the item itself. A key passes again only once
     ``now - last_pass > ttl`` (strictly: exactly ``ttl`` later is still a
-    duplicate). Duplicates do not refresh the time. ::
+    duplicate). Duplicates do not refresh the time.:
 
-        time   0 1 2 3 4 5 6
-        input  a b a a b a |
-        dedupe(ttl=3)
-        output a b . . . a |
+    ```text
+    time   0 1 2 3 4 5 6
+    input  a b a a b a |
+    dedupe(ttl=3)
+    output a b . . . a |
 
-        a at 2, 3: 3 - 0 = 3 is not > 3, still a duplicate (and no refresh)
-        b at 4: 4 - 1 = 3, duplicate;   a at 5: 5 - 0 > 3, passes again
+    a at 2, 3: 3 - 0 = 3 is not > 3, still a duplicate (and no refresh)
+    b at 4: 4 - 1 = 3, duplicate;   a at 5: 5 - 0 > 3, passes again
+    ```
 
     Behavior:
         - ``ttl=None`` remembers keys for ever, unless ``max_keys`` bounds

@@ -1,14 +1,16 @@
 """Exceptions raised by rxstreamz itself.
 
-Every exception rxstreamz creates derives from one base class::
+Every exception rxstreamz creates derives from one base class:
 
-    RxStreamzError            catch-all for failures that rxstreamz itself detects
-    ├── BackpressureError     a bounded queue is full under overflow="error", or
-    │                         blocking the producer would deadlock
-    ├── CircuitOpenError      a circuit breaker rejected an item while open
-    ├── RetryExhaustedError   retry_ made max_attempts calls and all failed;
-    │                         the last failure is its __cause__
-    └── PartitionError        a partitioner returned an index outside [0, n)
+```text
+RxStreamzError            catch-all for failures that rxstreamz itself detects
+├── BackpressureError     a bounded queue is full under overflow="error", or
+│                         blocking the producer would deadlock
+├── CircuitOpenError      a circuit breaker rejected an item while open
+├── RetryExhaustedError   retry_ made max_attempts calls and all failed;
+│                         the last failure is its __cause__
+└── PartitionError        a partitioner returned an index outside [0, n)
+```
 
 Exceptions raised by *your* functions (predicates, mappers, key functions,
 callbacks) are never wrapped: they reach ``on_error`` unchanged in type, with a

@@ -34,7 +34,7 @@ def _nearest_rank(ordered: list[float], fraction: float) -> float:
 
 
 class Monitor:
-    """The operator returned by :func:`monitor`."""
+    """The operator returned by ``monitor``."""
 
     def __init__(
         self,
@@ -248,16 +248,18 @@ def monitor(
 
     Every ``interval`` of scheduler time from the subscription, and once more
     at completion or upstream error, ``on_stats`` receives a
-    :class:`~rxstreamz.StreamStats`: items since the previous report
+    ``rxstreamz.StreamStats``: items since the previous report
     (``count``, 0 for an idle interval), ``total``, ``rate`` (``count /
     interval_seconds``), the actual ``interval_seconds`` since the previous
-    report, and the report's ``timestamp``. ::
+    report, and the report's ``timestamp``.:
 
-        time   0 1 2 3 4 5 6 7 8
-        input  a b c . . . . d |
-        monitor(3, report)
-        output a b c . . . . d |      items pass unchanged
-        report       R     R   R      count 3 at 3, 0 at 6, 1 at 8 (completion)
+    ```text
+    time   0 1 2 3 4 5 6 7 8
+    input  a b c . . . . d |
+    monitor(3, report)
+    output a b c . . . . d |      items pass unchanged
+    report       R     R   R      count 3 at 3, 0 at 6, 1 at 8 (completion)
+    ```
 
     With ``latency=True`` each report also gives the mean, median (p50), 99th
     percentile (nearest rank) and maximum of the seconds spent in downstream

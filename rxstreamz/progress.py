@@ -17,7 +17,7 @@ _X = TypeVar("_X")
 
 
 class Progress:
-    """The operator returned by :func:`progress`."""
+    """The operator returned by ``progress``."""
 
     def __init__(
         self,
@@ -105,11 +105,11 @@ def progress(
     ``count_elements=True`` it advances by ``len(item)`` for sized items, so it
     keeps counting the records inside the batches.
 
-    ::
-
-        --a--b--c--|
-        progress(total=3)        [███████] 3/3
-        --a--b--c--|
+    ```text
+    --a--b--c--|
+    progress(total=3)        [███████] 3/3
+    --a--b--c--|
+    ```
 
     Behavior:
         - One bar per subscription, created at subscribe; closed on

@@ -45,7 +45,7 @@ class RetryStats:
 
 
 class Retry(_sequential.Operator[_T, _R]):
-    """The operator returned by :func:`retry_`."""
+    """The operator returned by ``retry_``."""
 
     def __init__(
         self,
@@ -206,11 +206,11 @@ def retry_(
     with the defaults, each multiplied by a random factor in ``[0.5, 1.0]``
     when ``jitter`` is on. Items that arrive meanwhile wait in a bounded queue.
 
-    ::
-
-        --a--b--------c--|        fn(a) fails once; b arrives during the wait
-        retry_(fn, base_delay=4, jitter=False)
-        ------(AB)----C--|        A = fn(a) after the 4 s wait, then B = fn(b) at once
+    ```text
+    --a--b--------c--|        fn(a) fails once; b arrives during the wait
+    retry_(fn, base_delay=4, jitter=False)
+    ------(AB)----C--|        A = fn(a) after the 4 s wait, then B = fn(b) at once
+    ```
 
     Behavior:
         - Attempts exhausted: ``RetryExhaustedError`` (``attempts``, ``item``,

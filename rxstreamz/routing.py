@@ -150,7 +150,7 @@ class SwitchStats:
 
 
 def _merge(sources: Sequence[Observable[_T]]) -> Observable[_T]:
-    """Merge ``sources`` (already validated); see :func:`fan_in`."""
+    """Merge ``sources`` (already validated); see ``fan_in``."""
 
     def subscribe(
         observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
@@ -205,12 +205,12 @@ def _merge(sources: Sequence[Observable[_T]]) -> Observable[_T]:
 def fan_in(*sources: Observable[_T]) -> Observable[_T]:
     """Merge several observables into one.
 
-    ::
-
-        a: --1-----3--|
-        b: ----2-----------4--|
-        fan_in(a, b)
-           --1-2---3-------4--|
+    ```text
+    a: --1-----3--|
+    b: ----2-----------4--|
+    fan_in(a, b)
+       --1-2---3-------4--|
+    ```
 
     Behavior:
         - Every source is subscribed, in argument order, when the result is.
@@ -247,7 +247,7 @@ def fan_in(*sources: Observable[_T]) -> Observable[_T]:
 
 
 class FanOut:
-    """The operator returned by :func:`fan_out`."""
+    """The operator returned by ``fan_out``."""
 
     def __init__(self, n: int) -> None:
         self.n = n
@@ -277,12 +277,12 @@ def _broadcast(run: Run[_X]) -> Callable[[_X], None]:
 def fan_out(n: int) -> FanOut:
     """Broadcast every item to ``n`` branches.
 
-    ::
-
-        --1--2--|
-        fan_out(2)
-        [0] --1--2--|
-        [1] --1--2--|      each item reaches [0] first, then [1]
+    ```text
+    --1--2--|
+    fan_out(2)
+    [0] --1--2--|
+    [1] --1--2--|      each item reaches [0] first, then [1]
+    ```
 
     Behavior:
         - Upstream is subscribed once, when the last of the ``n`` branches is
@@ -361,7 +361,7 @@ def _fnv1a_str(key: str) -> int:
 
 
 class Partition(Generic[_T]):
-    """The operator returned by :func:`partition_`."""
+    """The operator returned by ``partition_``."""
 
     def __init__(
         self,
@@ -376,7 +376,7 @@ class Partition(Generic[_T]):
         self.partitioner = partitioner
         self.name = failures.processor
         self._failures = failures
-        self._scheduler = scheduler
+        self._scheduler = _validate.scheduler(scheduler)
         self._tally = Tally(n)
 
     def __call__(self, source: Observable[_T]) -> tuple[Observable[_T], ...]:
@@ -454,15 +454,15 @@ def partition_(
 
     The branch is ``partitioner(key(item), n)``; by default
     ``fnv1a_32(key(item)) % n`` (FNV-1a 32-bit of the key's UTF-8 bytes; see
-    :func:`fnv1a_32`), so a key always lands in the same partition, in every
+    ``fnv1a_32``), so a key always lands in the same partition, in every
     process. Items of one partition keep their order.
 
-    ::
-
-        --a1--b1--a2--c1--|          key = the letter
-        partition_(key, 2)
-        [0] --a1------a2------|
-        [1] ------b1------c1--|
+    ```text
+    --a1--b1--a2--c1--|          key = the letter
+    partition_(key, 2)
+    [0] --a1------a2------|
+    [1] ------b1------c1--|
+    ```
 
     Behavior:
         - Upstream is subscribed once, when the last branch is subscribed;
@@ -473,7 +473,7 @@ def partition_(
           disposes upstream, disposing some of them does not (items routed to
           a disposed branch are counted and not delivered).
         - A partitioner result that is not an int in ``[0, n)`` (Go silently
-          uses 0) is a failure of that item: a :class:`PartitionError` with
+          uses 0) is a failure of that item: a ``PartitionError`` with
           ``index`` and ``partitions``.
         - A failing key function or partitioner, or an invalid index:
           ``errors="raise"`` sends the exception (with a note naming the
@@ -527,7 +527,7 @@ def partition_(
 
 
 class Split(Generic[_T]):
-    """The operator returned by :func:`split`."""
+    """The operator returned by ``split``."""
 
     def __init__(
         self,
@@ -538,7 +538,7 @@ class Split(Generic[_T]):
         self.predicate = predicate
         self.name = failures.processor
         self._failures = failures
-        self._scheduler = scheduler
+        self._scheduler = _validate.scheduler(scheduler)
         self._tally = Tally(2)  # matched, unmatched
 
     def __call__(self, source: Observable[_T]) -> tuple[Observable[_T], Observable[_T]]:
@@ -592,15 +592,15 @@ def split(
 ) -> Split[_T]:
     """Send items where ``predicate`` is true to one branch, the others to a second.
 
-    ::
-
-        --1--2--3--4--|
-        split(is_even)
-        matched   -----2-----4--|
-        unmatched --1-----3-----|
+    ```text
+    --1--2--3--4--|
+    split(is_even)
+    matched   -----2-----4--|
+    unmatched --1-----3-----|
+    ```
 
     Behavior:
-        - The same branching rules as :func:`partition_`: upstream is
+        - The same branching rules as ``partition_``: upstream is
           subscribed once both branches are (**if one is never subscribed,
           nothing flows**); synchronous delivery; completion and errors reach
           both; disposing both disposes upstream.
@@ -689,7 +689,7 @@ def _entries(
 
 
 class Router(Generic[_T]):
-    """The operator returned by :func:`router`."""
+    """The operator returned by ``router``."""
 
     def __init__(
         self,
@@ -706,7 +706,7 @@ class Router(Generic[_T]):
         self.name = failures.processor
         self._predicates = predicates
         self._failures = failures
-        self._scheduler = scheduler
+        self._scheduler = _validate.scheduler(scheduler)
         # One counter per route, then: items routed somewhere, items unrouted.
         self._tally = Tally(len(self.names) + 2)
 
@@ -782,15 +782,15 @@ def router(
     An item that matches nothing goes to the ``"default"`` route when
     ``default=True``, else it is dropped and counted in ``stats().unrouted``.
 
-    ::
-
-        --2--3--6--7--|
-        router({"two": div2, "three": div3}, mode="all")
-        two   --2-----6-----|
-        three -----3--6-----|        7: unrouted
+    ```text
+    --2--3--6--7--|
+    router({"two": div2, "three": div3}, mode="all")
+    two   --2-----6-----|
+    three -----3--6-----|        7: unrouted
+    ```
 
     Behavior:
-        - The same branching rules as :func:`partition_`: upstream is
+        - The same branching rules as ``partition_``: upstream is
           subscribed once every route (and ``"default"``) is (**if one is
           never subscribed, nothing flows**); synchronous delivery in route
           order; completion and errors reach every route; disposing every
@@ -847,7 +847,7 @@ def router(
 
 
 class Switch(Generic[_T, _R]):
-    """The operator returned by :func:`switch`."""
+    """The operator returned by ``switch``."""
 
     def __init__(
         self,
@@ -864,7 +864,7 @@ class Switch(Generic[_T, _R]):
         self._operators = operators if default is None else (*operators, default)
         self._default = default
         self._failures = failures
-        self._scheduler = scheduler
+        self._scheduler = _validate.scheduler(scheduler)
         # One counter per case (and the default), then: items matched, items unmatched.
         self._tally = Tally(len(self._operators) + 2)
 
@@ -976,11 +976,11 @@ def switch(
     counted in ``stats().unmatched``. Every case's output (and the
     default's) is merged into the one result observable.
 
-    ::
-
-        --1--2--3--4--|
-        switch([(is_even, ops.map(lambda n: n * 10))], default=ops.map(str))
-        --'1'--20--'3'--40--|
+    ```text
+    --1--2--3--4--|
+    switch([(is_even, ops.map(lambda n: n * 10))], default=ops.map(str))
+    --'1'--20--'3'--40--|
+    ```
 
     Behavior:
         - Each subscription applies every case operator to its own branch,

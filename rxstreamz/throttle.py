@@ -28,7 +28,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 
 from rxstreamz import _scheduling, _validate
-from rxstreamz._queue import BoundedQueue, QueueCounters, check_scheduler
+from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz.errors import BackpressureError
 
 __all__ = ["Throttle", "ThrottleStats", "throttle"]
@@ -57,7 +57,7 @@ class ThrottleStats:
 
 
 class Throttle:
-    """The operator returned by :func:`throttle`."""
+    """The operator returned by ``throttle``."""
 
     def __init__(
         self,
@@ -229,12 +229,14 @@ def throttle(
     A token bucket holds ``burst`` tokens, refills at ``rate`` tokens per
     second and starts full: the first item (the first ``burst`` items) passes
     at once, later ones wait their turn in order. ``rate`` is a float, so
-    ``throttle(0.5)`` lets one item through every two seconds::
+    ``throttle(0.5)`` lets one item through every two seconds:
 
-        --abcde-------------|
-        throttle(10)            (10 per second; each dash is 0.1 s here)
-        --abcde-------------|   input all at t=0 ...
-        --a-b-c-d-e---------|   ... leaves at t = 0, 0.1, 0.2, 0.3, 0.4 s
+    ```text
+    --abcde-------------|
+    throttle(10)            (10 per second; each dash is 0.1 s here)
+    --abcde-------------|   input all at t=0 ...
+    --a-b-c-d-e---------|   ... leaves at t = 0, 0.1, 0.2, 0.3, 0.4 s
+    ```
 
     Behavior:
         - Waiting items sit in one bounded queue per subscription:
@@ -296,5 +298,5 @@ def throttle(
         _validate.integer("burst", burst),
         _validate.optional_integer("max_pending", max_pending),
         _validate.name(name, "throttle"),
-        check_scheduler(scheduler),
+        _validate.scheduler(scheduler),
     )

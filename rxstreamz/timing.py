@@ -35,7 +35,7 @@ _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Batch:
-    """The operator returned by :func:`batch`."""
+    """The operator returned by ``batch``."""
 
     def __init__(
         self,
@@ -187,15 +187,17 @@ def batch(
     while no batch is open). A batch leaves when it reaches ``max_size`` or when
     ``max_latency`` has passed since its first item, whichever comes first; the
     next batch starts its own timer at its own first item. Never emits an empty
-    list. ::
+    list.:
 
-        time   0 1 2 3 4 5 6 7 8 9 10 11 12
-        input  a b c . . . d . e . .  f  |
-        batch(3, max_latency=4)
-        output . . X . . . . . . . Y  .  Z|
+    ```text
+    time   0 1 2 3 4 5 6 7 8 9 10 11 12
+    input  a b c . . . d . e . .  f  |
+    batch(3, max_latency=4)
+    output . . X . . . . . . . Y  .  Z|
 
-        X = [a, b, c] at 2: full          Y = [d, e] at 6 + 4 = 10: latency
-        Z = [f] at 12: completion flush   no timer runs while no batch is open
+    X = [a, b, c] at 2: full          Y = [d, e] at 6 + 4 = 10: latency
+    Z = [f] at 12: completion flush   no timer runs while no batch is open
+    ```
 
     Behavior:
         - A size-triggered emission retires that batch's deadline: nothing is
@@ -258,7 +260,7 @@ def batch(
 
 
 class Debounce:
-    """The operator returned by :func:`debounce_`."""
+    """The operator returned by ``debounce_``."""
 
     def __init__(self, duration: float, name: str, scheduler: abc.SchedulerBase | None) -> None:
         self.duration = duration
@@ -354,14 +356,16 @@ def debounce_(
     """Emit an item only once ``duration`` has passed without a newer one (trailing edge).
 
     Each item restarts the wait; a burst yields its last item, ``duration``
-    after the burst ends. ::
+    after the burst ends.:
 
-        time   0 1 2 3 4 5 6 7 8 9
-        input  a b . . . . c d . |
-        debounce_(3)
-        output . . . . b . . . . d|
+    ```text
+    time   0 1 2 3 4 5 6 7 8 9
+    input  a b . . . . c d . |
+    debounce_(3)
+    output . . . . b . . . . d|
 
-        b at 1 + 3 = 4; d (due at 7 + 3 = 10) is flushed at completion (9)
+    b at 1 + 3 = 4; d (due at 7 + 3 = 10) is flushed at completion (9)
+    ```
 
     Behavior:
         - Completion emits the pending item (if any), then completes; an

@@ -2,7 +2,7 @@
 
 ``filter_``, ``map_``, ``tap_``, ``take_``, ``skip_`` and ``sample_`` are
 *stages*: piped directly one after another they fuse into a single subscriber
-(see :mod:`rxstreamz._fusion`), which is what makes them faster than the
+(see ``rxstreamz._fusion``), which is what makes them faster than the
 equivalent chain of RxPY operators. ``chunk``, ``unbatch`` and ``flatten``
 change the shape of the stream and end a fused run.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from reactivex import Observable, abc
+from reactivex.disposable import CompositeDisposable, Disposable
 from typing_extensions import override
 
 from rxstreamz import _validate
@@ -102,19 +103,19 @@ class _UserStage(Stage[_T, _R]):
 
 
 class Filter(_UserStage[_T, _T]):
-    """The operator returned by :func:`filter_`."""
+    """The operator returned by ``filter_``."""
 
     kind = "filter"
 
 
 class Map(_UserStage[_T, _R]):
-    """The operator returned by :func:`map_`."""
+    """The operator returned by ``map_``."""
 
     kind = "map"
 
 
 class Tap(_UserStage[_T, _T]):
-    """The operator returned by :func:`tap_`."""
+    """The operator returned by ``tap_``."""
 
     kind = "tap"
 
@@ -129,11 +130,11 @@ def filter_(
 ) -> Filter[_T]:
     """Keep the items for which ``predicate`` is true, in order.
 
-    ::
-
-        --1--2--3--4--|
-        filter_(is_even)
-        -----2-----4--|
+    ```text
+    --1--2--3--4--|
+    filter_(is_even)
+    -----2-----4--|
+    ```
 
     Behavior:
         - Upstream error and completion pass straight through.
@@ -186,14 +187,14 @@ def map_(
 ) -> Map[_T, _R]:
     """Emit ``fn(item)`` for every item.
 
-    ::
-
-        --1--2--3--|
-        map_(lambda n: n * 10)
-        --10-20-30-|
+    ```text
+    --1--2--3--|
+    map_(lambda n: n * 10)
+    --10-20-30-|
+    ```
 
     Behavior:
-        - Same error model, fusion and threading as :func:`filter_`.
+        - Same error model, fusion and threading as ``filter_``.
 
     Examples:
         >>> import reactivex as rx
@@ -236,14 +237,14 @@ def tap_(
 ) -> Tap[_T]:
     """Call ``fn(item)`` for its side effect and emit the same item unchanged.
 
-    ::
-
-        --a--b--|
-        tap_(print)      prints a, b
-        --a--b--|
+    ```text
+    --a--b--|
+    tap_(print)      prints a, b
+    --a--b--|
+    ```
 
     Behavior:
-        - Same error model, fusion and threading as :func:`filter_`. With
+        - Same error model, fusion and threading as ``filter_``. With
           ``errors="skip"`` an item whose ``fn`` raised is *not* emitted.
 
     Examples:
@@ -281,7 +282,7 @@ def tap_(
 
 
 class Take(Stage[Any, Any]):
-    """The operator returned by :func:`take_`."""
+    """The operator returned by ``take_``."""
 
     kind = "take"
 
@@ -312,11 +313,11 @@ class Take(Stage[Any, Any]):
 def take_(n: int, *, name: str | None = None) -> Take:
     """Emit the first ``n`` items, then complete at once and dispose upstream.
 
-    ::
-
-        --1--2--3--4--5--
-        take_(2)
-        --1--2|              upstream disposed after the 2nd item
+    ```text
+    --1--2--3--4--5--
+    take_(2)
+    --1--2|              upstream disposed after the 2nd item
+    ```
 
     Unlike Go streamz, completion does not wait for upstream to end.
     ``take_(0)`` completes on subscription without subscribing upstream.
@@ -332,7 +333,7 @@ def take_(n: int, *, name: str | None = None) -> Take:
         name: Default ``"take"``.
 
     Returns:
-        An operator for ``pipe()``; fuses like :func:`filter_`.
+        An operator for ``pipe()``; fuses like ``filter_``.
 
     Raises:
         TypeError: ``n`` is not an int.
@@ -342,7 +343,7 @@ def take_(n: int, *, name: str | None = None) -> Take:
 
 
 class Skip(Stage[Any, Any]):
-    """The operator returned by :func:`skip_`."""
+    """The operator returned by ``skip_``."""
 
     kind = "filter"
 
@@ -371,11 +372,11 @@ class Skip(Stage[Any, Any]):
 def skip_(n: int, *, name: str | None = None) -> Skip:
     """Drop the first ``n`` items and emit the rest.
 
-    ::
-
-        --1--2--3--4--|
-        skip_(2)
-        --------3--4--|
+    ```text
+    --1--2--3--4--|
+    skip_(2)
+    --------3--4--|
+    ```
 
     Examples:
         >>> import reactivex as rx
@@ -388,7 +389,7 @@ def skip_(n: int, *, name: str | None = None) -> Skip:
         name: Default ``"skip"``.
 
     Returns:
-        An operator for ``pipe()``; fuses like :func:`filter_`.
+        An operator for ``pipe()``; fuses like ``filter_``.
 
     Raises:
         TypeError: ``n`` is not an int.
@@ -398,7 +399,7 @@ def skip_(n: int, *, name: str | None = None) -> Skip:
 
 
 class Sample(Stage[Any, Any]):
-    """The operator returned by :func:`sample_`."""
+    """The operator returned by ``sample_``."""
 
     kind = "filter"
 
@@ -444,11 +445,11 @@ def sample_(rate: float, *, seed: int | None = None, name: str | None = None) ->
     one item in ten, at random. Each subscription draws from its own
     ``random.Random(seed)``, so a fixed ``seed`` reproduces the same selection.
 
-    ::
-
-        --1--2--3--4--5--|
-        sample_(0.5, seed=7)
-        --1-----3--4-----|      (one possible draw)
+    ```text
+    --1--2--3--4--5--|
+    sample_(0.5, seed=7)
+    --1-----3--4-----|      (one possible draw)
+    ```
 
     Examples:
         >>> import reactivex as rx
@@ -466,7 +467,7 @@ def sample_(rate: float, *, seed: int | None = None, name: str | None = None) ->
 
     Returns:
         An operator for ``pipe()`` with ``stats() -> SampleStats``; fuses like
-        :func:`filter_`.
+        ``filter_``.
 
     Raises:
         TypeError: ``rate`` is not a number or ``seed`` not an int.
@@ -479,7 +480,7 @@ def sample_(rate: float, *, seed: int | None = None, name: str | None = None) ->
 
 
 class Chunk:
-    """The operator returned by :func:`chunk`."""
+    """The operator returned by ``chunk``."""
 
     def __init__(self, size: int, name: str) -> None:
         self.size = size
@@ -523,13 +524,13 @@ class Chunk:
 def chunk(size: int, *, name: str | None = None) -> Chunk:
     """Group items into lists of exactly ``size``; the last list may be shorter.
 
-    Size only, no timer: use :func:`batch` to bound latency as well.
+    Size only, no timer: use ``batch`` to bound latency as well.
 
-    ::
-
-        --1--2--3--4--5--|
-        chunk(2)
-        -----a-----b-----c|     a=[1, 2]  b=[3, 4]  c=[5]
+    ```text
+    --1--2--3--4--5--|
+    chunk(2)
+    -----a-----b-----c|     a=[1, 2]  b=[3, 4]  c=[5]
+    ```
 
     Behavior:
         - Completion and upstream error first flush the partial list.
@@ -556,7 +557,7 @@ def chunk(size: int, *, name: str | None = None) -> Chunk:
 
 
 class Unbatch:
-    """The operator returned by :func:`unbatch` and :func:`flatten`."""
+    """The operator returned by ``unbatch`` and ``flatten``."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -570,22 +571,36 @@ class Unbatch:
         ) -> abc.DisposableBase:
             stopped = False
 
-            def on_next(items: Iterable[_X]) -> None:
+            def stop() -> None:
                 nonlocal stopped
+                stopped = True
+
+            def fail(exc: Exception, items: Iterable[_X]) -> None:
+                stop()
+                observer.on_error(annotate(exc, label, items))
+
+            def on_next(items: Iterable[_X]) -> None:
                 if stopped:
                     return
                 try:
-                    elements = list(items)
+                    iterator = iter(items)
                 except Exception as exc:
-                    stopped = True
-                    observer.on_error(annotate(exc, label, items))
+                    fail(exc, items)
                     return
-                for element in elements:
+                while not stopped:  # lazily: a take_ downstream stops an endless iterable
+                    try:
+                        element = next(iterator)
+                    except StopIteration:
+                        return
+                    except Exception as exc:
+                        fail(exc, items)
+                        return
                     observer.on_next(element)
 
-            return source.subscribe(
+            subscription = source.subscribe(
                 on_next, observer.on_error, observer.on_completed, scheduler=scheduler
             )
+            return CompositeDisposable(subscription, Disposable(stop))
 
         return Observable(subscribe)
 
@@ -593,17 +608,20 @@ class Unbatch:
 def unbatch(*, name: str | None = None) -> Unbatch:
     """Emit each element of each incoming iterable, in order.
 
-    The inverse of :func:`batch` and :func:`chunk`. Empty iterables emit nothing.
+    The inverse of ``batch`` and ``chunk``. Empty iterables emit nothing.
 
-    ::
-
-        --[1,2]--[]--[3]--|
-        unbatch()
-        --1-2--------3----|
+    ```text
+    --[1,2]--[]--[3]--|
+    unbatch()
+    --1-2--------3----|
+    ```
 
     Behavior:
-        - An item that is not iterable (or whose iteration raises) fails the
-          stream with that ``TypeError``/exception, noted with the item.
+        - Each iterable is consumed lazily, element by element: a ``take_``
+          downstream stops even an endless one.
+        - An item that is not iterable fails the stream with that
+          ``TypeError``, noted with the item; an iterable whose iteration
+          raises fails it after the elements it yielded before.
 
     Examples:
         >>> import reactivex as rx
@@ -621,7 +639,7 @@ def unbatch(*, name: str | None = None) -> Unbatch:
 
 
 def flatten(*, name: str | None = None) -> Unbatch:
-    """Emit each element of each incoming iterable: :func:`unbatch` under streamz's other name.
+    """Emit each element of each incoming iterable: ``unbatch`` under streamz's other name.
 
     Examples:
         >>> import reactivex as rx

@@ -1,7 +1,7 @@
 """Time windows: tumbling_window, sliding_window, session_window.
 
 Each processor groups items by the scheduler time at which they arrive and
-emits a :class:`~rxstreamz.types.Window` (``start``, ``end``, ``items``, and
+emits a ``rxstreamz.types.Window`` (``start``, ``end``, ``items``, and
 ``key`` for sessions) when the window ends. Windows are never emitted empty.
 
 Tumbling and sliding windows are aligned to the epoch, as in Flink and Beam: a
@@ -81,7 +81,7 @@ def micros_since(epoch: datetime, when: datetime) -> int:
 
 
 class TimeWindow:
-    """The operator returned by :func:`tumbling_window` and :func:`sliding_window`."""
+    """The operator returned by ``tumbling_window`` and ``sliding_window``."""
 
     def __init__(
         self, size: int, slide: int, name: str, scheduler: abc.SchedulerBase | None
@@ -227,15 +227,15 @@ def tumbling_window(
     ``size=60`` are whole clock minutes whenever you subscribe. A window is
     emitted when its interval ends; intervals without items emit nothing.
 
-    ::
+    ```text
+    time   0         10        20        30        40
+    in     --a----b----c---------------------d---|
+    tumbling_window(10)
+    out    ----------A---------B-----------------C|
 
-        time   0         10        20        30        40
-        in     --a----b----c---------------------d---|
-        tumbling_window(10)
-        out    ----------A---------B-----------------C|
-
-        A=[a, b] over [0, 10)    B=[c] over [10, 20)
-        (nothing for the empty [20, 30))    C=[d] over [30, 40), flushed at |
+    A=[a, b] over [0, 10)    B=[c] over [10, 20)
+    (nothing for the empty [20, 30))    C=[d] over [30, 40), flushed at |
+    ```
 
     Behavior:
         - An item that arrives exactly at a boundary belongs to the window that
@@ -297,18 +297,18 @@ def sliding_window(
     ``[start, start + size)``. An item belongs to every window whose interval
     contains its arrival time, so each item appears in ``size / slide``
     windows (rounded down or up, depending on where it falls). With
-    ``slide == size`` this is :func:`tumbling_window`.
+    ``slide == size`` this is ``tumbling_window``.
 
-    ::
+    ```text
+    time   0    5    10   15   20
+    in     ---a----b----|
+    sliding_window(10, 5)
+    out    -----A----B--C|
 
-        time   0    5    10   15   20
-        in     ---a----b----|
-        sliding_window(10, 5)
-        out    -----A----B--C|
-
-        A=[a]    over [-5, 5)
-        B=[a, b] over [0, 10)
-        C=[b]    over [5, 15), flushed at |
+    A=[a]    over [-5, 5)
+    B=[a, b] over [0, 10)
+    C=[b]    over [5, 15), flushed at |
+    ```
 
     Behavior:
         - Windows are emitted when they end; windows ending at the same time
@@ -318,7 +318,7 @@ def sliding_window(
           then forwards the error.
         - One timer at a time, for the end of the earliest open window (no
           timer per item); dispose cancels it.
-        - Threads and serialization as in :func:`tumbling_window`.
+        - Threads and serialization as in ``tumbling_window``.
 
     Examples:
         >>> import reactivex as rx
@@ -568,7 +568,7 @@ class _SessionOperator:
 
 
 class SessionWindow(_SessionOperator):
-    """The operator returned by :func:`session_window` without ``key``."""
+    """The operator returned by ``session_window`` without ``key``."""
 
     def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
         """Apply the operator to ``source``."""
@@ -576,7 +576,7 @@ class SessionWindow(_SessionOperator):
 
 
 class KeyedSessionWindow(_SessionOperator, Generic[_T]):
-    """The operator returned by :func:`session_window` with ``key``."""
+    """The operator returned by ``session_window`` with ``key``."""
 
     def __call__(self, source: Observable[_T]) -> Observable[Window[_T]]:
         """Apply the operator to ``source``."""
@@ -625,15 +625,15 @@ def session_window(
     previous one starts a new session. ``Window.start`` is the first item's
     arrival, ``Window.end`` the last item's arrival plus ``gap``.
 
-    ::
+    ```text
+    time   0    5    10   15   20
+    in     -a--b-----------c--|
+    session_window(4)
+    out    --------A----------B|
 
-        time   0    5    10   15   20
-        in     -a--b-----------c--|
-        session_window(4)
-        out    --------A----------B|
-
-        A=[a, b] over [1, 8), emitted at 8 (4 s after b)
-        B=[c] over [16, 20), flushed at |
+    A=[a, b] over [1, 8), emitted at 8 (4 s after b)
+    B=[c] over [16, 20), flushed at |
+    ```
 
     Behavior:
         - Sessions are emitted when they expire, in expiry order; sessions

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import builtins
 import importlib.resources
+import inspect
 import types
+from collections.abc import Callable
+from typing import Any
 
+import pytest
 import reactivex.operators
+from reactivex.testing import TestScheduler
 
 import rxstreamz
 
@@ -41,3 +46,56 @@ def test_trailing_underscore_only_where_needed() -> None:
 
 def test_package_ships_py_typed() -> None:
     assert importlib.resources.files("rxstreamz").joinpath("py.typed").is_file()
+
+
+def _print(_: object) -> None:
+    return None
+
+
+WITH_SCHEDULER: dict[str, Callable[[Any], object]] = {
+    "aggregate": lambda s: rxstreamz.aggregate(rxstreamz.folds.count(), scheduler=s),
+    "async_map": lambda s: rxstreamz.async_map(str, scheduler=s),
+    "batch": lambda s: rxstreamz.batch(2, scheduler=s),
+    "buffer_": lambda s: rxstreamz.buffer_(2, scheduler=s),
+    "circuit_breaker": lambda s: rxstreamz.circuit_breaker(str, scheduler=s),
+    "CircuitBreaker": lambda s: rxstreamz.CircuitBreaker(scheduler=s),
+    "dead_letter": lambda s: rxstreamz.dead_letter(str, sink=_print, scheduler=s),
+    "debounce_": lambda s: rxstreamz.debounce_(1.0, scheduler=s),
+    "dedupe": lambda s: rxstreamz.dedupe(scheduler=s),
+    "dropping_buffer": lambda s: rxstreamz.dropping_buffer(2, scheduler=s),
+    "filter_": lambda s: rxstreamz.filter_(bool, scheduler=s),
+    "map_": lambda s: rxstreamz.map_(str, scheduler=s),
+    "monitor": lambda s: rxstreamz.monitor(1.0, _print, scheduler=s),
+    "partition_": lambda s: rxstreamz.partition_(str, scheduler=s),
+    "retry_": lambda s: rxstreamz.retry_(str, scheduler=s),
+    "router": lambda s: rxstreamz.router({"a": bool}, scheduler=s),
+    "session_window": lambda s: rxstreamz.session_window(1.0, scheduler=s),
+    "sliding_buffer": lambda s: rxstreamz.sliding_buffer(2, scheduler=s),
+    "sliding_window": lambda s: rxstreamz.sliding_window(2.0, 1.0, scheduler=s),
+    "split": lambda s: rxstreamz.split(bool, scheduler=s),
+    "switch": lambda s: rxstreamz.switch([(bool, rxstreamz.map_(str))], scheduler=s),
+    "tap_": lambda s: rxstreamz.tap_(_print, scheduler=s),
+    "throttle": lambda s: rxstreamz.throttle(1.0, scheduler=s),
+    "tumbling_window": lambda s: rxstreamz.tumbling_window(1.0, scheduler=s),
+}
+
+
+ASYNCIO_ONLY = {"from_async_iterable"}  # needs an asyncio scheduler: checked in test_bridges.py
+
+
+def takes_scheduler(value: object) -> bool:
+    if not callable(value) or (isinstance(value, type) and issubclass(value, BaseException)):
+        return False
+    return "scheduler" in inspect.signature(value).parameters
+
+
+def test_every_factory_with_a_scheduler_option_is_covered() -> None:
+    taking = {name for name in rxstreamz.__all__ if takes_scheduler(getattr(rxstreamz, name))}
+    assert taking == set(WITH_SCHEDULER) | ASYNCIO_ONLY
+
+
+@pytest.mark.parametrize("name", sorted(WITH_SCHEDULER))
+def test_a_wrong_scheduler_is_a_type_error_at_call_time(name: str) -> None:
+    with pytest.raises(TypeError, match=r"^scheduler must be a reactivex scheduler, got int$"):
+        WITH_SCHEDULER[name](1)
+    WITH_SCHEDULER[name](TestScheduler())  # a real scheduler is accepted

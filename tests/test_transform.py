@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -307,6 +308,37 @@ def test_unbatch_non_iterable_fails_with_note() -> None:
     with pytest.raises(TypeError) as info:
         collect(source.pipe(flatten(name="explode")))
     assert info.value.__notes__ == ["rxstreamz: raised in processor 'explode' on item 5"]
+
+
+def test_unbatch_is_lazy_so_take_stops_an_endless_iterable() -> None:
+    pulled = 0
+
+    def endless() -> Iterator[int]:
+        nonlocal pulled
+        for n in itertools.count():
+            pulled += 1
+            yield n
+
+    assert collect(rx.of(endless()).pipe(unbatch(), take_(3)), timeout=5) == [0, 1, 2]
+    assert pulled == 3
+
+
+def test_unbatch_delivers_elements_before_a_failing_iteration() -> None:
+    def broken() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise Boom("disk gone")
+
+    items: list[int] = []
+    errors: list[Exception] = []
+    rx.of(broken(), [3]).pipe(unbatch()).subscribe(items.append, errors.append)
+    assert items == [1, 2]
+    assert type(errors[0]) is Boom
+    assert (
+        errors[0]
+        .__notes__[0]
+        .startswith("rxstreamz: raised in processor 'unbatch' on item <generator")
+    )
 
 
 def test_chunk_then_unbatch_round_trips() -> None:

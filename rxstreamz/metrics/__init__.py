@@ -2,14 +2,14 @@
 
 Each backend is an optional extra, imported only when you import its module:
 
-- :mod:`rxstreamz.metrics.prometheus` (``pip install rxstreamz[prometheus]``)
-- :mod:`rxstreamz.metrics.otel` (``pip install rxstreamz[otel]``, API only)
+- ``rxstreamz.metrics.prometheus`` (``pip install rxstreamz[prometheus]``)
+- ``rxstreamz.metrics.otel`` (``pip install rxstreamz[otel]``, API only)
 
 Both offer the same three feeds, labelled by processor name only:
 
 - ``instrument(name)``: a pass-through operator counting items and timing the
   downstream ``on_next`` of each one (a latency histogram);
-- ``on_stats``: the callback for :func:`rxstreamz.monitor`;
+- ``on_stats``: the callback for ``rxstreamz.monitor``;
 - ``track(operator)``: reads a processor's ``stats()`` whenever metrics are
   collected (no polling thread) and exports received, delivered, dropped,
   failed, retried and rejected counts, queue depth, in-flight work and a

@@ -2,18 +2,18 @@
 
 Depends on ``opentelemetry-api`` only: bring your own SDK and exporter.
 
-::
+```python
+from opentelemetry import metrics
+from rxstreamz.metrics.otel import OpenTelemetryMetrics
 
-    from opentelemetry import metrics
-    from rxstreamz.metrics.otel import OpenTelemetryMetrics
+telemetry = OpenTelemetryMetrics(metrics.get_meter("orders"))
+source.pipe(
+    telemetry.track(async_map(enrich, workers=10, name="enrich")),
+    telemetry.instrument("sink"),
+).subscribe(write)
+```
 
-    telemetry = OpenTelemetryMetrics(metrics.get_meter("orders"))
-    source.pipe(
-        telemetry.track(async_map(enrich, workers=10, name="enrich")),
-        telemetry.instrument("sink"),
-    ).subscribe(write)
-
-The instruments mirror :mod:`rxstreamz.metrics.prometheus`, with dotted
+The instruments mirror ``rxstreamz.metrics.prometheus``, with dotted
 names and the attribute ``processor`` (never an item):
 ``rxstreamz.items`` (counter), ``rxstreamz.latency`` (histogram, s),
 ``rxstreamz.rate`` (gauge, from ``monitor``), and, read from ``stats()``
@@ -104,7 +104,7 @@ class OpenTelemetryMetrics:
         return Instrument(label, record, scheduler)
 
     def on_stats(self, stats: StreamStats) -> None:
-        """Feed one :func:`rxstreamz.monitor` report (pass as ``on_stats=``)."""
+        """Feed one ``rxstreamz.monitor`` report (pass as ``on_stats=``)."""
         attributes = {"processor": stats.name}
         self._items.add(stats.count, attributes)
         self._rate.set(stats.rate, attributes)

@@ -1,18 +1,18 @@
 """Prometheus metrics for rxstreamz pipelines (extra ``rxstreamz[prometheus]``).
 
-::
+```python
+from prometheus_client import start_http_server
+from rxstreamz import buffer_, monitor
+from rxstreamz.metrics.prometheus import PrometheusMetrics
 
-    from prometheus_client import start_http_server
-    from rxstreamz import buffer_, monitor
-    from rxstreamz.metrics.prometheus import PrometheusMetrics
-
-    metrics = PrometheusMetrics()                     # default registry
-    source.pipe(
-        metrics.track(buffer_(1000, name="ingest")),  # received/delivered/dropped, queue depth
-        metrics.instrument("sink"),                   # items + latency histogram
-        monitor(10.0, metrics.on_stats, name="out"),  # items + rate every 10 s
-    ).subscribe(write)
-    start_http_server(9100)
+metrics = PrometheusMetrics()                     # default registry
+source.pipe(
+    metrics.track(buffer_(1000, name="ingest")),  # received/delivered/dropped, queue depth
+    metrics.instrument("sink"),                   # items + latency histogram
+    monitor(10.0, metrics.on_stats, name="out"),  # items + rate every 10 s
+).subscribe(write)
+start_http_server(9100)
+```
 
 Every series is labelled by processor name only, never by item, so the
 number of series stays bounded. Exported names (with the default namespace):
@@ -129,7 +129,7 @@ class PrometheusMetrics:
         return Instrument(label, record, scheduler)
 
     def on_stats(self, stats: StreamStats) -> None:
-        """Feed one :func:`rxstreamz.monitor` report (pass as ``on_stats=``)."""
+        """Feed one ``rxstreamz.monitor`` report (pass as ``on_stats=``)."""
         self._items.labels(stats.name).inc(stats.count)
         self._rate.labels(stats.name).set(stats.rate)
 

@@ -1,0 +1,128 @@
+"""Both exporters report exactly what flowed through buffer_ -> async_map -> circuit_breaker."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+pytest.importorskip("prometheus_client")
+pytest.importorskip("opentelemetry.sdk.metrics")
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from prometheus_client import CollectorRegistry
+from reactivex.subject import Subject
+from reactivex.testing import TestScheduler
+
+from rxstreamz import async_map, circuit_breaker, dropping_buffer
+from rxstreamz.metrics.otel import OpenTelemetryMetrics
+from rxstreamz.metrics.prometheus import PrometheusMetrics
+
+Tracker = PrometheusMetrics | OpenTelemetryMetrics
+
+
+def enrich(n: int) -> int:
+    if n == 1:
+        raise ValueError("no profile for 1")
+    return n
+
+
+def call(n: int) -> int:
+    if n == 2:
+        raise ConnectionError("service down")
+    return n
+
+
+@dataclass(frozen=True)
+class Run:
+    delivered: list[int]
+
+
+def run_pipeline(tracker: Tracker) -> Run:
+    """Push 0..9 into a 4-slot dropping buffer drained in virtual time.
+
+    buffer: 0..3 queued, 4..9 dropped. async_map: 1 fails (skipped).
+    circuit_breaker (min_requests=2): 0 succeeds, 2 fails -> open, 3 rejected.
+    """
+    scheduler = TestScheduler()
+    source: Subject[int] = Subject()
+    delivered: list[int] = []
+    done = threading.Event()
+    source.pipe(
+        tracker.track(dropping_buffer(4, scheduler=scheduler, name="ingest")),
+        tracker.track(async_map(enrich, workers=2, errors="skip", name="enrich")),
+        tracker.track(
+            circuit_breaker(
+                call, min_requests=2, recovery_timeout=3600, errors="skip", name="breaker"
+            )
+        ),
+    ).subscribe(delivered.append, lambda _: done.set(), done.set)
+    for n in range(10):
+        source.on_next(n)
+    source.on_completed()
+    scheduler.start()
+    assert done.wait(30)
+    return Run(delivered)
+
+
+EXPECTED: dict[tuple[str, str], float] = {
+    ("received", "ingest"): 10,
+    ("delivered", "ingest"): 4,
+    ("dropped", "ingest"): 6,
+    ("queue_depth", "ingest"): 0,
+    ("received", "enrich"): 4,
+    ("delivered", "enrich"): 3,
+    ("failed", "enrich"): 1,
+    ("in_flight", "enrich"): 0,
+    ("received", "breaker"): 2,
+    ("delivered", "breaker"): 1,
+    ("failed", "breaker"): 1,
+    ("rejected", "breaker"): 1,
+}
+
+
+def test_prometheus_counts_match_the_pipeline() -> None:
+    registry = CollectorRegistry()
+    run = run_pipeline(PrometheusMetrics(registry=registry))
+    assert run.delivered == [0]
+
+    def sample(metric: str, processor: str, **labels: str) -> float | None:
+        return registry.get_sample_value(metric, {"processor": processor, **labels})
+
+    for (key, processor), value in EXPECTED.items():
+        name = (
+            f"rxstreamz_{key}" if key in {"queue_depth", "in_flight"} else f"rxstreamz_{key}_total"
+        )
+        assert sample(name, processor) == value, (key, processor)
+    assert sample("rxstreamz_circuit_state", "breaker", state="open") == 1
+    assert sample("rxstreamz_circuit_state", "breaker", state="closed") == 0
+
+
+def test_opentelemetry_counts_match_the_pipeline() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    try:
+        run = run_pipeline(OpenTelemetryMetrics(provider.get_meter("pipeline-test")))
+        data = reader.get_metrics_data()
+    finally:
+        provider.shutdown()
+    assert run.delivered == [0]
+    assert data is not None
+    got: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    attributes = frozenset(
+                        (str(k), str(v)) for k, v in (point.attributes or {}).items()
+                    )
+                    got[(metric.name, attributes)] = float(getattr(point, "value", 0.0))
+
+    def attrs(**pairs: str) -> frozenset[tuple[str, str]]:
+        return frozenset(pairs.items())
+
+    for (key, processor), value in EXPECTED.items():
+        assert got[(f"rxstreamz.{key}", attrs(processor=processor))] == value, (key, processor)
+    assert got[("rxstreamz.circuit_state", attrs(processor="breaker", state="open"))] == 1
