@@ -28,21 +28,10 @@ from reactivex import operators as ops
 
 import rxstreamz
 from rxstreamz import collect, filter_, map_
+from rxstreamz._bench import double, positive, total
 
 N = int(os.environ.get("RXSTREAMZ_BENCH_N", "1000000"))
 IO_SECONDS = 0.0001
-
-
-def positive(n: int) -> bool:
-    return n > 0
-
-
-def double(n: int) -> int:
-    return n * 2
-
-
-def total(batch: list[int]) -> int:
-    return sum(batch)
 
 
 def io_call(n: int) -> int:

@@ -19,7 +19,6 @@ parentheses are relative to the fastest of the group):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,42 +26,9 @@ import reactivex as rx
 from reactivex import operators as ops
 
 from rxstreamz import chunk, collect, filter_, map_
+from rxstreamz._bench import STAGES, double, positive
 
 N = int(os.environ.get("RXSTREAMZ_BENCH_N", "1000000"))
-
-
-def positive(n: int) -> bool:
-    return n > 0
-
-
-def double(n: int) -> int:
-    return n * 2
-
-
-def not_sevens(n: int) -> bool:
-    return n % 7 != 0
-
-
-def plus_one(n: int) -> int:
-    return n + 1
-
-
-def not_elevens(n: int) -> bool:
-    return n % 11 != 0
-
-
-def minus_three(n: int) -> int:
-    return n - 3
-
-
-STAGES: tuple[Callable[[int], Any], ...] = (
-    positive,
-    double,
-    not_sevens,
-    plus_one,
-    not_elevens,
-    minus_three,
-)
 
 
 def data() -> list[int]:

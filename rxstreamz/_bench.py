@@ -186,7 +186,7 @@ def _minus_three(n: int) -> int:
     return n - 3
 
 
-_STAGES: tuple[Callable[[int], Any], ...] = (
+STAGES: tuple[Callable[[int], Any], ...] = (
     positive,
     double,
     _not_sevens,
@@ -304,7 +304,7 @@ def _loop_complex(data: list[int]) -> list[Any]:
 
 
 def _loop_chain_1(data: list[int]) -> list[Any]:
-    f0 = _STAGES[0]
+    f0 = STAGES[0]
     out: list[Any] = []
     append = out.append
     for n in data:
@@ -314,7 +314,7 @@ def _loop_chain_1(data: list[int]) -> list[Any]:
 
 
 def _loop_chain_2(data: list[int]) -> list[Any]:
-    f0, f1 = _STAGES[:2]
+    f0, f1 = STAGES[:2]
     out: list[Any] = []
     append = out.append
     for n in data:
@@ -324,7 +324,7 @@ def _loop_chain_2(data: list[int]) -> list[Any]:
 
 
 def _loop_chain_4(data: list[int]) -> list[Any]:
-    f0, f1, f2, f3 = _STAGES[:4]
+    f0, f1, f2, f3 = STAGES[:4]
     out: list[Any] = []
     append = out.append
     for n in data:
@@ -336,7 +336,7 @@ def _loop_chain_4(data: list[int]) -> list[Any]:
 
 
 def _loop_chain_6(data: list[int]) -> list[Any]:
-    f0, f1, f2, f3, f4, f5 = _STAGES
+    f0, f1, f2, f3, f4, f5 = STAGES
     out: list[Any] = []
     append = out.append
     for n in data:
@@ -353,7 +353,7 @@ _LOOP_CHAINS = {1: _loop_chain_1, 2: _loop_chain_2, 4: _loop_chain_4, 6: _loop_c
 
 
 def _chain_ops(stages: int, filter_op: Callable[..., Any], map_op: Callable[..., Any]) -> list[Any]:
-    return [(filter_op if i % 2 == 0 else map_op)(fn) for i, fn in enumerate(_STAGES[:stages])]
+    return [(filter_op if i % 2 == 0 else map_op)(fn) for i, fn in enumerate(STAGES[:stages])]
 
 
 def _fused_chain(stages: int) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Protocol, TypeVar
@@ -10,8 +11,10 @@ from typing import Protocol, TypeVar
 from reactivex import Observable, abc
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz.types import StreamStats
 
 _X = TypeVar("_X")
+_S = TypeVar("_S", bound="HasStats")
 
 COUNTERS: dict[str, tuple[str, ...]] = {
     "received": ("received", "submitted", "processed", "total", "requests"),
@@ -112,13 +115,64 @@ class Tracked:
             yield read(label, operator.stats())
 
 
+class Exporter(ABC):
+    """What both exporters offer: ``track``, ``instrument`` and ``on_stats``."""
+
+    def __init__(self) -> None:
+        self._tracked = Tracked()
+
+    def track(self, operator: _S, *, name: str | None = None) -> _S:
+        """Export ``operator.stats()`` whenever metrics are collected; return ``operator``.
+
+        Returning the operator lets ``track`` wrap it in place in ``pipe()``.
+
+        Args:
+            operator: Any rxstreamz processor with ``stats()``.
+            name: The ``processor`` label; default the operator's ``name``.
+
+        Returns:
+            ``operator`` itself.
+
+        Raises:
+            TypeError: ``operator`` has no ``stats()``.
+            ValueError: another processor is tracked under the same name.
+        """
+        self._tracked.add(operator, name)
+        return operator
+
+    def instrument(self, name: str, *, scheduler: abc.SchedulerBase | None = None) -> Instrument:
+        """Return a pass-through operator counting items and timing downstream.
+
+        Each item adds one to the ``items`` counter and records the seconds its
+        downstream ``on_next`` took (on the scheduler clock) in the ``latency``
+        histogram.
+
+        Args:
+            name: The ``processor`` label.
+            scheduler: Clock for the latency; default: the subscription's.
+
+        Returns:
+            An operator for ``pipe()``.
+        """
+        label = _validate.name(name, "instrument")
+        return Instrument(label, self._recorder(label), scheduler)
+
+    @abstractmethod
+    def on_stats(self, stats: StreamStats) -> None:
+        """Feed one ``rxstreamz.monitor`` report (pass as ``on_stats=``)."""
+
+    @abstractmethod
+    def _recorder(self, processor: str) -> Callable[[float], None]:
+        """Return the function recording one item and its latency for ``processor``."""
+
+
 class Instrument:
     """Pass-through operator reporting each item and its downstream latency."""
 
     def __init__(
         self,
         name: str,
-        record: Callable[[str, float], None],
+        record: Callable[[float], None],
         scheduler: abc.SchedulerBase | None,
     ) -> None:
         self.name = name
@@ -127,7 +181,7 @@ class Instrument:
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
-        name, record, own = self.name, self._record, self._scheduler
+        record, own = self._record, self._scheduler
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
@@ -137,7 +191,7 @@ class Instrument:
             def on_next(item: _X) -> None:
                 start = clock.now
                 observer.on_next(item)
-                record(name, (clock.now - start).total_seconds())
+                record((clock.now - start).total_seconds())
 
             return source.subscribe(
                 on_next, observer.on_error, observer.on_completed, scheduler=scheduler

@@ -26,9 +26,8 @@ the observable gauges ``rxstreamz.queue_depth``, ``.in_flight`` and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
 
-from reactivex import abc
+from typing_extensions import override
 
 from rxstreamz import _validate
 from rxstreamz.metrics._sources import (
@@ -36,9 +35,7 @@ from rxstreamz.metrics._sources import (
     DESCRIPTIONS,
     GAUGES,
     STATES,
-    HasStats,
-    Instrument,
-    Tracked,
+    Exporter,
 )
 from rxstreamz.types import StreamStats
 
@@ -52,10 +49,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["OpenTelemetryMetrics"]
 
-_S = TypeVar("_S", bound=HasStats)
 
-
-class OpenTelemetryMetrics:
+class OpenTelemetryMetrics(Exporter):
     """OpenTelemetry instruments for the processors of one or more pipelines.
 
     Args:
@@ -67,7 +62,7 @@ class OpenTelemetryMetrics:
     def __init__(self, meter: Meter | None = None, *, prefix: str = "rxstreamz") -> None:
         self._prefix = _validate.name(prefix, "rxstreamz")
         meter = otel_metrics.get_meter("rxstreamz") if meter is None else meter
-        self._tracked = Tracked()
+        super().__init__()
         p = self._prefix
         self._items = meter.create_counter(f"{p}.items", "{item}", DESCRIPTIONS["items"])
         self._latency = meter.create_histogram(f"{p}.latency", "s", DESCRIPTIONS["latency"])
@@ -84,47 +79,21 @@ class OpenTelemetryMetrics:
             f"{p}.circuit_state", [self._state_callback], "1", DESCRIPTIONS["circuit_state"]
         )
 
-    def instrument(self, name: str, *, scheduler: abc.SchedulerBase | None = None) -> Instrument:
-        """Return a pass-through operator counting items and timing downstream.
-
-        Args:
-            name: The ``processor`` attribute.
-            scheduler: Clock for the latency; default: the subscription's.
-
-        Returns:
-            An operator for ``pipe()``.
-        """
-        label = _validate.name(name, "instrument")
-        attributes = {"processor": label}
-
-        def record(_name: str, seconds: float) -> None:
-            self._items.add(1, attributes)
-            self._latency.record(seconds, attributes)
-
-        return Instrument(label, record, scheduler)
-
+    @override
     def on_stats(self, stats: StreamStats) -> None:
-        """Feed one ``rxstreamz.monitor`` report (pass as ``on_stats=``)."""
         attributes = {"processor": stats.name}
         self._items.add(stats.count, attributes)
         self._rate.set(stats.rate, attributes)
 
-    def track(self, operator: _S, *, name: str | None = None) -> _S:
-        """Export ``operator.stats()`` at every collection; return ``operator`` for ``pipe()``.
+    @override
+    def _recorder(self, processor: str) -> Callable[[float], None]:
+        attributes = {"processor": processor}
 
-        Args:
-            operator: Any rxstreamz processor with ``stats()``.
-            name: The ``processor`` attribute; default the operator's ``name``.
+        def record(seconds: float) -> None:
+            self._items.add(1, attributes)
+            self._latency.record(seconds, attributes)
 
-        Returns:
-            ``operator`` itself.
-
-        Raises:
-            TypeError: ``operator`` has no ``stats()``.
-            ValueError: another processor is tracked under the same name.
-        """
-        self._tracked.add(operator, name)
-        return operator
+        return record
 
     def _callback(self, key: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         """Return the collection callback of the observable instrument ``key``."""

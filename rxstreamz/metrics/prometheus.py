@@ -35,10 +35,9 @@ number of series stays bounded. Exported names (with the default namespace):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Sequence
 
-from reactivex import abc
+from typing_extensions import override
 
 from rxstreamz import _validate
 from rxstreamz.metrics._sources import (
@@ -46,8 +45,7 @@ from rxstreamz.metrics._sources import (
     DESCRIPTIONS,
     GAUGES,
     STATES,
-    HasStats,
-    Instrument,
+    Exporter,
     Tracked,
 )
 from rxstreamz.types import StreamStats
@@ -63,15 +61,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["DEFAULT_BUCKETS", "PrometheusMetrics"]
 
-_S = TypeVar("_S", bound=HasStats)
-
 DEFAULT_BUCKETS: tuple[float, ...] = (
     0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 """Latency buckets in seconds: per-item work spans 100 µs to seconds."""
 
 
-class PrometheusMetrics:
+class PrometheusMetrics(Exporter):
     """Prometheus instruments for the processors of one or more pipelines.
 
     Args:
@@ -93,7 +89,7 @@ class PrometheusMetrics:
     ) -> None:
         self._namespace = _validate.name(namespace, "rxstreamz")
         target = REGISTRY if registry is None else registry
-        self._tracked = Tracked()
+        super().__init__()
         ns = self._namespace
         self._items = Counter(f"{ns}_items", DESCRIPTIONS["items"], ["processor"], registry=target)
         self._latency = Histogram(
@@ -106,49 +102,20 @@ class PrometheusMetrics:
         self._rate = Gauge(f"{ns}_rate", DESCRIPTIONS["rate"], ["processor"], registry=target)
         target.register(_StatsCollector(ns, self._tracked))
 
-    def instrument(self, name: str, *, scheduler: abc.SchedulerBase | None = None) -> Instrument:
-        """Return a pass-through operator counting items and timing downstream.
-
-        Each item increments ``items_total`` and observes the seconds the
-        downstream ``on_next`` took (scheduler clock) in ``latency_seconds``.
-
-        Args:
-            name: The ``processor`` label.
-            scheduler: Clock for the latency; default: the subscription's.
-
-        Returns:
-            An operator for ``pipe()``.
-        """
-        label = _validate.name(name, "instrument")
-        items, latency = self._items.labels(label), self._latency.labels(label)
-
-        def record(_name: str, seconds: float) -> None:
-            items.inc()
-            latency.observe(seconds)
-
-        return Instrument(label, record, scheduler)
-
+    @override
     def on_stats(self, stats: StreamStats) -> None:
-        """Feed one ``rxstreamz.monitor`` report (pass as ``on_stats=``)."""
         self._items.labels(stats.name).inc(stats.count)
         self._rate.labels(stats.name).set(stats.rate)
 
-    def track(self, operator: _S, *, name: str | None = None) -> _S:
-        """Export ``operator.stats()`` at every scrape; return ``operator`` for ``pipe()``.
+    @override
+    def _recorder(self, processor: str) -> Callable[[float], None]:
+        items, latency = self._items.labels(processor), self._latency.labels(processor)
 
-        Args:
-            operator: Any rxstreamz processor with ``stats()``.
-            name: The ``processor`` label; default the operator's ``name``.
+        def record(seconds: float) -> None:
+            items.inc()
+            latency.observe(seconds)
 
-        Returns:
-            ``operator`` itself.
-
-        Raises:
-            TypeError: ``operator`` has no ``stats()``.
-            ValueError: another processor is tracked under the same name.
-        """
-        self._tracked.add(operator, name)
-        return operator
+        return record
 
 
 class _StatsCollector(Collector):
