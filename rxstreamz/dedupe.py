@@ -198,6 +198,11 @@ class _DedupeCore:
             def on_next_ttl(item: _X) -> None:
                 nonlocal passed, duplicates
                 assert ttl is not None
+                try:  # user code runs outside the lock: it may dispose this subscription
+                    k = item if key is None else key(item)
+                except Exception as exc:
+                    fail(exc, item)
+                    return
                 failure: Exception | None = None
                 lock.acquire()
                 try:
@@ -205,8 +210,7 @@ class _DedupeCore:
                         return
                     now = now_of()
                     try:
-                        k = item if key is None else key(item)
-                        expiry = seen.get(k)
+                        expiry = seen.get(k)  # an unhashable key raises here
                     except Exception as exc:
                         failure = exc
                     else:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable
 from reactivex import operators as ops
+from reactivex.abc import DisposableBase
 from reactivex.scheduler import HistoricalScheduler, TimeoutScheduler
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
@@ -433,3 +434,28 @@ def test_dedupe_smallest_ttl_does_not_hang(scheduler: TestScheduler) -> None:
     )
     result = scheduler.start(lambda: source.pipe(dedupe(ttl=timedelta(microseconds=1))))
     assert result.messages == [on_next(201, "a"), on_next(202, "a"), on_completed(203)]
+
+
+def test_a_key_function_may_dispose_its_own_subscription() -> None:
+    # The key function runs outside dedupe's lock, so disposing from inside it
+    # (which takes that lock) cannot deadlock.
+    subject: Subject[int] = Subject()
+    passed: list[int] = []
+    subscription: list[DisposableBase] = []
+
+    def key(item: int) -> int:
+        if item == 2:
+            subscription[0].dispose()
+        return item
+
+    subscription.append(subject.pipe(dedupe(key, ttl=10.0)).subscribe(passed.append))
+
+    def push() -> None:
+        for n in (1, 2, 3):
+            subject.on_next(n)
+
+    pusher = threading.Thread(target=push, daemon=True)
+    pusher.start()
+    pusher.join(5)
+    assert not pusher.is_alive(), "dedupe deadlocked on a key function that disposed"
+    assert passed == [1]
