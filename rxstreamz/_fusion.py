@@ -23,25 +23,29 @@ The per-item function of a chain is generated as Python source once per chain
 ```python
 def on_next(x):
     if run.stopped:
-        return
+        return  # completed, failed or disposed
     try:
         keep = f0(x)
     except Exception as exc:
         fail(0, exc, x)
+        return  # the item failed
+    if not keep:
+        return  # filtered out
+    try:
+        x = f1(x)
+    except Exception as exc:
+        fail(1, exc, x)
+        return  # the item failed
+    emit(x)
 ```
 
-Return:
-        if not keep:
-            return
-        try:
-            x = f1(x)
-        except Exception as exc:
-            fail(1, exc, x)
-            return
-        emit(x)
-
 ``try`` costs nothing on the success path (CPython 3.11+), so each stage costs
-exactly its user call. Tracebacks through fused code show this source.
+exactly its user call. Tracebacks through fused code show the generated source.
+
+A ``take_`` wraps the rest of the chain in ``try``/``finally`` so the run
+completes after its last item whatever the later stages do with it. Python
+allows 20 nested blocks, so a run holds at most ``MAX_TAKES`` of them; the
+next ``take_`` starts a new run.
 """
 
 from __future__ import annotations
@@ -67,9 +71,15 @@ Kind = Literal["filter", "map", "tap", "take"]
 * ``filter``: ``f(x)`` decides whether ``x`` goes on (also ``skip_``, ``sample_``).
 * ``map``: ``x = f(x)``.
 * ``tap``: ``f(x)``, ``x`` goes on unchanged.
-* ``take``: ``f()`` counts the item and says whether it is the last one; the
-  run completes once the item has gone through the rest of the chain.
+* ``take``: ``f()`` counts the item and says whether it is the last one
+  (``True``), or ``None`` once the last one has gone by: an item pushed back
+  into the source while the last one was being emitted is ignored, as RxPY's
+  ``take`` does. The run completes once the last item has gone through the
+  rest of the chain.
 """
+
+MAX_TAKES = 16
+"""The most ``take_`` stages one fused run nests (see the module docstring)."""
 
 
 class Stage(ABC, Generic[_T, _R]):
@@ -105,7 +115,9 @@ class Stage(ABC, Generic[_T, _R]):
 
 def fuse(source: Observable[Any], stage: Stage[Any, Any]) -> Observable[Any]:
     """Return ``stage`` applied to ``source``, fused with it when possible."""
-    if isinstance(source, FusedObservable):
+    if isinstance(source, FusedObservable) and not (
+        stage.kind == "take" and [s.kind for s in source.stages].count("take") >= MAX_TAKES
+    ):
         return FusedObservable(source.upstream, (*source.stages, stage))
     return FusedObservable(source, (stage,))
 
@@ -200,7 +212,12 @@ def _compile(kinds: tuple[Kind, ...]) -> Callable[..., Callable[[Any], None]]:
     for i, kind in enumerate(kinds):
         pad = " " * depth
         if kind == "take":
-            lines += [f"{pad}last{i} = f{i}()", f"{pad}try:"]
+            lines += [
+                f"{pad}last{i} = f{i}()",
+                f"{pad}if last{i} is None:",
+                f"{pad}    return",
+                f"{pad}try:",
+            ]
             takes.append((depth, i))
             depth += 4
             continue

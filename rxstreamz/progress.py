@@ -141,12 +141,19 @@ def progress(
 
     Raises:
         ImportError: tqdm is not installed.
-        TypeError: ``total`` is not an int.
+        TypeError: ``total`` is not an int, ``desc`` not a str,
+            ``count_elements`` or ``leave`` not a bool, or ``file`` has no
+            ``write()``.
         ValueError: ``total`` is negative.
     """
     checked_total = _validate.optional_integer("total", total, minimum=0)
     if desc is not None and not isinstance(desc, str):
         raise TypeError(f"desc must be a str or None, got {type(desc).__name__}")
+    for param, flag in (("count_elements", count_elements), ("leave", leave)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{param} must be a bool, got {type(flag).__name__}")
+    if file is not None and not callable(getattr(file, "write", None)):
+        raise TypeError(f"file must have a write() method, got {type(file).__name__}")
     try:
         return Progress(
             checked_total, desc, count_elements, file, leave, _validate.name(name, "progress")

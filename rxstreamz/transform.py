@@ -9,11 +9,12 @@ change the shape of the stream and end a fused run.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable
@@ -75,21 +76,25 @@ class SampleStats:
 
 
 class _UserStage(Stage[_T, _R]):
-    """A stage that calls one user function per item, under the error model."""
+    """A stage that calls one user function per item, under the error model.
+
+    Subclasses set ``kind``, ``param`` (the function's parameter name in
+    messages) and ``default_name``.
+    """
+
+    param: ClassVar[str] = "fn"
+    default_name: ClassVar[str]
 
     def __init__(
         self,
         fn: Callable[[Any], Any],
-        *,
-        param: str,
-        name: str | None,
-        default_name: str,
         errors: _validate.ErrorMode,
         on_failure: OnFailure | None,
+        name: str | None,
         scheduler: abc.SchedulerBase | None,
     ) -> None:
-        self._fn = _validate.function(param, fn)
-        label = _validate.name(name, default_name)
+        self._fn = _validate.function(self.param, fn)
+        label = _validate.name(name, self.default_name)
         super().__init__(label, Failures(label, errors, on_failure), scheduler)
 
     @override
@@ -106,18 +111,22 @@ class Filter(_UserStage[_T, _T]):
     """The operator returned by ``filter_``."""
 
     kind = "filter"
+    param = "predicate"
+    default_name = "filter"
 
 
 class Map(_UserStage[_T, _R]):
     """The operator returned by ``map_``."""
 
     kind = "map"
+    default_name = "map"
 
 
 class Tap(_UserStage[_T, _T]):
     """The operator returned by ``tap_``."""
 
     kind = "tap"
+    default_name = "tap"
 
 
 def filter_(
@@ -166,15 +175,7 @@ def filter_(
         TypeError: ``predicate`` or ``on_failure`` is not callable.
         ValueError: ``errors`` is not ``"raise"`` or ``"skip"``.
     """
-    return Filter(
-        predicate,
-        param="predicate",
-        name=name,
-        default_name="filter",
-        errors=errors,
-        on_failure=on_failure,
-        scheduler=scheduler,
-    )
+    return Filter(predicate, errors, on_failure, name, scheduler)
 
 
 def map_(
@@ -216,15 +217,7 @@ def map_(
         TypeError: ``fn`` or ``on_failure`` is not callable.
         ValueError: ``errors`` is not ``"raise"`` or ``"skip"``.
     """
-    return Map(
-        fn,
-        param="fn",
-        name=name,
-        default_name="map",
-        errors=errors,
-        on_failure=on_failure,
-        scheduler=scheduler,
-    )
+    return Map(fn, errors, on_failure, name, scheduler)
 
 
 def tap_(
@@ -270,15 +263,7 @@ def tap_(
         TypeError: ``fn`` or ``on_failure`` is not callable.
         ValueError: ``errors`` is not ``"raise"`` or ``"skip"``.
     """
-    return Tap(
-        fn,
-        param="fn",
-        name=name,
-        default_name="tap",
-        errors=errors,
-        on_failure=on_failure,
-        scheduler=scheduler,
-    )
+    return Tap(fn, errors, on_failure, name, scheduler)
 
 
 class Take(Stage[Any, Any]):
@@ -291,11 +276,13 @@ class Take(Stage[Any, Any]):
         self.count = count
 
     @override
-    def bind(self) -> Callable[[], bool]:
+    def bind(self) -> Callable[[], bool | None]:
         remaining = self.count
 
-        def last() -> bool:
+        def last() -> bool | None:
             nonlocal remaining
+            if not remaining:  # an item pushed back while the last one was emitted
+                return None
             remaining -= 1
             return remaining == 0
 
@@ -407,31 +394,35 @@ class Sample(Stage[Any, Any]):
         super().__init__(name, None, None)
         self.rate = rate
         self.seed = seed
-        self._lock = threading.Lock()
-        self._kept = 0
-        self._dropped = 0
+        # The per-item path counts with next() on itertools.count: one C call,
+        # atomic under the GIL, so concurrent subscriptions need no lock.
+        # Reading a count also advances it; stats() subtracts its own reads.
+        self._kept = itertools.count()
+        self._dropped = itertools.count()
+        self._reads = 0
+        self._read_lock = threading.Lock()
 
     @override
     def bind(self) -> Callable[[object], bool]:
         draw = random.Random(self.seed).random
         rate = self.rate
-        lock = self._lock
+        count_kept, count_dropped = self._kept.__next__, self._dropped.__next__
 
         def keep(_item: object) -> bool:
-            kept = draw() < rate
-            with lock:
-                if kept:
-                    self._kept += 1
-                else:
-                    self._dropped += 1
-            return kept
+            if draw() < rate:
+                count_kept()
+                return True
+            count_dropped()
+            return False
 
         return keep
 
     def stats(self) -> SampleStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        with self._lock:
-            return SampleStats(kept=self._kept, dropped=self._dropped)
+        with self._read_lock:
+            reads = self._reads
+            self._reads += 1
+            return SampleStats(kept=next(self._kept) - reads, dropped=next(self._dropped) - reads)
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""

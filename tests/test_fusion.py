@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import Disposable
+from reactivex.subject import Subject
 from reactivex.testing import ReactiveTest, TestScheduler
 
 from rxstreamz import collect, filter_, map_, sample_, skip_, take_, tap_
@@ -222,3 +223,53 @@ def test_fused_errors_equal_the_rxpy_chain(data: list[int], bad: int) -> None:
     fused = rx.from_iterable(data).pipe(map_(lambda n: n + 1), map_(check), filter_(bool))
     native = rx.from_iterable(data).pipe(ops.map(lambda n: n + 1), ops.map(check), ops.filter(bool))
     assert materialize(fused) == materialize(native)
+
+
+def run_with_feedback(
+    operator: Callable[[Observable[int]], Observable[Any]], items: list[int]
+) -> list[object]:
+    """Push ``items`` into a subject; the subscriber pushes up to 5 items back into it."""
+    subject: Subject[int] = Subject()
+    log: list[object] = []
+    pushes = 0
+
+    def on_item(n: int) -> None:
+        nonlocal pushes
+        log.append(n)
+        if pushes < 5:
+            pushes += 1
+            subject.on_next(n + 100)  # re-entrant: arrives while on_next is running
+
+    subject.pipe(operator).subscribe(
+        on_item, lambda e: log.append(repr(e)), lambda: log.append("|")
+    )
+    for n in items:
+        subject.on_next(n)
+    return log
+
+
+def test_take_ignores_an_item_pushed_back_during_its_last_emission() -> None:
+    seen: list[int] = []
+    assert run_with_feedback(take_(1), [1, 2]) == [1, "|"]
+    assert run_with_feedback(take_(1), [1, 2]) == run_with_feedback(ops.take(1), [1, 2])
+    # Mid-chain: the stage before take_ still sees the pushed-back item, as in RxPY.
+    assert run_with_feedback(rx.compose(tap_(seen.append), take_(1)), [1, 2]) == [1, "|"]
+    assert seen == [1, 101]
+    assert run_with_feedback(take_(3), [1]) == [1, 101, 201, "|"]
+
+
+@given(data=st.lists(st.integers(0, 50), max_size=20), steps=chains())
+def test_fused_chain_equals_the_rxpy_chain_under_reentrancy(
+    data: list[int], steps: list[Step]
+) -> None:
+    assert run_with_feedback(rx.compose(*map(ours, steps)), data) == run_with_feedback(
+        rx.compose(*map(rx_equivalent, steps)), data
+    )
+
+
+def test_a_long_run_of_takes_still_compiles() -> None:
+    pipeline = rx.range(100)
+    for n in range(40, 10, -1):  # 30 takes: more nesting than Python's 20 blocks
+        pipeline = pipeline.pipe(take_(n))
+    assert collect(pipeline) == list(range(11))
+    assert collect(pipeline.pipe(map_(str), take_(3))) == ["0", "1", "2"]

@@ -88,8 +88,11 @@ def test_tracked_stats_become_observable_instruments(otel: Telemetry) -> None:
     got = otel.points()
     assert got[key("rxstreamz.failed", processor="parse")] == 1
     assert got[key("rxstreamz.dropped", processor="thin")] == 4
-    assert got[key("rxstreamz.received", processor="breaker")] == 20
-    assert got[key("rxstreamz.failed", processor="breaker")] == 11
+    # A breaker's requests/failures reset when it closes: gauges, never counters.
+    assert got[key("rxstreamz.circuit_requests", processor="breaker")] == 20
+    assert got[key("rxstreamz.circuit_failures", processor="breaker")] == 11
+    assert key("rxstreamz.received", processor="breaker") not in got
+    assert key("rxstreamz.failed", processor="breaker") not in got
     assert got[key("rxstreamz.rejected", processor="breaker")] == 4
     assert got[key("rxstreamz.circuit_state", processor="breaker", state="open")] == 1
     assert got[key("rxstreamz.circuit_state", processor="breaker", state="closed")] == 0

@@ -17,6 +17,7 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from rxstreamz import async_map, circuit_breaker, dropping_buffer
+from rxstreamz.metrics._sources import GAUGES
 from rxstreamz.metrics.otel import OpenTelemetryMetrics
 from rxstreamz.metrics.prometheus import PrometheusMetrics
 
@@ -76,9 +77,11 @@ EXPECTED: dict[tuple[str, str], float] = {
     ("delivered", "enrich"): 3,
     ("failed", "enrich"): 1,
     ("in_flight", "enrich"): 0,
-    ("received", "breaker"): 2,
-    ("delivered", "breaker"): 1,
-    ("failed", "breaker"): 1,
+    ("high_watermark", "ingest"): 4,
+    ("circuit_requests", "breaker"): 2,
+    ("circuit_successes", "breaker"): 1,
+    ("circuit_failures", "breaker"): 1,
+    ("circuit_consecutive_failures", "breaker"): 1,
     ("rejected", "breaker"): 1,
 }
 
@@ -92,9 +95,7 @@ def test_prometheus_counts_match_the_pipeline() -> None:
         return registry.get_sample_value(metric, {"processor": processor, **labels})
 
     for (key, processor), value in EXPECTED.items():
-        name = (
-            f"rxstreamz_{key}" if key in {"queue_depth", "in_flight"} else f"rxstreamz_{key}_total"
-        )
+        name = f"rxstreamz_{key}" if key in GAUGES else f"rxstreamz_{key}_total"
         assert sample(name, processor) == value, (key, processor)
     assert sample("rxstreamz_circuit_state", "breaker", state="open") == 1
     assert sample("rxstreamz_circuit_state", "breaker", state="closed") == 0

@@ -82,3 +82,9 @@ def test_invalid_arguments() -> None:
         progress(total=2.5)  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError, match="desc must be a str or None, got int"):
         progress(desc=3)  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match="count_elements must be a bool, got int"):
+        progress(count_elements=1)  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match="leave must be a bool, got str"):
+        progress(leave="yes")  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match=r"file must have a write\(\) method, got int"):
+        progress(file=3)  # pyright: ignore[reportArgumentType]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -265,6 +266,27 @@ def test_sample_is_reproducible_with_a_seed_and_counts() -> None:
     assert first == second
     assert 200 < len(first) < 400
     assert step.stats() == SampleStats(kept=2 * len(first), dropped=2 * (1000 - len(first)))
+
+
+def test_sample_counts_exactly_under_concurrent_subscriptions(no_thread_leak: None) -> None:
+    step = sample_(0.5, seed=1)
+    per_run = len(collect(rx.range(20_000).pipe(step)))  # same seed: same draw every run
+    start = threading.Barrier(4)
+    stats_seen: list[SampleStats] = []
+
+    def run() -> None:
+        start.wait()
+        collect(rx.range(20_000).pipe(step))
+        stats_seen.append(step.stats())  # reads interleaved with other runs' counting
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert step.stats() == SampleStats(kept=5 * per_run, dropped=5 * (20_000 - per_run))
+    assert step.stats() == step.stats()  # reading does not change the counts
+    assert all(40_000 <= s.kept + s.dropped <= 100_000 for s in stats_seen)
 
 
 def test_sample_extremes() -> None:

@@ -12,6 +12,6 @@ Both offer the same three feeds, labelled by processor name only:
 - ``on_stats``: the callback for ``rxstreamz.monitor``;
 - ``track(operator)``: reads a processor's ``stats()`` whenever metrics are
   collected (no polling thread) and exports received, delivered, dropped,
-  failed, retried and rejected counts, queue depth, in-flight work and a
-  circuit breaker's state.
+  failed, retried and rejected counts, queue depth and high watermark,
+  in-flight work, and a circuit breaker's state and current counts.
 """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeGuard, TypeVar, cast
 
 from reactivex import Observable, abc
 
@@ -17,17 +17,45 @@ _X = TypeVar("_X")
 _S = TypeVar("_S", bound="HasStats")
 
 COUNTERS: dict[str, tuple[str, ...]] = {
-    "received": ("received", "submitted", "processed", "total", "requests"),
-    "delivered": ("delivered", "completed", "succeeded", "successes", "passed", "kept"),
+    "received": ("received", "submitted", "processed", "total"),
+    "delivered": ("delivered", "completed", "succeeded", "passed", "kept", "emitted"),
     "dropped": ("dropped", "duplicates", "unrouted", "unmatched"),
-    "failed": ("failed", "failures"),
+    "failed": ("failed",),
     "retried": ("retried",),
     "rejected": ("rejected",),
 }
-"""Exported counter -> the first stats field that provides it, in order of preference."""
+"""Exported counter -> the first stats field that provides it, in order of preference.
 
-GAUGES: dict[str, tuple[str, ...]] = {"queue_depth": ("queued",), "in_flight": ("in_flight",)}
+Only fields that never decrease: a counter that goes down reads as a restart.
+"""
+
+GAUGES: dict[str, tuple[str, ...]] = {
+    "queue_depth": ("queued",),
+    "in_flight": ("in_flight",),
+    "high_watermark": ("high_watermark",),
+    "tracked_keys": ("tracked_keys",),
+    "partition_balance": ("balance",),
+    # A circuit breaker resets these when it closes again, so they are levels.
+    "circuit_requests": ("requests",),
+    "circuit_successes": ("successes",),
+    "circuit_failures": ("failures",),
+    "circuit_consecutive_failures": ("consecutive_failures",),
+}
 """Exported gauge -> the stats field that provides it."""
+
+SUMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "SampleStats": {"received": ("kept", "dropped")},
+    "DedupeStats": {"received": ("passed", "duplicates", "failed")},
+    "PartitionStats": {"delivered": ("per_partition",)},
+    "RouterStats": {"delivered": ("per_route",)},
+    # split's second branch gets the unmatched items: passed on, not dropped.
+    "SplitStats": {"delivered": ("matched", "unmatched"), "dropped": ()},
+    "SwitchStats": {"delivered": ("per_case", "defaulted")},
+}
+"""Per stats record (class name): exported value -> the fields it sums.
+
+Used where no single field says it; an empty tuple exports nothing.
+"""
 
 STATES = ("closed", "half-open", "open")
 """The circuit breaker states, exported as one 0/1 series each."""
@@ -41,6 +69,13 @@ DESCRIPTIONS = {
     "rejected": "Items rejected by an open circuit breaker",
     "queue_depth": "Items waiting in a processor's queue",
     "in_flight": "Items being processed right now",
+    "high_watermark": "The most items one subscription's queue held at once",
+    "tracked_keys": "Keys a dedupe processor remembers right now",
+    "partition_balance": "Variance / mean of the items per partition (0: even)",
+    "circuit_requests": "Calls through a circuit breaker since it last closed",
+    "circuit_successes": "Calls that returned since the circuit breaker last closed",
+    "circuit_failures": "Calls that raised since the circuit breaker last closed",
+    "circuit_consecutive_failures": "Circuit breaker calls that raised since the last success",
     "circuit_state": "1 for the circuit breaker's current state, 0 for the others",
     "items": "Items that passed an instrumented or monitored point",
     "latency": "Seconds spent in downstream on_next per item",
@@ -77,7 +112,7 @@ def read(processor: str, snapshot: object) -> Reading:
     def pick(candidates: tuple[str, ...]) -> float | None:
         for field_name in candidates:
             value = values.get(field_name)
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            if _is_number(value):
                 return float(value)
         return None
 
@@ -86,8 +121,25 @@ def read(processor: str, snapshot: object) -> Reading:
         for key, names in (*COUNTERS.items(), *GAUGES.items())
         if (value := pick(names)) is not None
     }
+    for key, names in SUMS.get(type(snapshot).__name__, {}).items():
+        exported.pop(key, None)
+        if names:
+            exported[key] = float(sum(_total(values.get(n)) for n in names))
     state = values.get("state")
     return Reading(processor, exported, state if isinstance(state, str) else None)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _total(value: object) -> float:
+    """Return a number, or the sum of a sequence's or mapping's numbers (0 otherwise)."""
+    if isinstance(value, Mapping):
+        value = list(cast("Mapping[object, object]", value).values())
+    if isinstance(value, tuple | list):
+        return float(sum(v for v in cast("Iterable[object]", value) if _is_number(v)))
+    return float(value) if _is_number(value) else 0.0
 
 
 class Tracked:

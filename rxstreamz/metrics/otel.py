@@ -19,8 +19,12 @@ names and the attribute ``processor`` (never an item):
 ``rxstreamz.rate`` (gauge, from ``monitor``), and, read from ``stats()``
 at each collection, the observable counters ``rxstreamz.received``,
 ``.delivered``, ``.dropped``, ``.failed``, ``.retried``, ``.rejected`` and
-the observable gauges ``rxstreamz.queue_depth``, ``.in_flight`` and
-``.circuit_state`` (attribute ``state``).
+the observable gauges ``rxstreamz.queue_depth``, ``.in_flight``,
+``.high_watermark``, ``.tracked_keys``, ``.partition_balance``, a circuit
+breaker's ``.circuit_requests``, ``.circuit_successes``,
+``.circuit_failures``, ``.circuit_consecutive_failures`` (gauges because
+the breaker resets them when it closes) and ``.circuit_state`` (attribute
+``state``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["OpenTelemetryMetrics"]
 
+_UNITS = {
+    "partition_balance": "1",
+    "circuit_requests": "{call}",
+    "circuit_successes": "{call}",
+    "circuit_failures": "{call}",
+    "circuit_consecutive_failures": "{call}",
+}
+"""Units of the gauges that do not count items."""
+
 
 class OpenTelemetryMetrics(Exporter):
     """OpenTelemetry instruments for the processors of one or more pipelines.
@@ -73,7 +86,7 @@ class OpenTelemetryMetrics(Exporter):
             )
         for key in GAUGES:
             meter.create_observable_gauge(
-                f"{p}.{key}", [self._callback(key)], "{item}", DESCRIPTIONS[key]
+                f"{p}.{key}", [self._callback(key)], _UNITS.get(key, "{item}"), DESCRIPTIONS[key]
             )
         meter.create_observable_gauge(
             f"{p}.circuit_state", [self._state_callback], "1", DESCRIPTIONS["circuit_state"]

@@ -17,20 +17,30 @@ start_http_server(9100)
 Every series is labelled by processor name only, never by item, so the
 number of series stays bounded. Exported names (with the default namespace):
 
-=================================  =========  ==================================
-``rxstreamz_items_total``          counter    items through ``instrument``/``monitor``
-``rxstreamz_latency_seconds``      histogram  downstream ``on_next`` time per item
-``rxstreamz_rate``                 gauge      items/s over the last monitor interval
-``rxstreamz_received_total``       counter    from ``stats()``: received/submitted/...
-``rxstreamz_delivered_total``      counter    delivered/completed/succeeded
-``rxstreamz_dropped_total``        counter    dropped (overflow, sampling, duplicates)
-``rxstreamz_failed_total``         counter    failed/failures
-``rxstreamz_retried_total``        counter    retried
-``rxstreamz_rejected_total``       counter    rejected by an open circuit
-``rxstreamz_queue_depth``          gauge      queued
-``rxstreamz_in_flight``            gauge      in_flight
-``rxstreamz_circuit_state``        gauge      1 for the current state (label ``state``)
-=================================  =========  ==================================
+==========================================  =========  ======================================
+``rxstreamz_items_total``                   counter    items through ``instrument``/``monitor``
+``rxstreamz_latency_seconds``               histogram  downstream ``on_next`` time per item
+``rxstreamz_rate``                          gauge      items/s over the last monitor interval
+``rxstreamz_received_total``                counter    from ``stats()``: received/submitted/...
+``rxstreamz_delivered_total``               counter    delivered/completed/succeeded/...
+``rxstreamz_dropped_total``                 counter    dropped (overflow, sampling, duplicates)
+``rxstreamz_failed_total``                  counter    failed
+``rxstreamz_retried_total``                 counter    retried
+``rxstreamz_rejected_total``                counter    rejected by an open circuit
+``rxstreamz_queue_depth``                   gauge      queued
+``rxstreamz_in_flight``                     gauge      in_flight
+``rxstreamz_high_watermark``                gauge      high_watermark
+``rxstreamz_tracked_keys``                  gauge      tracked_keys (``dedupe``)
+``rxstreamz_partition_balance``             gauge      balance (``partition_``)
+``rxstreamz_circuit_requests``              gauge      a breaker's requests since it closed
+``rxstreamz_circuit_successes``             gauge      ... its successes (reset on close)
+``rxstreamz_circuit_failures``              gauge      ... its failures (reset on close)
+``rxstreamz_circuit_consecutive_failures``  gauge      consecutive_failures
+``rxstreamz_circuit_state``                 gauge      1 for the current state (label ``state``)
+==========================================  =========  ======================================
+
+The full field mapping is ``rxstreamz.metrics._sources`` (``COUNTERS``,
+``GAUGES``, ``SUMS``); docs/concepts/observability.md has it as a table.
 """
 
 from __future__ import annotations
