@@ -240,9 +240,14 @@ class BoundedQueue(Generic[_T]):
         self._closed = False
         self._sealed = False
         self._refusing = False  # closed or sealed: every put is refused
+        # The fast path's one test: the capacity, or -1 once refusing.
         self._limit = _NEVER if self.capacity is None else self.capacity
-        self._consumer: int | None = None
-        self._consumer_waiting = 0
+        # The consumer's Thread object, not its ident: a finished thread's ident
+        # is soon given to a new thread, which must not inherit the claim.
+        self._consumer: threading.Thread | None = None
+        # Set by a waiting consumer, cleared by the one put that notifies it: the
+        # puts that follow before the consumer runs again skip the notify.
+        self._consumer_waiting = False
         self._producers_waiting = 0
         # Items taken with pop_all(hold=True) keep their slot until release():
         # ``_held`` is written under the lock, ``_released`` without it, both
@@ -274,6 +279,7 @@ class BoundedQueue(Generic[_T]):
     def _error(self, reason: str) -> BackpressureError:
         assert self.capacity is not None
         self._sealed = self._refusing = True
+        self._limit = -1
         return BackpressureError(
             f"processor {self.processor!r}: queue full (capacity {self.capacity}); {reason}",
             processor=self.processor,
@@ -297,13 +303,14 @@ class BoundedQueue(Generic[_T]):
         """
         with self._lock:
             depth = len(self._items) + self._held - self._released
-            if depth < self._limit and not self._refusing:  # the fast path
+            if depth < self._limit:  # the fast path: room, and not refusing
                 self._items.append(item)
                 counters = self._counters
                 counters.received += 1
                 if depth >= counters.high_watermark:
                     counters.high_watermark = depth + 1
                 if self._consumer_waiting:
+                    self._consumer_waiting = False
                     self._not_empty.notify()
                 return True
             queued, dropped = self._put_full(item)
@@ -323,7 +330,7 @@ class BoundedQueue(Generic[_T]):
             self._refusing
             or policy != "block"
             or self._same_thread
-            or self._consumer == threading.get_ident()
+            or self._consumer is threading.current_thread()
         ):
             counters.received += 1  # a blocked put counts once it is resolved
         if self._refusing:
@@ -341,16 +348,16 @@ class BoundedQueue(Generic[_T]):
         if policy == "error":
             counters.dropped += 1
             raise self._error("overflow='error'")
-        if self._consumer == threading.get_ident():
-            counters.dropped += 1
-            raise self._error(
-                "blocking would deadlock: the producer runs on the thread that drains it"
-            )
         if self._same_thread:
             counters.dropped += 1
             raise self._error(
                 "blocking would deadlock: the scheduler runs on the producer's thread "
                 "or in virtual time"
+            )
+        if self._consumer is threading.current_thread():
+            counters.dropped += 1
+            raise self._error(
+                "blocking would deadlock: the producer runs on the thread that drains it"
             )
         self._producers_waiting += 1
         try:
@@ -376,14 +383,20 @@ class BoundedQueue(Generic[_T]):
         if depth > counters.high_watermark:
             counters.high_watermark = depth
         if self._consumer_waiting:
+            self._consumer_waiting = False
             self._not_empty.notify()
         return True, []
 
     # -- consumer side -------------------------------------------------------
 
-    def claim_consumer(self) -> None:
-        """Declare the calling thread the consumer: a full ``put()`` from it never blocks."""
-        self._consumer = threading.get_ident()
+    def claim_consumer(self, _scheduler: object = None, _state: object = None) -> None:
+        """Declare the calling thread the consumer: a full ``put()`` from it never blocks.
+
+        The optional arguments make it a scheduled action:
+        ``scheduler.schedule(queue.claim_consumer)`` claims the scheduler's
+        thread before any item comes.
+        """
+        self._consumer = threading.current_thread()
 
     def pop(self) -> _T:
         """Take the oldest item without blocking; wake a blocked producer.
@@ -445,12 +458,18 @@ class BoundedQueue(Generic[_T]):
                 return True
             if self._closed:
                 return False
-            self._consumer_waiting += 1
             try:
-                self._not_empty.wait_for(lambda: self._items or self._closed, timeout)
+                self._not_empty.wait_for(self._ready, timeout)
             finally:
-                self._consumer_waiting -= 1
+                self._consumer_waiting = False
             return bool(self._items)
+
+    def _ready(self) -> bool:
+        """``wait``'s predicate (lock held): asks the next put to notify while not ready."""
+        if self._items or self._closed:
+            return True
+        self._consumer_waiting = True
+        return False
 
     def delivered(self, n: int = 1) -> None:
         """Report ``n`` items handed downstream (for ``stats().delivered``)."""
@@ -477,6 +496,7 @@ class BoundedQueue(Generic[_T]):
         """
         with self._lock:
             self._closed = self._refusing = True
+            self._limit = -1
             self._not_full.notify_all()
             self._not_empty.notify_all()
 

@@ -23,6 +23,7 @@ Every buffer counts what it does: ``stats()`` returns a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -88,6 +89,15 @@ class Buffer:
         # drop_oldest queue must be able to evict them, so it drains one by one.
         batched = overflow != "drop_oldest"
 
+        def notify_drop(item: _X) -> None:
+            """``on_drop`` with a failure noted on the item it was given (maybe an evicted one)."""
+            assert on_drop is not None
+            try:
+                on_drop(item)
+            except Exception as exc:
+                annotate(exc, name, item)
+                raise
+
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
@@ -96,7 +106,7 @@ class Buffer:
                 overflow=overflow,
                 processor=name,
                 counters=counters,
-                on_drop=on_drop,
+                on_drop=None if on_drop is None else notify_drop,
                 scheduler=own_scheduler,
             )
             lock = threading.Lock()
@@ -206,7 +216,26 @@ class Buffer:
                     if draining or stopped:
                         return
                     draining = True
-                drain_run.disposable = own_scheduler.schedule(run_scheduled)
+                try:
+                    drain_run.disposable = own_scheduler.schedule(run_scheduled)
+                except Exception as exc:  # a disposed scheduler, for one
+                    exc.add_note(
+                        f"rxstreamz: processor {name!r} could not schedule its drain "
+                        f"on {type(own_scheduler).__name__}"
+                    )
+                    abort(exc)
+
+            def abort(exc: Exception) -> None:
+                """No drain can run: drop what waits and fail at once."""
+                nonlocal stopped, terminated
+                with lock:
+                    if stopped or terminated:
+                        return
+                    stopped = terminated = True
+                queue.close()
+                queue.discard()
+                upstream.dispose()
+                observer.on_error(exc)
 
             def end(exc: Exception | None) -> None:
                 """Accept nothing more; the drain delivers the queue, then ``exc`` or completion."""
@@ -231,8 +260,8 @@ class Buffer:
                 except BackpressureError as exc:
                     fail(exc)
                     return
-                except Exception as exc:  # raised by on_drop
-                    fail(annotate(exc, name, item))
+                except Exception as exc:  # raised by on_drop, noted by notify_drop
+                    fail(exc)
                     return
                 if own_scheduler is not None:
                     kick()
@@ -248,6 +277,15 @@ class Buffer:
 
             if own_scheduler is None:
                 threading.Thread(target=run_thread, name=f"rxstreamz-{name}", daemon=True).start()
+            else:
+                # Claim the scheduler's thread before any item can come: a producer
+                # subscribed on the same single-threaded scheduler (subscribe_on an
+                # EventLoopScheduler) then fails when full instead of blocking the
+                # drain queued behind it. A drain run replaces this action if it
+                # comes first (then it claims its own thread).
+                # A scheduler that refuses it refuses the drain too: kick() reports that.
+                with contextlib.suppress(Exception):
+                    drain_run.disposable = own_scheduler.schedule(queue.claim_consumer)
             upstream.disposable = source.subscribe(
                 on_next, end, lambda: end(None), scheduler=scheduler
             )
@@ -308,9 +346,11 @@ def buffer_(
           or ``"error"`` (fail with ``BackpressureError``). Dropped items go to
           ``on_drop`` and are counted in ``stats().dropped``.
         - Blocking never deadlocks: if the producer runs on the drain's own
-          thread, or ``scheduler`` is a virtual-time or same-thread scheduler,
-          a full ``"block"`` buffer fails with ``BackpressureError`` (naming
-          the buffer and its capacity) instead of waiting.
+          thread (a feedback loop, or a producer subscribed on the thread of
+          a single-threaded ``scheduler`` such as an ``EventLoopScheduler``),
+          or ``scheduler`` is a virtual-time or same-thread scheduler, a full
+          ``"block"`` buffer fails with ``BackpressureError`` (naming the
+          buffer and its capacity) instead of waiting.
         - On its own ``BackpressureError`` (or an ``on_drop`` that raises, with
           a note naming the buffer), the buffer delivers what was queued, then
           ``on_error``; the producer's ``on_next`` returns normally, upstream is
@@ -319,7 +359,9 @@ def buffer_(
           (``rxstreamz-<name>``), started at subscription and ended after the
           terminal notification or dispose; with ``scheduler=`` it emits on
           that scheduler instead. The scheduler given to ``subscribe()`` is
-          ignored: a buffer is a thread boundary by design.
+          ignored: a buffer is a thread boundary by design. A ``scheduler``
+          that refuses the drain (a disposed one) fails the stream at once
+          with its exception, noted with the buffer's name.
         - Dispose stops delivery at once (after the ``on_next`` in progress,
           if any), releases a blocked producer and ends the drain thread; the
           items left are counted as dropped.

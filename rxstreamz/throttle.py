@@ -18,6 +18,7 @@ is never exceeded).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from dataclasses import dataclass
@@ -105,12 +106,14 @@ class Throttle:
             queue = BoundedQueue[_X](
                 max_pending, processor=name, counters=counters, scheduler=clock
             )
-            lock = threading.Lock()
+            # Re-entrant: a trampoline (CurrentThreadScheduler outside any
+            # trampoline run) runs the release at once, inside ``arm``.
+            lock = threading.RLock()
             tat: datetime = clock.now  # the bucket starts full
             pacing = False  # a release is scheduled or emitting: it owns the output
             ended = False  # upstream ended (or throttle failed): accept nothing more
             terminated = False
-            stopped = False  # disposed
+            stopped = False  # disposed, or the timer could not be scheduled
             error: Exception | None = None
             timer = SerialDisposable()
             upstream = SingleAssignmentDisposable()
@@ -130,10 +133,34 @@ class Throttle:
                 else:
                     observer.on_error(error)
 
-            def arm(now: datetime) -> None:
-                """Schedule the release of the queue's head (lock held, ``pacing`` set)."""
-                due = tat - tolerance
-                timer.disposable = clock.schedule_absolute(max(due, now), release)
+            def arm(now: datetime) -> Exception | None:
+                """Schedule the release of the queue's head (lock held, ``pacing`` set).
+
+                Returns what the scheduler raised if it refused (``ImmediateScheduler``
+                cannot wait, a disposed scheduler takes no work); the caller then
+                fails the stream with it, once the lock is released.
+                """
+                try:
+                    timer.disposable = clock.schedule_absolute(max(tat - tolerance, now), release)
+                except Exception as exc:
+                    exc.add_note(
+                        f"rxstreamz: processor {name!r} could not schedule a timer "
+                        f"on {type(clock).__name__}"
+                    )
+                    return exc
+                return None
+
+            def abort(exc: Exception) -> None:
+                """Pacing cannot go on: drop what waits and fail at once."""
+                nonlocal stopped
+                with lock:
+                    if stopped or terminated:
+                        return
+                    stopped = True
+                queue.close()
+                queue.discard()
+                upstream.dispose()
+                observer.on_error(exc)
 
             def release(_: abc.SchedulerBase, __: object = None) -> None:
                 nonlocal tat, pacing
@@ -156,11 +183,15 @@ class Throttle:
                     if disposed():
                         return
                     if len(queue):
-                        arm(clock.now)
-                        return
-                    pacing = False
-                    done = ended
-                if done:
+                        refused = arm(clock.now)
+                        done = False
+                    else:
+                        refused = None
+                        pacing = False
+                        done = ended
+                if refused is not None:
+                    abort(refused)
+                elif done:
                     finish()
 
             def end(exc: Exception | None) -> None:
@@ -197,7 +228,9 @@ class Throttle:
                     if pacing or stopped or not len(queue):
                         return
                     pacing = True
-                    arm(clock.now)
+                    refused = arm(clock.now)
+                if refused is not None:
+                    abort(refused)
 
             def dispose() -> None:
                 nonlocal stopped
@@ -208,6 +241,14 @@ class Throttle:
                 timer.dispose()
                 upstream.dispose()
 
+            if max_pending is not None:
+                # Claim the timers' thread before any item can come: a producer
+                # subscribed on the same single-threaded scheduler then fails when
+                # the queue is full instead of blocking the releases queued behind
+                # it. The first release timer replaces this action if it comes first.
+                # A scheduler that refuses it refuses the timers too: arm() reports that.
+                with contextlib.suppress(Exception):
+                    timer.disposable = clock.schedule(queue.claim_consumer)
             upstream.disposable = source.subscribe(
                 on_next, end, lambda: end(None), scheduler=scheduler
             )
@@ -244,7 +285,8 @@ def throttle(
           ``stats().high_watermark``); a number bounds it with the ``"block"``
           policy, so a producer on another thread waits in ``on_next`` until a
           slot frees. Where waiting would deadlock (virtual time, same-thread
-          schedulers, or the producer on the timer's own thread) a full queue
+          schedulers, or the producer on the timers' own thread, as when it
+          is subscribed on the same ``EventLoopScheduler``) a full queue
           fails the stream with ``BackpressureError`` instead, after the items
           already waiting have been released at their pace.
         - Completion: items still waiting keep their pace; completion follows
@@ -255,7 +297,12 @@ def throttle(
           nothing is emitted after dispose.
         - Threads: an item that finds a token is emitted on the producer's
           thread; queued items on the scheduler's thread. Emissions never
-          overlap.
+          overlap. A trampoline (``CurrentThreadScheduler`` outside any
+          trampoline run) releases the queue inside the producer's ``on_next``.
+        - A scheduler that refuses the timer (``ImmediateScheduler`` cannot
+          wait; a disposed scheduler takes no work) fails the stream at once
+          with the scheduler's exception, noted with the processor's name;
+          the waiting items are dropped.
         - Leading-edge *dropping* (keep the first item per window, discard
           the rest) is RxPY's ``throttle_first``, not this.
         - Each subscription has its own bucket and queue; ``stats()`` sums them.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.disposable import Disposable
-from reactivex.scheduler import ImmediateScheduler, NewThreadScheduler
+from reactivex.scheduler import EventLoopScheduler, ImmediateScheduler, NewThreadScheduler
 from reactivex.subject import Subject
 from reactivex.testing import ReactiveTest, TestScheduler
 
@@ -27,6 +27,7 @@ from rxstreamz import (
     sliding_buffer,
 )
 from rxstreamz._queue import Overflow
+from rxstreamz.buffers import Buffer
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
@@ -90,6 +91,19 @@ def in_thread(fn: Callable[[], object]) -> threading.Thread:
     thread = threading.Thread(target=fn, daemon=True)
     thread.start()
     return thread
+
+
+def pushed(count: int, returned: list[int]) -> Observable[int]:
+    """``count`` ints pushed in one loop that records each ``on_next`` that returned."""
+
+    def push(observer: rx.abc.ObserverBase[int], _: Any = None) -> rx.abc.DisposableBase:
+        for n in range(count):
+            observer.on_next(n)  # returns normally, also after the buffer failed
+            returned.append(n)
+        observer.on_completed()
+        return Disposable()
+
+    return rx.create(push)
 
 
 # -- happy path, completion, errors (thread drain) -----------------------------------------
@@ -215,7 +229,19 @@ def test_dispose_mid_way_stops_at_once_and_releases_the_producer(no_thread_leak:
     assert stats.received == stats.delivered + stats.dropped
 
 
-def test_dropping_buffer_with_a_stalled_consumer_drops_the_newest(no_thread_leak: None) -> None:
+@pytest.mark.parametrize(
+    ("make", "lost_items", "delivered_items"),
+    [
+        (dropping_buffer, [3, 4], [0, 1, 2]),  # the newest items are dropped
+        (sliding_buffer, [1, 2], [0, 3, 4]),  # the oldest queued items are evicted
+    ],
+)
+def test_lossy_buffers_with_a_stalled_consumer(
+    no_thread_leak: None,
+    make: Callable[..., Buffer],
+    lost_items: list[int],
+    delivered_items: list[int],
+) -> None:
     gate = threading.Event()
     holding = threading.Event()
     source: Subject[int] = Subject()
@@ -226,7 +252,7 @@ def test_dropping_buffer_with_a_stalled_consumer_drops_the_newest(no_thread_leak
             holding.set()
             gate.wait(30)
 
-    buffered = dropping_buffer(2, on_drop=lost.append)
+    buffered = make(2, on_drop=lost.append)
     recorder = Recorder(stall_on_first)
     recorder.subscribe(source.pipe(buffered))
     source.on_next(0)
@@ -234,38 +260,10 @@ def test_dropping_buffer_with_a_stalled_consumer_drops_the_newest(no_thread_leak
     for n in range(1, 5):
         source.on_next(n)  # never blocks
     source.on_completed()
-    assert lost == [3, 4]
+    assert lost == lost_items
     gate.set()
     assert recorder.done.wait(30)
-    assert recorder.items == [0, 1, 2]
-    assert buffered.stats() == QueueStats(
-        received=5, delivered=3, dropped=2, queued=0, high_watermark=2
-    )
-
-
-def test_sliding_buffer_with_a_stalled_consumer_keeps_the_latest(no_thread_leak: None) -> None:
-    gate = threading.Event()
-    holding = threading.Event()
-    source: Subject[int] = Subject()
-    lost: list[int] = []
-
-    def stall_on_first(item: int) -> None:
-        if item == 0:
-            holding.set()
-            gate.wait(30)
-
-    buffered = sliding_buffer(2, on_drop=lost.append)
-    recorder = Recorder(stall_on_first)
-    recorder.subscribe(source.pipe(buffered))
-    source.on_next(0)
-    assert holding.wait(30)
-    for n in range(1, 5):
-        source.on_next(n)
-    source.on_completed()
-    assert lost == [1, 2]
-    gate.set()
-    assert recorder.done.wait(30)
-    assert recorder.items == [0, 3, 4]
+    assert recorder.items == delivered_items
     assert buffered.stats() == QueueStats(
         received=5, delivered=3, dropped=2, queued=0, high_watermark=2
     )
@@ -292,18 +290,7 @@ def test_dropping_and_sliding_buffers_before_the_drain_runs(scheduler: TestSched
 def test_overflow_error_delivers_the_queued_items_then_fails(scheduler: TestScheduler) -> None:
     returned: list[int] = []
     buffered = buffer_(2, overflow="error", name="ingest", scheduler=scheduler)
-
-    def create() -> Observable[int]:
-        def push(observer: rx.abc.ObserverBase[int], _: Any = None) -> rx.abc.DisposableBase:
-            for n in range(5):
-                observer.on_next(n)  # returns normally even after the overflow
-                returned.append(n)
-            observer.on_completed()
-            return Disposable()
-
-        return rx.create(push).pipe(buffered)
-
-    result = scheduler.start(create)
+    result = scheduler.start(lambda: pushed(5, returned).pipe(buffered))
     error = failure(result.messages, at=200)
     assert result.messages[:-1] == [on_next(200, 0), on_next(200, 1)]
     assert isinstance(error, BackpressureError)
@@ -353,6 +340,31 @@ def test_producer_on_the_drain_thread_fails_instead_of_deadlocking(no_thread_lea
     )
 
 
+def test_producer_on_the_drain_schedulers_thread_fails_instead_of_deadlocking(
+    no_thread_leak: None,
+) -> None:
+    # The producer runs on the event loop before any drain run could: the drain,
+    # queued behind it on the same thread, could never make room.
+    loop = EventLoopScheduler()
+    returned: list[int] = []
+    buffered = buffer_(2, scheduler=loop)
+    recorder = Recorder()
+    try:
+        recorder.subscribe(pushed(5, returned).pipe(ops.subscribe_on(loop), buffered))
+        assert recorder.done.wait(10), "the producer deadlocked on the drain's thread"
+    finally:
+        loop.dispose()
+    assert returned == [0, 1, 2, 3, 4]
+    assert recorder.items == [0, 1]
+    assert isinstance(recorder.error, BackpressureError)
+    assert (recorder.error.processor, recorder.error.capacity) == ("buffer", 2)
+    assert "thread that drains it" in str(recorder.error)
+    # Item 2 overflowed; the failed buffer disposed its upstream, so 3 and 4 never reached it.
+    assert buffered.stats() == QueueStats(
+        received=3, delivered=2, dropped=1, queued=0, high_watermark=2
+    )
+
+
 def test_on_drop_that_raises_fails_the_buffer_with_a_note(scheduler: TestScheduler) -> None:
     def refuse(item: int) -> None:
         raise Boom(f"no room for {item}")
@@ -366,6 +378,25 @@ def test_on_drop_that_raises_fails_the_buffer_with_a_note(scheduler: TestSchedul
     assert error.__notes__ == ["rxstreamz: raised in processor 'lossy' on item 1"]
     stats = buffered.stats()
     assert stats.received == stats.delivered + stats.dropped == 2  # upstream disposed after 1
+
+
+def test_sliding_buffer_on_drop_that_raises_names_the_evicted_item(
+    scheduler: TestScheduler,
+) -> None:
+    def refuse(item: int) -> None:
+        raise Boom(f"cannot drop {item}")
+
+    buffered = sliding_buffer(1, on_drop=refuse, name="latest", scheduler=scheduler)
+    result = scheduler.start(lambda: rx.from_iterable(range(4)).pipe(buffered))
+    # Item 1 evicted item 0 (on_drop raised on 0), so 1 is what was queued before the failure.
+    assert result.messages[:-1] == [on_next(200, 1)]
+    error = failure(result.messages, at=200)
+    assert isinstance(error, Boom)
+    assert str(error) == "cannot drop 0"
+    assert error.__notes__ == ["rxstreamz: raised in processor 'latest' on item 0"]
+    assert buffered.stats() == QueueStats(
+        received=2, delivered=1, dropped=1, queued=0, high_watermark=1
+    )
 
 
 # -- scheduler drain ------------------------------------------------------------------------
@@ -397,6 +428,26 @@ def test_scheduler_drain_dispose_emits_nothing_after(scheduler: TestScheduler) -
     result = scheduler.start(lambda: source.pipe(buffer_(2, scheduler=scheduler)), disposed=250)
     assert result.messages == [on_next(210, 1)]
     assert source.subscriptions == [ReactiveTest.subscribe(200, 250)]
+
+
+def test_a_scheduler_that_refuses_the_drain_fails_the_stream() -> None:
+    loop = EventLoopScheduler()
+    loop.dispose()  # takes no more work
+    returned: list[int] = []
+    recorder = Recorder()
+    buffered = buffer_(2, name="ingest", scheduler=loop)
+    recorder.subscribe(pushed(3, returned).pipe(buffered))
+    assert returned == [0, 1, 2]  # the producer is not hit by the scheduler's exception
+    assert recorder.items == []
+    error = recorder.error
+    assert error is not None
+    assert (type(error).__name__, str(error)) == ("DisposedException", "Object has been disposed")
+    assert error.__notes__ == [
+        "rxstreamz: processor 'ingest' could not schedule its drain on EventLoopScheduler"
+    ]
+    assert buffered.stats() == QueueStats(
+        received=3, delivered=0, dropped=3, queued=0, high_watermark=1
+    )
 
 
 def test_drain_on_a_thread_scheduler(no_thread_leak: None) -> None:

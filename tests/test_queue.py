@@ -269,6 +269,37 @@ def test_release_wakes_a_producer_blocked_on_held_slots() -> None:
     assert stats(queue).high_watermark == 2
 
 
+def claim_then_produce() -> tuple[bool, object]:
+    """A thread claims a full queue and ends; a new thread puts. Return (same ident?, outcome)."""
+    queue = BoundedQueue[int](1, processor="q")
+    claimer = threading.Thread(target=queue.claim_consumer)
+    claimer.start()
+    claimer.join()
+    queue.put(0)
+    outcome: list[object] = []
+
+    def produce() -> None:
+        outcome.append(threading.get_ident() == claimer.ident)
+        try:
+            outcome.append(queue.put(1))  # must wait for room, not raise
+        except BackpressureError as exc:
+            outcome.append(exc)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert until(lambda: queue.blocked_producers == 1 or len(outcome) == 2)
+    assert queue.pop() == 0
+    producer.join(5)
+    return outcome[0] is True, outcome[1]
+
+
+def test_a_claim_does_not_pass_to_a_new_thread_that_reuses_the_ident() -> None:
+    """A finished consumer's ident is soon reused by a new thread, which is no consumer."""
+    runs = [claim_then_produce() for _ in range(20)]
+    assert [outcome for _, outcome in runs] == [True] * 20
+    assert any(reused for reused, _ in runs)  # the platform reused an ident: the case ran
+
+
 def test_threaded_producer_and_batching_consumer_lose_nothing(no_thread_leak: None) -> None:
     queue = BoundedQueue[int](16, processor="q")
     total = 20_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -13,6 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable, abc, typing
 from reactivex import operators as ops
+from reactivex.disposable import Disposable
+from reactivex.scheduler import CurrentThreadScheduler, EventLoopScheduler, ImmediateScheduler
+from reactivex.subject import Subject
 from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.recorded import Recorded
 from reactivex.testing.subscription import Subscription
@@ -68,6 +72,19 @@ def run(
     source = scheduler.create_hot_observable(*messages)
     result = scheduler.start(lambda: build(source), disposed=disposed)
     return result.messages, source.subscriptions
+
+
+def pushed(count: int, returned: list[int]) -> Observable[int]:
+    """``count`` ints pushed in one loop that records each ``on_next`` that returned."""
+
+    def push(observer: abc.ObserverBase[int], _: abc.SchedulerBase | None = None) -> Disposable:
+        for n in range(count):
+            observer.on_next(n)  # returns normally, also after the stream failed
+            returned.append(n)
+        observer.on_completed()
+        return Disposable()
+
+    return rx.create(push)
 
 
 # -- pacing -------------------------------------------------------------------------------
@@ -273,6 +290,77 @@ def test_real_threads_with_a_bounded_queue_block_the_producer(no_thread_leak: No
     stats = paced.stats()
     assert (stats.received, stats.delivered, stats.queued) == (60, 60, 0)
     assert 1 <= stats.high_watermark <= 3
+
+
+def test_a_trampoline_scheduler_runs_the_release_inline_without_deadlocking(
+    no_thread_leak: None,
+) -> None:
+    # Outside any trampoline, CurrentThreadScheduler runs a scheduled release at
+    # once, on the producer's thread, from inside on_next (after sleeping until due).
+    source: Subject[int] = Subject()
+    seen: list[object] = []
+    paced = throttle(1000, scheduler=CurrentThreadScheduler())
+    source.pipe(paced).subscribe(seen.append, seen.append, lambda: seen.append("done"))
+
+    def produce() -> None:
+        for n in range(3):
+            source.on_next(n)
+        source.on_completed()
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    producer.join(10)
+    assert not producer.is_alive(), "throttle deadlocked on its own lock"
+    assert seen == [0, 1, 2, "done"]
+    assert paced.stats() == ThrottleStats(received=3, delivered=3, queued=0, high_watermark=1)
+
+
+def test_a_scheduler_that_cannot_wait_fails_the_stream_instead_of_hanging() -> None:
+    # ImmediateScheduler refuses work due in the future: the release cannot be armed.
+    seen: list[object] = []
+    returned: list[int] = []
+
+    paced = throttle(10, name="api")
+    pushed(4, returned).pipe(paced).subscribe(
+        seen.append, seen.append, lambda: seen.append("done"), scheduler=ImmediateScheduler()
+    )
+    assert returned == [0, 1, 2, 3]
+    assert len(seen) == 2
+    assert seen[0] == 0
+    error = seen[1]
+    assert isinstance(error, Exception)
+    assert (type(error).__name__, str(error)) == ("WouldBlockException", "Would block")
+    assert error.__notes__ == [
+        "rxstreamz: processor 'api' could not schedule a timer on ImmediateScheduler"
+    ]
+    assert paced.stats() == ThrottleStats(received=2, delivered=1, queued=0, high_watermark=1)
+
+
+def test_producer_on_the_timers_thread_fails_instead_of_deadlocking(no_thread_leak: None) -> None:
+    # The producer runs on the event loop that must also run the releases: with
+    # a full max_pending queue, waiting there would block them forever.
+    loop = EventLoopScheduler()
+    returned: list[int] = []
+    seen: list[object] = []
+    done = threading.Event()
+
+    def failed(error: Exception) -> None:
+        seen.append(error)
+        done.set()
+
+    paced = throttle(1000, max_pending=2, name="api", scheduler=loop)
+    try:
+        pushed(6, returned).pipe(ops.subscribe_on(loop), paced).subscribe(seen.append, failed)
+        assert done.wait(10), "the producer deadlocked on the timer's thread"
+    finally:
+        loop.dispose()
+    assert returned == [0, 1, 2, 3, 4, 5]
+    assert seen[:-1] == [0, 1, 2]
+    error = seen[-1]
+    assert isinstance(error, BackpressureError)
+    assert (error.processor, error.capacity) == ("api", 2)
+    assert "thread that drains it" in str(error)
+    assert paced.stats() == ThrottleStats(received=4, delivered=3, queued=0, high_watermark=2)
 
 
 # -- arguments ----------------------------------------------------------------------------
