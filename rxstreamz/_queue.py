@@ -474,8 +474,7 @@ class BoundedQueue(Generic[_T]):
     def delivered(self, n: int = 1) -> None:
         """Report ``n`` items handed downstream (for ``stats().delivered``)."""
         if n:
-            with self._lock:
-                self._counters.delivered += n
+            self._counters.count_delivered(n)
 
     # -- lifecycle -----------------------------------------------------------
 

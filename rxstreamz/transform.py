@@ -20,7 +20,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable
 from typing_extensions import override
 
-from rxstreamz import _validate
+from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures, OnFailure, annotate
 from rxstreamz._fusion import Stage
 
@@ -493,20 +493,14 @@ class Chunk:
                     full, current = current, []
                     observer.on_next(full)
 
-            def flush() -> None:
+            def flush() -> bool:  # chunk never stops by itself: always forward
                 nonlocal current
                 if current:
                     rest, current = current, []
                     observer.on_next(rest)
+                return True
 
-            def on_error(exc: Exception) -> None:
-                flush()
-                observer.on_error(exc)
-
-            def on_completed() -> None:
-                flush()
-                observer.on_completed()
-
+            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
             return source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
 
         return Observable(subscribe)
