@@ -295,8 +295,13 @@ def claim_then_produce() -> tuple[bool, object]:
 
 def test_a_claim_does_not_pass_to_a_new_thread_that_reuses_the_ident() -> None:
     """A finished consumer's ident is soon reused by a new thread, which is no consumer."""
-    runs = [claim_then_produce() for _ in range(20)]
-    assert [outcome for _, outcome in runs] == [True] * 20
+    # Whether the platform reuses an ident in a given round is up to it: run
+    # rounds until the reused case has run a few times (bounded), so the test
+    # never passes without exercising it nor fails because it did not happen.
+    runs: list[tuple[bool, object]] = []
+    while len(runs) < 300 and sum(reused for reused, _ in runs) < 3:
+        runs.append(claim_then_produce())
+    assert [outcome for _, outcome in runs] == [True] * len(runs)
     assert any(reused for reused, _ in runs)  # the platform reused an ident: the case ran
 
 
