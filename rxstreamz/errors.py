@@ -35,6 +35,11 @@ __all__ = [
 class RxStreamzError(Exception):
     """Base class of every exception that rxstreamz raises on its own."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take keyword-only attributes, which Exception's own
+        # pickling (``cls(*args)``) cannot pass back: rebuild from the state.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
 
 class BackpressureError(RxStreamzError):
     """A bounded queue could not take another item.
@@ -54,9 +59,6 @@ class BackpressureError(RxStreamzError):
         self.processor = processor
         self.capacity = capacity
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
 
 class CircuitOpenError(RxStreamzError):
     """A circuit breaker rejected an item because the circuit is open."""
@@ -75,9 +77,6 @@ class RetryExhaustedError(RxStreamzError):
         self.attempts = attempts
         self.item = item
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
 
 class PartitionError(RxStreamzError):
     """A partitioner returned an index outside ``[0, n)``.
@@ -91,9 +90,6 @@ class PartitionError(RxStreamzError):
         super().__init__(message)
         self.index = index
         self.partitions = partitions
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 def _rebuild(
