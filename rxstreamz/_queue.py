@@ -579,6 +579,15 @@ class BoundedQueue(Generic[_T]):
         """
         self._consumer = threading.current_thread()
 
+    def release_consumer(self) -> None:
+        """Withdraw the calling thread's claim; a claim made since by another thread stays.
+
+        For a consumer role handed from thread to thread (whoever owns the work
+        at the moment): claim on taking it, release on letting go.
+        """
+        if self._consumer is threading.current_thread():
+            self._consumer = None
+
     @contextlib.contextmanager
     def draining(self) -> Generator[None]:
         """Claim the calling thread as the consumer for the ``with`` block, then restore the claim.

@@ -441,6 +441,18 @@ def test_draining_claims_the_thread_for_the_block_only() -> None:
     assert queue.wait_error() is None  # the claim is gone: a put here would wait
 
 
+def test_release_consumer_withdraws_only_the_callers_own_claim(no_thread_leak: None) -> None:
+    queue = BoundedQueue[int](1, processor="q")
+    queue.put(0)
+    queue.claim_consumer()
+    assert queue.wait_error() is not None
+    other = start(queue.release_consumer)  # not the claimant: no effect
+    other.join(5)
+    assert queue.wait_error() is not None
+    queue.release_consumer()
+    assert queue.wait_error() is None
+
+
 def test_feedback_through_two_buffers_fails_instead_of_deadlocking(no_thread_leak: None) -> None:
     source: Subject[int] = Subject()
     first, second = buffer_(2, name="first"), buffer_(2, name="second")
