@@ -557,7 +557,7 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
 class _BreakerStep(_sequential.Step[_T, _R]):
     """What ``circuit_breaker`` does with each item of one subscription."""
 
-    __slots__ = ("_breaker", "_clock", "_closed", "_failures", "_lock", "_name", "_now", "_ticket")
+    __slots__ = ("_breaker", "_clock", "_closed", "_failures", "_held", "_name", "_now", "_record")
 
     gated = True
     watches_success = True
@@ -567,14 +567,16 @@ class _BreakerStep(_sequential.Step[_T, _R]):
     ) -> None:
         super().__init__(op.fn)
         self._breaker = op.breaker
+        self._record = op.breaker.record
         self._name = op.name
         self._failures = failures
         self._clock = clock
-        self._ticket: int | None = None  # held by the item in progress
-        # The owner's outcome and a dispose (close) may race to hand the ticket
-        # back: whoever takes it first under this lock settles it, exactly once;
-        # a ticket acquired after close() is given back at once.
-        self._lock = threading.Lock()
+        # The ticket of the item in progress (at most one). The owner's outcome
+        # and a dispose (close) may race to hand it back: whoever pops it settles
+        # it, exactly once (list.pop is atomic, and cheaper than a lock round
+        # trip on every item); a ticket acquired after close() is given back at
+        # once, since admit() looks at _closed after putting its ticket here.
+        self._held: list[int] = []
         self._closed = False
         self._now: Callable[[], datetime] = lambda: clock.now  # read only when needed
 
@@ -583,45 +585,47 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         ticket = self._breaker.acquire(self._now)
         if ticket is None:
             return CircuitOpenError(f"{self._name}: the circuit is open, item rejected")
-        with self._lock:
-            closed = self._closed
-            if not closed:
-                self._ticket = ticket
-        if closed:  # disposed meanwhile: no call will be made
-            self._breaker.abandon(ticket)
+        self._held.append(ticket)
+        if self._closed:  # disposed meanwhile: no call will be made
+            self._give_back()
         return None
 
     @override
     def succeeded(self, item: _T) -> None:
-        self._settle(success=True)
+        try:
+            ticket = self._held.pop()
+        except IndexError:  # given back by close(): the result is lost
+            return
+        self._record(ticket, success=True, now=self._now)
 
     @override
     def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
         if attempts:  # 0: rejected, no call was made
-            self._settle(success=False)
+            self._settle_failure()
         return self._failures.handle(error, item, self._clock.now, attempts=attempts)
 
     @override
     def aborted(self, item: _T) -> None:
-        self._settle(success=False)
+        self._settle_failure()
 
     @override
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        ticket = self._take_ticket()
-        if ticket is not None:
-            self._breaker.abandon(ticket)
+        self._closed = True
+        self._give_back()
 
-    def _settle(self, *, success: bool) -> None:
-        ticket = self._take_ticket()
-        if ticket is not None:  # None: given back by close(), the result is lost
-            self._breaker.record(ticket, success=success, now=self._now)
+    def _settle_failure(self) -> None:
+        try:
+            ticket = self._held.pop()
+        except IndexError:  # given back by close(): the result is lost
+            return
+        self._record(ticket, success=False, now=self._now)
 
-    def _take_ticket(self) -> int | None:
-        with self._lock:
-            ticket, self._ticket = self._ticket, None
-        return ticket
+    def _give_back(self) -> None:
+        try:
+            ticket = self._held.pop()
+        except IndexError:  # settled, or given back already
+            return
+        self._breaker.abandon(ticket)
 
 
 _DEFAULTS: dict[str, object] = {

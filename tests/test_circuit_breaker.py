@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import reactivex as rx
-from reactivex import Observable
+from reactivex import Observable, abc
+from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from rxstreamz import (
@@ -862,6 +863,53 @@ def test_dispose_during_a_sync_trial_gives_the_slot_back_and_counts_nothing(fail
     assert breaker.acquire() is None
 
 
+class PausingBreaker(CircuitBreaker):
+    """Stops in ``acquire``, after the ticket is issued, until the test lets it go on."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.issued = threading.Event()
+        self.go_on = threading.Event()
+
+    def acquire(self, now: Any = None) -> int | None:
+        ticket = super().acquire(now)
+        self.issued.set()
+        assert self.go_on.wait(5)
+        return ticket
+
+
+def test_a_trial_slot_acquired_while_the_subscription_is_disposed_is_given_back(
+    no_thread_leak: None,
+) -> None:
+    clock = TestScheduler()
+    breaker = PausingBreaker(
+        min_requests=1, recovery_timeout=1, half_open_requests=1, scheduler=clock
+    )
+    ticket = CircuitBreaker.acquire(breaker)
+    assert ticket is not None
+    breaker.record(ticket, success=False)
+    clock.advance_by(1)
+    results: list[int] = []
+    source: Subject[int] = Subject()
+    subscription = source.pipe(circuit_breaker(fails_on_negative, breaker=breaker)).subscribe(
+        results.append
+    )
+    producer = threading.Thread(target=source.on_next, args=(1,))
+    producer.start()
+    assert breaker.issued.wait(5)  # the trial slot is taken, the ticket not yet held
+    subscription.dispose()
+    breaker.go_on.set()
+    producer.join(5)
+    assert not producer.is_alive()
+    assert results == []
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=1, successes=0, failures=1, rejected=0, state="half-open", consecutive_failures=1
+    )
+    breaker.go_on.set()
+    assert breaker.acquire() is not None  # the slot came back, exactly once
+    assert breaker.acquire() is None
+
+
 # --------------------------------------------------------------------------- thread safety
 
 
@@ -957,6 +1005,45 @@ def test_stress_half_open_admits_exactly_half_open_requests_trials(
         ("open", "half-open"),
         ("half-open", "closed"),
     ]
+
+
+def test_stress_dispose_racing_a_trial_settles_its_slot_exactly_once(
+    no_thread_leak: None,
+) -> None:
+    for _ in range(100):
+        clock = TestScheduler()
+        breaker = CircuitBreaker(
+            min_requests=1, recovery_timeout=1, half_open_requests=1, scheduler=clock
+        )
+        call(breaker, False)
+        clock.advance_by(1)
+        source: Subject[int] = Subject()
+        subscription = source.pipe(circuit_breaker(fails_on_negative, breaker=breaker)).subscribe()
+        barrier = threading.Barrier(2)
+
+        def push(source: Subject[int] = source, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(5)
+            source.on_next(1)
+
+        def dispose(
+            subscription: abc.DisposableBase = subscription, barrier: threading.Barrier = barrier
+        ) -> None:
+            barrier.wait(5)
+            subscription.dispose()
+
+        workers = [threading.Thread(target=push), threading.Thread(target=dispose)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(5)
+        assert not any(worker.is_alive() for worker in workers)
+        stats = breaker.stats()
+        if stats.state == "closed":  # the trial's success was recorded
+            assert stats.successes == 1
+        else:  # no call, or its result dropped: exactly one trial slot is free
+            assert stats.successes == 0
+            assert breaker.acquire() is not None
+            assert breaker.acquire() is None
 
 
 def test_stress_pipelines_on_threads_sharing_one_breaker(no_thread_leak: None) -> None:
