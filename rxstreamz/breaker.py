@@ -3,25 +3,33 @@
 The state machine:
 
 ```text
-failures / requests >= failure_threshold
-(after min_requests calls, checked after a failure)
-```
+           failures / calls >= failure_threshold over the window
+           of recent calls (once it holds min_requests calls,
+           checked after a failure)
     closed ------------------------------------------------> open
       ^                                                       |  ^
       | half_open_requests trial                              |  |
-      | calls succeed (counters reset)     an item arrives    |  | a trial
+      | calls succeed (counters and                           |  |
+      | window reset)                      an item arrives    |  | a trial
       |                                    recovery_timeout   |  | call fails
       |                                    after opening      v  |
       +--------------------------------------------------- half-open
+```
+
+The window (``window_size`` calls, ``window_duration`` seconds, or both) is
+what keeps a long healthy history from holding the circuit closed: only recent
+calls count.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, ClassVar, Literal, TypeVar, overload
 
 from reactivex import abc
 from reactivex.scheduler import TimeoutScheduler
@@ -58,7 +66,8 @@ class CircuitBreakerStats:
 
     ``requests``, ``successes``, ``failures`` and ``consecutive_failures`` are
     reset when the circuit closes again after a half-open trial; ``rejected``
-    is never reset.
+    is never reset. They count every call since then, not only the calls of
+    the rolling window that decides when the circuit opens.
 
     Attributes:
         requests: Calls made (rejected items excluded) since the last reset.
@@ -78,6 +87,186 @@ class CircuitBreakerStats:
     consecutive_failures: int
 
 
+_SLICES = 10
+"""A time window is kept as this many slices of ``window_duration / _SLICES``."""
+
+
+def _bounded(param: str, seconds: float, value: object) -> float:
+    """Return ``seconds`` if a wait that long is possible (``threading.TIMEOUT_MAX``)."""
+    if seconds > threading.TIMEOUT_MAX:
+        raise ValueError(f"{param} must be <= {threading.TIMEOUT_MAX:g} seconds, got {value!r}")
+    return seconds
+
+
+class _Window(ABC):
+    """The outcomes of the latest calls made in the closed state.
+
+    ``calls`` and ``failures`` are what the failure rate is computed from;
+    ``add`` records one outcome (``failed`` is 0 or 1) and drops what left the
+    window, in O(1).
+    """
+
+    __slots__ = ("calls", "failures")
+
+    timed: ClassVar[bool] = False
+    """Whether ``add`` needs the time of the call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failures = 0
+
+    @abstractmethod
+    def add(self, failed: int, now: datetime | None) -> None:
+        """Record one call's outcome at ``now`` (``None`` unless ``timed``)."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Forget every call."""
+
+
+class _CountWindow(_Window):
+    """The last ``size`` calls: a ring of outcomes and its running failure count."""
+
+    __slots__ = ("_head", "_ring", "_size")
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._size = size
+        self._ring = [0] * size  # 1 for a failure; a slot not yet used holds 0
+        self._head = 0  # the slot of the oldest call, overwritten next
+
+    @override
+    def add(self, failed: int, now: datetime | None) -> None:
+        head = self._head
+        ring = self._ring
+        self.failures += failed - ring[head]
+        ring[head] = failed
+        head += 1
+        self._head = 0 if head == self._size else head
+        if self.calls < self._size:
+            self.calls += 1
+
+    @override
+    def clear(self) -> None:
+        self._ring = [0] * self._size
+        self._head = self.calls = self.failures = 0
+
+
+class _SlicedWindow(_Window):
+    """A time window: the calls of the current slice and of the ``_SLICES - 1`` before it.
+
+    Time is cut into slices of ``duration / _SLICES``, counted from the first
+    call added since the window was created or cleared. A call stops counting
+    once its slice is ``_SLICES`` slices behind the latest call's: between
+    ``duration * (1 - 1 / _SLICES)`` and ``duration`` after it was made. A
+    clock that goes back counts the call in the latest slice.
+    """
+
+    __slots__ = ("_current", "_origin", "_width")
+
+    timed = True
+
+    def __init__(self, duration: timedelta) -> None:
+        super().__init__()
+        self._width = duration / _SLICES
+        self._origin: datetime | None = None
+        self._current = 0  # the latest slice, counted from the origin
+
+    def _slice(self, now: datetime) -> int:
+        if self._origin is None:
+            self._origin = now
+        return max(self._current, (now - self._origin) // self._width)
+
+    @override
+    def clear(self) -> None:
+        self._origin = None
+        self._current = self.calls = self.failures = 0
+
+
+class _TimeWindow(_SlicedWindow):
+    """A time window alone: one bucket of counts per slice, in a ring."""
+
+    __slots__ = ("_bucket_calls", "_bucket_failures")
+
+    def __init__(self, duration: timedelta) -> None:
+        super().__init__(duration)
+        self._bucket_calls = [0] * _SLICES
+        self._bucket_failures = [0] * _SLICES
+
+    @override
+    def add(self, failed: int, now: datetime | None) -> None:
+        assert now is not None
+        current = self._slice(now)
+        calls, failures = self._bucket_calls, self._bucket_failures
+        # Empty the buckets of the slices that begin between the previous call's
+        # slice and this one (at most _SLICES of them): their old calls expire.
+        for passed in range(max(self._current + 1, current - _SLICES + 1), current + 1):
+            slot = passed % _SLICES
+            self.calls -= calls[slot]
+            self.failures -= failures[slot]
+            calls[slot] = failures[slot] = 0
+        self._current = current
+        slot = current % _SLICES
+        calls[slot] += 1
+        failures[slot] += failed
+        self.calls += 1
+        self.failures += failed
+
+    @override
+    def clear(self) -> None:
+        super().clear()
+        self._bucket_calls = [0] * _SLICES
+        self._bucket_failures = [0] * _SLICES
+
+
+class _CountAndTimeWindow(_SlicedWindow):
+    """Both windows: the last ``size`` calls, minus those older than the time window."""
+
+    __slots__ = ("_entries", "_size")
+
+    def __init__(self, size: int, duration: timedelta) -> None:
+        super().__init__(duration)
+        self._size = size
+        self._entries: deque[tuple[int, int]] = deque()  # (slice, failed), oldest first
+
+    @override
+    def add(self, failed: int, now: datetime | None) -> None:
+        assert now is not None
+        current = self._current = self._slice(now)
+        entries = self._entries
+        while entries and (entries[0][0] <= current - _SLICES or len(entries) >= self._size):
+            self.failures -= entries.popleft()[1]
+        entries.append((current, failed))
+        self.calls = len(entries)
+        self.failures += failed
+
+    @override
+    def clear(self) -> None:
+        super().clear()
+        self._entries.clear()
+
+
+def _window(size: int | None, duration: timedelta | None) -> _Window:
+    if duration is None:
+        assert size is not None
+        return _CountWindow(size)
+    return _TimeWindow(duration) if size is None else _CountAndTimeWindow(size, duration)
+
+
+def _window_duration(value: object) -> timedelta | None:
+    """Check ``window_duration``: ``None``, or long enough for its slices and not too long."""
+    if value is None:
+        return None
+    seconds = _bounded("window_duration", _validate.duration("window_duration", value), value)
+    span = value if isinstance(value, timedelta) else timedelta(seconds=seconds)
+    if span < timedelta(microseconds=_SLICES):
+        raise ValueError(
+            f"window_duration must be at least {_SLICES} microseconds "
+            f"(one per slice of the window), got {value!r}"
+        )
+    return span
+
+
 class CircuitBreaker:
     """A thread-safe circuit breaker, shareable by several pipelines.
 
@@ -87,17 +276,27 @@ class CircuitBreaker:
     ``recovery_timeout`` has passed.
 
     Rules:
-        - **closed**: calls pass. After a failure, once at least
-          ``min_requests`` calls were made, the circuit opens if
-          ``failures / requests >= failure_threshold``.
+        - **closed**: calls pass, and their outcomes go into a rolling
+          window of recent calls. After a failure, once the window holds at
+          least ``min_requests`` calls, the circuit opens if
+          ``failures / calls >= failure_threshold`` over the window.
         - **open**: calls are rejected. When a call is asked for and
           ``recovery_timeout`` has passed since opening, the circuit turns
           half-open (lazily: no timer runs).
         - **half-open**: at most ``half_open_requests`` trial calls are let
           through (more are rejected); the first failure reopens the circuit at
-          once; ``half_open_requests`` successes close it and reset
-          ``requests``, ``successes``, ``failures`` and
+          once; ``half_open_requests`` successes close it, empty the window
+          and reset ``requests``, ``successes``, ``failures`` and
           ``consecutive_failures``.
+
+    The window is the last ``window_size`` calls (default 100), or the calls of
+    the last ``window_duration`` seconds of the breaker's clock, or, with both,
+    the calls in both. The time window is kept in 10 slices of
+    ``window_duration / 10`` (to the microsecond), counted from the first call
+    after the circuit (re)closed: a call stops counting when its slice is 10 slices behind the
+    latest call's, so between ``0.9 * window_duration`` and
+    ``window_duration`` after it was made. Memory and work per call are O(1)
+    whatever the traffic. The counters of ``stats()`` are not windowed.
 
     ``on_state_change(old, new)`` is called on every transition, under the
     breaker's lock (so in transition order): keep it short, and do not wait in
@@ -127,7 +326,13 @@ class CircuitBreaker:
 
     Args:
         failure_threshold: Failure ratio that opens the circuit, in ``(0, 1]``.
-        min_requests: Calls needed before the ratio is looked at (>= 1).
+        min_requests: Calls the window must hold before the ratio is looked
+            at (>= 1).
+        window_size: The window's length in calls (>= ``min_requests``), or
+            ``None`` for no count limit (then ``window_duration`` is needed).
+        window_duration: The window's length in seconds (or ``timedelta``) of
+            the breaker's clock, at least 10 microseconds; ``None`` (default):
+            no time limit.
         recovery_timeout: Seconds (or ``timedelta``) to stay open (> 0).
         half_open_requests: Trial calls in half-open; that many successes
             close the circuit (>= 1).
@@ -136,7 +341,9 @@ class CircuitBreaker:
 
     Raises:
         TypeError: An argument has the wrong type.
-        ValueError: An argument is out of range.
+        ValueError: An argument is out of range (durations are bounded by
+            ``threading.TIMEOUT_MAX``), ``window_size`` is below
+            ``min_requests``, or both windows are ``None``.
     """
 
     def __init__(
@@ -144,6 +351,8 @@ class CircuitBreaker:
         *,
         failure_threshold: float = 0.5,
         min_requests: int = 10,
+        window_size: int | None = 100,
+        window_duration: float | timedelta | None = None,
         recovery_timeout: float | timedelta = 30.0,
         half_open_requests: int = 3,
         on_state_change: OnStateChange | None = None,
@@ -154,8 +363,21 @@ class CircuitBreaker:
             raise ValueError(f"failure_threshold must be > 0, got {failure_threshold}")
         self.failure_threshold = threshold
         self.min_requests = _validate.integer("min_requests", min_requests)
+        self.window_size = _validate.optional_integer("window_size", window_size)
+        if self.window_size is not None and self.window_size < self.min_requests:
+            raise ValueError(
+                f"window_size must be >= min_requests ({self.min_requests}), got {window_size}: "
+                "a smaller window never holds enough calls to open the circuit"
+            )
+        self.window_duration = _window_duration(window_duration)
+        if self.window_size is None and self.window_duration is None:
+            raise ValueError(
+                "window_size and window_duration cannot both be None: "
+                "the failure rate is measured over a window of recent calls"
+            )
+        timeout = _validate.duration("recovery_timeout", recovery_timeout)
         self.recovery_timeout = timedelta(
-            seconds=_validate.duration("recovery_timeout", recovery_timeout)
+            seconds=_bounded("recovery_timeout", timeout, recovery_timeout)
         )
         self.half_open_requests = _validate.integer("half_open_requests", half_open_requests)
         self.on_state_change = _validate.optional_function("on_state_change", on_state_change)
@@ -166,6 +388,7 @@ class CircuitBreaker:
         self._opened_at: datetime | None = None
         self._trials = 0  # half-open calls let through
         self._trial_successes = 0
+        self._window = _window(self.window_size, self.window_duration)
         self._requests = 0
         self._successes = 0
         self._failures = 0
@@ -240,7 +463,16 @@ class CircuitBreaker:
                 self._consecutive_failures += 1
             if ticket != self._generation:
                 return  # admitted under an earlier state: counted, no transition
-            if self._state == "half-open":
+            if self._state == "closed":
+                window = self._window
+                window.add(not success, self._now(now) if window.timed else None)
+                if (
+                    not success
+                    and window.calls >= self.min_requests
+                    and window.failures / window.calls >= self.failure_threshold
+                ):
+                    self._open(now)
+            elif self._state == "half-open":
                 if not success:
                     self._open(now)
                     return
@@ -248,14 +480,8 @@ class CircuitBreaker:
                 if self._trial_successes >= self.half_open_requests:
                     self._requests = self._successes = self._failures = 0
                     self._consecutive_failures = 0
+                    self._window.clear()
                     self._transition("closed")
-            elif (
-                self._state == "closed"
-                and not success
-                and self._requests >= self.min_requests
-                and self._failures / self._requests >= self.failure_threshold
-            ):
-                self._open(now)
 
     def abandon(self, ticket: int) -> None:
         """Give back the ticket of a call that was never made or whose result is lost.
@@ -305,7 +531,7 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
         scheduler: abc.SchedulerBase | None,
     ) -> None:
         # Items wait only behind an ``async def`` call (a sync call never
-        # queues); the SPEC gives circuit_breaker no max_pending: unbounded.
+        # queues); circuit_breaker has no max_pending option: unbounded.
         super().__init__(fn, name=failures.processor, max_pending=None, scheduler=scheduler)
         self.breaker = breaker
         self._failures = failures
@@ -331,7 +557,7 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
 class _BreakerStep(_sequential.Step[_T, _R]):
     """What ``circuit_breaker`` does with each item of one subscription."""
 
-    __slots__ = ("_breaker", "_clock", "_closed", "_failures", "_lock", "_name", "_now", "_ticket")
+    __slots__ = ("_breaker", "_clock", "_closed", "_failures", "_held", "_name", "_now", "_record")
 
     gated = True
     watches_success = True
@@ -341,14 +567,16 @@ class _BreakerStep(_sequential.Step[_T, _R]):
     ) -> None:
         super().__init__(op.fn)
         self._breaker = op.breaker
+        self._record = op.breaker.record
         self._name = op.name
         self._failures = failures
         self._clock = clock
-        self._ticket: int | None = None  # held by the item in progress
-        # The owner's outcome and a dispose (close) may race to hand the ticket
-        # back: whoever takes it first under this lock settles it, exactly once;
-        # a ticket acquired after close() is given back at once.
-        self._lock = threading.Lock()
+        # The ticket of the item in progress (at most one). The owner's outcome
+        # and a dispose (close) may race to hand it back: whoever pops it settles
+        # it, exactly once (list.pop is atomic, and cheaper than a lock round
+        # trip on every item); a ticket acquired after close() is given back at
+        # once, since admit() looks at _closed after putting its ticket here.
+        self._held: list[int] = []
         self._closed = False
         self._now: Callable[[], datetime] = lambda: clock.now  # read only when needed
 
@@ -357,50 +585,54 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         ticket = self._breaker.acquire(self._now)
         if ticket is None:
             return CircuitOpenError(f"{self._name}: the circuit is open, item rejected")
-        with self._lock:
-            closed = self._closed
-            if not closed:
-                self._ticket = ticket
-        if closed:  # disposed meanwhile: no call will be made
-            self._breaker.abandon(ticket)
+        self._held.append(ticket)
+        if self._closed:  # disposed meanwhile: no call will be made
+            self._give_back()
         return None
 
     @override
     def succeeded(self, item: _T) -> None:
-        self._settle(success=True)
+        try:
+            ticket = self._held.pop()
+        except IndexError:  # given back by close(): the result is lost
+            return
+        self._record(ticket, success=True, now=self._now)
 
     @override
     def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
         if attempts:  # 0: rejected, no call was made
-            self._settle(success=False)
+            self._settle_failure()
         return self._failures.handle(error, item, self._clock.now, attempts=attempts)
 
     @override
     def aborted(self, item: _T) -> None:
-        self._settle(success=False)
+        self._settle_failure()
 
     @override
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        ticket = self._take_ticket()
-        if ticket is not None:
-            self._breaker.abandon(ticket)
+        self._closed = True
+        self._give_back()
 
-    def _settle(self, *, success: bool) -> None:
-        ticket = self._take_ticket()
-        if ticket is not None:  # None: given back by close(), the result is lost
-            self._breaker.record(ticket, success=success, now=self._now)
+    def _settle_failure(self) -> None:
+        try:
+            ticket = self._held.pop()
+        except IndexError:  # given back by close(): the result is lost
+            return
+        self._record(ticket, success=False, now=self._now)
 
-    def _take_ticket(self) -> int | None:
-        with self._lock:
-            ticket, self._ticket = self._ticket, None
-        return ticket
+    def _give_back(self) -> None:
+        try:
+            ticket = self._held.pop()
+        except IndexError:  # settled, or given back already
+            return
+        self._breaker.abandon(ticket)
 
 
 _DEFAULTS: dict[str, object] = {
     "failure_threshold": 0.5,
     "min_requests": 10,
+    "window_size": 100,
+    "window_duration": None,
     "recovery_timeout": 30.0,
     "half_open_requests": 3,
     "on_state_change": None,
@@ -414,6 +646,8 @@ def circuit_breaker(
     breaker: CircuitBreaker | None = None,
     failure_threshold: float = 0.5,
     min_requests: int = 10,
+    window_size: int | None = 100,
+    window_duration: float | timedelta | None = None,
     recovery_timeout: float | timedelta = 30.0,
     half_open_requests: int = 3,
     on_state_change: OnStateChange | None = None,
@@ -431,6 +665,8 @@ def circuit_breaker(
     breaker: CircuitBreaker | None = None,
     failure_threshold: float = 0.5,
     min_requests: int = 10,
+    window_size: int | None = 100,
+    window_duration: float | timedelta | None = None,
     recovery_timeout: float | timedelta = 30.0,
     half_open_requests: int = 3,
     on_state_change: OnStateChange | None = None,
@@ -447,6 +683,8 @@ def circuit_breaker(
     breaker: CircuitBreaker | None = None,
     failure_threshold: float = 0.5,
     min_requests: int = 10,
+    window_size: int | None = 100,
+    window_duration: float | timedelta | None = None,
     recovery_timeout: float | timedelta = 30.0,
     half_open_requests: int = 3,
     on_state_change: OnStateChange | None = None,
@@ -472,6 +710,10 @@ def circuit_breaker(
     ```
 
     Behavior:
+        - The failure rate is measured over a rolling window of recent calls:
+          the last ``window_size`` (default 100) and/or those of the last
+          ``window_duration`` seconds, so a long healthy history never keeps
+          the circuit closed.
         - ``breaker=`` shares one state machine (thread-safe) between operators
           and pipelines; without it each operator creates its own, shared by
           all its subscriptions. ``stats()`` is the breaker's.
@@ -511,6 +753,8 @@ def circuit_breaker(
         breaker: A shared ``CircuitBreaker``; excludes the breaker options.
         failure_threshold: See ``CircuitBreaker``.
         min_requests: See ``CircuitBreaker``.
+        window_size: See ``CircuitBreaker``.
+        window_duration: See ``CircuitBreaker``.
         recovery_timeout: See ``CircuitBreaker``.
         half_open_requests: See ``CircuitBreaker``.
         on_state_change: See ``CircuitBreaker``.
@@ -539,6 +783,8 @@ def circuit_breaker(
         breaker = CircuitBreaker(
             failure_threshold=failure_threshold,
             min_requests=min_requests,
+            window_size=window_size,
+            window_duration=window_duration,
             recovery_timeout=recovery_timeout,
             half_open_requests=half_open_requests,
             on_state_change=on_state_change,
@@ -550,6 +796,8 @@ def circuit_breaker(
         given = {
             "failure_threshold": failure_threshold,
             "min_requests": min_requests,
+            "window_size": window_size,
+            "window_duration": window_duration,
             "recovery_timeout": recovery_timeout,
             "half_open_requests": half_open_requests,
             "on_state_change": on_state_change,

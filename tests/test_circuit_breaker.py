@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import reactivex as rx
-from reactivex import Observable
+from reactivex import Observable, abc
+from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from rxstreamz import (
@@ -269,6 +271,340 @@ def test_invalid_breaker_arguments(
         circuit_breaker(fails_on_negative, **kwargs)
 
 
+# --------------------------------------------------------------------------- rolling window
+
+
+def test_a_long_healthy_history_does_not_keep_the_circuit_closed(
+    scheduler: TestScheduler,
+) -> None:
+    breaker, changes = recording_breaker(scheduler)  # defaults: window of 100, threshold 0.5
+    for _ in range(100_000):
+        call(breaker, True)
+    for _ in range(49):  # the window holds 51 successes and 49 failures
+        call(breaker, False)
+    assert state_of(breaker) == "closed"
+    call(breaker, False)  # 50 of the last 100 calls failed
+    assert state_of(breaker) == "open"
+    assert changes == [(0.0, "closed", "open")]
+    # the counters are not windowed: they cover every call since the breaker was made
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=100_050,
+        successes=100_000,
+        failures=50,
+        rejected=0,
+        state="open",
+        consecutive_failures=50,
+    )
+
+
+def test_count_window_drops_the_oldest_call(scheduler: TestScheduler) -> None:
+    breaker, _ = recording_breaker(scheduler, window_size=4, min_requests=2, failure_threshold=0.5)
+    for success in (False, True, True, True, True):  # the first failure leaves the window
+        call(breaker, success)
+    call(breaker, False)  # window: S S S F, 1/4
+    assert state_of(breaker) == "closed"
+    call(breaker, False)  # window: S S F F, 2/4 (over every call it would be 3/7)
+    assert state_of(breaker) == "open"
+
+
+def test_min_requests_counts_the_calls_in_the_window(scheduler: TestScheduler) -> None:
+    breaker, changes = recording_breaker(
+        scheduler, window_size=None, window_duration=10, min_requests=3, failure_threshold=0.5
+    )
+    call(breaker, False)
+    scheduler.advance_to(1)
+    call(breaker, False)
+    scheduler.advance_to(20)  # both failures have left the window
+    call(breaker, False)
+    scheduler.advance_to(21)
+    call(breaker, False)  # 2 calls in the window: fewer than min_requests
+    assert state_of(breaker) == "closed"
+    scheduler.advance_to(22)
+    call(breaker, False)
+    assert changes == [(22.0, "closed", "open")]
+
+
+@pytest.mark.parametrize(
+    ("first_failure", "last_failure", "state"),
+    [
+        (0.0, 9.9, "open"),  # slice 0 is 9 slices behind slice 9: it still counts
+        (0.0, 10.0, "closed"),  # slice 10: slice 0 has left the window
+        (0.9, 9.999999, "open"),  # 9.1 s old, and still counted
+        (0.9, 10.0, "closed"),  # 9.1 s old, no longer counted: the same slice as above
+        (1.0, 10.0, "open"),  # slice 1 is still in the window at slice 10
+    ],
+)
+def test_time_window_forgets_calls_older_than_its_slices(
+    scheduler: TestScheduler, first_failure: float, last_failure: float, state: CircuitState
+) -> None:
+    breaker, _ = recording_breaker(
+        scheduler,
+        window_size=None,
+        window_duration=timedelta(seconds=10),  # 10 slices of 1 s, from the first call
+        min_requests=3,
+        failure_threshold=0.5,
+    )
+    call(breaker, True)  # at 0: the slices start here
+    scheduler.advance_to(first_failure)
+    call(breaker, False)
+    scheduler.advance_to(9.5)
+    call(breaker, True)
+    scheduler.advance_to(last_failure)
+    # with the first failure: 2 of 4 (or 2 of 3 once the success at 0 has left);
+    # without it: 2 calls, fewer than min_requests
+    call(breaker, False)
+    assert state_of(breaker) == state
+    assert breaker.stats().failures == 2
+
+
+def test_time_window_slices_start_at_the_first_call(scheduler: TestScheduler) -> None:
+    breaker, _ = recording_breaker(
+        scheduler, window_size=None, window_duration=10, min_requests=3, failure_threshold=0.5
+    )
+    scheduler.advance_to(0.5)
+    call(breaker, True)  # slices of 1 s from 0.5
+    scheduler.advance_to(0.6)
+    call(breaker, False)
+    scheduler.advance_to(10.4)  # slice 9: the calls of slice 0 still count
+    call(breaker, False)
+    assert state_of(breaker) == "open"  # 2 of 3
+
+
+def test_time_window_counts_a_call_from_a_clock_gone_back_in_the_latest_slice() -> None:
+    breaker = CircuitBreaker(
+        window_size=None, window_duration=10, min_requests=3, failure_threshold=1.0
+    )
+
+    def fail_at(seconds: float) -> None:
+        ticket = breaker.acquire(now=at(seconds))
+        assert ticket is not None
+        breaker.record(ticket, success=False, now=at(seconds))
+
+    fail_at(100)  # slice 0
+    fail_at(50)  # the clock went back: slice 0 too
+    assert state_of(breaker) == "closed"
+    fail_at(109.5)  # slice 9: all three count
+    assert state_of(breaker) == "open"
+
+
+def test_time_window_after_a_long_quiet_time_holds_only_new_calls(
+    scheduler: TestScheduler,
+) -> None:
+    breaker, _ = recording_breaker(
+        scheduler, window_size=None, window_duration=5, min_requests=2, failure_threshold=1.0
+    )
+    for _ in range(1_000):
+        call(breaker, True)
+    scheduler.advance_to(1_000)  # far beyond the window: every bucket is emptied
+    call(breaker, False)
+    assert state_of(breaker) == "closed"  # 1 call in the window
+    call(breaker, False)  # 2 of 2 failed
+    assert state_of(breaker) == "open"
+
+
+def test_both_windows_count_a_call_only_while_it_is_in_both(scheduler: TestScheduler) -> None:
+    options: dict[str, Any] = {"min_requests": 3, "failure_threshold": 0.5}
+    both, changes = recording_breaker(scheduler, window_size=3, window_duration=10, **options)
+    by_count = CircuitBreaker(window_size=3, scheduler=scheduler, **options)
+    by_time = CircuitBreaker(window_size=None, window_duration=10, scheduler=scheduler, **options)
+
+    def everywhere(success: bool) -> tuple[CircuitState, CircuitState, CircuitState]:
+        for breaker in (both, by_count, by_time):
+            call(breaker, success)
+        return state_of(both), state_of(by_count), state_of(by_time)
+
+    for success in (False, False, True, True, True):
+        assert everywhere(success) == ("closed", "closed", "closed")
+    scheduler.advance_to(2)
+    # last 3 calls: S S F (1/3); last 10 s: F F S S S F (3/6): the count window rules
+    assert everywhere(False) == ("closed", "closed", "open")
+    scheduler.advance_to(20)
+    # last 3 calls: S F F (2/3); last 10 s: this call alone: the time window rules
+    assert everywhere(False) == ("closed", "open", "open")
+    scheduler.advance_to(21)
+    assert everywhere(False) == ("closed", "open", "open")  # F F: fewer than min_requests
+    scheduler.advance_to(22)
+    assert everywhere(False) == ("open", "open", "open")  # F F F
+    assert changes == [(22.0, "closed", "open")]
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"window_size": 10},
+        {"window_size": None, "window_duration": 60},
+        {"window_size": 10, "window_duration": 60},
+    ],
+    ids=["count", "time", "count-and-time"],
+)
+def test_closing_empties_the_window(scheduler: TestScheduler, window: dict[str, Any]) -> None:
+    breaker, changes = recording_breaker(
+        scheduler,
+        min_requests=2,
+        failure_threshold=0.5,
+        recovery_timeout=5,
+        half_open_requests=1,
+        **window,
+    )
+    call(breaker, False)
+    call(breaker, False)  # 2/2: open
+    scheduler.advance_to(5)
+    assert call(breaker, True)  # the trial succeeds: closed, window emptied
+    scheduler.advance_to(6)
+    call(breaker, False)  # kept, the window would hold F F S F (3/4)
+    assert state_of(breaker) == "closed"  # emptied: 1 call, fewer than min_requests
+    call(breaker, False)
+    assert [(t, new) for t, _, new in changes] == [
+        (0.0, "open"),
+        (5.0, "half-open"),
+        (5.0, "closed"),
+        (6.0, "open"),
+    ]
+
+
+def test_a_late_result_from_an_earlier_state_stays_out_of_the_window(
+    scheduler: TestScheduler,
+) -> None:
+    breaker, _ = recording_breaker(
+        scheduler, min_requests=3, failure_threshold=0.75, recovery_timeout=1, half_open_requests=1
+    )
+    slow = breaker.acquire()  # admitted before the circuit opened
+    assert slow is not None
+    for _ in range(3):
+        call(breaker, False)  # open
+    scheduler.advance_to(1)
+    assert call(breaker, True)  # closed, window emptied
+    call(breaker, False)
+    breaker.record(slow, success=False)  # counted in stats(), not in the window
+    call(breaker, True)
+    call(breaker, False)  # window: F S F (2/3 < 0.75); with the late failure it would be 3/4
+    assert state_of(breaker) == "closed"
+    assert breaker.stats().failures == 3
+
+
+def test_operator_time_window_runs_on_the_subscription_clock(scheduler: TestScheduler) -> None:
+    letters: list[DeadLetter[int]] = []
+    source = scheduler.create_hot_observable(
+        on_next(210, -1),  # the window's slices (1 s each) start here
+        on_next(220, -2),  # -1 is 10 slices behind: 1 call in the window
+        on_next(221, -3),  # 2 of 2 failed: open
+        on_next(222, 4),  # rejected
+        on_completed(230),
+    )
+    op = circuit_breaker(
+        fails_on_negative,
+        window_size=None,
+        window_duration=10,
+        min_requests=2,
+        errors="skip",
+        on_failure=letters.append,
+    )
+    assert scheduler.start(lambda: source.pipe(op)).messages == [on_completed(230)]
+    assert [(d.item, d.attempts, d.timestamp) for d in letters] == [
+        (-1, 1, at(210)),
+        (-2, 1, at(220)),
+        (-3, 1, at(221)),
+        (4, 0, at(222)),
+    ]
+    assert op.stats() == CircuitBreakerStats(
+        requests=3, successes=0, failures=3, rejected=1, state="open", consecutive_failures=3
+    )
+
+
+def test_shared_breaker_window_holds_the_calls_of_every_pipeline(
+    scheduler: TestScheduler,
+) -> None:
+    breaker = CircuitBreaker(
+        window_size=4, min_requests=4, failure_threshold=0.75, scheduler=scheduler
+    )
+    orders = scheduler.create_hot_observable(on_next(210, 1), on_next(230, 2), on_next(255, 3))
+    refunds = scheduler.create_hot_observable(
+        on_next(220, -1), on_next(240, -2), on_next(250, -3), on_next(260, -4)
+    )
+    a = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip", name="orders")
+    b = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip", name="refunds")
+    first = scheduler.create_observer()
+    second = scheduler.create_observer()
+    scheduler.schedule_absolute(200, lambda *_: orders.pipe(a).subscribe(first))
+    scheduler.schedule_absolute(200, lambda *_: refunds.pipe(b).subscribe(second))
+    scheduler.start()
+    # window at 240: S F S F (2/4); at 250: F S F F (3/4): open
+    assert first.messages == [on_next(210, 1), on_next(230, 2)]  # 3 is rejected
+    assert second.messages == []
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=5, successes=2, failures=3, rejected=2, state="open", consecutive_failures=2
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"window_size": 0}, ValueError, "window_size must be >= 1, got 0"),
+        ({"window_size": 2.0}, TypeError, "window_size must be an int, got float"),
+        (
+            {"window_size": 9},
+            ValueError,
+            "window_size must be >= min_requests (10), got 9: "
+            "a smaller window never holds enough calls to open the circuit",
+        ),
+        (
+            {"window_size": None},
+            ValueError,
+            "window_size and window_duration cannot both be None: "
+            "the failure rate is measured over a window of recent calls",
+        ),
+        ({"window_duration": 0}, ValueError, "window_duration must be > 0, got 0"),
+        (
+            {"window_duration": "1"},
+            TypeError,
+            "window_duration must be seconds (int or float) or a timedelta, got str",
+        ),
+        (
+            {"window_duration": timedelta(microseconds=9)},
+            ValueError,
+            "window_duration must be at least 10 microseconds (one per slice of the window), "
+            "got datetime.timedelta(microseconds=9)",
+        ),
+        (
+            {"window_duration": 1e10},
+            ValueError,
+            f"window_duration must be <= {threading.TIMEOUT_MAX:g} seconds, got 10000000000.0",
+        ),
+        (
+            {"recovery_timeout": 1e14},
+            ValueError,
+            f"recovery_timeout must be <= {threading.TIMEOUT_MAX:g} seconds, got 100000000000000.0",
+        ),
+        (
+            {"recovery_timeout": timedelta(days=999_999_999)},
+            ValueError,
+            f"recovery_timeout must be <= {threading.TIMEOUT_MAX:g} seconds, "
+            "got datetime.timedelta(days=999999999)",
+        ),
+    ],
+)
+def test_invalid_window_and_duration_arguments(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        CircuitBreaker(**kwargs)
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        circuit_breaker(fails_on_negative, **kwargs)
+
+
+def test_window_options_accept_their_bounds(scheduler: TestScheduler) -> None:
+    breaker = CircuitBreaker(
+        min_requests=1,
+        window_size=1,
+        window_duration=timedelta(microseconds=10),
+        recovery_timeout=threading.TIMEOUT_MAX,
+        scheduler=scheduler,
+    )
+    call(breaker, False)
+    assert state_of(breaker) == "open"
+    assert breaker.recovery_timeout == timedelta(seconds=threading.TIMEOUT_MAX)
+
+
 # --------------------------------------------------------------------------- operator
 
 
@@ -447,6 +783,12 @@ def test_breaker_and_breaker_options_together_is_an_error() -> None:
         r"got breaker= and min_requests, on_state_change$",
     ):
         circuit_breaker(fails_on_negative, breaker=breaker, min_requests=3, on_state_change=print)
+    with pytest.raises(
+        ValueError,
+        match=r"^pass either breaker= or the breaker options, not both; "
+        r"got breaker= and window_size, window_duration$",
+    ):
+        circuit_breaker(fails_on_negative, breaker=breaker, window_size=50, window_duration=5)
     with pytest.raises(TypeError, match=r"^breaker must be a CircuitBreaker, got dict$"):
         circuit_breaker(fails_on_negative, breaker={})  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType, reportCallIssue]
 
@@ -521,6 +863,53 @@ def test_dispose_during_a_sync_trial_gives_the_slot_back_and_counts_nothing(fail
     assert breaker.acquire() is None
 
 
+class PausingBreaker(CircuitBreaker):
+    """Stops in ``acquire``, after the ticket is issued, until the test lets it go on."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.issued = threading.Event()
+        self.go_on = threading.Event()
+
+    def acquire(self, now: Any = None) -> int | None:
+        ticket = super().acquire(now)
+        self.issued.set()
+        assert self.go_on.wait(5)
+        return ticket
+
+
+def test_a_trial_slot_acquired_while_the_subscription_is_disposed_is_given_back(
+    no_thread_leak: None,
+) -> None:
+    clock = TestScheduler()
+    breaker = PausingBreaker(
+        min_requests=1, recovery_timeout=1, half_open_requests=1, scheduler=clock
+    )
+    ticket = CircuitBreaker.acquire(breaker)
+    assert ticket is not None
+    breaker.record(ticket, success=False)
+    clock.advance_by(1)
+    results: list[int] = []
+    source: Subject[int] = Subject()
+    subscription = source.pipe(circuit_breaker(fails_on_negative, breaker=breaker)).subscribe(
+        results.append
+    )
+    producer = threading.Thread(target=source.on_next, args=(1,))
+    producer.start()
+    assert breaker.issued.wait(5)  # the trial slot is taken, the ticket not yet held
+    subscription.dispose()
+    breaker.go_on.set()
+    producer.join(5)
+    assert not producer.is_alive()
+    assert results == []
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=1, successes=0, failures=1, rejected=0, state="half-open", consecutive_failures=1
+    )
+    breaker.go_on.set()
+    assert breaker.acquire() is not None  # the slot came back, exactly once
+    assert breaker.acquire() is None
+
+
 # --------------------------------------------------------------------------- thread safety
 
 
@@ -529,6 +918,7 @@ def test_stress_many_threads_one_breaker_counters_stay_consistent() -> None:
     changes: list[tuple[CircuitState, CircuitState]] = []
     breaker = CircuitBreaker(
         min_requests=500,
+        window_size=1_000,
         failure_threshold=0.3,
         recovery_timeout=3600,  # never half-opens during the test: no counter reset
         on_state_change=lambda old, new: changes.append((old, new)),
@@ -615,6 +1005,45 @@ def test_stress_half_open_admits_exactly_half_open_requests_trials(
         ("open", "half-open"),
         ("half-open", "closed"),
     ]
+
+
+def test_stress_dispose_racing_a_trial_settles_its_slot_exactly_once(
+    no_thread_leak: None,
+) -> None:
+    for _ in range(100):
+        clock = TestScheduler()
+        breaker = CircuitBreaker(
+            min_requests=1, recovery_timeout=1, half_open_requests=1, scheduler=clock
+        )
+        call(breaker, False)
+        clock.advance_by(1)
+        source: Subject[int] = Subject()
+        subscription = source.pipe(circuit_breaker(fails_on_negative, breaker=breaker)).subscribe()
+        barrier = threading.Barrier(2)
+
+        def push(source: Subject[int] = source, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(5)
+            source.on_next(1)
+
+        def dispose(
+            subscription: abc.DisposableBase = subscription, barrier: threading.Barrier = barrier
+        ) -> None:
+            barrier.wait(5)
+            subscription.dispose()
+
+        workers = [threading.Thread(target=push), threading.Thread(target=dispose)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(5)
+        assert not any(worker.is_alive() for worker in workers)
+        stats = breaker.stats()
+        if stats.state == "closed":  # the trial's success was recorded
+            assert stats.successes == 1
+        else:  # no call, or its result dropped: exactly one trial slot is free
+            assert stats.successes == 0
+            assert breaker.acquire() is not None
+            assert breaker.acquire() is None
 
 
 def test_stress_pipelines_on_threads_sharing_one_breaker(no_thread_leak: None) -> None:
