@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import contextvars
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 
 __all__ = ["FlowControl", "current", "producing"]
 
@@ -105,7 +105,7 @@ def current() -> FlowControl | None:
 
 
 @contextlib.contextmanager
-def producing(flow: FlowControl) -> Iterator[None]:
+def producing(flow: FlowControl) -> Generator[None]:
     """Publish ``flow`` to the queues downstream for the duration of one push."""
     token = _CURRENT.set(flow)
     try:

@@ -37,3 +37,18 @@ def test_code_blocks_run(page: Path) -> None:
     for number, block in enumerate(python_blocks(page), start=1):
         code = compile(block, f"{page.relative_to(ROOT)} (python block {number})", "exec")
         exec(code, namespace)
+
+
+README_LINK = re.compile(r"\]\(([^)\s]+)\)")
+REPOSITORY = "https://github.com/rxstreamz/rxstreamz/"
+
+
+def test_readme_links_work_outside_the_repository() -> None:
+    """The README is the PyPI page: every link is absolute, and ours point at real files."""
+    links = README_LINK.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert links
+    for link in links:
+        assert link.startswith("https://"), f"relative link in README.md: {link}"
+        if link.startswith(REPOSITORY):
+            path = link.removeprefix(REPOSITORY).split("/", 2)[2]  # drop "blob/main/"
+            assert (ROOT / path).exists(), f"README.md links to a missing file: {link}"
