@@ -65,11 +65,17 @@ class Channel(Observable[_T]):
     ``fail``, ``stats`` and disposal may be called from any thread.
     """
 
-    def __init__(self, maxsize: int, name: str) -> None:
-        """Make an open channel; use ``channel()``, which checks the arguments."""
+    def __init__(self, maxsize: int = DEFAULT_MAXSIZE, *, name: str | None = None) -> None:
+        """Make an open channel (``Channel[int](64)`` is ``channel(64)`` typed at the call).
+
+        Raises:
+            TypeError: ``maxsize`` is not an ``int`` (a ``bool`` is not), or
+                ``name`` is not a string.
+            ValueError: ``maxsize`` is < 1.
+        """
         super().__init__()
-        self._maxsize = maxsize
-        self._name = name
+        self._maxsize = _validate.integer("maxsize", maxsize)
+        self._name = _validate.name(name, "channel")
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._buffer: deque[_T] = deque()
@@ -462,7 +468,8 @@ def channel(maxsize: int = DEFAULT_MAXSIZE, *, name: str | None = None) -> Chann
         - ``send_nowait(item)`` takes the item only if no wait is needed,
           else raises ``BackpressureError`` (the item not taken).
         - Items are emitted on the loop's thread. Declare the item type at
-          the call: ``ch: Channel[Order] = channel(64)``.
+          the call: ``ch: Channel[Order] = channel(64)``, or
+          ``ch = Channel[Order](64)``.
 
     Examples:
         >>> import asyncio
@@ -491,6 +498,4 @@ def channel(maxsize: int = DEFAULT_MAXSIZE, *, name: str | None = None) -> Chann
             ``name`` is not a string.
         ValueError: ``maxsize`` is < 1.
     """
-    size = _validate.integer("maxsize", maxsize)
-    label = _validate.name(name, "channel")
-    return Channel(size, label)
+    return Channel(maxsize, name=name)

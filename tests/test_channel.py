@@ -77,6 +77,13 @@ def test_invalid_arguments_raise_at_the_call(
         channel(**kwargs)  # pyright: ignore[reportArgumentType]
 
 
+def test_the_class_checks_its_arguments_too() -> None:
+    with pytest.raises(ValueError, match=r"^maxsize must be >= 1, got 0$"):
+        Channel[int](0)
+    ch = Channel[int](3, name="typed")
+    assert (ch.maxsize, ch.name) == (3, "typed")
+
+
 def test_fail_takes_an_exception_only() -> None:
     ch: Channel[int] = channel(1)
     with pytest.raises(TypeError, match=r"^error must be an Exception, got str$"):
