@@ -1,4 +1,4 @@
-"""The one bounded queue behind every place where items wait (SPEC 3).
+"""The one bounded queue behind every place where items wait.
 
 ``buffer_`` and its drain, ``throttle`` pacing, ``async_map``, ``retry_``,
 ``dead_letter`` and the bridges all hold waiting items in a
@@ -9,7 +9,8 @@
   full is the queue's declared *overflow policy*:
 
   ``"block"``        wait for room: real backpressure for a producer on
-                     another thread;
+                     another thread (an async producer on an event loop is
+                     paused instead, see below);
   ``"drop_newest"``  refuse the incoming item;
   ``"drop_oldest"``  evict the oldest queued item and take the new one;
   ``"error"``        raise ``rxstreamz.errors.BackpressureError``.
@@ -22,15 +23,38 @@
   hands each one on and calls ``BoundedQueue.release`` (lock-free), so
   only the item in hand is out of the queue while a batch is worked through.
 
-* **Blocking never deadlocks.** A ``"block"`` queue that is full raises
-  ``BackpressureError`` instead of waiting when nobody could ever make room:
-  the producer is the consumer's own thread (see
-  ``BoundedQueue.claim_consumer``), or the queue's scheduler runs its
-  work on the calling thread or in virtual time (``VirtualTimeScheduler``
-  such as ``TestScheduler``, ``TrampolineScheduler``/``CurrentThreadScheduler``,
-  ``ImmediateScheduler``). After raising it once the queue is *sealed*: later
-  puts are refused and counted as dropped, while what was queued before can
-  still be taken, so a processor delivers it before failing (SPEC 7).
+* **Async producers pause, they do not block.** An async source on an event
+  loop pushes each item inside ``rxstreamz._flow.producing(flow)``. A full
+  ``"block"`` queue reached by such a push (on the loop's thread) takes the
+  item anyway, one over capacity, and pauses the flow; the producer awaits
+  ``flow.wait()`` before it pulls again. Once the consumer has brought the
+  depth down to the *low watermark* (``capacity // 2``) the queue resumes
+  every flow it paused; ``close`` and ``discard`` resume them too, so no
+  producer is left paused for ever. A paused producer that pushes again in the
+  same pull (one pull that becomes several items) gets no second overdraft:
+  that item follows the thread rules below.
+
+* **Blocking never deadlocks.** ``BoundedQueue.wait_error`` decides whether
+  the calling thread may wait for room, and ``put`` asks it before blocking.
+  Nobody could ever make room, and a full ``"block"`` queue raises
+  ``BackpressureError`` instead of waiting, when:
+
+  - the queue's scheduler runs its work on the calling thread or in virtual
+    time (``VirtualTimeScheduler`` such as ``TestScheduler``,
+    ``TrampolineScheduler``/``CurrentThreadScheduler``, ``ImmediateScheduler``);
+  - the producer is the consumer's own thread (see
+    ``BoundedQueue.claim_consumer`` and ``BoundedQueue.draining``), or runs the
+    event loop of the queue's ``AsyncIOScheduler``;
+  - waiting would close a *cycle*: the queue's consumer thread is itself
+    blocked on a full queue whose consumer is blocked ... on a queue that only
+    the calling thread drains (feedback through two or more queueing stages).
+    Every thread blocked in ``put`` is recorded, with the queue it waits for,
+    in one wait-for table; the check and the record happen under one lock, so
+    of two threads closing a cycle at once the second one sees the first.
+
+  After raising it once the queue is *sealed*: later puts are refused and
+  counted as dropped, while what was queued before can still be taken, so a
+  processor delivers it before failing.
 
 * ``BoundedQueue.close`` releases every blocked producer and waiting
   consumer. Queued items stay takeable (a completing processor drains them);
@@ -47,23 +71,27 @@ received == delivered + dropped + queued + (taken, not yet reported delivered)
 it returns); ``dropped`` every item that will never be
 delivered (overflow, refused after close/seal, discarded); ``queued`` is the
 live depth summed over the live queues; ``high_watermark`` the largest depth a
-single queue reached, so it never exceeds the capacity.
+single queue reached, so it never exceeds the capacity, except by the one-item
+overdraft of each async producer it paused.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Generator, Sized
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from reactivex import abc
 from reactivex.scheduler import ImmediateScheduler, TrampolineScheduler, VirtualTimeScheduler
 
-from rxstreamz import _validate
+from rxstreamz import _flow, _validate
+from rxstreamz._asyncio import scheduler_loop
 from rxstreamz.errors import BackpressureError
 
 __all__ = [
@@ -85,6 +113,38 @@ _NEVER = sys.maxsize
 
 _SAME_THREAD_SCHEDULERS = (VirtualTimeScheduler, TrampolineScheduler, ImmediateScheduler)
 
+# Why a thread may not wait for room (the tail of a BackpressureError's message).
+_VIRTUAL_TIME = (
+    "blocking would deadlock: the scheduler runs on the producer's thread or in virtual "
+    "time; use a thread boundary or a larger capacity"
+)
+_SAME_THREAD = (
+    "blocking would deadlock: the producer runs on the thread that drains it (feedback); "
+    "use a thread boundary or a larger capacity"
+)
+_LOOP_THREAD = (
+    "blocking would deadlock: the producer runs on the event loop that drains it, as a "
+    "synchronous source; use from_async_iterable or subscribe the source on another thread"
+)
+_PAUSED_PUSH = (
+    "blocking would deadlock: a paused async producer pushed again on the event loop that "
+    "drains it (one pull became several items); use a larger capacity or a thread boundary"
+)
+
+# The wait-for table: the queue each thread is blocked on in ``put`` right now.
+# Read and written only under ``_WAITS_LOCK``, which is taken after a queue's
+# lock, never before one.
+_WAITS_LOCK = threading.Lock()
+_WAITING_ON: dict[threading.Thread, BoundedQueue[Any]] = {}
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on the calling thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
@@ -97,8 +157,10 @@ class QueueStats:
             overflow policy, refused after the queue failed or closed, or
             discarded when the subscription was disposed.
         queued: Items waiting right now, summed over live subscriptions.
-        high_watermark: The most items one queue held at once (never more
-            than its capacity).
+        high_watermark: The most items one queue held at once: never more
+            than its capacity, except by one item per async producer the
+            queue paused (a paused producer's last push is taken over
+            capacity; see ``docs/concepts/backpressure.md``).
     """
 
     received: int
@@ -185,7 +247,9 @@ class BoundedQueue(Generic[_T]):
             outside the lock. An exception from it propagates out of ``put``
             once the queue is consistent again.
         scheduler: The scheduler the consumer runs on; a virtual-time or
-            same-thread scheduler makes a full ``"block"`` queue raise.
+            same-thread scheduler makes a full ``"block"`` queue raise, and an
+            ``AsyncIOScheduler`` makes it raise for a synchronous producer on
+            that scheduler's loop.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -202,8 +266,11 @@ class BoundedQueue(Generic[_T]):
         "_items",
         "_limit",
         "_lock",
+        "_loop",
+        "_low",
         "_not_empty",
         "_not_full",
+        "_paused",
         "_producers_waiting",
         "_refusing",
         "_released",
@@ -233,6 +300,7 @@ class BoundedQueue(Generic[_T]):
         self.on_drop = _validate.optional_function("on_drop", on_drop)
         self._counters = counters if counters is not None else QueueCounters()
         self._same_thread = isinstance(scheduler, _SAME_THREAD_SCHEDULERS)
+        self._loop = scheduler_loop(scheduler)  # the consumer's event loop, if any
         self._items: deque[_T] = deque()
         self._lock = self._counters.lock
         self._not_full = threading.Condition(self._lock)
@@ -259,6 +327,11 @@ class BoundedQueue(Generic[_T]):
         # once half the queue is free was measured: no faster, since the GIL
         # already lets a woken producer refill every free slot in one go.)
         self._resume = 0 if self.capacity is None else self.capacity - 1
+        # Async producers paused by this queue, resumed once the depth is down to
+        # the low watermark: half the capacity, so that a resumed producer has
+        # room for a run of pushes rather than one push per pause.
+        self._paused: list[_flow.FlowControl] = []
+        self._low = 0 if self.capacity is None else self.capacity // 2
         self._counters.register(self)
 
     @property
@@ -277,13 +350,84 @@ class BoundedQueue(Generic[_T]):
         return self.capacity is not None and self._depth() >= self.capacity
 
     def _error(self, reason: str) -> BackpressureError:
-        assert self.capacity is not None
+        """Seal the queue and build the error that fails its processor (lock held)."""
         self._sealed = self._refusing = True
         self._limit = -1
+        self._resume_flows()  # a paused producer finds the queue refusing, not stuck
+        return self._make_error(reason)
+
+    def _make_error(self, reason: str) -> BackpressureError:
+        capacity = -1 if self.capacity is None else self.capacity
         return BackpressureError(
-            f"processor {self.processor!r}: queue full (capacity {self.capacity}); {reason}",
+            f"processor {self.processor!r}: queue full (capacity {capacity}); {reason}",
             processor=self.processor,
-            capacity=self.capacity,
+            capacity=capacity,
+        )
+
+    # -- may this thread wait? -----------------------------------------------
+
+    def wait_error(self) -> BackpressureError | None:
+        """The error to fail with instead of waiting for room here, or ``None`` if it is safe.
+
+        The one place that decides whether the calling thread may block on
+        this queue (``put`` asks it before blocking): not when the scheduler
+        runs on the producer's thread or in virtual time, not when the calling
+        thread is the consumer (``claim_consumer``, ``draining``) or runs the
+        consumer's event loop, and not when waiting would close a cycle of
+        threads blocked on each other's queues. ``None`` also when ``put``
+        would pause the calling async producer rather than wait. The message
+        names the processor, its capacity, the situation and the fix. Calling
+        it does not change the queue; call it without holding the queue's lock
+        (nor its counters' lock, which is the same).
+        """
+        me = threading.current_thread()
+        flow = _flow.current()
+        with self._lock:
+            if flow is not None and flow not in self._paused:
+                return None  # put() would pause this async producer: nobody waits
+            reason = self._hazard(me, flow)
+            if reason is None:
+                with _WAITS_LOCK:
+                    reason = self._cycle(me)
+        return None if reason is None else self._make_error(reason)
+
+    def _hazard(self, me: threading.Thread, flow: _flow.FlowControl | None) -> str | None:
+        """Why ``me`` may not wait for room, cycles aside; ``None`` if it may."""
+        if self._same_thread:
+            return _VIRTUAL_TIME
+        if self._consumer is me or (self._loop is not None and _running_loop() is self._loop):
+            if flow is not None:
+                return _PAUSED_PUSH
+            if _running_loop() is not None:
+                return _LOOP_THREAD
+            return _SAME_THREAD
+        return None
+
+    def _cycle(self, me: threading.Thread) -> str | None:
+        """Why ``me`` waiting here would close a cycle of blocked threads (``_WAITS_LOCK`` held).
+
+        Follows this queue's consumer to the queue it is blocked on, that
+        queue's consumer to the next, and so on: a chain, since a thread waits
+        on one queue at a time and a queue has one consumer.
+        """
+        path: list[BoundedQueue[Any]] = [self]
+        queue: BoundedQueue[Any] = self
+        while True:
+            consumer = queue._consumer
+            if consumer is None:
+                return None
+            if consumer is me:
+                break
+            blocked_on = _WAITING_ON.get(consumer)
+            if blocked_on is None or blocked_on in path:
+                return None
+            path.append(blocked_on)
+            queue = blocked_on
+        stages = ", drained by a thread waiting for ".join(repr(q.processor) for q in path)
+        return (
+            "blocking would deadlock: a feedback cycle through queueing stages (this thread "
+            f"would wait for {stages}, drained by this thread); use a larger capacity, a "
+            "dropping_buffer or sliding_buffer, or break the feedback with a thread boundary"
         )
 
     # -- producer side -------------------------------------------------------
@@ -326,12 +470,7 @@ class BoundedQueue(Generic[_T]):
         """
         counters = self._counters
         policy = self.overflow
-        if (
-            self._refusing
-            or policy != "block"
-            or self._same_thread
-            or self._consumer is threading.current_thread()
-        ):
+        if self._refusing or policy != "block":
             counters.received += 1  # a blocked put counts once it is resolved
         if self._refusing:
             counters.dropped += 1
@@ -348,17 +487,21 @@ class BoundedQueue(Generic[_T]):
         if policy == "error":
             counters.dropped += 1
             raise self._error("overflow='error'")
-        if self._same_thread:
+        me = threading.current_thread()
+        flow = _flow.current()
+        if flow is not None and flow not in self._paused:
+            self._overdraw(item, flow)
+            return True, []
+        reason = self._hazard(me, flow)
+        if reason is None:
+            with _WAITS_LOCK:  # check and record at once: of two closing a cycle, one sees it
+                reason = self._cycle(me)
+                if reason is None:
+                    _WAITING_ON[me] = self
+        if reason is not None:
+            counters.received += 1
             counters.dropped += 1
-            raise self._error(
-                "blocking would deadlock: the scheduler runs on the producer's thread "
-                "or in virtual time"
-            )
-        if self._consumer is threading.current_thread():
-            counters.dropped += 1
-            raise self._error(
-                "blocking would deadlock: the producer runs on the thread that drains it"
-            )
+            raise self._error(reason)
         self._producers_waiting += 1
         try:
             while not self._closed:
@@ -366,14 +509,15 @@ class BoundedQueue(Generic[_T]):
                 # wake when the queue has drained to ``_resume`` items. While
                 # producers wait, pop_all(hold=True) only moves items from the
                 # deque to the held count, so the target stays right.
-                self._wake_at = len(self._items) + self._held - self._resume
+                self._arm()
                 if not self._full():
                     break
                 self._not_full.wait()
         finally:
             self._producers_waiting -= 1
-            if not self._producers_waiting:
-                self._wake_at = _NEVER
+            self._arm()
+            with _WAITS_LOCK:
+                del _WAITING_ON[me]
         counters.received += 1
         if self.closed:  # woken by close(), not by room
             counters.dropped += 1
@@ -387,6 +531,43 @@ class BoundedQueue(Generic[_T]):
             self._not_empty.notify()
         return True, []
 
+    def _overdraw(self, item: _T, flow: _flow.FlowControl) -> None:
+        """Take ``item`` over capacity and pause the async producer that pushed it (lock held)."""
+        counters = self._counters
+        counters.received += 1
+        self._items.append(item)
+        depth = self._depth()
+        if depth > counters.high_watermark:
+            counters.high_watermark = depth
+        self._paused.append(flow)
+        flow.pause(self)
+        self._arm()
+        if self._consumer_waiting:
+            self._consumer_waiting = False
+            self._not_empty.notify()
+
+    def _arm(self) -> None:
+        """Point ``release``'s lock-free check at the depth someone waits for (lock held)."""
+        target = self._resume if self._producers_waiting else -1
+        if self._paused and self._low > target:
+            target = self._low
+        self._wake_at = _NEVER if target < 0 else len(self._items) + self._held - target
+
+    def _on_room(self) -> None:
+        """The depth went down: wake producers and resume flows that it concerns (lock held)."""
+        depth = self._depth()
+        if self._producers_waiting and depth <= self._resume:
+            self._not_full.notify_all()
+        if self._paused and depth <= self._low:
+            self._resume_flows()
+        self._arm()
+
+    def _resume_flows(self) -> None:
+        """Resume every async producer this queue paused (lock held)."""
+        paused, self._paused = self._paused, []
+        for flow in paused:
+            flow.resume(self)
+
     # -- consumer side -------------------------------------------------------
 
     def claim_consumer(self, _scheduler: object = None, _state: object = None) -> None:
@@ -398,6 +579,22 @@ class BoundedQueue(Generic[_T]):
         """
         self._consumer = threading.current_thread()
 
+    @contextlib.contextmanager
+    def draining(self) -> Generator[None]:
+        """Claim the calling thread as the consumer for the ``with`` block, then restore the claim.
+
+        For a consumer that is not one fixed thread (whichever thread hands
+        results on at the moment): inside the block a full ``put()`` from this
+        thread raises instead of blocking, and a producer about to block here
+        follows this thread in the cycle check.
+        """
+        previous = self._consumer
+        self._consumer = threading.current_thread()
+        try:
+            yield
+        finally:
+            self._consumer = previous
+
     def pop(self) -> _T:
         """Take the oldest item without blocking; wake a blocked producer.
 
@@ -408,8 +605,8 @@ class BoundedQueue(Generic[_T]):
             if not self._items:
                 raise IndexError("pop from an empty BoundedQueue")
             item = self._items.popleft()
-            if self._producers_waiting and self._depth() <= self._resume:
-                self._not_full.notify_all()
+            if self._producers_waiting or self._paused:
+                self._on_room()
             return item
 
     def pop_all(self, *, hold: bool = False) -> list[_T]:
@@ -432,20 +629,20 @@ class BoundedQueue(Generic[_T]):
             self._items.clear()
             if hold:
                 self._held += len(items)
-            elif self._producers_waiting:
-                self._not_full.notify_all()
+            elif self._producers_waiting or self._paused:
+                self._on_room()
             return items
 
     def release(self, n: int = 1) -> None:
         """Free the slots of ``n`` items taken with ``pop_all(hold=True)`` (consumer only).
 
-        Lock-free unless a producer is waiting for room.
+        Lock-free unless a producer is waiting for room or an async producer
+        is paused.
         """
         self._released += n
         if self._released >= self._wake_at:
             with self._lock:
-                self._wake_at = _NEVER
-                self._not_full.notify_all()
+                self._on_room()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until there are items to take (``True``), or close/timeout (``False``).
@@ -489,7 +686,7 @@ class BoundedQueue(Generic[_T]):
         return self._closed
 
     def close(self) -> None:
-        """Refuse further items and wake every blocked producer and waiting consumer.
+        """Refuse further items; wake blocked producers and the consumer, resume paused ones.
 
         Queued items stay takeable; see ``discard``.
         """
@@ -498,6 +695,7 @@ class BoundedQueue(Generic[_T]):
             self._limit = -1
             self._not_full.notify_all()
             self._not_empty.notify_all()
+            self._resume_flows()
 
     def discard(self, held: int = 0) -> int:
         """Throw away everything queued, counted as dropped (``on_drop`` is not called).
@@ -514,7 +712,7 @@ class BoundedQueue(Generic[_T]):
             self._items.clear()
             if held:
                 self._released += held
-            if self._producers_waiting:
-                self._not_full.notify_all()
+            if self._producers_waiting or self._paused:
+                self._on_room()
             self._counters.dropped += n
         return n

@@ -10,7 +10,8 @@ full, the overflow policy decides, explicitly, what gives:
 ==================  ===============  ==========================================
 factory             policy           when the queue is full
 ==================  ===============  ==========================================
-``buffer_``         ``"block"``      the producer waits for room (backpressure)
+``buffer_``         ``"block"``      the producer waits for room (backpressure);
+                                     an async producer on a loop is paused
 ``dropping_buffer`` ``"drop_newest"`` the incoming item is dropped
 ``sliding_buffer``  ``"drop_oldest"`` the oldest queued item is evicted
 ``buffer_``         ``"error"``      the buffer fails with ``BackpressureError``
@@ -340,17 +341,26 @@ def buffer_(
           every queued item.
         - ``capacity`` counts queued items only: the item being handed
           downstream does not hold a slot. ``stats().high_watermark <=
-          capacity`` always.
+          capacity``, except by one item per async producer the buffer
+          paused (below).
         - ``overflow``: ``"block"`` (wait for room), ``"drop_newest"``,
           ``"drop_oldest"`` (as ``dropping_buffer`` / ``sliding_buffer``)
           or ``"error"`` (fail with ``BackpressureError``). Dropped items go to
           ``on_drop`` and are counted in ``stats().dropped``.
+        - An async producer on an event loop (``from_async_iterable``, an
+          async channel) is *paused* rather than blocked: the full buffer
+          takes its item one over capacity, the producer awaits before its
+          next item, and is resumed once the drain has brought the buffer
+          down to half its capacity (or the buffer ends).
         - Blocking never deadlocks: if the producer runs on the drain's own
           thread (a feedback loop, or a producer subscribed on the thread of
-          a single-threaded ``scheduler`` such as an ``EventLoopScheduler``),
-          or ``scheduler`` is a virtual-time or same-thread scheduler, a full
-          ``"block"`` buffer fails with ``BackpressureError`` (naming the
-          buffer and its capacity) instead of waiting.
+          a single-threaded ``scheduler`` such as an ``EventLoopScheduler``,
+          or a synchronous source on the loop of an ``AsyncIOScheduler``),
+          if ``scheduler`` is a virtual-time or same-thread scheduler, or if
+          waiting would close a cycle of stages blocked on each other
+          (feedback through two or more buffers), a full ``"block"`` buffer
+          fails with ``BackpressureError`` (naming the buffer, its capacity,
+          the situation and the fix) instead of waiting.
         - On its own ``BackpressureError`` (or an ``on_drop`` that raises, with
           a note naming the buffer), the buffer delivers what was queued, then
           ``on_error``; the producer's ``on_next`` returns normally, upstream is
