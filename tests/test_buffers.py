@@ -271,7 +271,7 @@ def test_lossy_buffers_with_a_stalled_consumer(
 
 def test_dropping_and_sliding_buffers_before_the_drain_runs(scheduler: TestScheduler) -> None:
     # Virtual time: the drain runs only once the producer's burst is over, so the
-    # consumer has taken nothing yet (the SPEC's "stalled consumer").
+    # consumer has taken nothing yet (a stalled consumer, as in the docstrings' diagrams).
     lost: list[int] = []
     dropping = dropping_buffer(2, on_drop=lost.append, scheduler=scheduler)
     first = scheduler.start(lambda: rx.from_iterable(range(5)).pipe(dropping))
