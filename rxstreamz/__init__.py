@@ -35,6 +35,10 @@ from rxstreamz.buffers import (
     dropping_buffer,
     sliding_buffer,
 )
+from rxstreamz.channel import (
+    Channel,
+    channel,
+)
 from rxstreamz.concurrency import (
     AsyncMapStats,
     async_map,
@@ -119,6 +123,7 @@ __all__ = [
     "AggregateWindow",
     "AsyncMapStats",
     "BackpressureError",
+    "Channel",
     "CircuitBreaker",
     "CircuitBreakerStats",
     "CircuitOpenError",
@@ -149,6 +154,7 @@ __all__ = [
     "async_map",
     "batch",
     "buffer_",
+    "channel",
     "chunk",
     "circuit_breaker",
     "collect",

@@ -39,7 +39,7 @@ from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignme
 from reactivex.scheduler import CurrentThreadScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxstreamz import _validate
+from rxstreamz import _flow, _validate
 from rxstreamz._queue import BoundedQueue, QueueCounters, QueueStats
 from rxstreamz.errors import BackpressureError
 
@@ -699,14 +699,22 @@ def from_async_iterable(
     Each subscription iterates ``aiterable`` in a task on an asyncio loop and
     emits each item; the next ``__anext__`` starts only after ``on_next`` of
     the previous item has returned, so it never reads ahead and a slow
-    observer slows the iteration (backpressure for free).
+    observer slows the iteration. A bounded queue downstream that fills up on
+    the loop's thread does not block the loop (nor fail): it takes the item
+    and *pauses* the pull, which resumes once that queue has drained.
 
     ```text
-    async iterable:  1 . . 2 . . 3 . . (end)
-    observable:      --1-----2-----3-----|
+    async iterable:  1 . . 2 . . 3 . . . . . . . . 4 . . (end)
+    observable:      --1-----2-----3-----------------4-----|
+                                   ^ a queue downstream is full: paused
+                                               ^ drained: the next pull
     ```
 
     Behavior:
+        - Backpressure: each ``on_next`` runs with the pull's flow-control
+          handle published; a full ``"block"`` queue on the loop's thread
+          accepts that item (one over its capacity) and pauses the pull until
+          it drains below its low watermark. The pull awaits; the loop runs on.
         - Loop: the loop of an ``AsyncIOScheduler`` /
           ``AsyncIOThreadSafeScheduler`` given as ``scheduler=`` or, failing
           that, to ``subscribe()``; otherwise a private event loop on a thread
@@ -716,9 +724,17 @@ def from_async_iterable(
           type, with a note naming the processor and how many items it had
           produced. An exception raised by the observer's ``on_next`` also
           ends the stream through ``on_error``.
-        - Dispose: cancels the pending ``__anext__`` (``task.cancel()``) and
-          calls ``aclose()`` on the iterator if it has one (async generators
-          do); the private loop thread then ends. Nothing is emitted after.
+        - Dispose: cancels the pending ``__anext__`` or the wait for room
+          (``task.cancel()``), so nothing more is pulled, and calls
+          ``aclose()`` on the iterator if it has one (async generators do);
+          the private loop thread then ends. Nothing is emitted after.
+        - Cancelled otherwise (``asyncio.run`` returning with the pull still
+          pending, a task group cancelling its tasks): the observer gets
+          ``on_error(RuntimeError)`` naming the processor and the items
+          produced, with the ``CancelledError`` as ``__cause__``; the
+          cancellation then proceeds. A loop closed *without* cancelling its
+          tasks never runs the pull again, so no event can be delivered: stop
+          loops with ``asyncio.run`` or cancel their tasks first.
         - Each subscription calls ``aiterable.__aiter__()`` afresh: an async
           *generator* can be iterated by one subscription only, an iterable
           class that returns a new iterator each time by many.
@@ -769,6 +785,7 @@ def from_async_iterable(
         async def pump() -> None:
             iterator: AsyncIterator[_T] | None = None
             count = 0
+            flow = _flow.FlowControl(asyncio.get_running_loop())
             try:
                 iterator = aiter(aiterable)
                 while True:
@@ -788,14 +805,21 @@ def from_async_iterable(
                         return
                     count += 1
                     try:
-                        observer.on_next(item)
+                        with _flow.producing(flow):
+                            observer.on_next(item)
                     except Exception as exc:  # the observer failed: end the stream
                         observer.on_error(exc)
                         return
                     if is_disposed():  # by the observer, from inside on_next
                         return
-            except asyncio.CancelledError:  # disposed: ending quietly is the point
-                pass
+                    await flow.wait()  # a full queue downstream paused us: wait for room
+            except asyncio.CancelledError as cancelled:
+                if is_disposed():  # disposed: ending quietly is the point
+                    return
+                # Cancelled by someone else (the loop shutting down, a task group):
+                # the observer must hear of it, then the cancellation goes on.
+                observer.on_error(_interrupted(label, count, cancelled))
+                raise
             except Exception as exc:  # aiter() refused the iterable
                 observer.on_error(exc)
             finally:
@@ -874,6 +898,17 @@ def _cancel(task: asyncio.Task[None]) -> None:
         return
     with contextlib.suppress(RuntimeError):  # the loop is closed: the task has ended
         loop.call_soon_threadsafe(task.cancel)
+
+
+def _interrupted(label: str, count: int, cancelled: asyncio.CancelledError) -> RuntimeError:
+    """The error an observer gets when the pull was cancelled by something other than dispose."""
+    problem = RuntimeError(
+        f"processor {label!r}: the task pulling the async iterable was cancelled after "
+        f"{count} item{'' if count == 1 else 's'} without the subscription being disposed "
+        "(its event loop is shutting down, or another task cancelled it)"
+    )
+    problem.__cause__ = cancelled
+    return problem
 
 
 async def _aclose(iterator: AsyncIterator[Any]) -> None:
