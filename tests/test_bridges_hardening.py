@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import pytest
@@ -21,13 +22,16 @@ from reactivex.disposable import Disposable
 from reactivex.subject import Subject
 
 from rxstreamz import (
+    DeadLetter,
     buffer_,
     collect,
+    dead_letter,
     map_,
     monitor,
     to_async_iterator,
     to_iterator,
 )
+from rxstreamz._failure import Failures
 from rxstreamz.bridges import ObservableAsyncIterator, ObservableIterator
 from tests.test_bridges import Counting, Probe
 
@@ -227,6 +231,77 @@ def test_bridges_wrap_another_base_exception_in_a_runtime_error(bridge: str) -> 
     assert isinstance(raised, RuntimeError)
     assert raised.__cause__ is fatal
     assert str(raised) == f"{bridge}: the pipeline ended with Fatal('stop') on the feeder thread"
+
+
+# -- a BaseException from on_failure fails the stream -----------------------------------
+
+
+def exiting_sink(letters: list[DeadLetter[Any]]) -> Callable[[DeadLetter[Any]], None]:
+    def sink(letter: DeadLetter[Any]) -> None:
+        letters.append(letter)
+        sys.exit("sink gave up")
+
+    return sink
+
+
+@thread_safe
+@pytest.mark.parametrize("bridge", ["collect", "to_iterator", "to_async_iterator"])
+def test_a_system_exit_from_on_failure_fails_the_stream_through_every_bridge(bridge: str) -> None:
+    letters: list[DeadLetter[Any]] = []
+    parse = map_(int, errors="skip", on_failure=exiting_sink(letters), name="parse")
+    source = rx.of("1", "x", "3").pipe(parse)
+    got: list[int] = []
+    _, raised = bounded(bridge_run(bridge, source, got))
+    assert isinstance(raised, RuntimeError)
+    assert str(raised) == "on_failure of processor 'parse' ended with SystemExit('sink gave up')"
+    assert isinstance(raised.__cause__, SystemExit)
+    assert raised.__notes__ == ["rxstreamz: raised by on_failure of processor 'parse'"]
+    assert [letter.item for letter in letters] == ["x"]
+    assert parse.stats().failed == 1
+    assert got == ([] if bridge == "collect" else [1])
+
+
+@thread_safe
+def test_a_system_exit_from_on_failure_on_a_timer_thread_still_ends_the_stream() -> None:
+    # The item reaches map_ on a timer thread, which a propagating SystemExit would
+    # end silently: the stream must fail instead of waiting for ever.
+    sink = exiting_sink([])
+    source = rx.timer(0.001).pipe(map_(lambda _: 1 // 0, errors="skip", on_failure=sink))
+    with pytest.raises(RuntimeError) as info:
+        collect(source, timeout=WAIT)
+    assert isinstance(info.value.__cause__, SystemExit)
+
+
+@thread_safe
+def test_a_system_exit_from_the_dead_letter_sink_on_a_timer_thread_still_ends_the_stream() -> None:
+    # The retry waits on a timer thread, so the sink runs there.
+    def fail(n: int) -> int:
+        raise ValueError(n)
+
+    letters: list[DeadLetter[Any]] = []
+    router = dead_letter(fail, sink=exiting_sink(letters), max_retries=1, retry_delay=0.001)
+    with pytest.raises(RuntimeError) as info:
+        collect(rx.of(1, 2).pipe(router), timeout=WAIT)
+    assert (
+        str(info.value)
+        == "the sink of processor 'dead_letter' ended with SystemExit('sink gave up')"
+    )
+    assert info.value.__notes__ == ["rxstreamz: raised by the sink of processor 'dead_letter'"]
+    assert [letter.item for letter in letters] == [1]
+
+
+def test_failures_wraps_every_base_exception_of_on_failure() -> None:
+    fatal = Fatal("gone")
+
+    def sink(letter: DeadLetter[Any]) -> None:
+        raise fatal
+
+    failures = Failures("enrich", "skip", sink)
+    error = failures.handle(ValueError("bad"), 7, datetime(2026, 1, 1, tzinfo=UTC))
+    assert isinstance(error, RuntimeError)
+    assert error.__cause__ is fatal
+    assert str(error) == "on_failure of processor 'enrich' ended with Fatal('gone')"
+    assert failures.count == 1
 
 
 # -- close() from another thread ----------------------------------------------------------
