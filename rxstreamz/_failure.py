@@ -1,4 +1,4 @@
-"""The error model of every processor that calls user code per item (SPEC 1.8).
+"""The error model of every processor that calls user code per item.
 
 A user function that raises is reported in one of two ways:
 
@@ -7,6 +7,13 @@ A user function that raises is reported in one of two ways:
   the item.
 * ``errors="skip"``: the item is dropped, counted in ``stats().failed``, and,
   when ``on_failure`` is given, handed to it as a ``DeadLetter``.
+
+An ``on_failure`` that raises fails the stream instead: an ``Exception``
+as it is (with a note), anything else (``SystemExit``, ``KeyboardInterrupt``)
+as a ``RuntimeError`` whose ``__cause__`` it is. It is never let through
+the processor, because the processor may be running on a thread that nobody
+watches (a timer, a worker), and a stream whose error escapes that way never
+ends.
 
 A ``Failures`` object owns that decision and the count for one operator.
 """
@@ -19,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from rxstreamz import _validate
+from rxstreamz._asyncio import escaped
 from rxstreamz.types import DeadLetter
 
 OnFailure = Callable[[DeadLetter[Any]], object]
@@ -82,12 +90,39 @@ class Failures:
         return self.dead_letter(DeadLetter(item, exc, attempts, now, self.processor))
 
     def dead_letter(self, letter: DeadLetter[Any]) -> Exception | None:
-        """Hand ``letter`` to ``on_failure``; return its exception if it raised."""
+        """Hand ``letter`` to ``on_failure``; if it raised, return what fails the stream.
+
+        An ``Exception`` is returned as it is; a ``BaseException`` that is not
+        one (``SystemExit``, ``KeyboardInterrupt``) is wrapped in a
+        ``RuntimeError`` whose ``__cause__`` it is, rather than propagated:
+        either way the stream gets its terminal event. Both carry a note naming
+        the processor.
+        """
         if self.on_failure is None:
             return None
-        try:
-            self.on_failure(letter)
-        except Exception as exc:
-            exc.add_note(f"rxstreamz: raised by on_failure of processor {self.processor!r}")
-            return exc
+        return call_sink(self.on_failure, letter, f"on_failure of processor {self.processor!r}")
+
+
+def call_sink(sink: OnFailure, letter: DeadLetter[Any], what: str) -> Exception | None:
+    """Hand ``letter`` to ``sink``; if it raised, return what fails the stream.
+
+    An ``Exception`` is returned as it is; a ``BaseException`` that is not one
+    is wrapped in a ``RuntimeError`` whose ``__cause__`` it is (see the module
+    docstring). Either gets the note ``rxstreamz: raised by {what}``.
+
+    Args:
+        sink: ``on_failure``, or the sink of ``dead_letter``.
+        letter: The dead letter.
+        what: Names the sink in the note and message (``"on_failure of
+            processor 'parse'"``).
+    """
+    try:
+        sink(letter)
+    except Exception as exc:
+        error = exc
+    except BaseException as exc:  # the stream must still end (see the module docstring)
+        error = escaped(exc, what)
+    else:
         return None
+    error.add_note(f"rxstreamz: raised by {what}")
+    return error

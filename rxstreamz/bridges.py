@@ -14,13 +14,16 @@ a background *feeder* thread that subscribes inside a fresh RxPY trampoline
 (``CurrentThreadScheduler``). So a synchronous source such as
 ``rx.from_iterable`` never runs on the consumer's thread, and disposing the
 subscription stops it between two items, even while it is still looping inside
-``subscribe()``.
+``subscribe()``. Whatever ends the feeder thread reaches the consumer as a
+terminal event, a ``SystemExit`` raised by a user function included, so a
+bridge never waits for ever on a thread that is gone.
 
 The iterators hold at most ``maxsize`` items in a bounded queue with the
-``"block"`` policy (SPEC 3): when the consumer lags, the producer's ``on_next``
-waits for room. Closing an iterator (``close()``, ``aclose()``, leaving a
-``with`` block, or dropping the last reference to it) disposes the
-subscription and releases a producer blocked in ``on_next``.
+``"block"`` policy: when the consumer lags, the producer's ``on_next`` waits
+for room. An iterator is returned once its subscription is in place, so a hot
+source's items are queued from then on. Closing an iterator (``close()``,
+``aclose()``, leaving a ``with`` block, or dropping the last reference to it)
+disposes the subscription and releases a producer blocked in ``on_next``.
 """
 
 from __future__ import annotations
@@ -73,6 +76,19 @@ class _Feeder(Generic[_T]):
     ``CurrentThreadScheduler``, so ``subscribe()`` returns (and its disposable
     is known) before a trampolined synchronous source starts its loop;
     ``dispose`` from any thread then stops that loop between two items.
+
+    ``wait_started`` returns once the subscription is in place: ``subscribe()``
+    has returned, or the source has already sent its first notification (a
+    source that emits from inside ``subscribe()`` may never return from it
+    while the consumer does not pull), or the thread has ended.
+
+    Whatever escapes the thread instead of arriving through ``on_error`` (a
+    ``SystemExit`` from a user function, a source that raises outside the Rx
+    protocol) disposes the subscription and is handed to ``on_error``:
+    ``KeyboardInterrupt`` and ``SystemExit`` as they are, so the consumer
+    re-raises the same object, and any other ``BaseException`` that is not an
+    ``Exception`` wrapped in a ``RuntimeError`` whose ``__cause__`` it is. So
+    the consumer always gets a terminal event.
     """
 
     __slots__ = (
@@ -81,6 +97,8 @@ class _Feeder(Generic[_T]):
         "_on_error",
         "_on_exit",
         "_on_next",
+        "_processor",
+        "_started",
         "_subscription",
         "thread",
     )
@@ -89,7 +107,7 @@ class _Feeder(Generic[_T]):
         self,
         observable: Observable[_T],
         on_next: Callable[[_T], None],
-        on_error: Callable[[Exception], None],
+        on_error: Callable[[BaseException], None],
         on_completed: Callable[[], None],
         *,
         processor: str,
@@ -100,7 +118,9 @@ class _Feeder(Generic[_T]):
         self._on_error = on_error
         self._on_completed = on_completed
         self._on_exit = on_exit
+        self._processor = processor
         self._subscription = SingleAssignmentDisposable()
+        self._started = threading.Event()
         # The pipeline runs in a copy of the creator's context (contextvars such
         # as tracing spans), as it would have on the creator's own thread.
         context = contextvars.copy_context()
@@ -111,6 +131,14 @@ class _Feeder(Generic[_T]):
     def start(self) -> None:
         """Start the feeder thread."""
         self.thread.start()
+
+    def started(self) -> None:
+        """Record that the subscription is in place (any thread, idempotent)."""
+        self._started.set()
+
+    def wait_started(self) -> None:
+        """Block until the subscription is in place or the feeder thread has ended."""
+        self._started.wait()
 
     def dispose(self) -> None:
         """Dispose the subscription (also before it exists: it is then disposed at once)."""
@@ -124,9 +152,13 @@ class _Feeder(Generic[_T]):
     def _run(self) -> None:
         try:
             CurrentThreadScheduler.singleton().schedule(self._subscribe)
-        except Exception as exc:  # a source that raises outside the Rx protocol
+        except BaseException as exc:  # outside the Rx protocol: still a terminal event
+            self._subscription.dispose()
+            if not isinstance(exc, Exception | KeyboardInterrupt | SystemExit):
+                exc = _escaped(exc, self._processor)
             self._on_error(exc)
         finally:
+            self._started.set()
             if self._on_exit is not None:
                 self._on_exit()
 
@@ -136,6 +168,14 @@ class _Feeder(Generic[_T]):
         self._subscription.disposable = self._observable.subscribe(
             self._on_next, self._on_error, self._on_completed
         )
+        self._started.set()
+
+
+def _escaped(error: BaseException, processor: str) -> RuntimeError:
+    """Wrap a ``BaseException`` that left the feeder thread, for the consumer to raise."""
+    problem = RuntimeError(f"{processor}: the pipeline ended with {error!r} on the feeder thread")
+    problem.__cause__ = error
+    return problem
 
 
 # -- collect ----------------------------------------------------------------------------
@@ -157,6 +197,12 @@ def collect(observable: Observable[_T], timeout: _validate.Duration | None = Non
     Behavior:
         - Completion: returns every item, in order.
         - Error: the pipeline's exception object is raised here, unchanged.
+        - Escape: a ``KeyboardInterrupt`` or ``SystemExit`` that leaves the
+          feeder thread (raised by a user function of a synchronous
+          processor, which does not catch it) disposes the subscription and is
+          raised here, the same object; another ``BaseException`` that is not
+          an ``Exception`` is raised as a ``RuntimeError`` whose ``__cause__``
+          it is. Whichever terminal event comes first wins.
         - Timeout: the subscription is disposed, then ``TimeoutError`` is
           raised; a cooperative source stops at its next item.
         - An exception in the waiting thread (``KeyboardInterrupt``) disposes
@@ -169,8 +215,8 @@ def collect(observable: Observable[_T], timeout: _validate.Duration | None = Non
 
     Args:
         observable: The pipeline to run.
-        timeout: Seconds (or a ``timedelta``) to wait at most; ``None`` waits
-            forever.
+        timeout: Seconds (or a ``timedelta``) to wait at most, up to
+            ``threading.TIMEOUT_MAX``; ``None`` waits forever.
 
     Returns:
         Every item, in order.
@@ -179,15 +225,19 @@ def collect(observable: Observable[_T], timeout: _validate.Duration | None = Non
         TimeoutError: ``timeout`` passed before completion.
         TypeError: ``observable`` is not an ``Observable``, or ``timeout`` is
             not a number of seconds or a ``timedelta``.
-        ValueError: ``timeout`` is not positive.
+        ValueError: ``timeout`` is not positive, not finite, or longer than
+            ``threading.TIMEOUT_MAX``.
     """
     _check_observable(observable)
     limit = _validate.optional_duration("timeout", timeout)
+    if limit is not None and limit > threading.TIMEOUT_MAX:
+        bound = threading.TIMEOUT_MAX
+        raise ValueError(f"timeout must be <= threading.TIMEOUT_MAX ({bound:g} s), got {timeout!r}")
     items: list[_T] = []
-    failure: Exception | None = None
+    failure: BaseException | None = None
     done = threading.Event()
 
-    def on_error(exc: Exception) -> None:
+    def on_error(exc: BaseException) -> None:
         nonlocal failure
         if not done.is_set():
             failure = exc
@@ -233,6 +283,7 @@ class _Channel(Generic[_T]):
         "finished",
         "parking",
         "queue",
+        "starting",
     )
 
     def __init__(
@@ -251,7 +302,8 @@ class _Channel(Generic[_T]):
         self.finished = False  # the source terminated (or overflowed); set before queue.close()
         self.closed = False  # the iterator was closed (or collected): stop at once
         self.consumer = 0  # thread id of the consumer, once claimed
-        self._error: Exception | None = None
+        self.starting = True  # until the source's first notification (see _Feeder)
+        self._error: BaseException | None = None
         # The async consumer parks on a future that the producer completes through
         # loop.call_soon_threadsafe. It raises ``parking`` and looks at the queue
         # once more before it parks, and the producer reads ``parking`` after
@@ -275,6 +327,9 @@ class _Channel(Generic[_T]):
     # -- producer side (the feeder thread, or the source's own threads) --
 
     def _on_next(self, item: _T) -> None:
+        if self.starting:  # emitted from inside subscribe(): the subscription is in place
+            self.starting = False
+            self.feeder.started()
         try:
             self.queue.put(item)  # blocks while the queue is full; False once closed
         except BackpressureError as exc:  # emitted on the consumer's own thread, queue full
@@ -286,13 +341,14 @@ class _Channel(Generic[_T]):
         if self.parking:
             self._wake()
 
-    def _on_error(self, exc: Exception) -> None:
+    def _on_error(self, exc: BaseException) -> None:
         self._terminate(exc)
 
     def _on_completed(self) -> None:
         self._terminate(None)
 
-    def _terminate(self, error: Exception | None) -> None:
+    def _terminate(self, error: BaseException | None) -> None:
+        self.feeder.started()
         with self._lock:
             if self.finished:
                 return
@@ -328,7 +384,7 @@ class _Channel(Generic[_T]):
             self.claim()
         return self.queue.pop_all(hold=True)
 
-    def error(self) -> Exception | None:
+    def error(self) -> BaseException | None:
         """Return the stream's error once (``None`` afterwards, or after completion)."""
         with self._lock:
             error, self._error = self._error, None
@@ -384,9 +440,30 @@ class _Pull(Generic[_T]):
     the consumer, and a blocked producer resumes with room for a whole batch
     rather than one slot at a time: under the GIL, freeing slots one by one
     turns every item into a thread switch (measured 2.6 times slower).
+
+    Handing out an item of the batch takes no lock: the consumer bumps
+    ``_index`` and only then reads ``closed``. Closing (from any thread) sets
+    ``closed`` first, then *settles* the batch under ``_lock``: the items
+    before ``_index`` count as delivered, the rest as dropped. Because the
+    two sides write and read in opposite orders, an item the consumer hands
+    out is always one the settlement counted as delivered; a consumer that
+    sees ``closed`` after bumping asks ``_kept`` whether its item was counted
+    so. The slots are freed by whoever accounts for them, always under
+    ``_lock``, so the queue's lock-free ``release`` still has one writer at a
+    time.
     """
 
-    __slots__ = ("__weakref__", "_batch", "_channel", "_counters", "_finalizer", "_index")
+    __slots__ = (
+        "__weakref__",
+        "_batch",
+        "_channel",
+        "_counters",
+        "_finalizer",
+        "_index",
+        "_kept",
+        "_lock",
+        "_settled",
+    )
 
     def __init__(
         self, observable: Observable[_T], maxsize: int, processor: str, *, asynchronous: bool
@@ -397,20 +474,63 @@ class _Pull(Generic[_T]):
         )
         self._channel = channel
         self._batch: list[_T] = []
-        self._index = 0
+        self._index = 0  # items of the batch handed out
+        self._lock = threading.Lock()
+        self._settled = False  # the batch was accounted for at close: nothing more is taken
+        self._kept = 0  # items of the batch counted as delivered when it was settled
         self._finalizer = weakref.finalize(self, channel.shutdown)
         channel.claim()
         channel.feeder.start()
+        try:
+            channel.feeder.wait_started()  # so that a hot source's next item is not missed
+        except BaseException:  # interrupted while waiting: leave nothing running
+            self._finalizer()
+            raise
 
-    def _refill(self) -> bool:
-        """Take the next batch; False if nothing is queued right now."""
+    def _refill(self) -> list[_T]:
+        """Account for the batch handed out and take the next one (consumer thread).
+
+        Returns the new batch with its first item already counted as handed
+        out, or an empty list when nothing is queued right now or the
+        iterator was closed.
+        """
         channel = self._channel
-        if self._index:
-            channel.queue.delivered(self._index)
-            channel.queue.release(self._index)
-        self._batch = batch = channel.take()
-        self._index = 0
-        return bool(batch)
+        queue = channel.queue
+        with self._lock:
+            if self._settled:
+                return []
+            if self._index:
+                queue.delivered(self._index)
+                queue.release(self._index)
+            self._batch = batch = channel.take()
+            self._index = 1 if batch else 0
+        return batch
+
+    def _keeps(self, index: int) -> bool:
+        """Whether item ``index``, handed out as the iterator was closed, may be returned."""
+        with self._lock:
+            if not self._settled:  # the closer has not settled yet: take the item back
+                self._settle_locked(index)
+                return False
+            return index < self._kept
+
+    def _settle(self) -> None:
+        """Account for the batch in hand once the iterator is closed (any thread, once)."""
+        with self._lock:
+            if not self._settled:
+                self._settle_locked(self._index)
+
+    def _settle_locked(self, handed: int) -> None:
+        self._settled = True
+        batch, self._batch = self._batch, []
+        handed = min(handed, len(batch))
+        self._kept = handed
+        queue = self._channel.queue
+        if handed:
+            queue.delivered(handed)
+            queue.release(handed)
+        if len(batch) > handed:
+            queue.discard(len(batch) - handed)
 
     def _end(self) -> None:
         """The stream ended and everything was handed out: raise its error, if any."""
@@ -419,25 +539,13 @@ class _Pull(Generic[_T]):
         if error is not None:
             raise error
 
-    def _discard_batch(self) -> None:
-        """Drop the rest of the batch (consumer thread only: it owns the held slots)."""
-        channel = self._channel
-        handed, held = self._index, len(self._batch) - self._index
-        self._batch = []
-        self._index = 0
-        if threading.get_ident() != channel.consumer:
-            return
-        if handed:
-            channel.queue.delivered(handed)
-            channel.queue.release(handed)
-        if held:
-            channel.queue.discard(held)
-
     def stats(self) -> QueueStats:
         """Return a snapshot of the queue counters.
 
         ``delivered`` counts the items handed out, reported once per batch;
         ``queued`` counts every item holding a slot (see the class docstring).
+        Once the iterator is closed, ``queued`` is 0 and every item is counted
+        as delivered or dropped.
         """
         return self._counters.snapshot()
 
@@ -460,17 +568,20 @@ class ObservableIterator(_Pull[_T]):
     def __next__(self) -> _T:
         channel = self._channel
         index = self._index
-        if index < len(self._batch) and not channel.closed:  # the fast path
-            self._index = index + 1
-            return self._batch[index]
+        batch = self._batch
+        if index < len(batch):  # the fast path
+            self._index = index + 1  # handed out first, then closed is read (see _Pull)
+            if not channel.closed or self._keeps(index):
+                return batch[index]
+            raise StopIteration
         while True:
             if channel.closed:
-                self._discard_batch()
+                self._settle()
                 raise StopIteration
             finished = channel.finished  # read before taking: no item can follow it
-            if self._refill():
-                self._index = 1
-                return self._batch[0]
+            batch = self._refill()
+            if batch:
+                return batch[0]
             if finished:
                 self._end()
                 raise StopIteration
@@ -479,13 +590,17 @@ class ObservableIterator(_Pull[_T]):
     def close(self) -> None:
         """Dispose the subscription, release the producer and wait for the feeder thread.
 
-        Idempotent; items still queued are discarded and iteration stops. The
-        feeder thread ends as soon as the source honours the disposal (a
-        source that ignores it, such as an ``rx.create`` loop that never
-        checks, keeps it, and this call, until it returns).
+        Idempotent, and allowed from any thread; the items of the batch in
+        hand that were not handed out yet and the items still queued are
+        counted as dropped, and iteration stops. The feeder thread ends as
+        soon as the source honours the disposal, so this call also waits for
+        a user function running on it (a slow ``map_`` step of a synchronous
+        source) to return; a source that ignores the disposal, such as an
+        ``rx.create`` loop that never checks, keeps the thread, and this call,
+        until it returns.
         """
         self._finalizer()
-        self._discard_batch()
+        self._settle()
         self._channel.feeder.join()
 
     def __enter__(self) -> Self:
@@ -518,18 +633,21 @@ class ObservableAsyncIterator(_Pull[_T]):
     async def __anext__(self) -> _T:
         channel = self._channel
         index = self._index
-        if index < len(self._batch) and not channel.closed:
-            self._index = index + 1
-            return self._batch[index]
+        batch = self._batch
+        if index < len(batch):
+            self._index = index + 1  # handed out first, then closed is read (see _Pull)
+            if not channel.closed or self._keeps(index):
+                return batch[index]
+            raise StopAsyncIteration
         while True:
             if channel.closed:
-                self._discard_batch()
+                self._settle()
                 raise StopAsyncIteration
             finished = channel.finished
-            if self._refill():
+            batch = self._refill()
+            if batch:
                 channel.parking = False
-                self._index = 1
-                return self._batch[0]
+                return batch[0]
             if finished:
                 self._end()
                 raise StopAsyncIteration
@@ -543,7 +661,8 @@ class ObservableAsyncIterator(_Pull[_T]):
     async def aclose(self) -> None:
         """Dispose the subscription, release the producer and await the feeder thread's end.
 
-        Idempotent; items still queued are discarded and iteration stops.
+        Idempotent; as ``close`` of ``ObservableIterator``, without blocking
+        the event loop while it waits.
         """
         self.close()
         channel = self._channel
@@ -553,9 +672,9 @@ class ObservableAsyncIterator(_Pull[_T]):
         channel.feeder.join()  # returns at once: the thread has run its last callback
 
     def close(self) -> None:
-        """Dispose and release like ``aclose``, without awaiting the feeder thread."""
+        """Dispose and release like ``aclose``, without awaiting the feeder thread (any thread)."""
         self._finalizer()
-        self._discard_batch()
+        self._settle()
 
     async def __aenter__(self) -> Self:
         return self
@@ -574,10 +693,11 @@ def to_iterator(
 ) -> ObservableIterator[_T]:
     """Turn an observable into a blocking iterator with real backpressure.
 
-    The observable is subscribed at once on a feeder thread; its items wait in
-    a bounded queue until ``next()`` takes them. The producer is never more
-    than ``maxsize`` items ahead of the consumer: its ``on_next`` blocks until
-    the consumer catches up.
+    The observable is subscribed at once on a feeder thread, and the iterator
+    is returned once the subscription is in place; the items wait in a
+    bounded queue until ``next()`` takes them. The producer is never more than
+    ``maxsize`` items ahead of the consumer: its ``on_next`` blocks until the
+    consumer catches up.
 
     ```text
     source:    --1--2--3--4--5--|
@@ -594,12 +714,21 @@ def to_iterator(
         - Completion: the queued items are delivered, then iteration stops.
         - Error: the queued items are delivered, then the pipeline's
           exception object is raised from ``next()``, unchanged (once; later
-          calls stop the iteration).
-        - Dispose: ``close()``, leaving a ``with`` block, or garbage collection
-          of the iterator (for example after ``break`` out of
-          ``for x in to_iterator(...)``) disposes the subscription, discards
-          queued items and releases a producer blocked in ``on_next``.
-          ``close()`` also waits for the feeder thread to end.
+          calls stop the iteration). A ``KeyboardInterrupt`` or
+          ``SystemExit`` that leaves the feeder thread is raised the same
+          way, the same object (another non-``Exception`` as a
+          ``RuntimeError`` whose ``__cause__`` it is), as in ``collect``.
+        - Subscription: in place when ``to_iterator`` returns, that is once
+          the source's ``subscribe()`` has returned or the source has sent
+          its first notification, whichever comes first. A source that
+          blocks inside ``subscribe()`` without emitting holds the call.
+        - Dispose: ``close()`` (from any thread), leaving a ``with`` block,
+          or garbage collection of the iterator (for example after ``break``
+          out of ``for x in to_iterator(...)``) disposes the subscription,
+          counts the queued items and the rest of the batch in hand as
+          dropped (``stats().queued`` is then 0) and releases a producer
+          blocked in ``on_next``. ``close()`` also waits for the feeder
+          thread to end, hence for a user function running on it.
         - Threads: the feeder thread subscribes and runs a synchronous
           source; it ends when the source's ``subscribe()`` returns. If a
           source emits on the consumer's own thread while the queue is full,
@@ -637,9 +766,10 @@ def to_async_iterator(
     """Turn an observable into an async iterator with real backpressure.
 
     Same semantics as ``to_iterator``, for ``async for``. The observable is
-    subscribed at once on a feeder thread; the consumer awaits items without
-    blocking its event loop, and the producer blocks in ``on_next`` while
-    ``maxsize`` items wait.
+    subscribed at once on a feeder thread (the call returns once the
+    subscription is in place); the consumer awaits items without blocking its
+    event loop, and the producer blocks in ``on_next`` while ``maxsize`` items
+    wait.
 
     ```text
     source:      --1--2--3--|
@@ -647,12 +777,18 @@ def to_async_iterator(
     ```
 
     Behavior:
-        - Completion and error as ``to_iterator`` (the exception object
-          is raised from ``__anext__``).
-        - Dispose: ``aclose()``, leaving an ``async with`` block, or garbage
-          collection (``break`` out of ``async for x in to_async_iterator(...)``)
-          disposes the subscription and releases a blocked producer.
-          ``aclose()`` also awaits the end of the feeder thread.
+        - Completion, error and escape as ``to_iterator`` (the exception
+          object is raised from ``__anext__``).
+        - Dispose: ``aclose()``, ``close()`` (from any thread), leaving an
+          ``async with`` block, or garbage collection (``break`` out of
+          ``async for x in to_async_iterator(...)``) disposes the
+          subscription, counts what was not handed out as dropped and
+          releases a blocked producer. ``aclose()`` also awaits the end of
+          the feeder thread.
+        - Creating it blocks the loop until the subscription is in place;
+          a source's ``subscribe()`` must therefore not wait for the
+          consumer's loop (scheduling on it, as ``AsyncIOThreadSafeScheduler``
+          does, is fine).
         - Loop hops: the producer touches the event loop only through
           ``loop.call_soon_threadsafe``, and only when the consumer waits.
         - A source that schedules on the consumer's loop must use

@@ -12,6 +12,7 @@ from reactivex import abc
 from typing_extensions import override
 
 from rxstreamz import _sequential, _validate
+from rxstreamz._failure import call_sink
 from rxstreamz.types import DeadLetter
 
 __all__ = ["DeadLetterOperator", "DeadLetterStats", "Sink", "dead_letter"]
@@ -122,12 +123,8 @@ class _DeadLetterStep(_sequential.Step[_T, _R]):
             return op.retry_delay
         self._count_failure()
         letter = DeadLetter(item, error, attempts, self._clock.now, op.name)
-        try:
-            op.sink(letter)
-        except Exception as exc:  # a failing sink would lose letters silently: fail loudly
-            exc.add_note(f"rxstreamz: raised by the sink of processor {op.name!r}")
-            return exc
-        return None
+        # A failing sink would lose letters silently: fail loudly.
+        return call_sink(op.sink, letter, f"the sink of processor {op.name!r}")
 
 
 @overload
@@ -189,7 +186,9 @@ def dead_letter(
         - ``sink`` is a callable or an Rx ``Observer``/``Subject`` (its
           ``on_next`` is called). It is called synchronously on the thread that
           gave up on the item and is never waited for otherwise; a sink that
-          raises fails the stream (losing letters silently would be worse).
+          raises fails the stream (losing letters silently would be worse),
+          with a ``SystemExit`` or other non-``Exception`` wrapped in a
+          ``RuntimeError`` whose ``__cause__`` it is.
         - ``retry_on(exc)`` decides whether an exception is worth a retry
           (default: every ``Exception``); a rejected one goes to the sink at
           once. A ``retry_on`` that raises sends the item to the sink with that
