@@ -663,6 +663,9 @@ class AsyncMap(Generic[_T, _R]):
                 """Emit every ready result; the caller has set ``emitting``."""
                 nonlocal emitting, emitter, head, stopped
                 emitter = threading.get_ident()
+                batch: list[object] = []
+                sent = skipped = 0
+                settled = True  # the batch in hand is counted
                 try:
                     while True:
                         with lock:
@@ -686,6 +689,7 @@ class AsyncMap(Generic[_T, _R]):
                         gate.pop_all(hold=True)
                         gate.release(len(batch))
                         sent = skipped = 0
+                        settled = False
                         for outcome in batch:
                             if stopped:  # set by dispose() from downstream (mypy can't see it)
                                 break  # type: ignore[unreachable]
@@ -702,6 +706,7 @@ class AsyncMap(Generic[_T, _R]):
                                         )
                                     except BaseException as exc:  # from on_failure
                                         skipped += 1
+                                        settled = True
                                         op._count(
                                             completed=sent, discarded=len(batch) - sent - skipped
                                         )
@@ -715,6 +720,7 @@ class AsyncMap(Generic[_T, _R]):
                                         return
                                 skipped += 1
                                 if error is not None:
+                                    settled = True
                                     op._count(completed=sent, discarded=len(batch) - sent - skipped)
                                     fail(error)
                                     return
@@ -722,8 +728,11 @@ class AsyncMap(Generic[_T, _R]):
                             observer.on_next(cast(_R, outcome))
                             sent += 1
                         gate.delivered(sent)
+                        settled = True
                         op._count(completed=sent, discarded=len(batch) - sent - skipped)
-                except BaseException:
+                except BaseException:  # from downstream: the item in hand and the rest are lost
+                    if not settled:
+                        op._count(completed=sent, discarded=len(batch) - sent - skipped)
                     with lock:
                         stopped = True
                         emitting = False

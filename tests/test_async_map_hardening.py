@@ -317,6 +317,33 @@ def test_a_sync_source_on_the_workers_loop_stops_being_pulled_at_the_overflow() 
     assert_accounted(stats)
 
 
+def test_a_raising_downstream_leaves_every_item_accounted_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reported: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: reported.append(args.exc_value))
+    release = threading.Event()
+
+    def fn(i: int) -> int:
+        if i == 0:
+            assert release.wait(TIMEOUT)  # items 1..3 finish first, held behind item 0
+        return i
+
+    def explode(value: object) -> None:
+        if value == 1:
+            raise Boom("downstream")
+
+    op = async_map(fn, workers=4, max_pending=1)
+    rx.of(0, 1, 2, 3).pipe(op).subscribe(explode)
+    wait_until(lambda: op.stats().submitted == 4)
+    release.set()  # item 0's thread emits 0, then 1 raises with 2 and 3 in the same batch
+    wait_until(lambda: len(reported) == 1)
+    assert isinstance(reported[0], Boom)
+    stats = op.stats()
+    assert (stats.received, stats.completed, stats.dropped, stats.in_flight) == (4, 1, 3, 0)
+    assert_accounted(stats)
+
+
 @pytest.mark.usefixtures("no_thread_leak")
 def test_a_failing_item_counts_the_items_held_behind_it_as_dropped() -> None:
     others_done = threading.Barrier(4)
