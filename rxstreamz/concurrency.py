@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import functools
 import inspect
 import threading
@@ -40,6 +39,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from queue import SimpleQueue
+from types import CoroutineType
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from reactivex import Observable, abc
@@ -61,19 +61,32 @@ _R = TypeVar("_R")
 class AsyncMapStats:
     """Counters of ``async_map``, summed over its subscriptions.
 
+    Every item upstream offered is in exactly one bucket::
+
+        received == completed + failed + dropped + in_flight
+
+    (a producer blocked for room counts once its ``on_next`` is resolved).
+
     Attributes:
-        submitted: Items accepted from upstream and handed to a worker.
+        received: Items upstream offered (every ``on_next``).
+        submitted: Items accepted and handed to a worker.
         completed: Results emitted downstream.
-        failed: Calls of ``fn`` that raised (in both ``errors`` modes).
+        failed: Items whose call raised (in both ``errors`` modes), or whose
+            ``on_failure`` raised.
+        dropped: Items received that will never be emitted for another reason:
+            queued, running or waiting for an earlier item when the
+            subscription was disposed or failed, or refused after it ended.
         in_flight: Items held right now: queued, running, or finished and
             waiting for an earlier item (ordered mode).
         high_watermark: The most items one subscription held at once
             (never more than ``workers + max_pending``).
     """
 
+    received: int
     submitted: int
     completed: int
     failed: int
+    dropped: int
     in_flight: int
     high_watermark: int
 
@@ -100,6 +113,26 @@ class _Failed:
 def _fatal(error: BaseException, item: object, now: datetime) -> _Failed:
     """The outcome of a call that ended with a ``BaseException`` beyond ``Exception``."""
     return _Failed(escaped(error, "the call of fn"), item, now, fatal=True)
+
+
+_COROUTINE: type[object] = CoroutineType
+"""What a plain ``fn`` must not return (typed loosely: the check must not narrow)."""
+
+
+def _not_awaited(result: object, item: object, now: datetime) -> _Failed:
+    """The outcome of a plain ``fn`` that returned a coroutine instead of a result.
+
+    The coroutine is closed unawaited (so Python does not warn about it) and
+    the stream fails in both ``errors`` modes: it is a wiring mistake, not a
+    failing item.
+    """
+    coroutine = cast("CoroutineType[Any, Any, Any]", result)
+    coroutine.close()
+    error = TypeError(
+        f"fn returned a coroutine ({coroutine.__qualname__}) instead of a result; "
+        "pass the async def itself (or a functools.partial of it) so that it is awaited"
+    )
+    return _Failed(error, item, now, fatal=True)
 
 
 def _must_propagate(error: BaseException) -> bool:
@@ -186,6 +219,9 @@ class _Threads:
                 if _must_propagate(exc):
                     raise
                 continue
+            else:
+                if type(outcome) is _COROUTINE:
+                    outcome = _not_awaited(outcome, item, clock.now)
             finish(seq, outcome)
 
     def close(self) -> None:
@@ -271,7 +307,10 @@ class _Executor:
         else:
             error = future.exception()
         if error is None:
-            self._finish(seq, future.result())
+            outcome = future.result()
+            if type(outcome) is _COROUTINE:
+                outcome = _not_awaited(outcome, item, self._clock.now)
+            self._finish(seq, outcome)
         elif isinstance(error, Exception):
             self._finish(seq, _Failed(error, item, self._clock.now))
         else:  # not swallowed: it fails the stream (and KeyboardInterrupt goes on up)
@@ -321,8 +360,13 @@ class _Loop:
     The loop is the subscription's (``AsyncIOScheduler``) or a private one on a
     thread of its own, started at the first item and stopped on close. Each
     task takes the next waiting item itself when its call ends, so there is no
-    task per item. Everything but ``start`` and ``close`` runs on the
-    loop's thread.
+    task per item. Everything but ``start``, ``attach`` and ``close`` runs on
+    the loop's thread.
+
+    A loop that goes away under a live subscription (closed, or its tasks
+    cancelled, as ``asyncio.run`` does when its main coroutine returns) can
+    never finish the items held: ``on_lost`` then gets an error naming the
+    processor, once, and later items are not started.
     """
 
     def __init__(
@@ -334,6 +378,7 @@ class _Loop:
         clock: abc.SchedulerBase,
         loop: asyncio.AbstractEventLoop | None,
         on_loop: Callable[[], None],
+        on_lost: Callable[[Exception], None],
     ) -> None:
         self._fn = fn
         self._workers = workers
@@ -343,23 +388,34 @@ class _Loop:
         self._loop = loop
         self._private = loop is None
         self._on_loop = on_loop
+        self._on_lost = on_lost
         self._lock = threading.Lock()
         self._closed = False
+        self._lost = False
         self._loop_thread = 0  # ident of the loop's thread, once known
         self._waiting: deque[tuple[int, object]] = deque()
         self._inbox: list[tuple[int, object]] = []  # from other threads, under _lock
         self._wakeup_pending = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = 0  # worker tasks alive (loop thread only)
-        if loop is not None:
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                self._adopt()
-            else:
-                self._call(self._adopt)
+
+    def attach(self) -> None:
+        """Learn the subscription loop's thread (once the operator can take ``on_lost``)."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._adopt()
+        else:
+            self._call(self._adopt)
+
+    def on_loop_thread(self) -> bool:
+        """Whether the caller runs on the loop's thread."""
+        return threading.get_ident() == self._loop_thread
 
     def _adopt(self) -> None:
         """Runs on the loop's thread: remember it and tell the operator."""
@@ -370,10 +426,26 @@ class _Loop:
         loop = self._loop
         if loop is None:
             return
-        with contextlib.suppress(RuntimeError):  # a closed loop has nothing left to run
+        try:
             loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError as exc:  # the loop is closed: nothing on it will run again
+            self._lose(
+                exc, f"processor {self._label!r}: the event loop running its async def fn is closed"
+            )
+
+    def _lose(self, cause: BaseException, message: str) -> None:
+        """Report, once, that the loop can no longer finish the items held."""
+        with self._lock:
+            if self._closed or self._lost:
+                return
+            self._lost = True
+        error = RuntimeError(message)
+        error.__cause__ = cause
+        self._on_lost(error)
 
     def start(self, seq: int, item: object) -> None:
+        if self._lost:
+            return
         if self._loop is None:
             with self._lock:
                 if self._closed:
@@ -422,9 +494,18 @@ class _Loop:
             except Exception as exc:
                 outcome = _Failed(exc, item, self._clock.now)
             except asyncio.CancelledError as exc:
-                task = asyncio.current_task()
-                if self._closed or (task is not None and task.cancelling()):
+                if self._closed:
                     raise  # cancelled by close(): the subscription is over
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Not by us: the loop is shutting down (asyncio.run does this).
+                    self._running -= 1
+                    self._lose(
+                        exc,
+                        f"processor {self._label!r}: its async def workers were cancelled "
+                        "from outside (was the event loop shut down under the stream?)",
+                    )
+                    raise
                 outcome = _fatal(exc, item, self._clock.now)  # raised by fn itself
             except BaseException as exc:  # not swallowed: it fails the stream
                 self._running -= 1
@@ -492,27 +573,34 @@ class AsyncMap(Generic[_T, _R]):
         self._lock = threading.Lock()
         self._submitted = 0
         self._completed = 0
-        self._discarded = 0
+        self._discarded = 0  # accepted items that will never be emitted
+        self._refused = 0  # received items never accepted
 
     def stats(self) -> AsyncMapStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
         queue = self._queue_counters.snapshot()
         with self._lock:
-            submitted, completed, discarded = self._submitted, self._completed, self._discarded
-        failed = self._failures.count
+            submitted, completed = self._submitted, self._completed
+            discarded, refused = self._discarded, self._refused
+            failed = self._failures.count
         return AsyncMapStats(
+            received=submitted + refused,
             submitted=submitted,
             completed=completed,
             failed=failed,
+            dropped=discarded + refused,
             in_flight=max(0, submitted - completed - failed - discarded),
             high_watermark=queue.high_watermark,
         )
 
-    def _count(self, submitted: int = 0, completed: int = 0, discarded: int = 0) -> None:
+    def _count(
+        self, submitted: int = 0, completed: int = 0, discarded: int = 0, refused: int = 0
+    ) -> None:
         with self._lock:
             self._submitted += submitted
             self._completed += completed
             self._discarded += discarded
+            self._refused += refused
 
     def __call__(self, source: Observable[_T]) -> Observable[_R]:
         """Apply the operator to ``source``."""
@@ -541,6 +629,7 @@ class AsyncMap(Generic[_T, _R]):
             emitter = 0  # ident of that thread
             ended = False  # upstream completed, failed, or we overflowed
             end_error: Exception | None = None
+            lost = False  # the runner can no longer finish the items held
             stopped = False  # terminal sent, failed, or disposed: emit nothing more
             released = False
             upstream = SingleAssignmentDisposable()
@@ -574,6 +663,9 @@ class AsyncMap(Generic[_T, _R]):
                 """Emit every ready result; the caller has set ``emitting``."""
                 nonlocal emitting, emitter, head, stopped
                 emitter = threading.get_ident()
+                batch: list[object] = []
+                sent = skipped = 0
+                settled = True  # the batch in hand is counted
                 try:
                     while True:
                         with lock:
@@ -587,7 +679,7 @@ class AsyncMap(Generic[_T, _R]):
                                 ready.clear()
                                 head += len(batch)
                             if not batch:
-                                if ended and head == accepted:
+                                if ended and (head == accepted or lost):
                                     stopped = True
                                     break
                                 emitting = False
@@ -597,6 +689,7 @@ class AsyncMap(Generic[_T, _R]):
                         gate.pop_all(hold=True)
                         gate.release(len(batch))
                         sent = skipped = 0
+                        settled = False
                         for outcome in batch:
                             if stopped:  # set by dispose() from downstream (mypy can't see it)
                                 break  # type: ignore[unreachable]
@@ -607,11 +700,27 @@ class AsyncMap(Generic[_T, _R]):
                                         outcome.error, label, outcome.item
                                     )
                                 else:
-                                    error = failures.handle(
-                                        outcome.error, outcome.item, outcome.now
-                                    )
+                                    try:
+                                        error = failures.handle(
+                                            outcome.error, outcome.item, outcome.now
+                                        )
+                                    except BaseException as exc:  # from on_failure
+                                        skipped += 1
+                                        settled = True
+                                        op._count(
+                                            completed=sent, discarded=len(batch) - sent - skipped
+                                        )
+                                        fail(
+                                            annotate(
+                                                escaped(exc, "on_failure"), label, outcome.item
+                                            )
+                                        )
+                                        if _must_propagate(exc):
+                                            raise
+                                        return
                                 skipped += 1
                                 if error is not None:
+                                    settled = True
                                     op._count(completed=sent, discarded=len(batch) - sent - skipped)
                                     fail(error)
                                     return
@@ -619,8 +728,11 @@ class AsyncMap(Generic[_T, _R]):
                             observer.on_next(cast(_R, outcome))
                             sent += 1
                         gate.delivered(sent)
+                        settled = True
                         op._count(completed=sent, discarded=len(batch) - sent - skipped)
-                except BaseException:
+                except BaseException:  # from downstream: the item in hand and the rest are lost
+                    if not settled:
+                        op._count(completed=sent, discarded=len(batch) - sent - skipped)
                     with lock:
                         stopped = True
                         emitting = False
@@ -665,12 +777,32 @@ class AsyncMap(Generic[_T, _R]):
                     emitting = True
                 drain()
 
+            def abort(error: Exception) -> None:
+                """The runner lost the items it held: deliver what is ready, then fail."""
+                nonlocal ended, end_error, lost, emitting
+                gate.close()  # release a blocked producer; later items are refused
+                upstream.dispose()
+                with lock:
+                    if stopped:
+                        return
+                    lost = True
+                    if not ended:
+                        ended = True
+                        end_error = error
+                    elif end_error is None:  # completed upstream, results still due
+                        end_error = error
+                    if emitting:
+                        return
+                    emitting = True
+                drain()
+
             finish = finish_ordered if ordered else finish_unordered
             runner: _Runner
+            on_loop: _Loop | None = None
             if op.executor is not None:
                 runner = _Executor(fn, workers, op.executor, finish, clock)
             elif op.is_async:
-                runner = _Loop(
+                runner = on_loop = _Loop(
                     fn,
                     workers,
                     label,
@@ -678,6 +810,7 @@ class AsyncMap(Generic[_T, _R]):
                     clock,
                     scheduler_loop(op._scheduler or scheduler),
                     gate.claim_consumer,
+                    abort,
                 )
             else:
                 runner = _Threads(fn, workers, label, finish, clock)
@@ -697,6 +830,7 @@ class AsyncMap(Generic[_T, _R]):
             def on_next(item: _T) -> None:
                 nonlocal accepted
                 if ended or stopped:
+                    op._count(refused=1)
                     return
                 try:
                     if emitting and emitter == threading.get_ident() and len(gate) >= capacity:
@@ -708,18 +842,34 @@ class AsyncMap(Generic[_T, _R]):
                             capacity=capacity,
                         )
                     if not gate.put(item):
+                        op._count(refused=1)
                         return
                 except BackpressureError as exc:
-                    end(exc)  # deliver what is held, then fail with it
+                    op._count(refused=1)
+                    overflow = exc
+                    if on_loop is not None and on_loop.on_loop_thread() and not emitting:
+                        overflow = BackpressureError(
+                            f"processor {label!r}: queue full (capacity {capacity}); a "
+                            "synchronous source on the event loop's thread cannot wait for "
+                            "the async def workers on that loop: use from_async_iterable, or "
+                            "subscribe the source on another thread",
+                            processor=label,
+                            capacity=capacity,
+                        )
+                    upstream.dispose()  # no further pulls
+                    end(overflow)  # deliver what is held, then fail with it
                     return
                 with lock:
-                    if stopped:  # disposed while we waited for room (mypy can't see it)
-                        return  # type: ignore[unreachable]
+                    if stopped or ended:  # disposed or lost while we waited for room
+                        op._count(refused=1)  # type: ignore[unreachable]
+                        return
                     seq = accepted
                     accepted = seq + 1
-                op._count(submitted=1)
+                    op._count(submitted=1)
                 runner.start(seq, item)
 
+            if on_loop is not None:
+                on_loop.attach()
             upstream.disposable = source.subscribe(
                 on_next, end, lambda: end(None), scheduler=scheduler
             )
@@ -793,13 +943,15 @@ def async_map(
     -------2-4---6--8|                    in input order, completes after 8
     ```
 
-    Backpressure (SPEC 3): the operator holds at most ``workers +
-    max_pending`` items: queued, running, or finished and waiting for an
-    earlier one. When it is full the producer's ``on_next`` blocks until the
-    oldest result has been emitted. If blocking would deadlock (the producer
-    runs on the subscription's event loop, or is called back from this
-    operator's own downstream), the held items are delivered and the stream
-    fails with ``BackpressureError`` instead.
+    Backpressure: the operator holds at most ``workers + max_pending``
+    items: queued, running, or finished and waiting for an earlier one. When
+    it is full the producer's ``on_next`` blocks until the oldest result has
+    been emitted. If blocking would deadlock (the producer runs on the
+    subscription's event loop, or is called back from this operator's own
+    downstream), the held items are delivered and the stream fails with
+    ``BackpressureError`` instead; for a synchronous source on the loop's
+    thread its message says so and points to ``from_async_iterable`` or a
+    source subscribed on another thread.
 
     Behavior:
         - Completion: every accepted item is processed and its result emitted,
@@ -816,7 +968,21 @@ def async_map(
           ``CancelledError`` raised by an ``async def`` fn, say) fails the
           stream in both ``errors`` modes, as a ``RuntimeError`` whose
           ``__cause__`` it is; ``KeyboardInterrupt`` and ``SystemExit`` then
-          go on up the worker's thread or event loop.
+          go on up the worker's thread or event loop. The same holds for
+          such an exception from ``on_failure``.
+        - A plain ``fn`` that returns a coroutine (a ``lambda`` calling an
+          ``async def``, say) fails the stream with ``TypeError`` in both
+          ``errors`` modes; the coroutine is closed, never run. Pass the
+          ``async def`` itself (or a ``functools.partial`` of it), which is
+          awaited.
+        - Terminal events: after the stream fails for any reason, upstream is
+          disposed at once; later items are ignored (counted as dropped) and
+          the producer's ``on_next`` returns normally.
+        - A lost event loop: if the loop running an ``async def`` fn is
+          closed, or cancels the workers (as ``asyncio.run`` does when its
+          coroutine returns without disposing), the results already finished
+          are emitted in order, then the stream fails with a ``RuntimeError``
+          naming the processor; a producer blocked for room is released.
         - Dispose: queued items are dropped, pending futures and tasks are
           cancelled, nothing more is emitted, a blocked producer is released,
           and the private threads (or loop thread) end as soon as their
@@ -857,7 +1023,8 @@ def async_map(
             ``async def`` fn on its loop.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> AsyncMapStats``.
+        An operator for ``pipe()`` with ``stats() -> AsyncMapStats``, where
+        ``received == completed + failed + dropped + in_flight``.
 
     Raises:
         TypeError: ``fn`` or ``on_failure`` is not callable, ``workers`` or

@@ -294,7 +294,7 @@ def test_producer_blocks_beyond_workers_plus_max_pending() -> None:
     assert run.returned == 5
     assert calls.now == 2
     assert op.stats() == AsyncMapStats(
-        submitted=5, completed=0, failed=0, in_flight=5, high_watermark=5
+        received=5, submitted=5, completed=0, failed=0, dropped=0, in_flight=5, high_watermark=5
     )
     release.set()
     run.thread.join(TIMEOUT)
@@ -302,7 +302,7 @@ def test_producer_blocks_beyond_workers_plus_max_pending() -> None:
     assert run.recorder.items == list(range(10))
     assert calls.peak == 2
     assert op.stats() == AsyncMapStats(
-        submitted=10, completed=10, failed=0, in_flight=0, high_watermark=5
+        received=10, submitted=10, completed=10, failed=0, dropped=0, in_flight=0, high_watermark=5
     )
 
 
@@ -568,7 +568,13 @@ def test_skip_keeps_the_order_of_the_rest_and_sends_dead_letters() -> None:
     assert (letter.attempts, letter.processor) == (1, "async_map")
     assert letter.timestamp == datetime.fromtimestamp(0, UTC)
     assert op.stats() == AsyncMapStats(
-        submitted=10, completed=5, failed=5, in_flight=0, high_watermark=op.stats().high_watermark
+        received=10,
+        submitted=10,
+        completed=5,
+        failed=5,
+        dropped=0,
+        in_flight=0,
+        high_watermark=op.stats().high_watermark,
     )
 
 
@@ -749,7 +755,9 @@ def test_producer_thread_blocks_on_a_thread_safe_loop() -> None:
 
     items, held, stats = asyncio.run(main())
     assert held == 8  # 4 running + 4 queued, the 9th on_next blocked its thread
-    assert stats == AsyncMapStats(submitted=8, completed=0, failed=0, in_flight=8, high_watermark=8)
+    assert stats == AsyncMapStats(
+        received=8, submitted=8, completed=0, failed=0, dropped=0, in_flight=8, high_watermark=8
+    )
     assert items == list(range(20))
 
 
@@ -829,7 +837,7 @@ def test_defaults() -> None:
     assert not op.is_async
     assert async_map(async_triple, workers=3).max_pending == 6
     assert async_map(async_triple).is_async
-    assert op.stats() == AsyncMapStats(0, 0, 0, 0, 0)
+    assert op.stats() == AsyncMapStats(0, 0, 0, 0, 0, 0, 0)
 
 
 def test_types_flow_through_pipe() -> None:

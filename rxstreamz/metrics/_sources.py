@@ -18,6 +18,7 @@ _S = TypeVar("_S", bound="HasStats")
 
 COUNTERS: dict[str, tuple[str, ...]] = {
     "received": ("received", "submitted", "processed", "total"),
+    "submitted": ("submitted",),
     "delivered": ("delivered", "completed", "succeeded", "passed", "kept", "emitted"),
     "dropped": ("dropped", "duplicates", "unrouted", "unmatched"),
     "failed": ("failed",),
@@ -62,6 +63,7 @@ STATES = ("closed", "half-open", "open")
 
 DESCRIPTIONS = {
     "received": "Items a processor took in",
+    "submitted": "Items async_map handed to its workers",
     "delivered": "Items a processor passed on",
     "dropped": "Items a processor dropped by policy (overflow, sampling, duplicates)",
     "failed": "Items whose processing failed",

@@ -18,7 +18,7 @@ names and the attribute ``processor`` (never an item):
 ``rxstreamz.items`` (counter), ``rxstreamz.latency`` (histogram, s),
 ``rxstreamz.rate`` (gauge, from ``monitor``), and, read from ``stats()``
 at each collection, the observable counters ``rxstreamz.received``,
-``.delivered``, ``.dropped``, ``.failed``, ``.retried``, ``.rejected`` and
+``.submitted``, ``.delivered``, ``.dropped``, ``.failed``, ``.retried``, ``.rejected`` and
 the observable gauges ``rxstreamz.queue_depth``, ``.in_flight``,
 ``.high_watermark``, ``.tracked_keys``, ``.partition_balance``, a circuit
 breaker's ``.circuit_requests``, ``.circuit_successes``,

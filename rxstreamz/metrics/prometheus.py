@@ -22,6 +22,7 @@ number of series stays bounded. Exported names (with the default namespace):
 ``rxstreamz_latency_seconds``               histogram  downstream ``on_next`` time per item
 ``rxstreamz_rate``                          gauge      items/s over the last monitor interval
 ``rxstreamz_received_total``                counter    from ``stats()``: received/submitted/...
+``rxstreamz_submitted_total``               counter    submitted (``async_map``)
 ``rxstreamz_delivered_total``               counter    delivered/completed/succeeded/...
 ``rxstreamz_dropped_total``                 counter    dropped (overflow, sampling, duplicates)
 ``rxstreamz_failed_total``                  counter    failed
