@@ -699,25 +699,10 @@ class AsyncMap(Generic[_T, _R]):
                                     error: Exception | None = annotate(
                                         outcome.error, label, outcome.item
                                     )
-                                else:
-                                    try:
-                                        error = failures.handle(
-                                            outcome.error, outcome.item, outcome.now
-                                        )
-                                    except BaseException as exc:  # from on_failure
-                                        skipped += 1
-                                        settled = True
-                                        op._count(
-                                            completed=sent, discarded=len(batch) - sent - skipped
-                                        )
-                                        fail(
-                                            annotate(
-                                                escaped(exc, "on_failure"), label, outcome.item
-                                            )
-                                        )
-                                        if _must_propagate(exc):
-                                            raise
-                                        return
+                                else:  # a raising on_failure comes back as the error
+                                    error = failures.handle(
+                                        outcome.error, outcome.item, outcome.now
+                                    )
                                 skipped += 1
                                 if error is not None:
                                     settled = True

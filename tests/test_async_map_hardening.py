@@ -191,14 +191,7 @@ def thread_pool() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
 @pytest.mark.parametrize(
     ("runner", "escape"),
     [
-        # SystemExit goes on up the worker thread once the stream has failed
-        pytest.param(
-            "threads",
-            SystemExit,
-            marks=pytest.mark.filterwarnings(
-                "ignore::pytest.PytestUnhandledThreadExceptionWarning"
-            ),
-        ),
+        ("threads", SystemExit),
         ("threads", Abort),
         ("executor", Abort),
         ("async", Abort),
@@ -226,7 +219,7 @@ def test_a_base_exception_from_on_failure_fails_the_stream(
     assert recorder.items == [1]
     assert isinstance(recorder.error, RuntimeError)
     assert isinstance(recorder.error.__cause__, escape)
-    assert recorder.error.__notes__ == ["rxstreamz: raised in processor 'g' on item 2"]
+    assert recorder.error.__notes__ == ["rxstreamz: raised by on_failure of processor 'g'"]
     wait_until(lambda: op.stats().in_flight == 0)
     stats = op.stats()
     assert (stats.completed, stats.failed) == (1, 1)
