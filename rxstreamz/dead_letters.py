@@ -236,7 +236,8 @@ def dead_letter(
     Raises:
         TypeError: ``fn``, ``retry_on`` or ``sink`` is neither callable nor an
             observer, or another argument has the wrong type.
-        ValueError: A negative ``max_retries`` or ``retry_delay``, or
+        ValueError: A negative ``max_retries`` or ``retry_delay``, a
+            ``retry_delay`` longer than ``threading.TIMEOUT_MAX`` seconds, or
             ``max_pending`` < 1.
     """
     checked_fn = _validate.function("fn", fn)

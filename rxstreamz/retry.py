@@ -285,8 +285,8 @@ def retry_(
         TypeError: ``fn``, ``retry_on`` or ``on_failure`` is not callable, or
             another argument has the wrong type.
         ValueError: ``max_attempts`` or ``max_pending`` < 1, a negative
-            ``base_delay``, a ``max_delay`` that is not positive, or a bad
-            ``errors``.
+            ``base_delay``, a ``max_delay`` that is not positive, a delay
+            longer than ``threading.TIMEOUT_MAX`` seconds, or a bad ``errors``.
     """
     checked_fn = _validate.function("fn", fn)
     attempts = _validate.integer("max_attempts", max_attempts)
