@@ -192,8 +192,9 @@ def dead_letter(
           raises fails the stream (losing letters silently would be worse).
         - ``retry_on(exc)`` decides whether an exception is worth a retry
           (default: every ``Exception``); a rejected one goes to the sink at
-          once. A ``retry_on`` that raises sends the item to the sink with that
-          exception.
+          once. A ``retry_on`` that raises (or whose answer raises when tested
+          for truth, as a numpy array's does) sends the item to the sink with
+          that exception.
         - Completion and upstream error wait for the item in progress (its
           retries included) and every queued item, then complete or forward
           the error.
