@@ -1,4 +1,4 @@
-"""Routing: fan_in, fan_out, partition_, split, router, switch (SPEC 5.6)."""
+"""Routing: fan_in, fan_out, partition_, split, router, switch."""
 
 from __future__ import annotations
 
