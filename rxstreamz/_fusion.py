@@ -1,4 +1,4 @@
-"""Fusion of consecutive per-item stages into one subscriber (SPEC 4).
+"""Fusion of consecutive per-item stages into one subscriber.
 
 ``filter_``, ``map_``, ``tap_``, ``take_``, ``skip_`` and ``sample_`` return
 ``Stage`` objects. A stage applied to a ``FusedObservable`` returns a
@@ -25,12 +25,11 @@ def on_next(x):
     if run.stopped:
         return  # completed, failed or disposed
     try:
-        keep = f0(x)
+        if not f0(x):  # the truth test too: a result's __bool__ may raise
+            return  # filtered out
     except Exception as exc:
         fail(0, exc, x)
         return  # the item failed
-    if not keep:
-        return  # filtered out
     try:
         x = f1(x)
     except Exception as exc:
@@ -193,7 +192,14 @@ class _Run(abc.DisposableBase):
         self.upstream.dispose()
 
 
-_CALLS: dict[Kind, str] = {"filter": "keep = f{i}(x)", "map": "x = f{i}(x)", "tap": "f{i}(x)"}
+# A filter's truth test runs inside the ``try``: the object a predicate returns
+# may raise from ``__bool__`` (a numpy array, a pandas Series), and that is a
+# failure of the predicate, handled by the error model like any other.
+_CALLS: dict[Kind, tuple[str, ...]] = {
+    "filter": ("if not f{i}(x):", "    return"),
+    "map": ("x = f{i}(x)",),
+    "tap": ("f{i}(x)",),
+}
 
 
 @functools.lru_cache(maxsize=256)
@@ -221,15 +227,13 @@ def _compile(kinds: tuple[Kind, ...]) -> Callable[..., Callable[[Any], None]]:
             takes.append((depth, i))
             depth += 4
             continue
+        lines.append(f"{pad}try:")
+        lines += [f"{pad}    {line.format(i=i)}" for line in _CALLS[kind]]
         lines += [
-            f"{pad}try:",
-            f"{pad}    {_CALLS[kind].format(i=i)}",
             f"{pad}except Exception as exc:",
             f"{pad}    fail({i}, exc, x)",
             f"{pad}    return",
         ]
-        if kind == "filter":
-            lines += [f"{pad}if not keep:", f"{pad}    return"]
     lines.append(" " * depth + "emit(x)")
     for pad_width, i in reversed(takes):
         pad = " " * pad_width

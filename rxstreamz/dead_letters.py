@@ -191,8 +191,9 @@ def dead_letter(
           ``RuntimeError`` whose ``__cause__`` it is.
         - ``retry_on(exc)`` decides whether an exception is worth a retry
           (default: every ``Exception``); a rejected one goes to the sink at
-          once. A ``retry_on`` that raises sends the item to the sink with that
-          exception.
+          once. A ``retry_on`` that raises (or whose answer raises when tested
+          for truth, as a numpy array's does) sends the item to the sink with
+          that exception.
         - Completion and upstream error wait for the item in progress (its
           retries included) and every queued item, then complete or forward
           the error.
@@ -235,7 +236,8 @@ def dead_letter(
     Raises:
         TypeError: ``fn``, ``retry_on`` or ``sink`` is neither callable nor an
             observer, or another argument has the wrong type.
-        ValueError: A negative ``max_retries`` or ``retry_delay``, or
+        ValueError: A negative ``max_retries`` or ``retry_delay``, a
+            ``retry_delay`` longer than ``threading.TIMEOUT_MAX`` seconds, or
             ``max_pending`` < 1.
     """
     checked_fn = _validate.function("fn", fn)

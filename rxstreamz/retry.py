@@ -123,8 +123,8 @@ class _RetryStep(_sequential.Step[_T, _R]):
         op = self._op
         failures = self._failures
         if op.retry_on is not None:
-            try:
-                accepted = op.retry_on(error)
+            try:  # the truth test too: a result's __bool__ may raise
+                accepted = bool(op.retry_on(error))
             except Exception as exc:  # a broken retry_on is a failing user function
                 return failures.handle(exc, item, self._clock.now, attempts=attempts)
             if not accepted:
@@ -220,7 +220,8 @@ def retry_(
           ``DeadLetter`` whose ``error`` is that ``RetryExhaustedError``.
         - An exception that ``retry_on`` rejects is not retried: it is handled
           the same way, unchanged in type (with the note naming the processor
-          and the item). A ``retry_on`` that raises counts as a failing user
+          and the item). A ``retry_on`` that raises, or whose answer raises
+          when tested for truth (a numpy array), counts as a failing user
           function in the same way.
         - Completion and upstream error wait for the item in progress (its
           retries included) and every queued item, then complete or forward
@@ -285,8 +286,8 @@ def retry_(
         TypeError: ``fn``, ``retry_on`` or ``on_failure`` is not callable, or
             another argument has the wrong type.
         ValueError: ``max_attempts`` or ``max_pending`` < 1, a negative
-            ``base_delay``, a ``max_delay`` that is not positive, or a bad
-            ``errors``.
+            ``base_delay``, a ``max_delay`` that is not positive, a delay
+            longer than ``threading.TIMEOUT_MAX`` seconds, or a bad ``errors``.
     """
     checked_fn = _validate.function("fn", fn)
     attempts = _validate.integer("max_attempts", max_attempts)

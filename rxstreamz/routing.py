@@ -5,7 +5,7 @@ processors: applied to one source they return several branch observables
 (a tuple or a dict), or, for ``switch``, run each item through one of several
 operators and merge the results back into one observable.
 
-Every branching processor follows the same rules (SPEC 5.6):
+Every branching processor follows the same rules:
 
 * Upstream is subscribed **once**, and only when every branch has been
   subscribed, so no branch misses an item. **A branch that is never
@@ -425,14 +425,19 @@ class Partition(Generic[_T]):
                     index = fnv1a_32(key(item)) % n
                 else:
                     index = partitioner(key(item), n)
+                    if type(index) is not int or not 0 <= index < n:
+                        # Checked inside the try: an int subclass may raise from
+                        # its comparisons, a failure of the partitioner like any other.
+                        if (
+                            isinstance(index, bool)
+                            or not isinstance(index, int)
+                            or not 0 <= index < n
+                        ):
+                            raise self._invalid(index)
+                        index = int(index)  # an int subclass such as IntEnum
             except Exception as exc:
                 fail(exc, item)
                 return
-            if type(index) is not int or not 0 <= index < n:
-                if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
-                    fail(self._invalid(index), item)
-                    return
-                index = int(index)  # an int subclass such as IntEnum
             counts[index] += 1
             for observer in slots[index]:
                 observer.on_next(item)
@@ -604,7 +609,8 @@ def split(
           subscribed once both branches are (**if one is never subscribed,
           nothing flows**); synchronous delivery; completion and errors reach
           both; disposing both disposes upstream.
-        - A raising ``predicate``: ``errors="raise"`` sends the exception to
+        - A raising ``predicate`` (or one whose answer raises when tested for
+          truth, as a numpy array does): ``errors="raise"`` sends the exception to
           both branches; ``errors="skip"`` drops the item, counts it and hands
           a ``DeadLetter`` to ``on_failure``.
 

@@ -147,7 +147,8 @@ def filter_(
 
     Behavior:
         - Upstream error and completion pass straight through.
-        - A raising ``predicate``: ``errors="raise"`` forwards the exception
+        - A raising ``predicate`` (or one whose answer raises when tested for
+          truth, as a numpy array does): ``errors="raise"`` forwards the exception
           (unchanged type, with a note naming the processor and the item) and
           disposes upstream; ``errors="skip"`` drops the item, counts it in
           ``stats().failed`` and hands a ``DeadLetter`` to ``on_failure``.

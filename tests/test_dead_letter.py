@@ -154,6 +154,28 @@ def test_raising_retry_on_sends_the_item_with_that_exception(scheduler: TestSche
     assert [(d.item, d.error, d.attempts) for d in letters] == [(1, bug, 1)]
 
 
+class Ambiguous:
+    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
+def test_retry_on_result_whose_truth_test_raises_sends_the_item_with_that_exception(
+    scheduler: TestScheduler,
+) -> None:
+    letters: list[DeadLetter[int]] = []
+    fn = Flaky(scheduler, {1: 1})
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2))
+    op = dead_letter(fn, sink=letters.append, max_retries=3, retry_on=lambda _: Ambiguous())
+    assert scheduler.start(lambda: source.pipe(op)).messages == [on_next(220, 20)]
+    [letter] = letters
+    assert (letter.item, type(letter.error), letter.attempts) == (1, ValueError, 1)
+    assert op.stats() == DeadLetterStats(
+        processed=2, succeeded=1, failed=1, retried=0, queued=0, high_watermark=0
+    )
+
+
 def test_sink_as_a_subject(scheduler: TestScheduler) -> None:
     fn = Flaky(scheduler, {1: 1})
     letters: Subject[DeadLetter[int]] = Subject()

@@ -29,6 +29,13 @@ class Boom(Exception):
     pass
 
 
+class Ambiguous:
+    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
 def counting_source(items: list[int]) -> tuple[Observable[int], list[int]]:
     """A synchronous source that counts its subscriptions."""
     subscriptions: list[int] = []
@@ -122,6 +129,25 @@ def test_skip_mode_in_the_middle_of_a_run_lets_later_stages_continue() -> None:
     )
     assert collect(pipeline) == [-10]
     assert seen == [-10]
+
+
+def test_a_filter_truth_test_that_raises_is_handled_by_its_own_stage() -> None:
+    def check(n: int) -> object:
+        return Ambiguous() if n == 2 else True
+
+    raising = rx.of(1, 2, 3).pipe(
+        map_(lambda n: n, name="first"), filter_(check, name="check"), map_(lambda n: n * 10)
+    )
+    with pytest.raises(ValueError, match="the truth value is ambiguous") as info:
+        collect(raising)
+    assert info.value.__notes__ == ["rxstreamz: raised in processor 'check' on item 2"]
+
+    seen: list[int] = []
+    lenient = filter_(check, errors="skip", name="check")
+    pipeline = rx.of(1, 2, 3).pipe(map_(lambda n: n), lenient, tap_(seen.append))
+    assert collect(pipeline) == [1, 3]
+    assert seen == [1, 3]
+    assert lenient.stats().failed == 1
 
 
 def test_take_in_a_run_disposes_upstream_at_once(scheduler: TestScheduler) -> None:

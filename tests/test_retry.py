@@ -342,6 +342,42 @@ def test_raising_retry_on_is_a_failing_user_function(scheduler: TestScheduler) -
     assert bug.__notes__ == ["rxstreamz: raised in processor 'retry' on item 1"]
 
 
+class Ambiguous:
+    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
+def test_retry_on_result_whose_truth_test_raises_is_a_failing_user_function(
+    scheduler: TestScheduler,
+) -> None:
+    fn = Flaky(scheduler, {1: 1})
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2))
+    op = retry_(fn, retry_on=lambda _: Ambiguous(), name="api")
+    messages = scheduler.start(lambda: source.pipe(op)).messages
+    assert len(messages) == 1
+    assert messages[0].time == 210
+    exc = error_of(messages)
+    assert type(exc) is ValueError
+    assert exc.__notes__ == ["rxstreamz: raised in processor 'api' on item 1"]
+    assert op.stats() == RetryStats(succeeded=0, retried=0, failed=1, queued=0, high_watermark=0)
+
+
+def test_skip_mode_dead_letters_a_retry_on_result_whose_truth_test_raises(
+    scheduler: TestScheduler,
+) -> None:
+    fn = Flaky(scheduler, {1: 1})
+    letters: list[DeadLetter[Any]] = []
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2))
+    op = retry_(fn, retry_on=lambda _: Ambiguous(), errors="skip", on_failure=letters.append)
+    assert scheduler.start(lambda: source.pipe(op)).messages == [on_next(220, 20)]
+    [letter] = letters
+    assert (letter.item, type(letter.error), letter.attempts) == (1, ValueError, 1)
+    assert letter.timestamp == at(210)
+    assert op.stats() == RetryStats(succeeded=1, retried=0, failed=1, queued=0, high_watermark=0)
+
+
 def test_raising_on_failure_fails_the_stream(scheduler: TestScheduler) -> None:
     fn = Flaky(scheduler, {1: 1})
     bug = LookupError("sink down")

@@ -1,4 +1,4 @@
-"""Routing: fan_in, fan_out, partition_, split, router, switch (SPEC 5.6)."""
+"""Routing: fan_in, fan_out, partition_, split, router, switch."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from rxstreamz import (
     switch,
     take_,
 )
+from rxstreamz.routing import Case, RouteMode
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
@@ -528,6 +529,57 @@ def test_partition_skip_mode_dead_letters_invalid_indexes() -> None:
     assert letter.error.index == 5
 
 
+class Ambiguous:
+    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
+def ambiguous_on(bad: int) -> Callable[[int], object]:
+    def predicate(n: int) -> object:
+        return Ambiguous() if n == bad else True
+
+    return predicate
+
+
+class Slippery(int):
+    """An int whose comparisons answer with an ``Ambiguous`` result."""
+
+    def __ge__(self, other: object) -> Any:
+        return Ambiguous()
+
+    def __le__(self, other: object) -> Any:
+        return Ambiguous()
+
+
+def test_partition_index_whose_comparison_raises_is_a_failing_partitioner() -> None:
+    log = Log()
+    spread = partition_(lambda n: n, 2, partitioner=lambda k, n: Slippery(0) if k == 2 else 0)
+    for position, branch in enumerate(rx.of(1, 2, 3).pipe(spread)):
+        log.follow(position, branch)
+    assert [(label, kind) for label, kind, _ in log.entries] == [
+        (0, "next"),
+        (0, "error"),
+        (1, "error"),
+    ]
+    exc = log.entries[-1][2]
+    assert type(exc) is ValueError
+    assert exc.__notes__ == ["rxstreamz: raised in processor 'partition' on item 2"]
+
+    letters: list[DeadLetter[Any]] = []
+    lenient = partition_(
+        lambda n: n,
+        2,
+        partitioner=lambda k, n: Slippery(0) if k == 2 else 0,
+        errors="skip",
+        on_failure=letters.append,
+    )
+    assert run_all(rx.of(1, 2, 3).pipe(lenient)) == [[1, 3], []]
+    assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
+    assert lenient.stats().failed == 1
+
+
 def test_partition_dispose_mid_way_and_stats_with_nothing_routed(
     scheduler: TestScheduler,
 ) -> None:
@@ -610,6 +662,27 @@ def test_split_predicate_errors_both_modes() -> None:
     lenient = split(raise_on(2), errors="skip", on_failure=letters.append)
     assert run_all(rx.of(1, 2, 3).pipe(lenient)) == [[1, 3], []]
     assert [letter.item for letter in letters] == [2]
+    assert lenient.stats() == SplitStats(total=3, matched=2, unmatched=0, failed=1)
+
+
+def test_split_predicate_result_whose_truth_test_raises_both_modes() -> None:
+    log = Log()
+    matched, unmatched = rx.of(1, 2, 3).pipe(split(ambiguous_on(2), name="check"))
+    log.follow("m", matched)
+    log.follow("u", unmatched)
+    assert [(label, kind) for label, kind, _ in log.entries] == [
+        ("m", "next"),
+        ("m", "error"),
+        ("u", "error"),
+    ]
+    exc = log.entries[-1][2]
+    assert type(exc) is ValueError
+    assert exc.__notes__ == ["rxstreamz: raised in processor 'check' on item 2"]
+
+    letters: list[DeadLetter[Any]] = []
+    lenient = split(ambiguous_on(2), errors="skip", on_failure=letters.append)
+    assert run_all(rx.of(1, 2, 3).pipe(lenient)) == [[1, 3], []]
+    assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
     assert lenient.stats() == SplitStats(total=3, matched=2, unmatched=0, failed=1)
 
 
@@ -714,6 +787,23 @@ def test_router_predicate_error_raise_and_skip() -> None:
     assert lenient.stats() == RouterStats(
         total=3, per_route={"yes": 2, "boom": 0}, unrouted=0, failed=1
     )
+
+
+@pytest.mark.parametrize("mode", ["first", "all"])
+def test_router_predicate_result_whose_truth_test_raises_both_modes(mode: RouteMode) -> None:
+    routes = {"a": ambiguous_on(2)}
+    log = Log()
+    log.follow("a", rx.of(1, 2, 3).pipe(router(routes, mode=mode))["a"])
+    assert [(label, kind) for label, kind, _ in log.entries] == [("a", "next"), ("a", "error")]
+    exc = log.entries[-1][2]
+    assert type(exc) is ValueError
+    assert exc.__notes__ == ["rxstreamz: raised in processor 'router' on item 2"]
+
+    letters: list[DeadLetter[Any]] = []
+    lenient = router(routes, mode=mode, errors="skip", on_failure=letters.append)
+    assert run_all(list(rx.of(1, 2, 3).pipe(lenient).values())) == [[1, 3]]
+    assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
+    assert lenient.stats() == RouterStats(total=3, per_route={"a": 2}, unrouted=0, failed=1)
 
 
 def test_router_invalid_arguments() -> None:
@@ -838,6 +928,21 @@ def test_switch_predicate_errors_both_modes() -> None:
     lenient = switch([(raise_on(2), ops.map(tens))], errors="skip", on_failure=letters.append)
     assert collect(rx.of(1, 2, 3).pipe(lenient)) == [10, 30]
     assert [letter.item for letter in letters] == [2]
+    assert lenient.stats() == SwitchStats(
+        total=3, per_case=(2,), defaulted=0, unmatched=0, failed=1
+    )
+
+
+def test_switch_predicate_result_whose_truth_test_raises_both_modes() -> None:
+    cases: list[Case[int, int]] = [(ambiguous_on(2), ops.map(lambda n: n * 10))]
+    with pytest.raises(ValueError, match="the truth value is ambiguous") as info:
+        collect(rx.of(1, 2, 3).pipe(switch(cases)))
+    assert info.value.__notes__ == ["rxstreamz: raised in processor 'switch' on item 2"]
+
+    letters: list[DeadLetter[Any]] = []
+    lenient = switch(cases, errors="skip", on_failure=letters.append)
+    assert collect(rx.of(1, 2, 3).pipe(lenient)) == [10, 30]
+    assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
     assert lenient.stats() == SwitchStats(
         total=3, per_case=(2,), defaulted=0, unmatched=0, failed=1
     )

@@ -40,6 +40,13 @@ class Boom(Exception):
     pass
 
 
+class Ambiguous:
+    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
 def raise_on(bad: int) -> Callable[[int], int]:
     def fn(n: int) -> int:
         if n == bad:
@@ -182,6 +189,51 @@ def test_failing_on_failure_fails_the_stream() -> None:
 
 def test_tap_skip_mode_does_not_emit_the_failed_item() -> None:
     assert collect(rx.of(1, 2, 3).pipe(tap_(raise_on(2), errors="skip"))) == [1, 3]
+
+
+def ambiguous_on(bad: int) -> Callable[[int], object]:
+    def predicate(n: int) -> object:
+        return Ambiguous() if n == bad else True
+
+    return predicate
+
+
+def test_predicate_result_whose_truth_test_raises_is_a_failing_predicate(
+    scheduler: TestScheduler,
+) -> None:
+    step = filter_(ambiguous_on(2), name="check")
+    messages, subs = run(
+        scheduler,
+        [on_next(210, 1), on_next(220, 2), on_next(230, 3), on_completed(240)],
+        lambda s: s.pipe(step),
+    )
+    assert messages[0] == on_next(210, 1)
+    assert len(messages) == 2
+    assert messages[1].time == 220
+    exc = messages[1].value.exception
+    assert type(exc) is ValueError
+    assert str(exc) == "the truth value is ambiguous"
+    assert exc.__notes__ == ["rxstreamz: raised in processor 'check' on item 2"]
+    assert subs == [ReactiveTest.subscribe(200, 220)]
+    assert step.stats() == TransformStats(failed=1)
+
+
+def test_skip_mode_counts_a_predicate_result_whose_truth_test_raises(
+    scheduler: TestScheduler,
+) -> None:
+    letters: list[DeadLetter[Any]] = []
+    step = filter_(ambiguous_on(2), errors="skip", on_failure=letters.append)
+    messages, _ = run(
+        scheduler,
+        [on_next(210, 1), on_next(220, 2), on_next(230, 3), on_completed(240)],
+        lambda s: s.pipe(step),
+    )
+    assert messages == [on_next(210, 1), on_next(230, 3), on_completed(240)]
+    assert step.stats() == TransformStats(failed=1)
+    [letter] = letters
+    assert (letter.item, type(letter.error), letter.attempts) == (2, ValueError, 1)
+    assert letter.processor == "filter"
+    assert letter.timestamp == datetime.fromtimestamp(220, UTC)
 
 
 def test_nothing_is_called_after_a_failure() -> None:
