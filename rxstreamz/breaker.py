@@ -91,13 +91,6 @@ _SLICES = 10
 """A time window is kept as this many slices of ``window_duration / _SLICES``."""
 
 
-def _bounded(param: str, seconds: float, value: object) -> float:
-    """Return ``seconds`` if a wait that long is possible (``threading.TIMEOUT_MAX``)."""
-    if seconds > threading.TIMEOUT_MAX:
-        raise ValueError(f"{param} must be <= {threading.TIMEOUT_MAX:g} seconds, got {value!r}")
-    return seconds
-
-
 class _Window(ABC):
     """The outcomes of the latest calls made in the closed state.
 
@@ -257,7 +250,7 @@ def _window_duration(value: object) -> timedelta | None:
     """Check ``window_duration``: ``None``, or long enough for its slices and not too long."""
     if value is None:
         return None
-    seconds = _bounded("window_duration", _validate.duration("window_duration", value), value)
+    seconds = _validate.duration("window_duration", value)
     span = value if isinstance(value, timedelta) else timedelta(seconds=seconds)
     if span < timedelta(microseconds=_SLICES):
         raise ValueError(
@@ -375,9 +368,8 @@ class CircuitBreaker:
                 "window_size and window_duration cannot both be None: "
                 "the failure rate is measured over a window of recent calls"
             )
-        timeout = _validate.duration("recovery_timeout", recovery_timeout)
         self.recovery_timeout = timedelta(
-            seconds=_bounded("recovery_timeout", timeout, recovery_timeout)
+            seconds=_validate.duration("recovery_timeout", recovery_timeout)
         )
         self.half_open_requests = _validate.integer("half_open_requests", half_open_requests)
         self.on_state_change = _validate.optional_function("on_state_change", on_state_change)
