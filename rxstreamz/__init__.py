@@ -59,6 +59,7 @@ from rxstreamz.monitor import (
 )
 from rxstreamz.progress import (
     Progress,
+    ProgressStats,
     progress,
 )
 from rxstreamz.retry import (
@@ -132,6 +133,7 @@ __all__ = [
     "PartitionError",
     "PartitionStats",
     "Progress",
+    "ProgressStats",
     "QueueStats",
     "RetryExhaustedError",
     "RetryStats",
