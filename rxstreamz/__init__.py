@@ -54,6 +54,9 @@ from rxstreamz.errors import (
     RetryExhaustedError,
     RxStreamzError,
 )
+from rxstreamz.metrics.table import (
+    stats_table,
+)
 from rxstreamz.monitor import (
     monitor,
 )
@@ -177,6 +180,7 @@ __all__ = [
     "sliding_buffer",
     "sliding_window",
     "split",
+    "stats_table",
     "switch",
     "take_",
     "tap_",

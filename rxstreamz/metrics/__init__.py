@@ -15,4 +15,7 @@ Both offer the same three feeds, labelled by processor name only:
   own name: the common ``received``, ``failed`` and ``dropped`` counters,
   the processor's own counters (``emitted``, ``retried`` ...) and levels
   (``queued``, ``in_flight`` ...), and a circuit breaker's state.
+
+Without any extra, ``rxstreamz.stats_table`` (from ``rxstreamz.metrics.table``)
+prints the same snapshots as a table.
 """
