@@ -58,11 +58,15 @@ from rxstreamz.errors import (
     RetryExhaustedError,
     RxStreamzError,
 )
+from rxstreamz.metrics.table import (
+    stats_table,
+)
 from rxstreamz.monitor import (
     monitor,
 )
 from rxstreamz.progress import (
     Progress,
+    ProgressStats,
     progress,
 )
 from rxstreamz.retry import (
@@ -137,6 +141,7 @@ __all__ = [
     "PartitionError",
     "PartitionStats",
     "Progress",
+    "ProgressStats",
     "QueueStats",
     "RetryExhaustedError",
     "RetryStats",
@@ -181,6 +186,7 @@ __all__ = [
     "sliding_buffer",
     "sliding_window",
     "split",
+    "stats_table",
     "switch",
     "take_",
     "tap_",

@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sized
+from dataclasses import dataclass
 from typing import IO, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable
 
 from rxstreamz import _validate
+from rxstreamz._accounting import Ledger, ProcessorStats, Row
 
-__all__ = ["Progress", "progress"]
+__all__ = ["Progress", "ProgressStats", "progress"]
 
 _X = TypeVar("_X")
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressStats(ProcessorStats):
+    """Counters of a ``progress`` operator, summed over its subscriptions.
+
+    ``progress`` passes every item on, so ``received == emitted`` between
+    items; it calls no user function and holds nothing, so ``failed`` and
+    ``dropped`` stay 0.
+
+    Attributes:
+        emitted: Items passed downstream.
+    """
+
+    emitted: int
+
+
+class _ProgressRow(Row):
+    __slots__ = ("emitted",)
+    emitted: int
 
 
 class Progress:
@@ -41,6 +63,11 @@ class Progress:
         self.file = file
         self.leave = leave
         self.name = name
+        self._ledger = Ledger(_ProgressRow)
+
+    def stats(self) -> ProgressStats:
+        """Return the counters of every subscription, past and present."""
+        return ProgressStats(**self._ledger.totals())
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
@@ -59,6 +86,8 @@ class Progress:
             lock = threading.Lock()
             closed = False
             count_elements = self.count_elements
+            ledger = self._ledger
+            row = ledger.open()
 
             def close() -> None:
                 nonlocal closed
@@ -67,12 +96,15 @@ class Progress:
                         return
                     closed = True
                     bar.close()
+                ledger.retire(row)
 
             def on_next(item: _X) -> None:
                 step = len(item) if count_elements and isinstance(item, Sized) else 1
                 with lock:
+                    row.received += 1
                     if not closed:
                         bar.update(step)
+                    row.emitted += 1
                 observer.on_next(item)
 
             def on_error(exc: Exception) -> None:
@@ -115,6 +147,9 @@ def progress(
         - One bar per subscription, created at subscribe; closed on
           completion, on error and on dispose.
         - Thread-safe: items may arrive from any thread.
+        - ``stats()`` counts the items received and emitted over every
+          subscription (``ProgressStats``); nothing is ever failed or
+          dropped.
         - Needs the ``progress`` extra (tqdm); it is imported when you call
           ``progress()``, never when rxstreamz is imported.
 
@@ -127,6 +162,11 @@ def progress(
         [1, 2, 3]
         >>> "3/3" in out.getvalue()
         True
+        >>> bar = progress(file=out)
+        >>> collect(rx.of("a", "b").pipe(bar))
+        ['a', 'b']
+        >>> bar.stats()
+        ProgressStats(received=2, failed=0, dropped=0, emitted=2)
 
     Args:
         total: Expected number of steps, if known (enables percentage and ETA).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -15,7 +15,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxstreamz import StreamStats, collect, map_, sample_
+from rxstreamz import StreamStats, async_map, collect, dedupe, map_, retry_, sample_
+from rxstreamz._accounting import ProcessorStats
+from rxstreamz.metrics._sources import read
 from rxstreamz.metrics.otel import OpenTelemetryMetrics
 
 on_next = ReactiveTest.on_next
@@ -65,6 +67,16 @@ class Telemetry:
                         )
         return found
 
+    def kinds(self) -> dict[str, str]:
+        data = self.reader.get_metrics_data()
+        assert data is not None
+        return {
+            metric.name: type(metric.data).__name__
+            for resource in data.resource_metrics
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+        }
+
 
 @pytest.fixture
 def otel() -> Iterator[Telemetry]:
@@ -89,10 +101,10 @@ def test_tracked_stats_become_observable_instruments(otel: Telemetry) -> None:
     assert got[key("rxstreamz.failed", processor="parse")] == 1
     assert got[key("rxstreamz.dropped", processor="thin")] == 4
     # A breaker's requests/failures reset when it closes: gauges, never counters.
-    assert got[key("rxstreamz.circuit_requests", processor="breaker")] == 20
-    assert got[key("rxstreamz.circuit_failures", processor="breaker")] == 11
-    assert key("rxstreamz.received", processor="breaker") not in got
-    assert key("rxstreamz.failed", processor="breaker") not in got
+    assert got[key("rxstreamz.requests", processor="breaker")] == 20
+    assert got[key("rxstreamz.failures", processor="breaker")] == 11
+    assert otel.kinds()["rxstreamz.requests"] == "Gauge"
+    assert otel.kinds()["rxstreamz.rejected"] == "Sum"
     assert got[key("rxstreamz.rejected", processor="breaker")] == 4
     assert got[key("rxstreamz.circuit_state", processor="breaker", state="open")] == 1
     assert got[key("rxstreamz.circuit_state", processor="breaker", state="closed")] == 0
@@ -111,3 +123,83 @@ def test_instrument_and_monitor_feeds(otel: Telemetry, scheduler: TestScheduler)
     assert got[key("shop.latency", processor="sink")] == 3.0  # histogram sum: 1 s + 2 s
     assert got[key("shop.items", processor="out")] == 5
     assert got[key("shop.rate", processor="out")] == 2.5
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLike(ProcessorStats):
+    emitted: int
+    held: int
+    per_shard: tuple[int, ...]
+
+
+class FakeQueue:
+    name = "queue"
+
+    def __init__(self) -> None:
+        self.current = QueueLike(5, 1, 1, 2, 1, (2, 0))
+
+    def stats(self) -> QueueLike:
+        return self.current
+
+
+def test_common_fields_and_a_processors_own_fields(otel: Telemetry) -> None:
+    telemetry = OpenTelemetryMetrics(otel.meter)
+    fake = telemetry.track(FakeQueue())
+    got = otel.points()
+    assert got[key("rxstreamz.received", processor="queue")] == 5
+    assert got[key("rxstreamz.failed", processor="queue")] == 1
+    assert got[key("rxstreamz.dropped", processor="queue")] == 1
+    assert got[key("rxstreamz.emitted", processor="queue")] == 2
+    assert got[key("rxstreamz.held", processor="queue")] == 1
+    assert got[key("rxstreamz.per_shard", processor="queue", key="0")] == 2
+    fake.current = QueueLike(9, 1, 1, 7, 0, (6, 1))
+    got = otel.points()
+    assert got[key("rxstreamz.emitted", processor="queue")] == 7
+    assert got[key("rxstreamz.held", processor="queue")] == 0
+    assert got[key("rxstreamz.per_shard", processor="queue", key="1")] == 1
+    kinds = otel.kinds()
+    assert [kinds[f"rxstreamz.{n}"] for n in ("received", "emitted", "per_shard", "held")] == [
+        "Sum",
+        "Sum",
+        "Sum",
+        "Gauge",
+    ]
+
+
+def test_real_processors_export_every_numeric_field(otel: Telemetry) -> None:
+    telemetry = OpenTelemetryMetrics(otel.meter)
+    once = telemetry.track(dedupe(name="once"))
+    slow = telemetry.track(async_map(lambda n: n * 2, workers=2, name="slow"))
+    again = telemetry.track(retry_(flaky(), max_attempts=3, base_delay=0.001, name="again"))
+    assert collect(rx.of(1, 1, 2).pipe(once)) == [1, 2]
+    assert collect(rx.range(6).pipe(slow)) == [0, 2, 4, 6, 8, 10]
+    assert collect(rx.of(1, 2).pipe(again)) == [1, 2]
+    got = otel.points()
+    for label, operator in (("once", once), ("slow", slow), ("again", again)):
+        reading = read(label, operator.stats())
+        for field, expected in reading.values.items():
+            assert got[key(f"rxstreamz.{field}", processor=label)] == expected, (label, field)
+    assert got[key("rxstreamz.duplicates", processor="once")] == 1
+    assert got[key("rxstreamz.completed", processor="slow")] == 6
+    assert got[key("rxstreamz.retried", processor="again")] == 1
+
+
+def flaky() -> Callable[[int], int]:
+    calls = 0
+
+    def call(n: int) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("first call fails")
+        return n
+
+    return call
+
+
+def test_a_processor_without_the_common_fields_exports_what_it_has(otel: Telemetry) -> None:
+    telemetry = OpenTelemetryMetrics(otel.meter)
+    telemetry.track(FakeBreaker())
+    got = otel.points()
+    assert got[key("rxstreamz.rejected", processor="breaker")] == 4
+    assert key("rxstreamz.received", processor="breaker") not in got

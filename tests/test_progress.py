@@ -12,7 +12,7 @@ pytest.importorskip("tqdm")
 import reactivex as rx
 from reactivex.subject import Subject
 
-from rxstreamz import chunk, collect, progress
+from rxstreamz import ProgressStats, chunk, collect, progress
 
 
 def test_bar_reaches_the_total() -> None:
@@ -88,3 +88,27 @@ def test_invalid_arguments() -> None:
         progress(leave="yes")  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError, match=r"file must have a write\(\) method, got int"):
         progress(file=3)  # pyright: ignore[reportArgumentType]
+
+
+def test_stats_count_every_subscription_live_and_finished() -> None:
+    bar = progress(file=io.StringIO())
+    assert bar.stats() == ProgressStats(received=0, failed=0, dropped=0, emitted=0)
+    assert collect(rx.range(3).pipe(chunk(2), bar)) == [[0, 1], [2]]
+    subject: Subject[int] = Subject()
+    seen: list[int] = []
+    subscription = subject.pipe(bar).subscribe(seen.append)
+    subject.on_next(10)
+    assert bar.stats() == ProgressStats(received=3, failed=0, dropped=0, emitted=3)
+    subscription.dispose()
+    subject.on_next(11)  # after dispose: no longer counted
+    assert seen == [10]
+    assert bar.stats() == ProgressStats(received=3, failed=0, dropped=0, emitted=3)
+
+
+def test_stats_count_the_items_before_an_error() -> None:
+    bar = progress(file=io.StringIO())
+    with pytest.raises(RuntimeError):
+        collect(rx.concat(rx.of(1, 2), rx.throw(RuntimeError("x"))).pipe(bar))
+    stats = bar.stats()
+    assert stats == ProgressStats(received=2, failed=0, dropped=0, emitted=2)
+    assert stats.received == stats.emitted + stats.failed + stats.dropped

@@ -11,7 +11,11 @@ Both offer the same three feeds, labelled by processor name only:
   downstream ``on_next`` of each one (a latency histogram);
 - ``on_stats``: the callback for ``rxstreamz.monitor``;
 - ``track(operator)``: reads a processor's ``stats()`` whenever metrics are
-  collected (no polling thread) and exports received, delivered, dropped,
-  failed, retried and rejected counts, queue depth and high watermark,
-  in-flight work, and a circuit breaker's state and current counts.
+  collected (no polling thread) and exports every numeric field under its
+  own name: the common ``received``, ``failed`` and ``dropped`` counters,
+  the processor's own counters (``emitted``, ``retried`` ...) and levels
+  (``queued``, ``in_flight`` ...), and a circuit breaker's state.
+
+Without any extra, ``rxstreamz.stats_table`` (from ``rxstreamz.metrics.table``)
+prints the same snapshots as a table.
 """

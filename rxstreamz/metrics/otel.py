@@ -17,29 +17,34 @@ The instruments mirror ``rxstreamz.metrics.prometheus``, with dotted
 names and the attribute ``processor`` (never an item):
 ``rxstreamz.items`` (counter), ``rxstreamz.latency`` (histogram, s),
 ``rxstreamz.rate`` (gauge, from ``monitor``), and, read from ``stats()``
-at each collection, the observable counters ``rxstreamz.received``,
-``.submitted``, ``.delivered``, ``.dropped``, ``.failed``, ``.retried``, ``.rejected`` and
-the observable gauges ``rxstreamz.queue_depth``, ``.in_flight``,
-``.high_watermark``, ``.tracked_keys``, ``.partition_balance``, a circuit
-breaker's ``.circuit_requests``, ``.circuit_successes``,
-``.circuit_failures``, ``.circuit_consecutive_failures`` (gauges because
-the breaker resets them when it closes) and ``.circuit_state`` (attribute
-``state``).
+at each collection, one observable instrument per stats field:
+``rxstreamz.received``, ``.failed``, ``.dropped`` and every other numeric
+field under its own name (``rxstreamz.emitted``, ``rxstreamz.queued`` ...),
+an observable counter for a count, an observable gauge for a level
+(``queued``, ``held``, ``in_flight``, ``high_watermark``, ``tracked_keys``,
+``balance``, a circuit breaker's counts since it last closed); a field
+with one number per branch (``per_partition``, ``per_route``) adds the
+attribute ``key``; and ``rxstreamz.circuit_state`` (attribute ``state``). The instruments of a
+processor's own fields are created when the first processor that has them
+is tracked.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 
 from typing_extensions import override
 
 from rxstreamz import _validate
 from rxstreamz.metrics._sources import (
-    COUNTERS,
+    COMMON,
     DESCRIPTIONS,
-    GAUGES,
     STATES,
     Exporter,
+    Reading,
+    describe,
+    kind,
 )
 from rxstreamz.types import StreamStats
 
@@ -54,13 +59,15 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 __all__ = ["OpenTelemetryMetrics"]
 
 _UNITS = {
-    "partition_balance": "1",
-    "circuit_requests": "{call}",
-    "circuit_successes": "{call}",
-    "circuit_failures": "{call}",
-    "circuit_consecutive_failures": "{call}",
+    "balance": "1",
+    "requests": "{call}",
+    "successes": "{call}",
+    "failures": "{call}",
+    "consecutive_failures": "{call}",
+    "retried": "{call}",
+    "tracked_keys": "{key}",
 }
-"""Units of the gauges that do not count items."""
+"""Units of the stats fields that do not count items."""
 
 
 class OpenTelemetryMetrics(Exporter):
@@ -80,14 +87,11 @@ class OpenTelemetryMetrics(Exporter):
         self._items = meter.create_counter(f"{p}.items", "{item}", DESCRIPTIONS["items"])
         self._latency = meter.create_histogram(f"{p}.latency", "s", DESCRIPTIONS["latency"])
         self._rate = meter.create_gauge(f"{p}.rate", "{item}/s", DESCRIPTIONS["rate"])
-        for key in COUNTERS:
-            meter.create_observable_counter(
-                f"{p}.{key}", [self._callback(key)], "{item}", DESCRIPTIONS[key]
-            )
-        for key in GAUGES:
-            meter.create_observable_gauge(
-                f"{p}.{key}", [self._callback(key)], _UNITS.get(key, "{item}"), DESCRIPTIONS[key]
-            )
+        self._meter = meter
+        self._lock = threading.Lock()
+        self._observed: set[str] = set()
+        for field in COMMON:
+            self._observe(field)
         meter.create_observable_gauge(
             f"{p}.circuit_state", [self._state_callback], "1", DESCRIPTIONS["circuit_state"]
         )
@@ -99,6 +103,29 @@ class OpenTelemetryMetrics(Exporter):
         self._rate.set(stats.rate, attributes)
 
     @override
+    def _prepare(self, reading: Reading) -> None:
+        for field in (*reading.values, *reading.parts):
+            self._observe(field)
+
+    def _observe(self, field: str) -> None:
+        """Create the observable instrument of stats field ``field`` once."""
+        with self._lock:
+            if field in self._observed:
+                return
+            self._observed.add(field)
+        create = (
+            self._meter.create_observable_gauge
+            if kind(field) == "gauge"
+            else self._meter.create_observable_counter
+        )
+        create(
+            f"{self._prefix}.{field}",
+            [self._callback(field)],
+            _UNITS.get(field, "{item}"),
+            describe(field),
+        )
+
+    @override
     def _recorder(self, processor: str) -> Callable[[float], None]:
         attributes = {"processor": processor}
 
@@ -108,15 +135,20 @@ class OpenTelemetryMetrics(Exporter):
 
         return record
 
-    def _callback(self, key: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
-        """Return the collection callback of the observable instrument ``key``."""
+    def _callback(self, field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        """Return the collection callback of the observable instrument of ``field``."""
 
         def observe(_options: CallbackOptions) -> Iterable[Observation]:
-            return [
-                Observation(r.values[key], {"processor": r.processor})
-                for r in self._tracked.readings()
-                if key in r.values
-            ]
+            observations: list[Observation] = []
+            for reading in self._tracked.readings():
+                processor = reading.processor
+                if field in reading.values:
+                    observations.append(
+                        Observation(reading.values[field], {"processor": processor})
+                    )
+                for key, value in reading.parts.get(field, {}).items():
+                    observations.append(Observation(value, {"processor": processor, "key": key}))
+            return observations
 
         return observe
 

@@ -17,31 +17,22 @@ start_http_server(9100)
 Every series is labelled by processor name only, never by item, so the
 number of series stays bounded. Exported names (with the default namespace):
 
-==========================================  =========  ======================================
-``rxstreamz_items_total``                   counter    items through ``instrument``/``monitor``
-``rxstreamz_latency_seconds``               histogram  downstream ``on_next`` time per item
-``rxstreamz_rate``                          gauge      items/s over the last monitor interval
-``rxstreamz_received_total``                counter    from ``stats()``: received/submitted/...
-``rxstreamz_submitted_total``               counter    submitted (``async_map``)
-``rxstreamz_delivered_total``               counter    delivered/completed/succeeded/...
-``rxstreamz_dropped_total``                 counter    dropped (overflow, sampling, duplicates)
-``rxstreamz_failed_total``                  counter    failed
-``rxstreamz_retried_total``                 counter    retried
-``rxstreamz_rejected_total``                counter    rejected by an open circuit
-``rxstreamz_queue_depth``                   gauge      queued
-``rxstreamz_in_flight``                     gauge      in_flight
-``rxstreamz_high_watermark``                gauge      high_watermark
-``rxstreamz_tracked_keys``                  gauge      tracked_keys (``dedupe``)
-``rxstreamz_partition_balance``             gauge      balance (``partition_``)
-``rxstreamz_circuit_requests``              gauge      a breaker's requests since it closed
-``rxstreamz_circuit_successes``             gauge      ... its successes (reset on close)
-``rxstreamz_circuit_failures``              gauge      ... its failures (reset on close)
-``rxstreamz_circuit_consecutive_failures``  gauge      consecutive_failures
-``rxstreamz_circuit_state``                 gauge      1 for the current state (label ``state``)
-==========================================  =========  ======================================
+==================================  =========  ===========================================
+``rxstreamz_items_total``           counter    items through ``instrument``/``monitor``
+``rxstreamz_latency_seconds``       histogram  downstream ``on_next`` time per item
+``rxstreamz_rate``                  gauge      items/s over the last monitor interval
+``rxstreamz_received_total``        counter    ``stats().received``: taken from upstream
+``rxstreamz_failed_total``          counter    ``stats().failed``: the user call failed
+``rxstreamz_dropped_total``         counter    ``stats().dropped``: taken, never emitted
+``rxstreamz_<field>_total``         counter    every other numeric field that only grows
+                                               (``emitted``, ``delivered``, ``retried`` ...)
+``rxstreamz_<field>``               gauge      a level: ``queued``, ``held``, ``in_flight``,
+                                               ``high_watermark``, ``tracked_keys`` ...
+``rxstreamz_circuit_state``         gauge      1 for the current state (label ``state``)
+==================================  =========  ===========================================
 
-The full field mapping is ``rxstreamz.metrics._sources`` (``COUNTERS``,
-``GAUGES``, ``SUMS``); docs/concepts/observability.md has it as a table.
+docs/concepts/observability.md lists the gauge fields and the few fields
+that are not exported.
 """
 
 from __future__ import annotations
@@ -52,12 +43,14 @@ from typing_extensions import override
 
 from rxstreamz import _validate
 from rxstreamz.metrics._sources import (
-    COUNTERS,
+    COMMON,
     DESCRIPTIONS,
-    GAUGES,
     STATES,
     Exporter,
+    Reading,
     Tracked,
+    describe,
+    kind,
 )
 from rxstreamz.types import StreamStats
 
@@ -119,6 +112,10 @@ class PrometheusMetrics(Exporter):
         self._rate.labels(stats.name).set(stats.rate)
 
     @override
+    def _prepare(self, reading: Reading) -> None:
+        """Nothing to do: the collector builds its families at each scrape."""
+
+    @override
     def _recorder(self, processor: str) -> Callable[[float], None]:
         items, latency = self._items.labels(processor), self._latency.labels(processor)
 
@@ -137,13 +134,18 @@ class _StatsCollector(Collector):
         self._tracked = tracked
 
     def describe(self) -> Iterable[Metric]:
-        return [*self._families().values(), self._state_family()]
+        # The fixed families only: the others depend on what gets tracked.
+        return [*self._common().values(), self._state_family()]
 
     def collect(self) -> Iterable[Metric]:
-        families, state = self._families(), self._state_family()
+        families, state = self._common(), self._state_family()
         for reading in self._tracked.readings():
-            for key, value in reading.values.items():
-                families[key].add_metric([reading.processor], value)
+            for field, value in reading.values.items():
+                self._family(families, field).add_metric([reading.processor], value)
+            for field, per_key in reading.parts.items():
+                family = self._family(families, field, by_key=True)
+                for branch, value in per_key.items():
+                    family.add_metric([reading.processor, branch], value)
             if reading.state is not None:
                 for candidate in STATES:
                     state.add_metric(
@@ -151,17 +153,29 @@ class _StatsCollector(Collector):
                     )
         return [*families.values(), state]
 
-    def _families(self) -> dict[str, CounterMetricFamily | GaugeMetricFamily]:
-        ns = self._namespace
-        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
-            key: CounterMetricFamily(f"{ns}_{key}", DESCRIPTIONS[key], labels=["processor"])
-            for key in COUNTERS
-        }
-        for key in GAUGES:
-            families[key] = GaugeMetricFamily(
-                f"{ns}_{key}", DESCRIPTIONS[key], labels=["processor"]
-            )
+    def _common(self) -> dict[str, CounterMetricFamily | GaugeMetricFamily]:
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
+        for field in COMMON:
+            self._family(families, field)
         return families
+
+    def _family(
+        self,
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily],
+        field: str,
+        *,
+        by_key: bool = False,
+    ) -> CounterMetricFamily | GaugeMetricFamily:
+        """Return the family of stats field ``field``, adding it to ``families`` if new."""
+        if field not in families:
+            name, help_text = f"{self._namespace}_{field}", describe(field)
+            labels = ["processor", "key"] if by_key else ["processor"]
+            families[field] = (
+                GaugeMetricFamily(name, help_text, labels=labels)
+                if kind(field) == "gauge"
+                else CounterMetricFamily(name, help_text, labels=labels)
+            )
+        return families[field]
 
     def _state_family(self) -> GaugeMetricFamily:
         return GaugeMetricFamily(
