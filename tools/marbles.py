@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from reactivex import Notification, Observable
+from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.notification import OnError, OnNext
 from reactivex.testing import ReactiveTest, TestScheduler
@@ -120,12 +120,12 @@ def messages(recorded: Sequence[Recorded[Any]]) -> list[Message]:
     """Return recorded notifications as ``(time, kind, value)`` messages."""
     out: list[Message] = []
     for record in recorded:
-        note: Notification[Any] = record.value
+        note = record.value
         time = round(float(record.time), 6)
         if isinstance(note, OnNext):
-            out.append((time, "N", plain(cast(OnNext[Any], note).value)))
+            out.append((time, "N", plain(note.value)))
         elif isinstance(note, OnError):
-            out.append((time, "E", plain(cast(OnError[Any], note).exception)))
+            out.append((time, "E", plain(note.exception)))
         else:
             out.append((time, "C", None))
     return out
@@ -374,12 +374,16 @@ def _session_window() -> Diagram:
     )
 
 
+def _window_summary(window: rs.AggregateWindow[int]) -> dict[str, int]:
+    return {"result": window.result, "count": window.count}
+
+
 def _aggregate() -> Diagram:
     run = Run()
     src = run.source("source", *numbers(1, 2, 3, 4, 5, 6, 7, end=8))
     summed = src.pipe(
         rs.aggregate(lambda total, n: total + n, 0, count=3, scheduler=run.scheduler),
-        ops.map(lambda w: {"result": w.result, "count": w.count}),
+        ops.map(_window_summary),
     )
     run.output("output", summed)
     return run.finish(
@@ -562,7 +566,9 @@ def _partition() -> Diagram:
     run = Run()
     notes = [at(t, v) for t, v in zip((1, 2, 3, 4, 5), (11, 22, 31, 12, 21), strict=True)]
     src = run.source("source", *notes, done(6))
-    branches = src.pipe(rs.partition_(lambda n: n // 10, 2, partitioner=lambda k, n: k % n))
+    branches: tuple[Observable[int], ...] = src.pipe(
+        rs.partition_(lambda n: n // 10, 2, partitioner=lambda k, n: k % n)
+    )
     for index, branch in enumerate(branches):
         run.output(f"branch {index}", branch)
     return run.finish(
@@ -576,6 +582,8 @@ def _partition() -> Diagram:
 def _split() -> Diagram:
     run = Run()
     src = run.source("source", *numbers(1, 2, 3, 4, 5, end=6))
+    matched: Observable[int]
+    unmatched: Observable[int]
     matched, unmatched = src.pipe(rs.split(lambda n: n % 2 == 0))
     run.output("matched", matched)
     run.output("unmatched", unmatched)
