@@ -55,7 +55,8 @@ docs: marbles
 
 # The charts of docs/performance.md; `make charts BENCH_ARGS=--quick` for a short run.
 charts: $(STAMP)
-	$(BIN)/rxstreamz bench --progress none --json docs/assets/bench.json $(BENCH_ARGS) > /dev/null
+	$(BIN)/rxstreamz bench --table processor --table fusion --table growth --table workers \
+		--progress none --json docs/assets/bench.json $(BENCH_ARGS)
 	$(BIN)/python tools/charts.py docs/assets/bench.json
 
 pytest: $(STAMP)
