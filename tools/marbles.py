@@ -374,8 +374,8 @@ def _session_window() -> Diagram:
     )
 
 
-def _window_summary(window: rs.AggregateWindow[int]) -> dict[str, int]:
-    return {"result": window.result, "count": window.count}
+def _window_result(window: rs.AggregateWindow[int]) -> int:
+    return window.result
 
 
 def _aggregate() -> Diagram:
@@ -383,12 +383,12 @@ def _aggregate() -> Diagram:
     src = run.source("source", *numbers(1, 2, 3, 4, 5, 6, 7, end=8))
     summed = src.pipe(
         rs.aggregate(lambda total, n: total + n, 0, count=3, scheduler=run.scheduler),
-        ops.map(_window_summary),
+        ops.map(_window_result),
     )
     run.output("output", summed)
     return run.finish(
         "aggregate",
-        "aggregate(add, 0, count=3)  # shown: result and count",
+        "aggregate(add, 0, count=3)  # shown: AggregateWindow.result",
         "Every 3 items fold into one result; the partial last window at completion.",
         9,
     )
