@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import concurrent.futures
 import dataclasses
 import html
@@ -144,11 +145,11 @@ class Run:
         self.lines.append(Line(label, "in", messages(notes)))
         return self.scheduler.create_hot_observable(*notes)
 
-    def output(self, label: str, observable: Observable[Any]) -> None:
-        """Record ``observable`` (subscribed at time 0) as an output line."""
+    def output(self, label: str, observable: Observable[Any], at: float = 0.0) -> None:
+        """Record ``observable`` (subscribed at time ``at``) as an output line."""
         observer = self.scheduler.create_observer()
         self._observers.append((label, observer))
-        self.scheduler.schedule_absolute(0.0, lambda *_: observable.subscribe(observer))
+        self.scheduler.schedule_absolute(at, lambda *_: observable.subscribe(observer))
 
     def side(self, label: str) -> Callable[[object], None]:
         """Return a callback that records its argument, at the current time, as a line."""
@@ -460,6 +461,48 @@ def _collect() -> Diagram:
     )
 
 
+def _channel() -> Diagram:
+    """Sends from the event loop at virtual times; the loop runs between steps."""
+    run = Run()
+    ch: rs.Channel[int] = rs.channel(2)
+    sent: list[Message] = []
+    run.lines.append(Line("send_nowait", "in", sent))
+    refused = run.side("refused")
+
+    def send(item: int) -> Callable[..., None]:
+        def action(*_: object) -> None:
+            sent.append((float(run.scheduler.clock), "N", item))
+            try:
+                ch.send_nowait(item)
+            except rs.BackpressureError:
+                refused(item)
+
+        return action
+
+    def close(*_: object) -> None:
+        sent.append((float(run.scheduler.clock), "C", None))
+        ch.close()
+
+    for time, item in ((1.0, 1), (1.5, 2), (2.0, 3), (4.0, 4)):
+        run.scheduler.schedule_absolute(time, send(item))
+    run.scheduler.schedule_absolute(5.0, close)
+    run.output("output", ch, at=3.0)
+
+    async def drive() -> None:
+        for step in range(1, 13):  # half a second of virtual time, then let the loop deliver
+            run.scheduler.advance_to(step / 2)
+            for _ in range(5):
+                await asyncio.sleep(0)
+
+    asyncio.run(drive())
+    return run.finish(
+        "channel",
+        "ch = channel(2); ch.send_nowait(...) from the loop; subscribed at 3 s",
+        "Kept until subscription up to maxsize; the item beyond is refused; close() completes.",
+        7,
+    )
+
+
 def _retry() -> Diagram:
     run = Run()
     failed: set[int] = set()
@@ -667,6 +710,7 @@ DIAGRAMS: dict[str, Callable[[], Diagram]] = {
     "batch": _batch,
     "bridges": _collect,
     "buffer": _buffer_,
+    "channel": _channel,
     "chunk": _chunk,
     "circuit_breaker": _circuit_breaker,
     "dead_letter": _dead_letter,
