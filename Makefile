@@ -1,6 +1,9 @@
 # Two entry points, both self-contained on a fresh machine:
 #   make test   - virtualenv from the lock, lint, types, strict docs build, tests, wheel check
 #   make bench  - virtualenv from the lock, `rxstreamz bench`
+# Documentation assets (committed; see docs/development.md):
+#   make docs     - redraws the marble diagrams from real runs, then builds the site
+#   make charts   - `rxstreamz bench --json` into docs/assets/bench.json, then its charts
 # Development environment (see docs/development.md):
 #   make lock         - re-resolve requirements/dev.lock from pyproject.toml and requirements/tools.in
 #   make test-all     - `make test` on every supported Python found on this machine
@@ -19,7 +22,7 @@ STAMP := $(VENV)/.installed-stamp
 SMOKE_VENV := $(VENV)-wheel
 SUPPORTED := 3.11 3.12 3.13
 
-.PHONY: test bench lint types docs pytest dist-check venv lock test-all test-latest clean
+.PHONY: test bench lint types docs marbles marbles-check charts pytest dist-check venv lock test-all test-latest clean
 
 # A stale environment is rebuilt from scratch, so nothing outside the lock survives in it.
 $(STAMP): pyproject.toml $(LOCK)
@@ -40,8 +43,21 @@ types: $(STAMP)
 	$(BIN)/pyright --pythonpath $(BIN)/python
 	$(BIN)/mypy
 
-docs: $(STAMP)
+# Every marble diagram is a recorded run on virtual time (tools/marbles.py).
+marbles: $(STAMP)
+	$(BIN)/python tools/marbles.py
+
+marbles-check: $(STAMP)
+	$(BIN)/python tools/marbles.py --check
+
+docs: marbles
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The charts of docs/performance.md; `make charts BENCH_ARGS=--quick` for a short run.
+charts: $(STAMP)
+	$(BIN)/rxstreamz bench --table processor --table fusion --table growth --table workers \
+		--progress none --json docs/assets/bench.json $(BENCH_ARGS)
+	$(BIN)/python tools/charts.py docs/assets/bench.json
 
 pytest: $(STAMP)
 	$(BIN)/pytest
@@ -56,7 +72,8 @@ dist-check: $(STAMP)
 	$(SMOKE_VENV)/bin/python -m pip install --quiet --constraint $(LOCK) $(VENV)-dist/*.whl
 	$(SMOKE_VENV)/bin/python -I tools/wheel_smoke.py
 
-test: lint types docs pytest dist-check
+# marbles-check first: `docs` redraws, which would hide a diagram left stale in a commit.
+test: lint types marbles-check docs pytest dist-check
 
 bench: $(STAMP)
 	$(BIN)/rxstreamz bench $(BENCH_ARGS)

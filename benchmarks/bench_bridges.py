@@ -99,24 +99,28 @@ def plain_loop(items: list[int]) -> int:
 def test_to_iterator_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "to_iterator"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     assert benchmark(rxstreamz_to_iterator, items) == sum(items)
 
 
 def test_to_iterator_rxpy_to_iterable_run(benchmark: Any) -> None:
     benchmark.group = "to_iterator"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     assert benchmark(rxpy_to_iterable_run, items) == sum(items)
 
 
 def test_to_iterator_queue_thread(benchmark: Any) -> None:
     benchmark.group = "to_iterator"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     assert benchmark(queue_bridge, items) == sum(items)
 
 
 def test_to_iterator_plain(benchmark: Any) -> None:
     benchmark.group = "to_iterator"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     assert benchmark(plain_loop, items) == sum(items)
 
 
@@ -150,12 +154,14 @@ def plain_async_generator(items: list[int]) -> int:
 def test_to_async_iterator_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "to_async_iterator"
     items = async_data()
+    benchmark.extra_info["items"] = len(items)
     assert benchmark(rxstreamz_to_async_iterator, items) == sum(items)
 
 
 def test_to_async_iterator_plain(benchmark: Any) -> None:
     benchmark.group = "to_async_iterator"
     items = async_data()
+    benchmark.extra_info["items"] = len(items)
     assert benchmark(plain_async_generator, items) == sum(items)
 
 
@@ -176,10 +182,12 @@ def plain_async_for(items: list[int]) -> list[int]:
 def test_from_async_iterable_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "from_async_iterable"
     items = async_data()
+    benchmark.extra_info["items"] = len(items)
     assert benchmark(rxstreamz_from_async_iterable, items) == items
 
 
 def test_from_async_iterable_plain(benchmark: Any) -> None:
     benchmark.group = "from_async_iterable"
     items = async_data()
+    benchmark.extra_info["items"] = len(items)
     assert benchmark(plain_async_for, items) == items

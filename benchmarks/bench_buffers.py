@@ -5,18 +5,15 @@ Run: ``pytest benchmarks/bench_buffers.py --benchmark-enable``.
 ``N`` (default 1,000,000, ``RXSTREAMZ_BENCH_N`` overrides it) sets every size,
 read when a case runs:
 
-* ``buffer``: ``N`` ints from ``from_iterable`` (the caller's thread) through
-  ``buffer_(1024)`` to a counting consumer on the drain thread, and ``N // 10``
-  through the same pipeline: the two throughputs should match (linear cost
-  per item). Also ``N`` into ``collect`` (which keeps every item: a list of
-  ``N`` ints).
-* ``observe_on``: RxPY ``observe_on(EventLoopScheduler())``, the nearest RxPY
-  thread hop. Its ``ScheduledObserver`` keeps pending items in a list and
-  takes them with ``pop(0)``, so its cost per item grows with the backlog: it
-  runs at ``N // 10`` and ``3 * N // 10`` items to show the curve.
-* ``plain``: a producer and a consumer thread around
-  ``queue.Queue(maxsize=1024)``, ``N // 10`` items (it takes a lock per item on
-  both sides).
+* ``buffer-<n>``: two groups, ``n`` = ``N // 10`` and ``3 * N // 10``, each
+  running every implementation on the same ``n`` ints: ``buffer_(1024)`` from
+  ``from_iterable`` (the caller's thread) to a counting consumer on the drain
+  thread, the same into ``collect`` (which keeps every item), RxPY
+  ``observe_on(EventLoopScheduler())`` (the nearest RxPY thread hop; its
+  ``ScheduledObserver`` keeps pending items in a list and takes them with
+  ``pop(0)``, so its cost per item grows with the backlog: compare the two
+  groups; one round, it is slow), and a producer and a consumer thread
+  around ``queue.Queue(maxsize=1024)``.
 * ``memory``: a fast producer into a slow consumer (a little work per item),
   ``N // 10`` items, peak traced memory (``tracemalloc``) in ``extra_info``:
   behind ``buffer_(1000)`` it stays near a thousand items whatever ``N``; RxPY
@@ -35,6 +32,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import reactivex as rx
 from reactivex import Observable
 from reactivex import operators as ops
@@ -102,34 +100,32 @@ def through_buffer(count: int) -> int:
     return seen
 
 
-def test_buffer_rxstreamz(benchmark: Any) -> None:
-    n = sized()
-    assert measure(benchmark, "buffer", lambda: through_buffer(n), n) == n
+SIZES = pytest.mark.parametrize("tenths", [1, 3], ids=["tenth", "three-tenths"])
+"""Each ``buffer-<n>`` group runs every implementation on the same ``n`` items."""
 
 
-def test_buffer_rxstreamz_tenth(benchmark: Any) -> None:
-    n = sized(10)
-    assert measure(benchmark, "buffer", lambda: through_buffer(n), n) == n
+@SIZES
+def test_buffer_rxstreamz(benchmark: Any, tenths: int) -> None:
+    n = sized(10, tenths)
+    assert measure(benchmark, f"buffer-{n}", lambda: through_buffer(n), n) == n
 
 
-def test_buffer_rxstreamz_collect(benchmark: Any) -> None:
-    n = sized()
-    result = measure(benchmark, "buffer", lambda: collect(ints(n).pipe(buffer_(1024))), n)
+@SIZES
+def test_buffer_rxstreamz_collect(benchmark: Any, tenths: int) -> None:
+    n = sized(10, tenths)
+    result = measure(benchmark, f"buffer-{n}", lambda: collect(ints(n).pipe(buffer_(1024))), n)
     assert len(result) == n
 
 
-def test_buffer_rxpy_observe_on_tenth(benchmark: Any) -> None:
-    n = sized(10)
-    assert measure(benchmark, "buffer", lambda: observe_on(n), n, rounds=1) == n
+@SIZES
+def test_buffer_rxpy_observe_on(benchmark: Any, tenths: int) -> None:
+    n = sized(10, tenths)
+    assert measure(benchmark, f"buffer-{n}", lambda: observe_on(n), n, rounds=1) == n
 
 
-def test_buffer_rxpy_observe_on_three_tenths(benchmark: Any) -> None:
-    n = sized(10, 3)
-    assert measure(benchmark, "buffer", lambda: observe_on(n), n, rounds=1) == n
-
-
-def test_buffer_plain_queue_tenth(benchmark: Any) -> None:
-    n = sized(10)
+@SIZES
+def test_buffer_plain_queue(benchmark: Any, tenths: int) -> None:
+    n = sized(10, tenths)
 
     def run() -> int:
         pipe: queue.Queue[int | None] = queue.Queue(maxsize=1024)
@@ -148,7 +144,7 @@ def test_buffer_plain_queue_tenth(benchmark: Any) -> None:
         consumer.join()
         return seen
 
-    assert measure(benchmark, "buffer", run, n) == n
+    assert measure(benchmark, f"buffer-{n}", run, n) == n
 
 
 # -- memory -------------------------------------------------------------------------------

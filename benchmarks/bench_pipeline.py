@@ -60,6 +60,7 @@ def batches(items: Iterable[int], size: int) -> Iterator[list[int]]:
 def test_simple_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "simple"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(rx.from_iterable(items).pipe(filter_(positive), map_(double)))
     )
@@ -69,6 +70,7 @@ def test_simple_rxstreamz(benchmark: Any) -> None:
 def test_simple_rxpy(benchmark: Any) -> None:
     benchmark.group = "simple"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(rx.from_iterable(items).pipe(ops.filter(positive), ops.map(double)))
     )
@@ -87,6 +89,7 @@ def plain_filter_map(items: list[int]) -> list[int]:
 def test_simple_plain(benchmark: Any) -> None:
     benchmark.group = "simple"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(plain_filter_map, items)
     assert len(result) == len(items)
 
@@ -97,6 +100,7 @@ def test_simple_plain(benchmark: Any) -> None:
 def test_batched_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "batched"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(rx.from_iterable(items).pipe(rxstreamz.batch(100), map_(total)))
     )
@@ -106,6 +110,7 @@ def test_batched_rxstreamz(benchmark: Any) -> None:
 def test_batched_rxpy(benchmark: Any) -> None:
     benchmark.group = "batched"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(rx.from_iterable(items).pipe(ops.buffer_with_count(100), ops.map(total)))
     )
@@ -115,6 +120,7 @@ def test_batched_rxpy(benchmark: Any) -> None:
 def test_batched_plain(benchmark: Any) -> None:
     benchmark.group = "batched"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(lambda: [total(b) for b in batches(items, 100)])
     assert sum(result) == sum(items)
 
@@ -125,6 +131,7 @@ def test_batched_plain(benchmark: Any) -> None:
 def test_async_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "async-10"
     items = data(100)
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(rx.from_iterable(items).pipe(rxstreamz.async_map(io_call, workers=10)))
     )
@@ -134,6 +141,7 @@ def test_async_rxstreamz(benchmark: Any) -> None:
 def test_async_rxpy(benchmark: Any) -> None:
     benchmark.group = "async-10"
     items = data(100)
+    benchmark.extra_info["items"] = len(items)
 
     def run() -> list[int]:
         with ThreadPoolExecutor(max_workers=10) as pool:
@@ -150,6 +158,7 @@ def test_async_rxpy(benchmark: Any) -> None:
 def test_async_plain(benchmark: Any) -> None:
     benchmark.group = "async-10"
     items = data(100)
+    benchmark.extra_info["items"] = len(items)
 
     def run() -> list[int]:
         with ThreadPoolExecutor(max_workers=10) as pool:
@@ -165,6 +174,7 @@ def test_async_plain(benchmark: Any) -> None:
 def test_complex_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "complex"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(
             rx.from_iterable(items).pipe(
@@ -178,6 +188,7 @@ def test_complex_rxstreamz(benchmark: Any) -> None:
 def test_complex_rxpy(benchmark: Any) -> None:
     benchmark.group = "complex"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(
             rx.from_iterable(items).pipe(
@@ -191,6 +202,7 @@ def test_complex_rxpy(benchmark: Any) -> None:
 def test_complex_plain(benchmark: Any) -> None:
     benchmark.group = "complex"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: [total(b) for b in batches((double(n) for n in items if positive(n)), 100)]
     )

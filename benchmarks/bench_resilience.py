@@ -85,16 +85,19 @@ def plain_guarded_loop(items: list[int]) -> list[int]:
 
 def test_retry_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "retry"
+    benchmark.extra_info["items"] = N
     assert benchmark(through(retry_(enrich))) == expected()
 
 
 def test_retry_rxpy_map(benchmark: Any) -> None:
     benchmark.group = "retry"
+    benchmark.extra_info["items"] = N
     assert benchmark(through(ops.map(enrich))) == expected()
 
 
 def test_retry_plain(benchmark: Any) -> None:
     benchmark.group = "retry"
+    benchmark.extra_info["items"] = N
     assert benchmark(plain_retry_loop, data()) == expected()
 
 
@@ -103,16 +106,19 @@ def test_retry_plain(benchmark: Any) -> None:
 
 def test_circuit_breaker_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "circuit_breaker"
+    benchmark.extra_info["items"] = N
     assert benchmark(through(circuit_breaker(enrich))) == expected()
 
 
 def test_circuit_breaker_rxpy_map(benchmark: Any) -> None:
     benchmark.group = "circuit_breaker"
+    benchmark.extra_info["items"] = N
     assert benchmark(through(ops.map(enrich))) == expected()
 
 
 def test_circuit_breaker_plain(benchmark: Any) -> None:
     benchmark.group = "circuit_breaker"
+    benchmark.extra_info["items"] = N
     assert benchmark(plain_guarded_loop, data()) == expected()
 
 
@@ -121,14 +127,17 @@ def test_circuit_breaker_plain(benchmark: Any) -> None:
 
 def test_dead_letter_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "dead_letter"
+    benchmark.extra_info["items"] = N
     assert benchmark(through(dead_letter(enrich, sink=drop_letter))) == expected()
 
 
 def test_dead_letter_rxpy_map(benchmark: Any) -> None:
     benchmark.group = "dead_letter"
+    benchmark.extra_info["items"] = N
     assert benchmark(through(ops.map(enrich))) == expected()
 
 
 def test_dead_letter_plain(benchmark: Any) -> None:
     benchmark.group = "dead_letter"
+    benchmark.extra_info["items"] = N
     assert benchmark(plain_guarded_loop, data()) == expected()

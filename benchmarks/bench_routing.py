@@ -1,4 +1,4 @@
-"""Routing beside RxPY and plain loops: partition_, router, fan_out (SPEC 4, 5.6).
+"""Routing beside RxPY and plain loops: partition_, router, fan_out.
 
 Run: ``pytest benchmarks/bench_routing.py --benchmark-enable``.
 

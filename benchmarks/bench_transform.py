@@ -6,7 +6,7 @@ Every group runs the same user functions over the same list of ints three
 ways, so the pytest-benchmark table shows the ratios directly (the figures in
 parentheses are relative to the fastest of the group):
 
-* ``filter+map``: ``filter_(n > 0) -> map_(n * 2)`` (issue 2's case).
+* ``filter+map``: ``filter_(n > 0) -> map_(n * 2)``.
 * ``chain-K``: ``K`` alternating filter/map stages; fusion calls one
   ``on_next`` per item for the whole run, RxPY one per stage, so the gap grows
   with ``K``.
@@ -56,6 +56,7 @@ def expected_chain(items: list[int], stages: int) -> list[int]:
 def test_filter_map_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "filter+map"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(rx.from_iterable(items).pipe(filter_(positive), map_(double)))
     )
@@ -65,6 +66,7 @@ def test_filter_map_rxstreamz(benchmark: Any) -> None:
 def test_filter_map_rxpy(benchmark: Any) -> None:
     benchmark.group = "filter+map"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(
         lambda: collect(rx.from_iterable(items).pipe(ops.filter(positive), ops.map(double)))
     )
@@ -83,6 +85,7 @@ def plain_filter_map(items: list[int]) -> list[int]:
 def test_filter_map_plain(benchmark: Any) -> None:
     benchmark.group = "filter+map"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(plain_filter_map, items)
     assert len(result) == N
 
@@ -96,6 +99,7 @@ CHAIN_LENGTHS = (2, 4, 6)
 def test_chain_rxstreamz(benchmark: Any, stages: int) -> None:
     benchmark.group = f"chain-{stages}"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     operators = [(filter_ if i % 2 == 0 else map_)(fn) for i, fn in enumerate(STAGES[:stages])]
     result = benchmark(lambda: collect(rx.from_iterable(items).pipe(*operators)))
     assert result == expected_chain(items, stages)
@@ -105,6 +109,7 @@ def test_chain_rxstreamz(benchmark: Any, stages: int) -> None:
 def test_chain_rxpy(benchmark: Any, stages: int) -> None:
     benchmark.group = f"chain-{stages}"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     operators = [
         (ops.filter if i % 2 == 0 else ops.map)(fn) for i, fn in enumerate(STAGES[:stages])
     ]
@@ -143,6 +148,7 @@ def plain_chain(items: list[int], stages: int) -> list[int]:
 def test_chain_plain(benchmark: Any, stages: int) -> None:
     benchmark.group = f"chain-{stages}"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(plain_chain, items, stages)
     assert result == expected_chain(items, stages)
 
@@ -153,6 +159,7 @@ def test_chain_plain(benchmark: Any, stages: int) -> None:
 def test_chunk_rxstreamz(benchmark: Any) -> None:
     benchmark.group = "chunk-100"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(lambda: collect(rx.from_iterable(items).pipe(chunk(100))))
     assert sum(map(len, result)) == N
 
@@ -160,6 +167,7 @@ def test_chunk_rxstreamz(benchmark: Any) -> None:
 def test_chunk_rxpy(benchmark: Any) -> None:
     benchmark.group = "chunk-100"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(lambda: collect(rx.from_iterable(items).pipe(ops.buffer_with_count(100))))
     assert sum(map(len, result)) == N
 
@@ -167,5 +175,6 @@ def test_chunk_rxpy(benchmark: Any) -> None:
 def test_chunk_plain(benchmark: Any) -> None:
     benchmark.group = "chunk-100"
     items = data()
+    benchmark.extra_info["items"] = len(items)
     result = benchmark(lambda: [items[i : i + 100] for i in range(0, len(items), 100)])
     assert sum(map(len, result)) == N

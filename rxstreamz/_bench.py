@@ -10,6 +10,15 @@ same process, one after the other:
 * ``fusion``: a chain of 1, 2, 4 and 6 ``filter_``/``map_`` stages, where the
   gain of fusion shows as the chain grows.
 
+Two more tables are measured only when asked for (``--table``), for the
+charts of the performance guide:
+
+* ``growth``: ``buffer_(1000)`` beside ``observe_on`` (unbounded) and a
+  ``queue.Queue(1000)`` at a tenth, a quarter, half and all of the items, so
+  time and peak memory show how each grows with the stream;
+* ``workers``: ``async_map`` on a call that waits ``IO_SECONDS``, with 1, 2,
+  4, 8 and 16 workers.
+
 The implementations are ``rxstreamz``, ``rxpy`` (the nearest composition of
 ``reactivex`` built-ins) and ``plain`` (a Python loop calling the same user
 functions; ``ThreadPoolExecutor.map`` for the concurrent cases, a
@@ -58,6 +67,7 @@ from reactivex.scheduler import EventLoopScheduler
 import rxstreamz
 
 __all__ = [
+    "DEFAULT_TABLES",
     "IMPLS",
     "TABLES",
     "Case",
@@ -70,14 +80,16 @@ __all__ = [
     "steps",
 ]
 
-Table = Literal["processor", "throughput", "fusion"]
+Table = Literal["processor", "throughput", "fusion", "growth", "workers"]
 Impl = Literal["rxstreamz", "rxpy", "plain"]
 Run = Callable[[], list[Any]]
 """Runs one pipeline over the prepared data to completion; returns its output."""
 Prepare = Callable[[list[int]], Run]
 """Builds a fresh ``Run`` over ``data`` (not timed)."""
 
-TABLES: tuple[Table, ...] = ("processor", "throughput", "fusion")
+TABLES: tuple[Table, ...] = ("processor", "throughput", "fusion", "growth", "workers")
+DEFAULT_TABLES: tuple[Table, ...] = ("processor", "throughput", "fusion")
+"""The tables measured when none is named (``growth`` and ``workers`` are for the charts)."""
 IMPLS: tuple[Impl, ...] = ("rxstreamz", "rxpy", "plain")
 
 IO_SECONDS = 0.0001
@@ -88,6 +100,10 @@ IO_DIVISOR = 100
 """The simulated I/O case runs ``items // IO_DIVISOR`` items."""
 OBSERVE_ON_CAP = 20_000
 """RxPY's ``observe_on`` queue is unbounded: past this size it only measures swapping."""
+GROWTH_DIVISORS = (10, 4, 2, 1)
+"""The ``growth`` table runs ``items // d`` items for each of these ``d``."""
+WORKER_COUNTS = (1, 2, 4, 8, 16)
+"""The ``workers`` table runs ``async_map`` with each of these worker counts."""
 WARMUP_ITEMS = 1_000
 """Items of the untimed run made before a row is timed (imports, caches, threads)."""
 _WAIT_SECONDS = 600.0
@@ -561,6 +577,39 @@ def cases() -> list[Case]:
         )
         for stages in (1, 2, 4, 6)
     )
+    result.extend(
+        Case(
+            "growth",
+            f"items / {divisor}",
+            {
+                "rxstreamz": _rxstreamz(lambda: [_processor("buffer_")(1000)]),
+                "rxpy": _rxpy_observe_on,
+                "plain": _plain(_plain_buffer),
+            },
+            divisor=divisor,
+            notes={
+                "rxstreamz": "buffer_(1000)",
+                "rxpy": "observe_on(EventLoopScheduler()), unbounded",
+                "plain": "queue.Queue(1000) + consumer thread",
+            },
+        )
+        for divisor in GROWTH_DIVISORS
+    )
+    result.extend(
+        Case(
+            "workers",
+            f"workers={workers}",
+            {
+                "rxstreamz": _rxstreamz_async(io_double, workers),
+                "rxpy": _rxpy_async(io_double, workers),
+                "plain": _pool_map(io_double, workers),
+            },
+            divisor=IO_DIVISOR,
+            notes=dict.fromkeys(IMPLS, io_note),
+            memory=False,
+        )
+        for workers in WORKER_COUNTS
+    )
     return result
 
 
@@ -724,12 +773,26 @@ def machine() -> dict[str, object]:
     """Describe this machine and the versions measured (stable between runs)."""
     return {
         "cpus": os.cpu_count() or 1,
+        "cpu_model": _cpu_model(),
         "platform": platform.platform(terse=True),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "reactivex": _version("reactivex"),
         "rxstreamz": rxstreamz.__version__,
         "gil": _gil(),
     }
+
+
+def _cpu_model() -> str:
+    """Return the processor's model name (``/proc/cpuinfo`` on Linux), or ``"unknown"``."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() in {"model name", "Hardware", "cpu model"} and value.strip():
+                    return " ".join(value.split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def _version(package: str) -> str:

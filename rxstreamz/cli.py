@@ -24,6 +24,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Generator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +43,8 @@ _TITLES: dict[Table, str] = {
     "processor": "Per-processor cost",
     "throughput": "Pipeline throughput",
     "fusion": "Fusion: a chain of filter_/map_ stages",
+    "growth": "Growth: buffer_ beside observe_on as the stream grows",
+    "workers": "Workers: async_map on a waiting call",
 }
 _IMPL_LABELS = {"rxstreamz": "rxstreamz", "rxpy": "RxPY", "plain": "plain loop"}
 
@@ -90,7 +93,10 @@ def _parser() -> argparse.ArgumentParser:
         "--table",
         action="append",
         choices=_bench.TABLES,
-        help="only this table (repeatable; default: all)",
+        help=(
+            "only this table (repeatable; default: processor, throughput and fusion; "
+            "growth and workers feed the charts of the performance guide)"
+        ),
     )
     bench.add_argument(
         "--clock",
@@ -136,7 +142,7 @@ def _bench_command(args: argparse.Namespace) -> int:
     quick: bool = args.quick
     items: int = args.items or (QUICK_ITEMS if quick else DEFAULT_ITEMS)
     repeat: int = args.repeat or (1 if quick else DEFAULT_REPEAT)
-    tables: list[Table] = args.table or list(_bench.TABLES)
+    tables: list[Table] = args.table or list(_bench.DEFAULT_TABLES)
     selected = [case for case in _bench.cases() if case.table in tables]
     machine = _bench.machine()
     busy = _busy_warning()
@@ -265,8 +271,10 @@ def _tqdm_progress(total: int) -> Generator[Callable[[str], None], None, None]:
 def describe(machine: dict[str, object]) -> str:
     """Return the one-line machine description printed above the tables."""
     gil = "" if machine.get("gil", True) else " (free-threaded)"
+    model = machine.get("cpu_model")
+    cpus = f"{machine['cpus']} CPUs" + (f", {model}" if model else "")
     return (
-        f"{machine['python']}{gil}, {machine['cpus']} CPUs, {machine['platform']}, "
+        f"{machine['python']}{gil}, {cpus}, {machine['platform']}, "
         f"reactivex {machine['reactivex']}, rxstreamz {machine['rxstreamz']}"
     )
 
@@ -279,8 +287,9 @@ def to_json(
     repeat: int,
     clock: _bench.Clock = "wall",
 ) -> str:
-    """Return the JSON document of a run (sorted keys, rounded numbers)."""
+    """Return the JSON document of a run (sorted keys, rounded numbers, today's date)."""
     document = {
+        "date": datetime.now(UTC).date().isoformat(),
         "machine": machine,
         "settings": {"clock": clock, "items": items, "repeat": repeat},
         "rows": [_rounded(row) for row in rows],
@@ -340,10 +349,12 @@ def _table(
         "processor": "Processor",
         "throughput": "Pipeline",
         "fusion": "Chain",
+        "growth": "Stream",
+        "workers": "Workers",
     }[table]
     if table == "processor":
         metrics = ["ns/item", "B/item", "allocs/item", "peak memory"]
-    elif table == "throughput":
+    elif table in {"throughput", "growth"}:
         metrics = ["items/s", "ns/item", "peak memory"]
     else:
         metrics = ["items/s", "ns/item"]

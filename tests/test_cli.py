@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,10 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
 
 def test_json_has_the_stable_schema(quick_run: tuple[dict[str, Any], str, str]) -> None:
     document, _, _ = quick_run
-    assert set(document) == {"machine", "rows", "settings"}
+    assert set(document) == {"date", "machine", "rows", "settings"}
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", document["date"])
     assert set(document["machine"]) == {
+        "cpu_model",
         "cpus",
         "gil",
         "platform",
@@ -161,7 +164,7 @@ def test_text_report_has_machine_line_and_tables(
 def test_plain_progress_goes_to_stderr(quick_run: tuple[dict[str, Any], str, str]) -> None:
     _, out, err = quick_run
     progress = [line for line in err.splitlines() if not line.startswith("warning: load average")]
-    total = _bench.steps(_bench.cases())
+    total = _bench.steps([c for c in _bench.cases() if c.table in _bench.DEFAULT_TABLES])
     assert progress[0] == f"[1/{total}] processor: filter_ [rxstreamz] time"
     assert progress[-1].startswith(f"[{total}/{total}] fusion: 6 stages [plain]")
     assert "[1/" not in out
@@ -263,3 +266,24 @@ def test_cpu_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["settings"]["clock"] == "cpu"
     assert all(row["seconds"] > 0 for row in document["rows"])
+
+
+def test_chart_tables_run_only_when_named(tmp_path: Path) -> None:
+    path = tmp_path / "charts.json"
+    argv = ["bench", "--quick", "--items", "400", "--table", "growth", "--table", "workers"]
+    before = set(threading.enumerate())
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main([*argv, "--progress", "none", "--json", str(path)]) == 0
+    assert wait_for_threads(before) == [], "a benchmark run left threads behind"
+    rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    growth = [(r["case"], r["impl"], r["items"]) for r in rows if r["table"] == "growth"]
+    assert growth == [
+        (f"items / {d}", impl, 400 // d)
+        for d in _bench.GROWTH_DIVISORS
+        for impl in ("rxstreamz", "rxpy", "plain")
+    ]
+    assert all(r["peak_bytes"] > 0 for r in rows if r["table"] == "growth")
+    workers = [r["case"] for r in rows if r["table"] == "workers" and r["impl"] == "rxstreamz"]
+    assert workers == [f"workers={n}" for n in _bench.WORKER_COUNTS]
+    assert "Growth: buffer_ beside observe_on" in out.getvalue()
+    assert {r["table"] for r in rows} == {"growth", "workers"}
