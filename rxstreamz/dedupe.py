@@ -109,8 +109,8 @@ class _DedupeCore:
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            now_of = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            now_of = clock.now
             emit = observer.on_next
             lock = threading.Lock()  # guards `seen` against the purge timer (ttl only)
             # Keys in pass order (duplicates never refresh), so the first entry
@@ -130,7 +130,7 @@ class _DedupeCore:
                 return passed, duplicates, len(seen) + len(forever)
 
             def fail(exc: Exception, item: _X) -> None:
-                forwarded = failures.handle(exc, item, clock.now)
+                forwarded = failures.handle(exc, item, now_of())
                 if forwarded is not None and finish():
                     observer.on_error(forwarded)
 
@@ -185,7 +185,7 @@ class _DedupeCore:
                     purge_armed = False
                     if stopped:
                         return
-                    purge(clock.now)
+                    purge(now_of())
                     if seen:
                         arm_purge()
 
@@ -193,7 +193,7 @@ class _DedupeCore:
                 nonlocal purge_armed
                 assert ttl is not None
                 purge_armed = True
-                purge_timer.disposable = clock.schedule_relative(ttl, purge_tick)
+                purge_timer.disposable = clock.scheduler.schedule_relative(ttl, purge_tick)
 
             def on_next_ttl(item: _X) -> None:
                 nonlocal passed, duplicates

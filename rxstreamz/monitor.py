@@ -64,8 +64,8 @@ class Monitor:
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            now_of = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            now_of = clock.now
             emit = observer.on_next
             # Items pass without a lock. The only downstream call made off the
             # source thread is the on_error of a failing report; it must never
@@ -83,7 +83,7 @@ class Monitor:
             reporting = threading.Lock()
             total = 0  # items seen; written by the source thread only
             samples = array("d")  # seconds in downstream on_next, not yet reported
-            started = clock.now
+            started = now_of()
             last_report = started
             reported_total = 0
             ticks = 1  # the next report is due at started + ticks * period
@@ -96,7 +96,7 @@ class Monitor:
                 # Lock-free, so a downstream that blocks cannot delay a report:
                 # `total` only grows, and samples appended while we cut stay
                 # for the next report (each array call is atomic).
-                now = clock.now
+                now = now_of()
                 seen = total
                 cut = len(samples)
                 taken = samples[:cut]
@@ -161,11 +161,11 @@ class Monitor:
                         return
                     # Next report on the grid started + k * interval (no drift);
                     # grid points already passed (a late timer) are skipped.
-                    now = clock.now
+                    now = now_of()
                     ticks += 1
                     while started + ticks * period <= now:
                         ticks += 1
-                    timer.disposable = clock.schedule_absolute(started + ticks * period, tick)
+                    timer.disposable = clock.schedule_at(started + ticks * period, tick)
 
             def final_report() -> Exception | None:
                 nonlocal finished
@@ -224,7 +224,7 @@ class Monitor:
                 finished = stopped = True  # no final report, no terminal call
                 timer.dispose()
 
-            timer.disposable = clock.schedule_absolute(started + period, tick)
+            timer.disposable = clock.schedule_at(started + period, tick)
             upstream.disposable = source.subscribe(
                 on_next_timed if track_latency else on_next,
                 on_error,

@@ -36,7 +36,10 @@ __all__ = ["Throttle", "ThrottleStats", "throttle"]
 
 _X = TypeVar("_X")
 
-_ZERO = timedelta(0)
+
+def _interval_micros(rate: float) -> int:
+    """``1 / rate`` seconds in whole microseconds, rounded up (never faster than ``rate``)."""
+    return max(1, math.ceil(round(1_000_000 / rate, 6)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +76,7 @@ class Throttle:
         self.max_pending = max_pending
         self.name = name
         self.scheduler = scheduler
-        micros = max(1, math.ceil(round(1_000_000 / rate, 6)))
-        self.interval = timedelta(microseconds=micros)
+        self.interval = timedelta(microseconds=_interval_micros(rate))
         self._counters = QueueCounters()
 
     def __repr__(self) -> str:
@@ -102,14 +104,16 @@ class Throttle:
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
+            timers = _scheduling.resolve(own, scheduler)
+            clock = _scheduling.Clock(timers)
+            now_of = clock.now
             queue = BoundedQueue[_X](
-                max_pending, processor=name, counters=counters, scheduler=clock
+                max_pending, processor=name, counters=counters, scheduler=timers
             )
             # Re-entrant: a trampoline (CurrentThreadScheduler outside any
             # trampoline run) runs the release at once, inside ``arm``.
             lock = threading.RLock()
-            tat: datetime = clock.now  # the bucket starts full
+            tat: datetime = now_of()  # the bucket starts full
             pacing = False  # a release is scheduled or emitting: it owns the output
             ended = False  # upstream ended (or throttle failed): accept nothing more
             terminated = False
@@ -141,11 +145,11 @@ class Throttle:
                 fails the stream with it, once the lock is released.
                 """
                 try:
-                    timer.disposable = clock.schedule_absolute(max(tat - tolerance, now), release)
+                    timer.disposable = clock.schedule_at(max(tat - tolerance, now), release)
                 except Exception as exc:
                     exc.add_note(
                         f"rxstreamz: processor {name!r} could not schedule a timer "
-                        f"on {type(clock).__name__}"
+                        f"on {type(timers).__name__}"
                     )
                     return exc
                 return None
@@ -169,7 +173,7 @@ class Throttle:
                 with lock:
                     if stopped:
                         return
-                    now = clock.now
+                    now = now_of()
                     while len(queue) and now >= tat - tolerance:
                         out.append(queue.pop())
                         tat = max(tat, now) + interval
@@ -183,7 +187,7 @@ class Throttle:
                     if disposed():
                         return
                     if len(queue):
-                        refused = arm(clock.now)
+                        refused = arm(now_of())
                         done = False
                     else:
                         refused = None
@@ -210,7 +214,7 @@ class Throttle:
                 with lock:
                     if ended or stopped:
                         return
-                    now = clock.now
+                    now = now_of()
                     direct = not pacing and now >= tat - tolerance
                     if direct:
                         tat = max(tat, now) + interval
@@ -228,7 +232,7 @@ class Throttle:
                     if pacing or stopped or not len(queue):
                         return
                     pacing = True
-                    refused = arm(clock.now)
+                    refused = arm(now_of())
                 if refused is not None:
                     abort(refused)
 
@@ -248,7 +252,7 @@ class Throttle:
                 # it. The first release timer replaces this action if it comes first.
                 # A scheduler that refuses it refuses the timers too: arm() reports that.
                 with contextlib.suppress(Exception):
-                    timer.disposable = clock.schedule(queue.claim_consumer)
+                    timer.disposable = timers.schedule(queue.claim_consumer)
             upstream.disposable = source.subscribe(
                 on_next, end, lambda: end(None), scheduler=scheduler
             )
@@ -340,9 +344,10 @@ def throttle(
         raise ValueError(f"rate must be finite, got {rate!r}")
     if value <= 0:
         raise ValueError(f"rate must be > 0, got {rate!r}")
+    tokens = _validate.integer("burst", burst)
     return Throttle(
         value,
-        _validate.integer("burst", burst),
+        tokens,
         _validate.optional_integer("max_pending", max_pending),
         _validate.name(name, "throttle"),
         _validate.scheduler(scheduler),

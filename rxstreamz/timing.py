@@ -61,8 +61,8 @@ class Batch:
         def subscribe(
             observer: abc.ObserverBase[list[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            now = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            now = clock.now
             emit = observer.on_next
             lock = threading.RLock()  # timer hand-off, arming and termination only
             current: list[_X] = []
@@ -83,7 +83,7 @@ class Batch:
             def arm(due: datetime) -> None:  # lock held
                 nonlocal armed_for
                 armed_for = due
-                timer.disposable = clock.schedule_absolute(due, fire)
+                timer.disposable = clock.schedule_at(due, fire)
 
             def settle() -> None:  # lock held, no item in flight on another thread
                 """Emit the open batch if it is due, else make sure a timer waits for it."""
@@ -278,8 +278,8 @@ class Debounce:
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            now = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            now = clock.now
             lock = threading.RLock()
             # The latest item and its arrival time, replaced by on_next in one
             # store (no lock on the per-item path); `emitted` is the pair that
@@ -302,7 +302,7 @@ class Debounce:
                     due = pending[1] + quiet
                     if now() < due:
                         armed = True
-                        timer.disposable = clock.schedule_absolute(due, fire)
+                        timer.disposable = clock.schedule_at(due, fire)
                         return
                     emitted = pending
                     observer.on_next(pending[0])
@@ -313,7 +313,7 @@ class Debounce:
                     if armed or stopped or latest is None:
                         return
                     armed = True
-                    timer.disposable = clock.schedule_absolute(latest[1] + quiet, fire)
+                    timer.disposable = clock.schedule_at(latest[1] + quiet, fire)
 
             def on_next(item: _X) -> None:
                 nonlocal latest

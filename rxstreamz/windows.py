@@ -100,8 +100,8 @@ class TimeWindow:
         def subscribe(
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            read_clock = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            read_clock = clock.now
             subscribed = read_clock()
             epoch = epoch_of(subscribed)
             never = datetime.min.replace(tzinfo=epoch.tzinfo)
@@ -144,7 +144,7 @@ class TimeWindow:
                     boundary = at(min(due, (newest + 1) * slide))
                     if due != timer_due:
                         timer_due = due
-                        timer.disposable = clock.schedule_absolute(at(due), fire)
+                        timer.disposable = clock.schedule_at(at(due), fire)
                 else:
                     boundary = never
                     if timer_due is not None:
@@ -430,8 +430,8 @@ class _SessionOperator:
         def subscribe(
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            read_clock = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            read_clock = clock.now
             latest = read_clock()  # time never runs backwards for a subscription
             lock = threading.RLock()
             sessions: dict[str | None, _Session[_X]] = {}
@@ -479,7 +479,7 @@ class _SessionOperator:
                     due = deadlines[0][0]
                     if timer_due is None or due < timer_due:
                         timer_due = due
-                        timer.disposable = clock.schedule_absolute(due, fire)
+                        timer.disposable = clock.schedule_at(due, fire)
 
             def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                 nonlocal timer_due
@@ -508,7 +508,7 @@ class _SessionOperator:
                             )
                         key = result
                     except Exception as exc:
-                        failure = failures.handle(exc, item, clock.now)
+                        failure = failures.handle(exc, item, read_clock())
                         if failure is not None:
                             fail(failure)
                         return
