@@ -5,7 +5,10 @@ starts full. An item that finds a token passes at once (on the producer's
 thread); otherwise it waits, in order, in the bounded queue of SPEC 3
 (``max_pending``), and **one** timer per subscription releases the queue's
 head when the next token is due, then re-arms for the next one. A burst of any
-length costs one timer at a time, never one per item.
+length costs one timer at a time, never one per item. While items wait, their
+turns are slots one interval apart; a timer that runs late releases every item
+whose slot has passed, so the time a timer takes to wake does not lower the
+rate (at 10,000/s one timer per release reached 41 % of it).
 
 The bucket is kept as a *theoretical arrival time* (the generic cell rate
 algorithm, equivalent to a token bucket): an item may pass at ``now`` when
@@ -35,6 +38,9 @@ from rxstreamz.errors import BackpressureError
 __all__ = ["Throttle", "ThrottleStats", "throttle"]
 
 _X = TypeVar("_X")
+
+_CATCH_UP = timedelta(milliseconds=20)
+"""How much of a late timer's delay the schedule makes up for (see ``throttle``)."""
 
 
 def _interval_micros(rate: float) -> int:
@@ -174,9 +180,15 @@ class Throttle:
                     if stopped:
                         return
                     now = now_of()
-                    while len(queue) and now >= tat - tolerance:
+                    # While items wait, their slots are one interval apart. A timer
+                    # that runs late releases every item whose slot has passed, so
+                    # timer latency does not lower the rate; it makes up for at most
+                    # `_CATCH_UP` of its delay (a longer stall is not flooded).
+                    slot = max(tat, now - _CATCH_UP)
+                    while len(queue) and now >= slot - tolerance:
                         out.append(queue.pop())
-                        tat = max(tat, now) + interval
+                        slot += interval
+                    tat = slot
                 for index, item in enumerate(out):
                     if disposed():
                         counters.count_dropped(len(out) - index)
@@ -299,6 +311,15 @@ def throttle(
         - One timer at a time per subscription, armed for the moment the next
           token is due; dispose cancels it and releases a blocked producer;
           nothing is emitted after dispose.
+        - Catch-up: while items wait, each has a slot, one interval after the
+          previous one. A timer that runs late (a busy or paused process)
+          releases at once every waiting item whose slot has passed, then the
+          pace resumes on the same slots, so the long-run rate is ``rate``
+          even when timers wake late. It makes up for at most 20 ms of
+          lateness: after a longer stall the slots restart 20 ms in the past,
+          so a stall never releases more than ``burst`` items plus
+          ``rate * 0.02`` at once. An idle bucket still never holds more than
+          ``burst`` tokens.
         - Threads: an item that finds a token is emitted on the producer's
           thread; queued items on the scheduler's thread. Emissions never
           overlap. A trampoline (``CurrentThreadScheduler`` outside any
@@ -336,15 +357,30 @@ def throttle(
     Raises:
         TypeError: ``rate`` is not a number, ``burst``/``max_pending`` is not
             an int, or ``scheduler`` is not a scheduler.
-        ValueError: ``rate`` is not a finite number > 0, or ``burst`` /
-            ``max_pending`` is less than 1.
+        ValueError: ``rate`` is not a finite number > 0 or is below
+            ``1 / threading.TIMEOUT_MAX``; ``burst`` / ``max_pending`` is
+            less than 1, or ``burst`` covers more than
+            ``threading.TIMEOUT_MAX`` seconds at ``rate``.
     """
     value = _validate.number("rate", rate)
     if math.isinf(value):
         raise ValueError(f"rate must be finite, got {rate!r}")
     if value <= 0:
         raise ValueError(f"rate must be > 0, got {rate!r}")
+    if value < 1 / threading.TIMEOUT_MAX:
+        raise ValueError(
+            f"rate must be >= 1 / threading.TIMEOUT_MAX (one item per "
+            f"{threading.TIMEOUT_MAX:g} s), got {rate!r}"
+        )
     tokens = _validate.integer("burst", burst)
+    # A full bucket covers (burst - 1) intervals of scheduler time; keep it a
+    # span that timers and datetime arithmetic hold.
+    most = int(threading.TIMEOUT_MAX * 1_000_000) // _interval_micros(value) + 1
+    if tokens > most:
+        raise ValueError(
+            f"burst must be <= {most} at rate {value:g}/s (a full bucket may cover at "
+            f"most threading.TIMEOUT_MAX = {threading.TIMEOUT_MAX:g} s), got {burst!r}"
+        )
     return Throttle(
         value,
         tokens,
