@@ -401,8 +401,12 @@ class _SessionOperator:
         key: Callable[[Any], str] | None,
         failures: Failures,
         scheduler: abc.SchedulerBase | None,
+        max_sessions: int | None = None,
+        max_duration: int | None = None,
     ) -> None:
         self.gap_micros = gap
+        self.max_sessions = max_sessions
+        self.max_duration_micros = max_duration
         self.name = failures.processor
         self._key = key
         self._failures = failures
@@ -422,6 +426,12 @@ class _SessionOperator:
 
     def _apply(self, source: Observable[_X]) -> Observable[Window[_X]]:
         gap = timedelta(microseconds=self.gap_micros)
+        longest = (
+            None
+            if self.max_duration_micros is None
+            else timedelta(microseconds=self.max_duration_micros)
+        )
+        most = self.max_sessions
         key_fn = self._key
         failures = self._failures
         own = self._scheduler
@@ -437,7 +447,10 @@ class _SessionOperator:
             sessions: dict[str | None, _Session[_X]] = {}
             # One entry per open session: (deadline, first, key for sorting, seq, session).
             # A deadline moves later as items arrive; the entry is corrected lazily
-            # when it reaches the top of the heap.
+            # when it reaches the top of the heap. A session closed early (the
+            # max_sessions limit) leaves its entry behind until it reaches the top
+            # or the heap is rebuilt. With max_sessions, `sessions` is kept in
+            # order of last item (oldest first).
             deadlines: list[tuple[datetime, datetime, str, int, _Session[_X]]] = []
             seq = 0
             timer = SerialDisposable()
@@ -452,26 +465,46 @@ class _SessionOperator:
                     latest = now
                 return latest
 
-            def emit(session: _Session[_X]) -> None:
+            def end_of(session: _Session[_X]) -> datetime:
+                # When the session expires: `gap` after its last item, or
+                # `max_duration` after its first, whichever comes first.
+                end = session.last + gap
+                if longest is not None:
+                    end = min(end, session.first + longest)
+                return end
+
+            def emit(session: _Session[_X], end: datetime) -> None:
                 del sessions[session.key]
                 count_emitted()
-                observer.on_next(
-                    Window(session.first, session.last + gap, session.items, session.key)
-                )
+                observer.on_next(Window(session.first, end, session.items, session.key))
 
             def expire(now: datetime) -> bool:
                 # Emit every session whose deadline is at or before ``now``, in
                 # (deadline, start, key) order. False if disposed meanwhile.
                 while deadlines and deadlines[0][0] <= now:
                     deadline, first, sort_key, number, session = heapq.heappop(deadlines)
-                    actual = session.last + gap
+                    if sessions.get(session.key) is not session:
+                        continue  # closed early
+                    actual = end_of(session)
                     if actual != deadline:
                         heapq.heappush(deadlines, (actual, first, sort_key, number, session))
                     else:
-                        emit(session)
+                        emit(session, actual)
                         if stopped:
                             return False
                 return True
+
+            def close_oldest(now: datetime) -> bool:
+                # The max_sessions limit: close the session whose last item is the
+                # oldest, ending it now. False if disposed meanwhile.
+                nonlocal deadlines
+                emit(sessions[next(iter(sessions))], now)
+                if len(deadlines) > 2 * len(sessions) + 16:  # drop the entries left behind
+                    deadlines = [
+                        entry for entry in deadlines if sessions.get(entry[4].key) is entry[4]
+                    ]
+                    heapq.heapify(deadlines)
+                return not stopped
 
             def arm() -> None:
                 nonlocal timer_due
@@ -524,14 +557,19 @@ class _SessionOperator:
                         return
                     session = sessions.get(key)
                     if session is None:
+                        if most is not None and len(sessions) >= most and not close_oldest(now):
+                            return
                         session = sessions[key] = _Session(key, now, item)
                         seq += 1
-                        entry = (now + gap, now, key or "", seq, session)
-                        heapq.heappush(deadlines, entry)
+                        due = now + gap if longest is None else now + min(gap, longest)
+                        heapq.heappush(deadlines, (due, now, key or "", seq, session))
                         arm()
                     else:
                         session.last = now
                         session.items.append(item)
+                        if most is not None:  # keep `sessions` in order of last item
+                            del sessions[key]
+                            sessions[key] = session
 
             def stop() -> None:
                 # No lock: a timer holds it while downstream receives a window,
@@ -549,7 +587,7 @@ class _SessionOperator:
                     timer.dispose()
                     order = sorted(sessions.values(), key=lambda s: (s.first, s.key or ""))
                     for session in order:
-                        emit(session)
+                        emit(session, end_of(session))
                     return True
 
             def fail(exc: Exception) -> None:
@@ -588,6 +626,8 @@ def session_window(
     gap: _validate.Duration,
     *,
     key: None = None,
+    max_sessions: int | None = None,
+    max_duration: _validate.Duration | None = None,
     errors: _validate.ErrorMode = "raise",
     on_failure: OnFailure | None = None,
     name: str | None = None,
@@ -600,6 +640,8 @@ def session_window(
     gap: _validate.Duration,
     *,
     key: Callable[[_T], str],
+    max_sessions: int | None = None,
+    max_duration: _validate.Duration | None = None,
     errors: _validate.ErrorMode = "raise",
     on_failure: OnFailure | None = None,
     name: str | None = None,
@@ -611,6 +653,8 @@ def session_window(
     gap: _validate.Duration,
     *,
     key: Callable[[_T], str] | None = None,
+    max_sessions: int | None = None,
+    max_duration: _validate.Duration | None = None,
     errors: _validate.ErrorMode = "raise",
     on_failure: OnFailure | None = None,
     name: str | None = None,
@@ -651,6 +695,20 @@ def session_window(
           lazily when the session got more items meanwhile: no timer per item.
           Dispose cancels it (without waiting for a downstream receiving a
           window); nothing is emitted after.
+        - Memory: each open session holds its items, and each open key one
+          session, until the session expires. A key that never goes quiet
+          for ``gap`` keeps one session, and its items, forever; unbounded
+          keys keep unbounded sessions. ``max_duration`` and
+          ``max_sessions`` bound both.
+        - ``max_duration``: a session that has been open that long is emitted
+          with ``end = start + max_duration`` (at that moment, by the timer),
+          and the key's next item starts a new session; an item arriving
+          exactly then belongs to the new one.
+        - ``max_sessions``: when an item for a new key would open one session
+          too many, the open session whose last item is the oldest (ties: the
+          one whose last item came first) is emitted first, closed early, with
+          ``end`` = the moment it was closed (so ``end - last`` may be less
+          than ``gap``); then the new session opens.
         - Each subscription has its own sessions.
 
     Examples:
@@ -672,6 +730,10 @@ def session_window(
     Args:
         gap: Idle time that closes a session (seconds or ``timedelta``).
         key: Session key of an item (a ``str``); ``None`` for one session.
+        max_sessions: Most sessions open at once (>= 1); ``None`` for no
+            limit. See Behavior.
+        max_duration: Longest a session stays open (seconds or
+            ``timedelta``, at least a microsecond); ``None`` for no limit.
         errors: ``"raise"`` or ``"skip"`` (see Behavior).
         on_failure: Receives a ``DeadLetter`` per skipped item.
         name: Default ``"session_window"``.
@@ -683,16 +745,20 @@ def session_window(
         ``Observable[Window[T]]``, with ``stats() -> SessionWindowStats``.
 
     Raises:
-        TypeError: ``gap`` is not a number or ``timedelta``; ``key`` or
+        TypeError: ``gap`` or ``max_duration`` is not a number or ``timedelta``;
+            ``max_sessions`` is not an int; ``key`` or
             ``on_failure`` is not callable; ``scheduler`` is not a reactivex
             scheduler.
-        ValueError: ``gap`` is not positive; ``errors`` is not ``"raise"`` or
-            ``"skip"``.
+        ValueError: ``gap`` or ``max_duration`` is not positive (or below a
+            microsecond); ``max_sessions`` < 1; ``errors`` is not ``"raise"``
+            or ``"skip"``.
     """
     gap_micros = duration_micros("gap", gap)
     key_fn: Callable[[_T], str] | None = _validate.optional_function("key", key)
+    most = _validate.optional_integer("max_sessions", max_sessions)
+    longest = None if max_duration is None else duration_micros("max_duration", max_duration)
     failures = Failures(_validate.name(name, "session_window"), errors, on_failure)
     own = _validate.scheduler(scheduler)
     if key_fn is None:
-        return SessionWindow(gap_micros, None, failures, own)
-    return KeyedSessionWindow(gap_micros, key_fn, failures, own)
+        return SessionWindow(gap_micros, None, failures, own, most, longest)
+    return KeyedSessionWindow(gap_micros, key_fn, failures, own, most, longest)
