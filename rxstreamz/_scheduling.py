@@ -34,6 +34,7 @@ _WALL_CLOCK: object = Scheduler.now
 """The ``now`` property that RxPY's real-time schedulers inherit unchanged."""
 
 _ZERO = timedelta(0)
+_MICROSECOND = timedelta(microseconds=1)
 
 monotonic: Callable[[], float] = time.monotonic
 """The steady clock behind real-time ``Clock`` readings (a seam for tests)."""
@@ -66,17 +67,38 @@ class Clock:
     run on the monotonic clock too.
     """
 
-    __slots__ = ("now", "scheduler", "steady")
+    __slots__ = ("micros", "now", "scheduler", "steady")
 
     now: Callable[[], datetime]
     """Read the clock (a UTC ``datetime`` for real-time schedulers)."""
+
+    micros: Callable[[], int]
+    """Read the clock as whole microseconds from an arbitrary origin.
+
+    For measuring spans (the difference of two readings), more cheaply than
+    through ``now``; not comparable with ``now`` readings.
+    """
 
     def __init__(self, scheduler: abc.SchedulerBase) -> None:
         self.scheduler = scheduler
         self.steady = _keeps_wall_clock(scheduler)
         if not self.steady:
-            self.now = lambda: scheduler.now
+            origin = scheduler.now
+
+            def now() -> datetime:
+                return scheduler.now
+
+            def micros() -> int:
+                return (scheduler.now - origin) // _MICROSECOND
+
+            self.now, self.micros = now, micros
             return
+        read = monotonic
+
+        def steady_micros() -> int:
+            return int(read() * 1_000_000)
+
+        self.micros = steady_micros
         offset = scheduler.now.timestamp() - monotonic()
 
         def steady_now(

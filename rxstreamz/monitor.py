@@ -28,8 +28,6 @@ _X = TypeVar("_X")
 
 OnStats = Callable[[StreamStats], object]
 
-_MICROSECOND = timedelta(microseconds=1)
-
 RESERVOIR_SIZE = 4096
 """Most latency samples kept per report: percentiles are exact up to this many items."""
 
@@ -134,6 +132,7 @@ class Monitor:
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
             now_of = clock.now
+            micros = clock.micros
             emit = observer.on_next
             # Items pass without a lock. The only downstream call made off the
             # source thread is the on_error of a failing report; it must never
@@ -278,9 +277,9 @@ class Monitor:
                 try:
                     if failure is None:
                         total += 1
-                        before = now_of()
+                        before = micros()
                         emit(item)
-                        samples.append((now_of() - before) // _MICROSECOND)
+                        samples.append(micros() - before)
                         if len(samples) >= _STAGING:
                             fold()
                 finally:

@@ -226,6 +226,19 @@ def test_clock_ignores_wall_clock_steps(fake: SteppingScheduler) -> None:
     assert fired == [1.0]  # 0.75 s after, not 3.75 s
 
 
+def test_clock_micros_measures_spans_on_both_kinds_of_clock(fake: SteppingScheduler) -> None:
+    test = TestScheduler()
+    virtual = Clock(test)
+    start = virtual.micros()
+    test.advance_by(1.5)
+    assert virtual.micros() - start == 1_500_000
+    steady = Clock(fake)
+    start = steady.micros()
+    fake.time.true_us += 250_000
+    fake.time.step_us -= 3_000_000  # a wall-clock step does not count
+    assert steady.micros() - start == 250_000
+
+
 def test_clock_runs_an_overdue_action_at_once(fake: SteppingScheduler) -> None:
     clock = Clock(fake)
     fake.time.true_us = 500_000
