@@ -5,7 +5,9 @@ the timer carries no identity of its own; when it fires it compares the
 scheduler clock with the deadline of what is pending *now* and either emits it
 or re-arms itself for the remaining time. A timer that outlived its batch or
 its item therefore never emits anything early, and a synchronous burst of any
-length schedules O(1) timers.
+length schedules O(1) timers. The clock is the subscription's
+``_scheduling.Clock``, which a wall-clock step does not move on real-time
+schedulers.
 
 The item path takes no lock (it is the hot path); the timer and the source
 thread hand pending state to each other through flags whose reads and writes

@@ -13,6 +13,11 @@ there, never to the one that ends there.
 
 Timers are per window, never per item: one timer waits for the earliest open
 window (or session) to end and is re-armed for the next one when it fires.
+
+Time is read through ``_scheduling.Clock``: on real-time schedulers a steady
+clock (the wall clock at subscription plus monotonic time), so a wall-clock
+step moves neither deadlines nor boundaries; the labels then differ from the
+wall clock by the step until the next subscription.
 """
 
 from __future__ import annotations
