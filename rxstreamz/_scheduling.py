@@ -67,7 +67,7 @@ class Clock:
     run on the monotonic clock too.
     """
 
-    __slots__ = ("micros", "now", "scheduler", "steady")
+    __slots__ = ("_origin", "micros", "now", "scheduler", "steady")
 
     now: Callable[[], datetime]
     """Read the clock (a UTC ``datetime`` for real-time schedulers)."""
@@ -82,8 +82,9 @@ class Clock:
     def __init__(self, scheduler: abc.SchedulerBase) -> None:
         self.scheduler = scheduler
         self.steady = _keeps_wall_clock(scheduler)
+        self._origin: datetime | None = None
         if not self.steady:
-            origin = scheduler.now
+            origin = self._origin = scheduler.now
 
             def now() -> datetime:
                 return scheduler.now
@@ -114,6 +115,13 @@ class Clock:
         if self.steady:
             return self.scheduler.schedule_relative(max(due - self.now(), _ZERO), action)
         return self.scheduler.schedule_absolute(due, action)
+
+    def schedule_at_micros(self, due: int, action: abc.ScheduledAction[_T]) -> abc.DisposableBase:
+        """Run ``action`` once ``micros()`` reads ``due`` (at once when it has passed)."""
+        if self._origin is None:
+            wait = max(due - self.micros(), 0)
+            return self.scheduler.schedule_relative(timedelta(microseconds=wait), action)
+        return self.scheduler.schedule_absolute(self._origin + timedelta(microseconds=due), action)
 
 
 def clock_reader(scheduler: abc.SchedulerBase) -> Callable[[], datetime]:

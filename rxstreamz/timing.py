@@ -32,6 +32,8 @@ __all__ = ["Batch", "Debounce", "batch", "debounce_"]
 
 _X = TypeVar("_X")
 
+_MICROSECOND = timedelta(microseconds=1)
+
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 """Placeholder deadline before the first one is known."""
 
@@ -274,20 +276,21 @@ class Debounce:
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
-        quiet = timedelta(seconds=self.duration)
+        quiet = timedelta(seconds=self.duration) // _MICROSECOND  # whole microseconds
         own = self.scheduler
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            now = clock.now
+            now = clock.micros  # spans only: the cheapest reading
             lock = threading.RLock()
-            # The latest item and its arrival time, replaced by on_next in one
-            # store (no lock on the per-item path); `emitted` is the pair that
-            # left last, so a pair is emitted at most once (identity check).
-            latest: tuple[_X, datetime] | None = None
-            emitted: tuple[_X, datetime] | None = None
+            # The latest item and its arrival time (clock microseconds), replaced
+            # by on_next in one store (no lock on the per-item path); `emitted`
+            # is the pair that left last, so a pair is emitted at most once
+            # (identity check).
+            latest: tuple[_X, int] | None = None
+            emitted: tuple[_X, int] | None = None
             armed = False
             stopped = False
             timer = SerialDisposable()
@@ -304,7 +307,7 @@ class Debounce:
                     due = pending[1] + quiet
                     if now() < due:
                         armed = True
-                        timer.disposable = clock.schedule_at(due, fire)
+                        timer.disposable = clock.schedule_at_micros(due, fire)
                         return
                     emitted = pending
                     observer.on_next(pending[0])
@@ -315,7 +318,7 @@ class Debounce:
                     if armed or stopped or latest is None:
                         return
                     armed = True
-                    timer.disposable = clock.schedule_at(latest[1] + quiet, fire)
+                    timer.disposable = clock.schedule_at_micros(latest[1] + quiet, fire)
 
             def on_next(item: _X) -> None:
                 nonlocal latest

@@ -239,6 +239,25 @@ def test_clock_micros_measures_spans_on_both_kinds_of_clock(fake: SteppingSchedu
     assert steady.micros() - start == 250_000
 
 
+def test_clock_schedule_at_micros_on_both_kinds_of_clock(fake: SteppingScheduler) -> None:
+    test = TestScheduler()
+    test.advance_to(10)
+    virtual = Clock(test)
+    fired: list[float] = []
+    virtual.schedule_at_micros(
+        virtual.micros() + 2_500_000, lambda _s, _t=None: fired.append(test.clock)
+    )
+    test.advance_by(5)
+    assert fired == [12.5]
+    steady = Clock(fake)
+    steady.schedule_at_micros(
+        steady.micros() + 300_000, lambda _s, _t=None: fired.append(fake.time.seconds)
+    )
+    fake.step_wall(-3.0, at=0.1)
+    fake.run_until(5)
+    assert fired == [12.5, 0.3]
+
+
 def test_clock_runs_an_overdue_action_at_once(fake: SteppingScheduler) -> None:
     clock = Clock(fake)
     fake.time.true_us = 500_000
