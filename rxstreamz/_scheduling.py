@@ -35,6 +35,8 @@ _WALL_CLOCK: object = Scheduler.now
 
 _ZERO = timedelta(0)
 _MICROSECOND = timedelta(microseconds=1)
+_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # for a scheduler whose clock is naive
 
 monotonic: Callable[[], float] = time.monotonic
 """The steady clock behind real-time ``Clock`` readings (a seam for tests)."""
@@ -67,40 +69,40 @@ class Clock:
     run on the monotonic clock too.
     """
 
-    __slots__ = ("_origin", "micros", "now", "scheduler", "steady")
+    __slots__ = ("_epoch", "micros", "now", "scheduler", "steady")
 
     now: Callable[[], datetime]
     """Read the clock (a UTC ``datetime`` for real-time schedulers)."""
 
     micros: Callable[[], int]
-    """Read the clock as whole microseconds from an arbitrary origin.
+    """Read the clock as whole microseconds since the epoch (of ``now``'s flavour).
 
-    For measuring spans (the difference of two readings), more cheaply than
-    through ``now``; not comparable with ``now`` readings.
+    Cheaper than ``now`` on real-time schedulers (no ``datetime`` is built),
+    for processors that compare times and build labels only now and then.
+    Within 1 µs of ``now()`` (truncated rather than rounded).
     """
 
     def __init__(self, scheduler: abc.SchedulerBase) -> None:
         self.scheduler = scheduler
         self.steady = _keeps_wall_clock(scheduler)
-        self._origin: datetime | None = None
+        self._epoch: datetime | None = None
         if not self.steady:
-            origin = self._origin = scheduler.now
+            epoch = self._epoch = _UTC_EPOCH if scheduler.now.tzinfo else _NAIVE_EPOCH
 
             def now() -> datetime:
                 return scheduler.now
 
             def micros() -> int:
-                return (scheduler.now - origin) // _MICROSECOND
+                return (scheduler.now - epoch) // _MICROSECOND
 
             self.now, self.micros = now, micros
             return
-        read = monotonic
+        offset = scheduler.now.timestamp() - monotonic()
 
-        def steady_micros() -> int:
-            return int(read() * 1_000_000)
+        def steady_micros(read: Callable[[], float] = monotonic) -> int:
+            return int((read() + offset) * 1_000_000)
 
         self.micros = steady_micros
-        offset = scheduler.now.timestamp() - monotonic()
 
         def steady_now(
             read: Callable[[], float] = monotonic,
@@ -118,10 +120,10 @@ class Clock:
 
     def schedule_at_micros(self, due: int, action: abc.ScheduledAction[_T]) -> abc.DisposableBase:
         """Run ``action`` once ``micros()`` reads ``due`` (at once when it has passed)."""
-        if self._origin is None:
+        if self._epoch is None:
             wait = max(due - self.micros(), 0)
             return self.scheduler.schedule_relative(timedelta(microseconds=wait), action)
-        return self.scheduler.schedule_absolute(self._origin + timedelta(microseconds=due), action)
+        return self.scheduler.schedule_absolute(self._epoch + timedelta(microseconds=due), action)
 
 
 def clock_reader(scheduler: abc.SchedulerBase) -> Callable[[], datetime]:

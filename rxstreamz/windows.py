@@ -77,11 +77,6 @@ def epoch_of(now: datetime) -> datetime:
     return _UTC_EPOCH if now.tzinfo is not None else _NAIVE_EPOCH
 
 
-def micros_since(epoch: datetime, when: datetime) -> int:
-    """Return ``when`` as whole microseconds since ``epoch`` (exact)."""
-    return (when - epoch) // _MICROSECOND
-
-
 # -- tumbling_window / sliding_window ---------------------------------------------------
 
 
@@ -106,17 +101,16 @@ class TimeWindow:
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            read_clock = clock.now
-            subscribed = read_clock()
-            epoch = epoch_of(subscribed)
-            never = datetime.min.replace(tzinfo=epoch.tzinfo)
+            read_clock = clock.micros  # microseconds since the epoch: no datetime per item
+            epoch = epoch_of(clock.now())
+            never = -(2**63)
             lock = threading.RLock()
             # Open windows as (start, items), in start order (hence end order too).
             windows: deque[tuple[int, list[_X]]] = deque()
             newest: int | None = None  # index (start // slide) of the newest window opened
-            latest = micros_since(epoch, subscribed)  # latest clock reading, microseconds
-            # Until ``boundary`` (a datetime) an arriving item belongs to exactly the
-            # open windows: the fast path. ``never`` forces the slow path.
+            latest = read_clock()  # latest clock reading, microseconds
+            # Until ``boundary`` (microseconds) an arriving item belongs to exactly
+            # the open windows: the fast path. ``never`` forces the slow path.
             boundary = never
             timer = SerialDisposable()
             timer_due: int | None = None  # window end the pending timer waits for
@@ -125,10 +119,9 @@ class TimeWindow:
             def at(micros: int) -> datetime:
                 return epoch + timedelta(microseconds=micros)
 
-            def reading(now: datetime) -> int:
+            def reading(micros: int) -> int:
                 # The clock in microseconds, never earlier than a previous reading.
                 nonlocal latest
-                micros = micros_since(epoch, now)
                 if micros > latest:
                     latest = micros
                 return latest
@@ -146,10 +139,10 @@ class TimeWindow:
                 nonlocal boundary, timer_due
                 if windows and newest is not None:
                     due = windows[0][0] + size
-                    boundary = at(min(due, (newest + 1) * slide))
+                    boundary = min(due, (newest + 1) * slide)
                     if due != timer_due:
                         timer_due = due
-                        timer.disposable = clock.schedule_at(at(due), fire)
+                        timer.disposable = clock.schedule_at_micros(due, fire)
                 else:
                     boundary = never
                     if timer_due is not None:

@@ -258,6 +258,15 @@ def test_clock_schedule_at_micros_on_both_kinds_of_clock(fake: SteppingScheduler
     assert fired == [12.5, 0.3]
 
 
+def test_clock_micros_counts_from_the_epoch_like_now(fake: SteppingScheduler) -> None:
+    test = TestScheduler()
+    test.advance_to(12.5)
+    assert Clock(test).micros() == 12_500_000
+    steady = Clock(fake)
+    fake.time.true_us = 1_234_567
+    assert steady.micros() == (steady.now() - datetime(1970, 1, 1, tzinfo=UTC)) // _US
+
+
 def test_clock_runs_an_overdue_action_at_once(fake: SteppingScheduler) -> None:
     clock = Clock(fake)
     fake.time.true_us = 500_000
