@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Generic, TypeVar, overload
 
 from reactivex import Observable, abc
@@ -29,7 +29,7 @@ _X = TypeVar("_X")
 _Counts = Callable[[], tuple[int, int, int]]
 """Reads one live subscription's (passed, duplicates, tracked_keys)."""
 
-_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,9 @@ class _DedupeCore:
 
     def _apply(self, source: Observable[_X]) -> Observable[_X]:
         key = self.key
-        ttl = None if self.ttl is None else timedelta(seconds=self.ttl)
+        # Whole microseconds, compared with the clock's cheapest reading.
+        ttl = None if self.ttl is None else timedelta(seconds=self.ttl) // _MICROSECOND
+        ttl_delay = None if self.ttl is None else timedelta(seconds=self.ttl)
         max_keys = self.max_keys
         failures = self._failures
         own = self.scheduler
@@ -109,20 +111,19 @@ class _DedupeCore:
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            now_of = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            now_of = clock.micros
             emit = observer.on_next
             lock = threading.Lock()  # guards `seen` against the purge timer (ttl only)
             # Keys in pass order (duplicates never refresh), so the first entry
             # is always the least recently passed: eviction and purge pop it.
-            seen: OrderedDict[Hashable, datetime] = OrderedDict()
+            seen: OrderedDict[Hashable, int] = OrderedDict()  # key -> expiry (ttl)
             forever: set[Hashable] = set()  # ttl=None and max_keys=None: a plain set
             passed = 0
             duplicates = 0
             stopped = False
-            # A lower bound of the first entry's expiry; None when `seen` is empty
-            # (not a fixed datetime: the clock may be naive or aware).
-            oldest_expiry: datetime | None = None
+            # A lower bound of the first entry's expiry; None when `seen` is empty.
+            oldest_expiry: int | None = None
             purge_armed = False
             purge_timer = SerialDisposable()
 
@@ -130,7 +131,7 @@ class _DedupeCore:
                 return passed, duplicates, len(seen) + len(forever)
 
             def fail(exc: Exception, item: _X) -> None:
-                forwarded = failures.handle(exc, item, clock.now)
+                forwarded = failures.handle(exc, item, clock.now())
                 if forwarded is not None and finish():
                     observer.on_error(forwarded)
 
@@ -159,7 +160,7 @@ class _DedupeCore:
                     if k in seen:
                         duplicates += 1
                         return
-                    seen[k] = _NEVER
+                    seen[k] = 0  # no ttl: the value is unused
                 except Exception as exc:
                     fail(exc, item)
                     return
@@ -168,7 +169,7 @@ class _DedupeCore:
                 passed += 1
                 emit(item)
 
-            def purge(now: datetime) -> None:  # lock held
+            def purge(now: int) -> None:  # lock held
                 nonlocal oldest_expiry
                 while seen:
                     first = next(iter(seen))
@@ -185,7 +186,7 @@ class _DedupeCore:
                     purge_armed = False
                     if stopped:
                         return
-                    purge(clock.now)
+                    purge(now_of())
                     if seen:
                         arm_purge()
 
@@ -193,7 +194,8 @@ class _DedupeCore:
                 nonlocal purge_armed
                 assert ttl is not None
                 purge_armed = True
-                purge_timer.disposable = clock.schedule_relative(ttl, purge_tick)
+                assert ttl_delay is not None
+                purge_timer.disposable = clock.scheduler.schedule_relative(ttl_delay, purge_tick)
 
             def on_next_ttl(item: _X) -> None:
                 nonlocal passed, duplicates
@@ -350,7 +352,7 @@ def dedupe(
           held back); the subscription's keys are released.
         - Emits on the thread that delivered the item. Each subscription
           remembers its own keys; ``stats()`` sums them.
-        - Time (``ttl``) has microsecond resolution (scheduler ``datetime``).
+        - Time (``ttl``) has microsecond resolution (the scheduler clock).
 
     Examples:
         >>> import reactivex as rx

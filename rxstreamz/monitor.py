@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import threading
 from array import array
 from collections.abc import Callable
@@ -27,10 +28,75 @@ _X = TypeVar("_X")
 
 OnStats = Callable[[StreamStats], object]
 
+RESERVOIR_SIZE = 4096
+"""Most latency samples kept per report: percentiles are exact up to this many items."""
 
-def _nearest_rank(ordered: list[float], fraction: float) -> float:
+_STAGING = 1024
+"""Samples collected lock-free on the item path before they are folded in."""
+
+_SEED = 0x5EED
+"""Every subscription samples with its own ``random.Random(_SEED)``: runs replay."""
+
+
+def _nearest_rank(ordered: list[int], fraction: float) -> int:
     """Return the nearest-rank percentile of a sorted, non-empty list."""
     return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def _open_unit(rng: random.Random) -> float:
+    """A uniform float in (0, 1)."""
+    while True:
+        u = rng.random()
+        if u > 0.0:
+            return u
+
+
+class _Latencies:
+    """One report's latency samples, in microseconds, in bounded memory.
+
+    Count, sum and maximum are exact. The samples themselves go into a
+    reservoir of ``RESERVOIR_SIZE``: every sample while there is room, then a
+    uniform random sample of all of them (Li's "Algorithm L": the number of
+    samples to skip before the next replacement is drawn directly, so the cost
+    is a few random draws per replacement, not one per sample).
+    """
+
+    __slots__ = ("count", "kept", "largest", "next_at", "rng", "total", "weight")
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.kept = array("q")
+        self.count = 0
+        self.total = 0
+        self.largest = 0
+        self.weight = 1.0  # Algorithm L's w, once the reservoir is full
+        self.next_at = 0  # index (in arrival order) of the next sample to keep
+
+    def _skip(self) -> None:
+        self.weight *= math.exp(math.log(_open_unit(self.rng)) / RESERVOIR_SIZE)
+        gap = math.floor(math.log(_open_unit(self.rng)) / math.log1p(-self.weight))
+        self.next_at += gap + 1
+
+    def add(self, samples: array[int]) -> None:
+        """Fold a batch of samples in (arrival order)."""
+        if not samples:
+            return
+        first = self.count
+        self.count += len(samples)
+        self.total += sum(samples)
+        self.largest = max(self.largest, max(samples))
+        kept = self.kept
+        room = RESERVOIR_SIZE - len(kept)
+        if room > 0:
+            kept.extend(samples[:room])
+            if len(kept) < RESERVOIR_SIZE:
+                return
+            self.next_at = RESERVOIR_SIZE - 1
+            self._skip()
+        rng = self.rng
+        while self.next_at < self.count:
+            kept[rng.randrange(RESERVOIR_SIZE)] = samples[self.next_at - first]
+            self._skip()
 
 
 class Monitor:
@@ -64,8 +130,9 @@ class Monitor:
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            now_of = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            now_of = clock.now
+            micros = clock.micros
             emit = observer.on_next
             # Items pass without a lock. The only downstream call made off the
             # source thread is the on_error of a failing report; it must never
@@ -82,8 +149,14 @@ class Monitor:
             # `reporting` serializes reports and the report state below.
             reporting = threading.Lock()
             total = 0  # items seen; written by the source thread only
-            samples = array("d")  # seconds in downstream on_next, not yet reported
-            started = clock.now
+            # Microseconds in downstream on_next: appended without a lock, folded
+            # into the report's bounded `latencies` every _STAGING samples (by the
+            # source thread) and at each report, under `folding`.
+            samples: array[int] = array("q")
+            rng = random.Random(_SEED)
+            latencies = _Latencies(rng)
+            folding = threading.Lock()
+            started = now_of()
             last_report = started
             reported_total = 0
             ticks = 1  # the next report is due at started + ticks * period
@@ -91,23 +164,33 @@ class Monitor:
             timer = SerialDisposable()
             upstream = SingleAssignmentDisposable()
 
+            def fold() -> None:
+                # Move the staged samples into the report's reservoir. Samples
+                # appended while we cut stay for the next fold (each array call
+                # is atomic).
+                with folding:
+                    cut = len(samples)
+                    taken = samples[:cut]
+                    del samples[:cut]
+                    latencies.add(taken)
+
             def next_report() -> StreamStats:  # `reporting` held
-                nonlocal last_report, reported_total
-                # Lock-free, so a downstream that blocks cannot delay a report:
-                # `total` only grows, and samples appended while we cut stay
-                # for the next report (each array call is atomic).
-                now = clock.now
+                nonlocal last_report, reported_total, latencies
+                # No lock shared with downstream, so a downstream that blocks
+                # cannot delay a report: `total` only grows, and `folding` is
+                # held only to cut and fold samples.
+                now = now_of()
                 seen = total
-                cut = len(samples)
-                taken = samples[:cut]
-                del samples[:cut]
+                fold()
+                with folding:
+                    taken, latencies = latencies, _Latencies(rng)
                 count = seen - reported_total
                 seconds = (now - last_report).total_seconds()
                 reported_total, last_report = seen, now
                 rate = count / seconds if seconds > 0 else 0.0
-                if not taken:
+                if not taken.count:
                     return StreamStats(label, count, seen, rate, seconds, now)
-                ordered = sorted(taken)
+                ordered = sorted(taken.kept)
                 return StreamStats(
                     label,
                     count,
@@ -115,10 +198,10 @@ class Monitor:
                     rate,
                     seconds,
                     now,
-                    latency_avg=math.fsum(ordered) / len(ordered),
-                    latency_p50=_nearest_rank(ordered, 0.50),
-                    latency_p99=_nearest_rank(ordered, 0.99),
-                    latency_max=ordered[-1],
+                    latency_avg=taken.total / (taken.count * 1_000_000),
+                    latency_p50=_nearest_rank(ordered, 0.50) / 1_000_000,
+                    latency_p99=_nearest_rank(ordered, 0.99) / 1_000_000,
+                    latency_max=taken.largest / 1_000_000,
                 )
 
             def call_on_stats(stats: StreamStats) -> Exception | None:
@@ -161,11 +244,11 @@ class Monitor:
                         return
                     # Next report on the grid started + k * interval (no drift);
                     # grid points already passed (a late timer) are skipped.
-                    now = clock.now
+                    now = now_of()
                     ticks += 1
                     while started + ticks * period <= now:
                         ticks += 1
-                    timer.disposable = clock.schedule_absolute(started + ticks * period, tick)
+                    timer.disposable = clock.schedule_at(started + ticks * period, tick)
 
             def final_report() -> Exception | None:
                 nonlocal finished
@@ -194,9 +277,11 @@ class Monitor:
                 try:
                     if failure is None:
                         total += 1
-                        before = now_of()
+                        before = micros()
                         emit(item)
-                        samples.append((now_of() - before).total_seconds())
+                        samples.append(micros() - before)
+                        if len(samples) >= _STAGING:
+                            fold()
                 finally:
                     active -= 1
                     if failure is not None:
@@ -224,7 +309,7 @@ class Monitor:
                 finished = stopped = True  # no final report, no terminal call
                 timer.dispose()
 
-            timer.disposable = clock.schedule_absolute(started + period, tick)
+            timer.disposable = clock.schedule_at(started + period, tick)
             upstream.disposable = source.subscribe(
                 on_next_timed if track_latency else on_next,
                 on_error,
@@ -269,7 +354,12 @@ def monitor(
     resolution: a very fast downstream reads as 0); *virtual* time under
     ``TestScheduler``, where they are 0 unless downstream advances the clock
     (for example ``test_scheduler.sleep(0.25)``), which makes them exact in
-    tests.
+    tests. Memory is bounded whatever the rate: the mean and maximum are
+    exact, and the percentiles are exact up to 4,096 items per report and
+    beyond that computed from a uniform random sample of 4,096 of them
+    (seeded the same way for every subscription, so a run replays exactly):
+    one standard deviation of the rank error is about 0.8 percentile points
+    for p50 and 0.16 for p99.
 
     Behavior:
         - Rate is measured from the subscription (not from construction), and

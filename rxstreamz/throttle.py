@@ -5,7 +5,10 @@ starts full. An item that finds a token passes at once (on the producer's
 thread); otherwise it waits, in order, in the bounded queue of SPEC 3
 (``max_pending``), and **one** timer per subscription releases the queue's
 head when the next token is due, then re-arms for the next one. A burst of any
-length costs one timer at a time, never one per item.
+length costs one timer at a time, never one per item. While items wait, their
+turns are slots one interval apart; a timer that runs late releases every item
+whose slot has passed, so the time a timer takes to wake does not lower the
+rate (at 10,000/s one timer per release reached 41 % of it).
 
 The bucket is kept as a *theoretical arrival time* (the generic cell rate
 algorithm, equivalent to a token bucket): an item may pass at ``now`` when
@@ -36,7 +39,13 @@ __all__ = ["Throttle", "ThrottleStats", "throttle"]
 
 _X = TypeVar("_X")
 
-_ZERO = timedelta(0)
+_CATCH_UP = timedelta(milliseconds=20)
+"""How much of a late timer's delay the schedule makes up for (see ``throttle``)."""
+
+
+def _interval_micros(rate: float) -> int:
+    """``1 / rate`` seconds in whole microseconds, rounded up (never faster than ``rate``)."""
+    return max(1, math.ceil(round(1_000_000 / rate, 6)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +82,7 @@ class Throttle:
         self.max_pending = max_pending
         self.name = name
         self.scheduler = scheduler
-        micros = max(1, math.ceil(round(1_000_000 / rate, 6)))
-        self.interval = timedelta(microseconds=micros)
+        self.interval = timedelta(microseconds=_interval_micros(rate))
         self._counters = QueueCounters()
 
     def __repr__(self) -> str:
@@ -102,14 +110,16 @@ class Throttle:
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
+            timers = _scheduling.resolve(own, scheduler)
+            clock = _scheduling.Clock(timers)
+            now_of = clock.now
             queue = BoundedQueue[_X](
-                max_pending, processor=name, counters=counters, scheduler=clock
+                max_pending, processor=name, counters=counters, scheduler=timers
             )
             # Re-entrant: a trampoline (CurrentThreadScheduler outside any
             # trampoline run) runs the release at once, inside ``arm``.
             lock = threading.RLock()
-            tat: datetime = clock.now  # the bucket starts full
+            tat: datetime = now_of()  # the bucket starts full
             pacing = False  # a release is scheduled or emitting: it owns the output
             ended = False  # upstream ended (or throttle failed): accept nothing more
             terminated = False
@@ -141,11 +151,11 @@ class Throttle:
                 fails the stream with it, once the lock is released.
                 """
                 try:
-                    timer.disposable = clock.schedule_absolute(max(tat - tolerance, now), release)
+                    timer.disposable = clock.schedule_at(max(tat - tolerance, now), release)
                 except Exception as exc:
                     exc.add_note(
                         f"rxstreamz: processor {name!r} could not schedule a timer "
-                        f"on {type(clock).__name__}"
+                        f"on {type(timers).__name__}"
                     )
                     return exc
                 return None
@@ -169,10 +179,16 @@ class Throttle:
                 with lock:
                     if stopped:
                         return
-                    now = clock.now
-                    while len(queue) and now >= tat - tolerance:
+                    now = now_of()
+                    # While items wait, their slots are one interval apart. A timer
+                    # that runs late releases every item whose slot has passed, so
+                    # timer latency does not lower the rate; it makes up for at most
+                    # `_CATCH_UP` of its delay (a longer stall is not flooded).
+                    slot = max(tat, now - _CATCH_UP)
+                    while len(queue) and now >= slot - tolerance:
                         out.append(queue.pop())
-                        tat = max(tat, now) + interval
+                        slot += interval
+                    tat = slot
                 for index, item in enumerate(out):
                     if disposed():
                         counters.count_dropped(len(out) - index)
@@ -183,7 +199,7 @@ class Throttle:
                     if disposed():
                         return
                     if len(queue):
-                        refused = arm(clock.now)
+                        refused = arm(now_of())
                         done = False
                     else:
                         refused = None
@@ -210,7 +226,7 @@ class Throttle:
                 with lock:
                     if ended or stopped:
                         return
-                    now = clock.now
+                    now = now_of()
                     direct = not pacing and now >= tat - tolerance
                     if direct:
                         tat = max(tat, now) + interval
@@ -228,7 +244,7 @@ class Throttle:
                     if pacing or stopped or not len(queue):
                         return
                     pacing = True
-                    refused = arm(clock.now)
+                    refused = arm(now_of())
                 if refused is not None:
                     abort(refused)
 
@@ -248,7 +264,7 @@ class Throttle:
                 # it. The first release timer replaces this action if it comes first.
                 # A scheduler that refuses it refuses the timers too: arm() reports that.
                 with contextlib.suppress(Exception):
-                    timer.disposable = clock.schedule(queue.claim_consumer)
+                    timer.disposable = timers.schedule(queue.claim_consumer)
             upstream.disposable = source.subscribe(
                 on_next, end, lambda: end(None), scheduler=scheduler
             )
@@ -295,6 +311,15 @@ def throttle(
         - One timer at a time per subscription, armed for the moment the next
           token is due; dispose cancels it and releases a blocked producer;
           nothing is emitted after dispose.
+        - Catch-up: while items wait, each has a slot, one interval after the
+          previous one. A timer that runs late (a busy or paused process)
+          releases at once every waiting item whose slot has passed, then the
+          pace resumes on the same slots, so the long-run rate is ``rate``
+          even when timers wake late. It makes up for at most 20 ms of
+          lateness: after a longer stall the slots restart 20 ms in the past,
+          so a stall never releases more than ``burst`` items plus
+          ``rate * 0.02`` at once. An idle bucket still never holds more than
+          ``burst`` tokens.
         - Threads: an item that finds a token is emitted on the producer's
           thread; queued items on the scheduler's thread. Emissions never
           overlap. A trampoline (``CurrentThreadScheduler`` outside any
@@ -332,17 +357,33 @@ def throttle(
     Raises:
         TypeError: ``rate`` is not a number, ``burst``/``max_pending`` is not
             an int, or ``scheduler`` is not a scheduler.
-        ValueError: ``rate`` is not a finite number > 0, or ``burst`` /
-            ``max_pending`` is less than 1.
+        ValueError: ``rate`` is not a finite number > 0 or is below
+            ``1 / threading.TIMEOUT_MAX``; ``burst`` / ``max_pending`` is
+            less than 1, or ``burst`` covers more than
+            ``threading.TIMEOUT_MAX`` seconds at ``rate``.
     """
     value = _validate.number("rate", rate)
     if math.isinf(value):
         raise ValueError(f"rate must be finite, got {rate!r}")
     if value <= 0:
         raise ValueError(f"rate must be > 0, got {rate!r}")
+    if value < 1 / threading.TIMEOUT_MAX:
+        raise ValueError(
+            f"rate must be >= 1 / threading.TIMEOUT_MAX (one item per "
+            f"{threading.TIMEOUT_MAX:g} s), got {rate!r}"
+        )
+    tokens = _validate.integer("burst", burst)
+    # A full bucket covers (burst - 1) intervals of scheduler time; keep it a
+    # span that timers and datetime arithmetic hold.
+    most = int(threading.TIMEOUT_MAX * 1_000_000) // _interval_micros(value) + 1
+    if tokens > most:
+        raise ValueError(
+            f"burst must be <= {most} at rate {value:g}/s (a full bucket may cover at "
+            f"most threading.TIMEOUT_MAX = {threading.TIMEOUT_MAX:g} s), got {burst!r}"
+        )
     return Throttle(
         value,
-        _validate.integer("burst", burst),
+        tokens,
         _validate.optional_integer("max_pending", max_pending),
         _validate.name(name, "throttle"),
         _validate.scheduler(scheduler),

@@ -5,7 +5,9 @@ the timer carries no identity of its own; when it fires it compares the
 scheduler clock with the deadline of what is pending *now* and either emits it
 or re-arms itself for the remaining time. A timer that outlived its batch or
 its item therefore never emits anything early, and a synchronous burst of any
-length schedules O(1) timers.
+length schedules O(1) timers. The clock is the subscription's
+``_scheduling.Clock``, which a wall-clock step does not move on real-time
+schedulers.
 
 The item path takes no lock (it is the hot path); the timer and the source
 thread hand pending state to each other through flags whose reads and writes
@@ -29,6 +31,8 @@ from rxstreamz import _scheduling, _validate
 __all__ = ["Batch", "Debounce", "batch", "debounce_"]
 
 _X = TypeVar("_X")
+
+_MICROSECOND = timedelta(microseconds=1)
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 """Placeholder deadline before the first one is known."""
@@ -61,8 +65,8 @@ class Batch:
         def subscribe(
             observer: abc.ObserverBase[list[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            now = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            now = clock.now
             emit = observer.on_next
             lock = threading.RLock()  # timer hand-off, arming and termination only
             current: list[_X] = []
@@ -83,7 +87,7 @@ class Batch:
             def arm(due: datetime) -> None:  # lock held
                 nonlocal armed_for
                 armed_for = due
-                timer.disposable = clock.schedule_absolute(due, fire)
+                timer.disposable = clock.schedule_at(due, fire)
 
             def settle() -> None:  # lock held, no item in flight on another thread
                 """Emit the open batch if it is due, else make sure a timer waits for it."""
@@ -272,20 +276,21 @@ class Debounce:
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
-        quiet = timedelta(seconds=self.duration)
+        quiet = timedelta(seconds=self.duration) // _MICROSECOND  # whole microseconds
         own = self.scheduler
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            now = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            now = clock.micros  # spans only: the cheapest reading
             lock = threading.RLock()
-            # The latest item and its arrival time, replaced by on_next in one
-            # store (no lock on the per-item path); `emitted` is the pair that
-            # left last, so a pair is emitted at most once (identity check).
-            latest: tuple[_X, datetime] | None = None
-            emitted: tuple[_X, datetime] | None = None
+            # The latest item and its arrival time (clock microseconds), replaced
+            # by on_next in one store (no lock on the per-item path); `emitted`
+            # is the pair that left last, so a pair is emitted at most once
+            # (identity check).
+            latest: tuple[_X, int] | None = None
+            emitted: tuple[_X, int] | None = None
             armed = False
             stopped = False
             timer = SerialDisposable()
@@ -302,7 +307,7 @@ class Debounce:
                     due = pending[1] + quiet
                     if now() < due:
                         armed = True
-                        timer.disposable = clock.schedule_absolute(due, fire)
+                        timer.disposable = clock.schedule_at_micros(due, fire)
                         return
                     emitted = pending
                     observer.on_next(pending[0])
@@ -313,7 +318,7 @@ class Debounce:
                     if armed or stopped or latest is None:
                         return
                     armed = True
-                    timer.disposable = clock.schedule_absolute(latest[1] + quiet, fire)
+                    timer.disposable = clock.schedule_at_micros(latest[1] + quiet, fire)
 
             def on_next(item: _X) -> None:
                 nonlocal latest

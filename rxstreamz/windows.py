@@ -13,6 +13,11 @@ there, never to the one that ends there.
 
 Timers are per window, never per item: one timer waits for the earliest open
 window (or session) to end and is re-armed for the next one when it fires.
+
+Time is read through ``_scheduling.Clock``: on real-time schedulers a steady
+clock (the wall clock at subscription plus monotonic time), so a wall-clock
+step moves neither deadlines nor boundaries; the labels then differ from the
+wall clock by the step until the next subscription.
 """
 
 from __future__ import annotations
@@ -72,11 +77,6 @@ def epoch_of(now: datetime) -> datetime:
     return _UTC_EPOCH if now.tzinfo is not None else _NAIVE_EPOCH
 
 
-def micros_since(epoch: datetime, when: datetime) -> int:
-    """Return ``when`` as whole microseconds since ``epoch`` (exact)."""
-    return (when - epoch) // _MICROSECOND
-
-
 # -- tumbling_window / sliding_window ---------------------------------------------------
 
 
@@ -100,18 +100,17 @@ class TimeWindow:
         def subscribe(
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            read_clock = _scheduling.clock_reader(clock)
-            subscribed = read_clock()
-            epoch = epoch_of(subscribed)
-            never = datetime.min.replace(tzinfo=epoch.tzinfo)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            read_clock = clock.micros  # microseconds since the epoch: no datetime per item
+            epoch = epoch_of(clock.now())
+            never = -(2**63)
             lock = threading.RLock()
             # Open windows as (start, items), in start order (hence end order too).
             windows: deque[tuple[int, list[_X]]] = deque()
             newest: int | None = None  # index (start // slide) of the newest window opened
-            latest = micros_since(epoch, subscribed)  # latest clock reading, microseconds
-            # Until ``boundary`` (a datetime) an arriving item belongs to exactly the
-            # open windows: the fast path. ``never`` forces the slow path.
+            latest = read_clock()  # latest clock reading, microseconds
+            # Until ``boundary`` (microseconds) an arriving item belongs to exactly
+            # the open windows: the fast path. ``never`` forces the slow path.
             boundary = never
             timer = SerialDisposable()
             timer_due: int | None = None  # window end the pending timer waits for
@@ -120,10 +119,9 @@ class TimeWindow:
             def at(micros: int) -> datetime:
                 return epoch + timedelta(microseconds=micros)
 
-            def reading(now: datetime) -> int:
+            def reading(micros: int) -> int:
                 # The clock in microseconds, never earlier than a previous reading.
                 nonlocal latest
-                micros = micros_since(epoch, now)
                 if micros > latest:
                     latest = micros
                 return latest
@@ -141,10 +139,10 @@ class TimeWindow:
                 nonlocal boundary, timer_due
                 if windows and newest is not None:
                     due = windows[0][0] + size
-                    boundary = at(min(due, (newest + 1) * slide))
+                    boundary = min(due, (newest + 1) * slide)
                     if due != timer_due:
                         timer_due = due
-                        timer.disposable = clock.schedule_absolute(at(due), fire)
+                        timer.disposable = clock.schedule_at_micros(due, fire)
                 else:
                     boundary = never
                     if timer_due is not None:
@@ -401,8 +399,12 @@ class _SessionOperator:
         key: Callable[[Any], str] | None,
         failures: Failures,
         scheduler: abc.SchedulerBase | None,
+        max_sessions: int | None = None,
+        max_duration: int | None = None,
     ) -> None:
         self.gap_micros = gap
+        self.max_sessions = max_sessions
+        self.max_duration_micros = max_duration
         self.name = failures.processor
         self._key = key
         self._failures = failures
@@ -422,6 +424,12 @@ class _SessionOperator:
 
     def _apply(self, source: Observable[_X]) -> Observable[Window[_X]]:
         gap = timedelta(microseconds=self.gap_micros)
+        longest = (
+            None
+            if self.max_duration_micros is None
+            else timedelta(microseconds=self.max_duration_micros)
+        )
+        most = self.max_sessions
         key_fn = self._key
         failures = self._failures
         own = self._scheduler
@@ -430,14 +438,17 @@ class _SessionOperator:
         def subscribe(
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
-            read_clock = _scheduling.clock_reader(clock)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+            read_clock = clock.now
             latest = read_clock()  # time never runs backwards for a subscription
             lock = threading.RLock()
             sessions: dict[str | None, _Session[_X]] = {}
             # One entry per open session: (deadline, first, key for sorting, seq, session).
             # A deadline moves later as items arrive; the entry is corrected lazily
-            # when it reaches the top of the heap.
+            # when it reaches the top of the heap. A session closed early (the
+            # max_sessions limit) leaves its entry behind until it reaches the top
+            # or the heap is rebuilt. With max_sessions, `sessions` is kept in
+            # order of last item (oldest first).
             deadlines: list[tuple[datetime, datetime, str, int, _Session[_X]]] = []
             seq = 0
             timer = SerialDisposable()
@@ -452,26 +463,46 @@ class _SessionOperator:
                     latest = now
                 return latest
 
-            def emit(session: _Session[_X]) -> None:
+            def end_of(session: _Session[_X]) -> datetime:
+                # When the session expires: `gap` after its last item, or
+                # `max_duration` after its first, whichever comes first.
+                end = session.last + gap
+                if longest is not None:
+                    end = min(end, session.first + longest)
+                return end
+
+            def emit(session: _Session[_X], end: datetime) -> None:
                 del sessions[session.key]
                 count_emitted()
-                observer.on_next(
-                    Window(session.first, session.last + gap, session.items, session.key)
-                )
+                observer.on_next(Window(session.first, end, session.items, session.key))
 
             def expire(now: datetime) -> bool:
                 # Emit every session whose deadline is at or before ``now``, in
                 # (deadline, start, key) order. False if disposed meanwhile.
                 while deadlines and deadlines[0][0] <= now:
                     deadline, first, sort_key, number, session = heapq.heappop(deadlines)
-                    actual = session.last + gap
+                    if sessions.get(session.key) is not session:
+                        continue  # closed early
+                    actual = end_of(session)
                     if actual != deadline:
                         heapq.heappush(deadlines, (actual, first, sort_key, number, session))
                     else:
-                        emit(session)
+                        emit(session, actual)
                         if stopped:
                             return False
                 return True
+
+            def close_oldest(now: datetime) -> bool:
+                # The max_sessions limit: close the session whose last item is the
+                # oldest, ending it now. False if disposed meanwhile.
+                nonlocal deadlines
+                emit(sessions[next(iter(sessions))], now)
+                if len(deadlines) > 2 * len(sessions) + 16:  # drop the entries left behind
+                    deadlines = [
+                        entry for entry in deadlines if sessions.get(entry[4].key) is entry[4]
+                    ]
+                    heapq.heapify(deadlines)
+                return not stopped
 
             def arm() -> None:
                 nonlocal timer_due
@@ -479,7 +510,7 @@ class _SessionOperator:
                     due = deadlines[0][0]
                     if timer_due is None or due < timer_due:
                         timer_due = due
-                        timer.disposable = clock.schedule_absolute(due, fire)
+                        timer.disposable = clock.schedule_at(due, fire)
 
             def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                 nonlocal timer_due
@@ -508,7 +539,7 @@ class _SessionOperator:
                             )
                         key = result
                     except Exception as exc:
-                        failure = failures.handle(exc, item, clock.now)
+                        failure = failures.handle(exc, item, read_clock())
                         if failure is not None:
                             fail(failure)
                         return
@@ -524,14 +555,19 @@ class _SessionOperator:
                         return
                     session = sessions.get(key)
                     if session is None:
+                        if most is not None and len(sessions) >= most and not close_oldest(now):
+                            return
                         session = sessions[key] = _Session(key, now, item)
                         seq += 1
-                        entry = (now + gap, now, key or "", seq, session)
-                        heapq.heappush(deadlines, entry)
+                        due = now + gap if longest is None else now + min(gap, longest)
+                        heapq.heappush(deadlines, (due, now, key or "", seq, session))
                         arm()
                     else:
                         session.last = now
                         session.items.append(item)
+                        if most is not None:  # keep `sessions` in order of last item
+                            del sessions[key]
+                            sessions[key] = session
 
             def stop() -> None:
                 # No lock: a timer holds it while downstream receives a window,
@@ -549,7 +585,7 @@ class _SessionOperator:
                     timer.dispose()
                     order = sorted(sessions.values(), key=lambda s: (s.first, s.key or ""))
                     for session in order:
-                        emit(session)
+                        emit(session, end_of(session))
                     return True
 
             def fail(exc: Exception) -> None:
@@ -588,6 +624,8 @@ def session_window(
     gap: _validate.Duration,
     *,
     key: None = None,
+    max_sessions: int | None = None,
+    max_duration: _validate.Duration | None = None,
     errors: _validate.ErrorMode = "raise",
     on_failure: OnFailure | None = None,
     name: str | None = None,
@@ -600,6 +638,8 @@ def session_window(
     gap: _validate.Duration,
     *,
     key: Callable[[_T], str],
+    max_sessions: int | None = None,
+    max_duration: _validate.Duration | None = None,
     errors: _validate.ErrorMode = "raise",
     on_failure: OnFailure | None = None,
     name: str | None = None,
@@ -611,6 +651,8 @@ def session_window(
     gap: _validate.Duration,
     *,
     key: Callable[[_T], str] | None = None,
+    max_sessions: int | None = None,
+    max_duration: _validate.Duration | None = None,
     errors: _validate.ErrorMode = "raise",
     on_failure: OnFailure | None = None,
     name: str | None = None,
@@ -651,6 +693,20 @@ def session_window(
           lazily when the session got more items meanwhile: no timer per item.
           Dispose cancels it (without waiting for a downstream receiving a
           window); nothing is emitted after.
+        - Memory: each open session holds its items, and each open key one
+          session, until the session expires. A key that never goes quiet
+          for ``gap`` keeps one session, and its items, forever; unbounded
+          keys keep unbounded sessions. ``max_duration`` and
+          ``max_sessions`` bound both.
+        - ``max_duration``: a session that has been open that long is emitted
+          with ``end = start + max_duration`` (at that moment, by the timer),
+          and the key's next item starts a new session; an item arriving
+          exactly then belongs to the new one.
+        - ``max_sessions``: when an item for a new key would open one session
+          too many, the open session whose last item is the oldest (ties: the
+          one whose last item came first) is emitted first, closed early, with
+          ``end`` = the moment it was closed (so ``end - last`` may be less
+          than ``gap``); then the new session opens.
         - Each subscription has its own sessions.
 
     Examples:
@@ -672,6 +728,10 @@ def session_window(
     Args:
         gap: Idle time that closes a session (seconds or ``timedelta``).
         key: Session key of an item (a ``str``); ``None`` for one session.
+        max_sessions: Most sessions open at once (>= 1); ``None`` for no
+            limit. See Behavior.
+        max_duration: Longest a session stays open (seconds or
+            ``timedelta``, at least a microsecond); ``None`` for no limit.
         errors: ``"raise"`` or ``"skip"`` (see Behavior).
         on_failure: Receives a ``DeadLetter`` per skipped item.
         name: Default ``"session_window"``.
@@ -683,16 +743,20 @@ def session_window(
         ``Observable[Window[T]]``, with ``stats() -> SessionWindowStats``.
 
     Raises:
-        TypeError: ``gap`` is not a number or ``timedelta``; ``key`` or
+        TypeError: ``gap`` or ``max_duration`` is not a number or ``timedelta``;
+            ``max_sessions`` is not an int; ``key`` or
             ``on_failure`` is not callable; ``scheduler`` is not a reactivex
             scheduler.
-        ValueError: ``gap`` is not positive; ``errors`` is not ``"raise"`` or
-            ``"skip"``.
+        ValueError: ``gap`` or ``max_duration`` is not positive (or below a
+            microsecond); ``max_sessions`` < 1; ``errors`` is not ``"raise"``
+            or ``"skip"``.
     """
     gap_micros = duration_micros("gap", gap)
     key_fn: Callable[[_T], str] | None = _validate.optional_function("key", key)
+    most = _validate.optional_integer("max_sessions", max_sessions)
+    longest = None if max_duration is None else duration_micros("max_duration", max_duration)
     failures = Failures(_validate.name(name, "session_window"), errors, on_failure)
     own = _validate.scheduler(scheduler)
     if key_fn is None:
-        return SessionWindow(gap_micros, None, failures, own)
-    return KeyedSessionWindow(gap_micros, key_fn, failures, own)
+        return SessionWindow(gap_micros, None, failures, own, most, longest)
+    return KeyedSessionWindow(gap_micros, key_fn, failures, own, most, longest)

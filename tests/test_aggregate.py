@@ -25,6 +25,7 @@ from rxstreamz import (
     Fold,
     aggregate,
     collect,
+    fan_in,
     folds,
 )
 from tests.conftest import (
@@ -557,3 +558,29 @@ def test_own_scheduler_wins_over_the_subscribe_time_scheduler() -> None:
     assert out == []  # the subscribe-time scheduler runs no timer of ours
     own.advance_to(115)
     assert out == [agg(5, 100, 110, 1)]
+
+
+def test_several_producer_threads_merged_with_fan_in_count_every_item(
+    no_thread_leak: None,
+) -> None:
+    # The documented pattern for several producers: one source each, merged by
+    # fan_in, which serializes what reaches aggregate's lock-free fold.
+    producers, per_producer = 8, 5_000
+    subjects: list[Subject[int]] = [Subject() for _ in range(producers)]
+    out: list[AggregateWindow[int]] = []
+    fan_in(*subjects).pipe(aggregate(folds.count())).subscribe(out.append)
+    start = threading.Barrier(producers)
+
+    def produce(subject: Subject[int]) -> None:
+        start.wait(timeout=10)
+        for n in range(per_producer):
+            subject.on_next(n)
+        subject.on_completed()
+
+    threads = [threading.Thread(target=produce, args=(s,)) for s in subjects]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert [(w.result, w.count) for w in out] == [(40_000, 40_000)]

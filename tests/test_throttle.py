@@ -25,6 +25,8 @@ from rxstreamz import BackpressureError, ThrottleStats, collect, throttle
 
 _T = TypeVar("_T")
 
+TIMEOUT_MAX = threading.TIMEOUT_MAX
+
 
 # Virtual time is in seconds here, so message times are floats (RxPY annotates ints).
 def on_next(ticks: float, value: _T) -> Recorded[_T]:
@@ -107,6 +109,80 @@ def test_ten_per_second_releases_a_burst_every_tenth_of_a_second(scheduler: Test
     ]
     assert subs == [subscribe(200, 215)]
     assert paced.stats() == ThrottleStats(received=5, delivered=5, queued=0, high_watermark=4)
+
+
+def stalled(scheduler: TestScheduler, at: float, seconds: float) -> Observable[Any]:
+    """A source that completes at once but stalls the scheduler at ``at`` for ``seconds``.
+
+    The action moves the virtual clock without running the actions due
+    meanwhile, as a busy thread (or a paused process) does: they run late.
+    """
+
+    def stall(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
+        scheduler.sleep(seconds)
+
+    return rx.defer(lambda _: rx.from_callable(lambda: scheduler.schedule_absolute(at, stall)))
+
+
+def test_a_late_timer_releases_every_item_whose_turn_has_passed(
+    scheduler: TestScheduler,
+) -> None:
+    # 1000/s: one slot per millisecond. The release due at 210.001 runs 4.5 ms
+    # late; the items due at 210.001 .. 210.005 leave together, then the pace
+    # resumes on the original slots (so timer latency does not cost rate).
+    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(8)])
+    stall = stalled(scheduler, 210.0005, 0.005)
+    result = scheduler.start(
+        lambda: rx.merge(stall.pipe(ops.ignore_elements()), source.pipe(throttle(1000)))
+    )
+    assert result.messages == [
+        on_next(210.0, 0),
+        *(on_next(210.0055, n) for n in range(1, 6)),
+        on_next(210.006, 6),
+        on_next(210.007, 7),
+    ]
+
+
+def test_a_long_stall_makes_up_for_20_ms_and_does_not_flood(scheduler: TestScheduler) -> None:
+    # 10/s, the release due at 210.1 runs 0.95 s late: only the slot within
+    # 20 ms of now counts, so one item leaves, and the next 80 ms later.
+    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(5)])
+    stall = stalled(scheduler, 210.05, 1.0)
+    result = scheduler.start(
+        lambda: rx.merge(stall.pipe(ops.ignore_elements()), source.pipe(throttle(10)))
+    )
+    assert result.messages == [
+        on_next(210.0, 0),
+        on_next(211.05, 1),
+        on_next(211.13, 2),
+        on_next(211.23, 3),
+        on_next(211.33, 4),
+    ]
+
+
+def test_a_late_timer_with_a_burst_releases_the_burst_plus_the_passed_turns(
+    scheduler: TestScheduler,
+) -> None:
+    # burst=2 at 100/s: 0 and 1 pass at once, 2 is due at 210.01 (one slot
+    # ahead of the bucket), 3 at 210.02 ...; the timer runs at 210.035.
+    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(8)])
+    stall = stalled(scheduler, 210.005, 0.03)
+    result = scheduler.start(
+        lambda: rx.merge(stall.pipe(ops.ignore_elements()), source.pipe(throttle(100, burst=2)))
+    )
+    # slots: max(tat=210.02, now - 20 ms = 210.015) = 210.02, then .03, .04;
+    # an item may leave (burst - 1) intervals ahead of its slot, so from .01,
+    # .02, .03: all passed at .035. Item 5 (slot .05) leaves at .04.
+    assert result.messages == [
+        on_next(210.0, 0),
+        on_next(210.0, 1),
+        on_next(210.035, 2),
+        on_next(210.035, 3),
+        on_next(210.035, 4),
+        on_next(210.04, 5),
+        on_next(210.05, 6),
+        on_next(210.06, 7),
+    ]
 
 
 def test_a_fractional_rate_below_one_per_second(scheduler: TestScheduler) -> None:
@@ -376,6 +452,18 @@ def test_producer_on_the_timers_thread_fails_instead_of_deadlocking(no_thread_le
         (lambda: throttle("fast"), TypeError, "rate must be a number, got str"),  # pyright: ignore[reportArgumentType]
         (lambda: throttle(True), TypeError, "rate must be a number, got bool"),
         (lambda: throttle(1, burst=0), ValueError, "burst must be >= 1, got 0"),
+        (
+            lambda: throttle(1e-300),
+            ValueError,
+            f"rate must be >= 1 / threading.TIMEOUT_MAX (one item per {TIMEOUT_MAX:g} s), "
+            "got 1e-300",
+        ),
+        (
+            lambda: throttle(10, burst=2**40),
+            ValueError,
+            f"burst must be <= {int(TIMEOUT_MAX * 1e6) // 100_000 + 1} at rate 10/s (a full "
+            f"bucket may cover at most threading.TIMEOUT_MAX = {TIMEOUT_MAX:g} s), got {2**40}",
+        ),
         (lambda: throttle(1, burst=1.5), TypeError, "burst must be an int, got float"),  # pyright: ignore[reportArgumentType]
         (lambda: throttle(1, max_pending=0), ValueError, "max_pending must be >= 1, got 0"),
         (lambda: throttle(1, name=3), TypeError, "name must be a str, got int"),  # pyright: ignore[reportArgumentType]

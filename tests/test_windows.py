@@ -248,6 +248,18 @@ def test_tumbling_infers_window_of_item_type() -> None:
         ),
         (lambda: sliding_window(5, None), TypeError, "slide must be seconds"),  # pyright: ignore[reportArgumentType]
         (lambda: session_window(0), ValueError, "gap must be > 0, got 0"),
+        (lambda: session_window(1, max_sessions=0), ValueError, "max_sessions must be >= 1, got 0"),
+        (
+            lambda: session_window(1, max_sessions=2.0),  # type: ignore[call-overload]
+            TypeError,
+            "max_sessions must be an int, got float",
+        ),
+        (lambda: session_window(1, max_duration=0), ValueError, "max_duration must be > 0, got 0"),
+        (
+            lambda: session_window(1, max_duration="1s"),  # type: ignore[call-overload]
+            TypeError,
+            "max_duration must be",
+        ),
         (lambda: session_window(1, key=3), TypeError, "key must be callable, got int"),  # type: ignore[call-overload]
         (lambda: session_window(1, errors="ignore"), ValueError, "errors must be one of"),  # type: ignore[call-overload]
         (
@@ -436,6 +448,96 @@ def test_same_time_expiries_come_out_by_start_then_key(scheduler: TestScheduler)
         on_next(210, win(205, 210, "c0", key="c")),
         on_completed(230),
     ]
+
+
+def test_session_max_duration_cuts_a_session_that_never_goes_quiet(
+    scheduler: TestScheduler,
+) -> None:
+    # An item every 2 s with gap 5 would be one endless session; max_duration
+    # 7 ends it at start + 7 (by the timer), and the next item starts a new one.
+    messages, _ = run(
+        scheduler,
+        [*(on_next(t, t) for t in range(201, 216, 2)), on_next(226, 226), on_completed(240)],
+        lambda s: s.pipe(session_window(5, max_duration=7)),
+    )
+    assert messages == [
+        on_next(208, win(201, 208, 201, 203, 205, 207)),
+        on_next(216, win(209, 216, 209, 211, 213, 215)),
+        on_next(231, win(226, 231, 226)),  # a quiet session still ends at last + gap
+        on_completed(240),
+    ]
+
+
+def test_session_max_duration_item_exactly_at_the_cap_starts_the_next_session(
+    scheduler: TestScheduler,
+) -> None:
+    messages, _ = run(
+        scheduler,
+        [on_next(201, "a"), on_next(204, "b"), on_next(205, "c"), on_completed(207)],
+        lambda s: s.pipe(session_window(10, key=first_letter, max_duration=4)),
+    )
+    # "a" is capped at 205; "b" and "c" are their own keys.
+    assert messages == [
+        on_next(205, win(201, 205, "a", key="a")),
+        on_next(207, win(204, 208, "b", key="b")),
+        on_next(207, win(205, 209, "c", key="c")),
+        on_completed(207),
+    ]
+
+
+def test_session_max_sessions_closes_the_one_with_the_oldest_last_item(
+    scheduler: TestScheduler,
+) -> None:
+    messages, _ = run(
+        scheduler,
+        [
+            on_next(201, "a1"),
+            on_next(202, "b1"),
+            on_next(203, "a2"),  # now "b" has the oldest last item
+            on_next(204, "c1"),  # a third key: "b" is closed early, at 204
+            on_next(205, "b2"),  # "b" again: "a" (last at 203) is closed
+            on_completed(207),
+        ],
+        lambda s: s.pipe(session_window(10, key=first_letter, max_sessions=2)),
+    )
+    assert messages == [
+        on_next(204, win(202, 204, "b1", key="b")),
+        on_next(205, win(201, 205, "a1", "a2", key="a")),
+        on_next(207, win(204, 214, "c1", key="c")),
+        on_next(207, win(205, 215, "b2", key="b")),
+        on_completed(207),
+    ]
+
+
+def test_session_max_sessions_one_and_expiry_after_an_early_close(
+    scheduler: TestScheduler,
+) -> None:
+    # The early-closed session's deadline (212) passes without a second emission.
+    messages, _ = run(
+        scheduler,
+        [on_next(202, "a"), on_next(203, "b"), on_completed(230)],
+        lambda s: s.pipe(session_window(10, key=first_letter, max_sessions=1)),
+    )
+    assert messages == [
+        on_next(203, win(202, 203, "a", key="a")),
+        on_next(213, win(203, 213, "b", key="b")),
+        on_completed(230),
+    ]
+
+
+def test_session_max_sessions_keeps_memory_bounded_under_endless_new_keys() -> None:
+    scheduler = TestScheduler()
+    subject: Subject[str] = Subject()
+    out: list[Window[str]] = []
+    subject.pipe(session_window(1000, key=str.strip, max_sessions=3)).subscribe(
+        out.append, scheduler=scheduler
+    )
+    for n in range(10_000):
+        subject.on_next(str(n))
+    assert len(out) == 10_000 - 3
+    assert [w.items for w in out[:2]] == [["0"], ["1"]]
+    subject.on_completed()
+    assert [w.items for w in out[-3:]] == [["9997"], ["9998"], ["9999"]]
 
 
 def test_session_flush_orders_by_start_then_key(scheduler: TestScheduler) -> None:
