@@ -362,16 +362,7 @@ def throttle(
             less than 1, or ``burst`` covers more than
             ``threading.TIMEOUT_MAX`` seconds at ``rate``.
     """
-    value = _validate.number("rate", rate)
-    if math.isinf(value):
-        raise ValueError(f"rate must be finite, got {rate!r}")
-    if value <= 0:
-        raise ValueError(f"rate must be > 0, got {rate!r}")
-    if value < 1 / threading.TIMEOUT_MAX:
-        raise ValueError(
-            f"rate must be >= 1 / threading.TIMEOUT_MAX (one item per "
-            f"{threading.TIMEOUT_MAX:g} s), got {rate!r}"
-        )
+    value = _validate.rate("rate", rate)
     tokens = _validate.integer("burst", burst)
     # A full bucket covers (burst - 1) intervals of scheduler time; keep it a
     # span that timers and datetime arithmetic hold.

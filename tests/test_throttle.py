@@ -455,8 +455,8 @@ def test_producer_on_the_timers_thread_fails_instead_of_deadlocking(no_thread_le
         (
             lambda: throttle(1e-300),
             ValueError,
-            f"rate must be >= 1 / threading.TIMEOUT_MAX (one item per {TIMEOUT_MAX:g} s), "
-            "got 1e-300",
+            f"rate must be >= {1 / TIMEOUT_MAX!r} per second (one per {TIMEOUT_MAX!r} seconds, "
+            "threading.TIMEOUT_MAX), got 1e-300",
         ),
         (
             lambda: throttle(10, burst=2**40),
