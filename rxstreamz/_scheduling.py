@@ -1,4 +1,6 @@
-"""Scheduler helpers shared by every time-based processor (SPEC rule 1.5).
+"""Scheduler helpers shared by every time-based processor.
+
+Time comes from the scheduler (see docs/design.md, "Schedulers").
 
 Precedence: the processor's own ``scheduler=``, else the scheduler passed to
 ``subscribe()``, else the process-wide ``TimeoutScheduler``. Timed processors
@@ -152,7 +154,7 @@ def clock_reader(scheduler: abc.SchedulerBase) -> Callable[[], datetime]:
 def flushing_terminals(
     flush: Callable[[], bool], observer: abc.ObserverBase[_T]
 ) -> tuple[Callable[[Exception], None], Callable[[], None]]:
-    """Return ``(on_error, on_completed)`` that flush first, then forward (SPEC 1.7, 1.8).
+    """Return ``(on_error, on_completed)`` that flush what is held first, then forward.
 
     ``flush`` emits what the processor holds and stops it, under whatever lock
     the processor needs; it returns ``False`` when the subscription had already

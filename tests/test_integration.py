@@ -166,7 +166,7 @@ def test_dispose_mid_stream_from_another_thread_stops_everything(stop_after: int
 
     def on_next(value: int) -> None:
         # An emission that *starts* after dispose() has returned breaks the contract
-        # (one already running when dispose is called may finish: SPEC 1.6).
+        # (one already running when dispose is called may finish).
         if disposed.is_set():
             late.append(value)
         seen.append(value)
