@@ -1,6 +1,6 @@
 """The measurements behind ``rxstreamz bench``.
 
-Three tables, each case run by three implementations on the same data in the
+Four tables, each case run by its implementations on the same data in the
 same process, one after the other:
 
 * ``processor``: the cost of one processor per item (ns, bytes and memory
@@ -8,7 +8,10 @@ same process, one after the other:
   workers, ``batch(100)`` and ``buffer_(1000)``;
 * ``throughput``: items per second and peak memory of four whole pipelines;
 * ``fusion``: a chain of 1, 2, 4 and 6 ``filter_``/``map_`` stages, where the
-  gain of fusion shows as the chain grows.
+  gain of fusion shows as the chain grows;
+* ``asyncio``: one pipeline on one event loop (a bursty async source, an
+  ``async def`` call on 8 workers, batches of 50), with its throughput
+  against the ideal ``workers / latency`` and how far its source reads ahead.
 
 Two more tables are measured only when asked for (``--table``), for the
 charts of the performance guide:
@@ -23,6 +26,9 @@ The implementations are ``rxstreamz``, ``rxpy`` (the nearest composition of
 ``reactivex`` built-ins) and ``plain`` (a Python loop calling the same user
 functions; ``ThreadPoolExecutor.map`` for the concurrent cases, a
 ``queue.Queue`` and a consumer thread for the buffer).
+
+The ``asyncio`` table has ``rxstreamz``, ``aiostream``, ``streamz``
+(python-streamz) and ``plain`` (hand-written asyncio); see ``asyncio_cases``.
 
 Time and memory come from separate runs: the time is the best of ``repeat``
 runs with ``time.perf_counter`` (or ``time.process_time``, see ``Clock``);
@@ -44,8 +50,11 @@ available instead of failing the run.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
+import importlib
+import importlib.util
 import os
 import platform
 import queue
@@ -53,44 +62,52 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import reactivex as rx
 from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.scheduler import EventLoopScheduler
+from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 import rxstreamz
 
+if TYPE_CHECKING:  # an optional extra: imported where it runs, inside aiostream_pipeline
+    from aiostream.stream.combine import MapCallable
+
 __all__ = [
+    "ASYNCIO_IMPLS",
     "DEFAULT_TABLES",
     "IMPLS",
     "TABLES",
     "Case",
     "Clock",
+    "Gauge",
     "Row",
     "Unavailable",
+    "asyncio_cases",
     "cases",
     "machine",
     "measure",
     "steps",
 ]
 
-Table = Literal["processor", "throughput", "fusion", "growth", "workers"]
-Impl = Literal["rxstreamz", "rxpy", "plain"]
+Table = Literal["processor", "throughput", "fusion", "asyncio", "growth", "workers"]
+Impl = Literal["rxstreamz", "rxpy", "plain", "aiostream", "streamz"]
 Run = Callable[[], list[Any]]
 """Runs one pipeline over the prepared data to completion; returns its output."""
 Prepare = Callable[[list[int]], Run]
 """Builds a fresh ``Run`` over ``data`` (not timed)."""
 
-TABLES: tuple[Table, ...] = ("processor", "throughput", "fusion", "growth", "workers")
-DEFAULT_TABLES: tuple[Table, ...] = ("processor", "throughput", "fusion")
+TABLES: tuple[Table, ...] = ("processor", "throughput", "fusion", "asyncio", "growth", "workers")
+DEFAULT_TABLES: tuple[Table, ...] = ("processor", "throughput", "fusion", "asyncio")
 """The tables measured when none is named (``growth`` and ``workers`` are for the charts)."""
 IMPLS: tuple[Impl, ...] = ("rxstreamz", "rxpy", "plain")
+"""The implementations of every table but ``asyncio`` (see ``ASYNCIO_IMPLS``)."""
 
 IO_SECONDS = 0.0001
 """The simulated I/O call of the async throughput case (``time.sleep``)."""
@@ -113,6 +130,36 @@ class Unavailable(Exception):
     """A processor this case needs is not part of this installation."""
 
 
+class Gauge:
+    """How far a source runs ahead of its sink: items pulled minus items written.
+
+    The source calls ``pull`` before it hands each item on, the sink calls
+    ``write`` with the number of items it received; ``most`` is the largest
+    gap seen at a pull over every run since the gauge was made.
+    """
+
+    __slots__ = ("most", "pulled", "written")
+
+    def __init__(self) -> None:
+        self.pulled = 0
+        self.written = 0
+        self.most = 0
+
+    def start(self) -> None:
+        """Begin a run: nothing pulled nor written yet (``most`` is kept)."""
+        self.pulled = 0
+        self.written = 0
+
+    def pull(self) -> None:
+        """Count one item taken from the source."""
+        self.pulled += 1
+        self.most = max(self.most, self.pulled - self.written)
+
+    def write(self, count: int) -> None:
+        """Count ``count`` items handed to the sink."""
+        self.written += count
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     """One benchmark case: a name and how each implementation runs it.
@@ -125,6 +172,9 @@ class Case:
         caps: Per implementation, the most items it is given.
         notes: Per implementation, a remark printed beside its row.
         memory: Whether to make the extra ``tracemalloc`` run.
+        ideal: The items per second the case reaches at best, if it has such
+            a bound (``workers / latency`` for concurrent calls that wait).
+        gauges: Per implementation, the ``Gauge`` its runs report to.
     """
 
     table: Table
@@ -134,6 +184,8 @@ class Case:
     caps: Mapping[Impl, int] = field(default_factory=dict[Impl, int])
     notes: Mapping[Impl, str] = field(default_factory=dict[Impl, str])
     memory: bool = True
+    ideal: float | None = None
+    gauges: Mapping[Impl, Gauge] = field(default_factory=dict[Impl, Gauge])
 
     def items_for(self, impl: Impl, items: int) -> int:
         """Return how many items ``impl`` runs when the user asked for ``items``."""
@@ -143,7 +195,12 @@ class Case:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One measured (case, implementation) pair; ``None`` where not measured."""
+    """One measured (case, implementation) pair; ``None`` where not measured.
+
+    ``ideal_ratio`` (items/s over the case's ideal) and ``read_ahead`` (the
+    most items pulled from the source but not yet written) are measured by
+    the ``asyncio`` table only.
+    """
 
     table: Table
     case: str
@@ -156,6 +213,8 @@ class Row:
     allocs_per_item: float | None
     peak_bytes: int | None
     note: str
+    ideal_ratio: float | None = None
+    read_ahead: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         """Return the row as a JSON-ready mapping."""
@@ -610,7 +669,272 @@ def cases() -> list[Case]:
         )
         for workers in WORKER_COUNTS
     )
+    result.extend(asyncio_cases())
     return result
+
+
+# -- the asyncio table: one event loop, beside aiostream, python-streamz and asyncio ----
+
+ASYNCIO_IMPLS: tuple[Impl, ...] = ("rxstreamz", "aiostream", "streamz", "plain")
+"""The implementations of the ``asyncio`` table, in report order."""
+ASYNCIO_WORKERS = 8
+"""Calls of ``enrich`` in flight at once, in every implementation."""
+ASYNCIO_LATENCY = 0.001
+"""What each ``enrich`` call awaits (``asyncio.sleep``): a network call, say."""
+ASYNCIO_IDEAL = ASYNCIO_WORKERS / ASYNCIO_LATENCY
+"""Items per second with every worker always waiting on a call (Little's law)."""
+ASYNCIO_BATCH = 50
+"""The batch size of the sink."""
+ASYNCIO_MAX_LATENCY = 0.2
+"""The longest a batch waits for more items, where the implementation has a bound."""
+ASYNCIO_BURST = 50
+"""The source yields its records in bursts of this many ..."""
+ASYNCIO_BURST_GAP = 0.002
+"""... with this pause between bursts (a peak rate well above ``ASYNCIO_IDEAL``)."""
+ASYNCIO_DIVISOR = 10
+"""The asyncio case runs ``items // ASYNCIO_DIVISOR`` items (each waits on a call)."""
+
+Write = Callable[[Sequence[int]], None]
+"""The sink: called on the loop's thread with each batch, in order."""
+Pipeline = Callable[[AsyncIterator[int], Write, int], Coroutine[Any, Any, None]]
+"""Runs ``source`` through enrich and batching into ``write`` on the running loop;
+returns once every one of the ``total`` items has been written."""
+
+
+async def records(data: Sequence[int], gauge: Gauge) -> AsyncIterator[int]:
+    """Yield ``data`` in bursts of ``ASYNCIO_BURST``, counting each pull in ``gauge``."""
+    for index, record in enumerate(data):
+        if index and index % ASYNCIO_BURST == 0:
+            await asyncio.sleep(ASYNCIO_BURST_GAP)
+        gauge.pull()
+        yield record
+
+
+async def enrich(record: int) -> int:
+    """Return ``2 * record`` after waiting ``ASYNCIO_LATENCY`` (the per-item call)."""
+    await asyncio.sleep(ASYNCIO_LATENCY)
+    return record * 2
+
+
+async def rxstreamz_pipeline(source: AsyncIterator[int], write: Write, total: int) -> None:
+    """``from_async_iterable``, ``async_map``, ``batch``, all on the running loop."""
+    del total  # the pipeline completes when the source does
+    from_async_iterable = _processor("from_async_iterable")
+    async_map = _processor("async_map")
+    batch = _processor("batch")
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    pipeline: Observable[list[int]] = from_async_iterable(source).pipe(
+        async_map(enrich, workers=ASYNCIO_WORKERS),
+        batch(ASYNCIO_BATCH, max_latency=ASYNCIO_MAX_LATENCY),
+    )
+    pipeline.subscribe(
+        write,
+        done.set_exception,
+        lambda: done.set_result(None),
+        scheduler=AsyncIOScheduler(loop),
+    )
+    await done
+
+
+async def aiostream_pipeline(source: AsyncIterator[int], write: Write, total: int) -> None:
+    """``stream.iterate | pipe.map(task_limit=...) | pipe.chunks``: ordered, no time bound."""
+    del total  # the stream ends when the source does
+    from aiostream import pipe, stream
+
+    chunks = (
+        stream.iterate(source)
+        | pipe.map(cast("MapCallable[int, int]", enrich), task_limit=ASYNCIO_WORKERS)
+        | pipe.chunks(ASYNCIO_BATCH)
+    )
+    async with chunks.stream() as batches:
+        async for rows in batches:
+            write(rows)
+
+
+async def streamz_pipeline(source: AsyncIterator[int], write: Write, total: int) -> None:
+    """python-streamz: ``await emit`` into ``map_async`` and ``partition(timeout=...)``.
+
+    ``map_async(parallelism=p)`` keeps ``p`` calls queued while it awaits the
+    oldest one, so ``p = ASYNCIO_WORKERS - 1`` makes ``ASYNCIO_WORKERS`` calls
+    at once. A python-streamz stream has no end: the run is over when
+    ``total`` items have been written.
+    """
+    from streamz import Stream  # type: ignore[import-untyped]
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    written = 0
+
+    def sink(rows: tuple[int, ...]) -> None:
+        nonlocal written
+        write(rows)
+        written += len(rows)
+        if written == total:
+            done.set_result(None)
+
+    head: Any = Stream(asynchronous=True)
+    head.map_async(enrich, parallelism=ASYNCIO_WORKERS - 1).partition(
+        ASYNCIO_BATCH, timeout=ASYNCIO_MAX_LATENCY
+    ).sink(sink)
+    async for record in source:
+        await head.emit(record)
+    await done
+
+
+async def plain_pipeline(source: AsyncIterator[int], write: Write, total: int) -> None:
+    """Hand-written asyncio: a semaphore, tasks awaited in order, timed batches.
+
+    A producer takes a slot of ``Semaphore(ASYNCIO_WORKERS)`` per record and
+    queues its task (at most ``2 * ASYNCIO_WORKERS`` waiting, as
+    ``async_map``'s default ``max_pending``); a consumer awaits the tasks in
+    order and writes a batch when it is full or its first item has waited
+    ``ASYNCIO_MAX_LATENCY``. Both run in one ``TaskGroup``.
+    """
+    del total  # the producer ends the queue when the source ends
+    loop = asyncio.get_running_loop()
+    slots = asyncio.Semaphore(ASYNCIO_WORKERS)
+    pending: asyncio.Queue[asyncio.Task[int] | None] = asyncio.Queue(2 * ASYNCIO_WORKERS)
+
+    async def call(record: int) -> int:
+        try:
+            return await enrich(record)
+        finally:
+            slots.release()
+
+    async def produce() -> None:
+        async for record in source:
+            await slots.acquire()
+            await pending.put(asyncio.create_task(call(record)))
+        await pending.put(None)
+
+    async def consume() -> None:
+        rows: list[int] = []
+        deadline = 0.0
+        while True:
+            try:
+                task = pending.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    timeout = max(0.0, deadline - loop.time()) if rows else None
+                    task = await asyncio.wait_for(pending.get(), timeout)
+                except TimeoutError:
+                    write(rows)
+                    rows = []
+                    continue
+            if task is None:
+                break
+            rows.append(await task)
+            if len(rows) == 1:
+                deadline = loop.time() + ASYNCIO_MAX_LATENCY
+            if len(rows) == ASYNCIO_BATCH:
+                write(rows)
+                rows = []
+        if rows:
+            write(rows)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(produce())
+        group.create_task(consume())
+
+
+def _package(name: str) -> None:
+    """Raise ``Unavailable`` unless the package ``name`` can be imported."""
+    if importlib.util.find_spec(name) is None:
+        raise Unavailable(f"{name} is not installed (pip install rxstreamz[bench])")
+
+
+def _streamz_map_async() -> None:
+    """Raise ``Unavailable`` unless python-streamz has ``map_async`` (0.6.6 and later)."""
+    _package("streamz")
+    if not hasattr(importlib.import_module("streamz").Stream, "map_async"):
+        raise Unavailable("streamz has no map_async (pip install 'streamz>=0.6.6')")
+
+
+def _processors(*names: str) -> None:
+    """Raise ``Unavailable`` unless every processor of ``names`` is installed."""
+    for name in names:
+        _processor(name)
+
+
+def _nothing() -> None:
+    """Require nothing (the hand-written pipeline)."""
+
+
+def _asyncio_prepare(pipeline: Pipeline, gauge: Gauge, check: Callable[[], None]) -> Prepare:
+    """Prepare runs of ``pipeline`` in a new event loop, over ``records(data)``.
+
+    ``check`` raises ``Unavailable`` (at preparation) when something the
+    pipeline needs is missing.
+    """
+
+    def prepare(data: list[int]) -> Run:
+        check()
+        return functools.partial(run_asyncio_pipeline, pipeline, data, gauge)
+
+    return prepare
+
+
+def run_asyncio_pipeline(pipeline: Pipeline, data: Sequence[int], gauge: Gauge) -> list[Any]:
+    """Run ``pipeline`` over ``records(data, gauge)`` in a new event loop.
+
+    Returns:
+        The batches written, in order (each counted in ``gauge``).
+    """
+    out: list[Any] = []
+
+    def write(rows: Sequence[int]) -> None:
+        out.append(rows)
+        gauge.write(len(rows))
+
+    gauge.start()
+    asyncio.run(pipeline(records(data, gauge), write, len(data)))
+    return out
+
+
+def asyncio_cases() -> list[Case]:
+    """Return the case of the ``asyncio`` table (fresh gauges on every call).
+
+    One pipeline, as an asyncio service runs it: ``records`` (bursts of
+    ``ASYNCIO_BURST`` with ``ASYNCIO_BURST_GAP`` between them), ``enrich`` on
+    ``ASYNCIO_WORKERS`` concurrent calls with the output in input order, then
+    batches of ``ASYNCIO_BATCH`` to a sink, all on one event loop (a new one
+    per run, ``asyncio.run``).
+    """
+    gauges: dict[Impl, Gauge] = {impl: Gauge() for impl in ASYNCIO_IMPLS}
+    pipelines: dict[Impl, tuple[Pipeline, Callable[[], None]]] = {
+        "rxstreamz": (
+            rxstreamz_pipeline,
+            functools.partial(_processors, "from_async_iterable", "async_map", "batch"),
+        ),
+        "aiostream": (aiostream_pipeline, functools.partial(_package, "aiostream")),
+        "streamz": (streamz_pipeline, _streamz_map_async),
+        "plain": (plain_pipeline, _nothing),
+    }
+    calls = f"{ASYNCIO_WORKERS} calls of {ASYNCIO_LATENCY * 1e3:g} ms at once"
+    return [
+        Case(
+            "asyncio",
+            f"async source, enrich x{ASYNCIO_WORKERS}, batch({ASYNCIO_BATCH})",
+            {
+                impl: _asyncio_prepare(pipeline, gauges[impl], check)
+                for impl, (pipeline, check) in pipelines.items()
+            },
+            divisor=ASYNCIO_DIVISOR,
+            notes={
+                "rxstreamz": f"from_async_iterable, async_map(workers={ASYNCIO_WORKERS}), "
+                f"batch({ASYNCIO_BATCH}, max_latency={ASYNCIO_MAX_LATENCY:g})",
+                "aiostream": f"map(task_limit={ASYNCIO_WORKERS}), chunks({ASYNCIO_BATCH}): "
+                "no time bound on a batch",
+                "streamz": f"await emit, map_async(parallelism={ASYNCIO_WORKERS - 1}: {calls}), "
+                f"partition({ASYNCIO_BATCH}, timeout={ASYNCIO_MAX_LATENCY:g})",
+                "plain": f"Semaphore({ASYNCIO_WORKERS}) + TaskGroup, tasks awaited in order, "
+                "hand-written timed batches",
+            },
+            ideal=ASYNCIO_IDEAL,
+            gauges=gauges,
+        )
+    ]
 
 
 # -- measuring -------------------------------------------------------------------------
@@ -695,10 +1019,11 @@ def _measure_case(
     each implementation in a block keeps a change in machine load from
     favouring one of them.
     """
+    impls = tuple(case.impls)
     data: dict[Impl, list[int]] = {}
     missing: dict[Impl, str] = {}
     best: dict[Impl, float] = {}
-    for impl in IMPLS:
+    for impl in impls:
         data[impl] = list(range(1, case.items_for(impl, items) + 1))
         try:
             warm_up = case.impls[impl](data[impl][:WARMUP_ITEMS])
@@ -708,7 +1033,7 @@ def _measure_case(
         warm_up()
         best[impl] = float("inf")
     for round_ in range(repeat):
-        for impl in IMPLS:
+        for impl in impls:
             label = f"{case.table}: {case.name} [{impl}]"
             if impl in missing:
                 if round_ == 0:
@@ -718,7 +1043,7 @@ def _measure_case(
                 tick(f"{label} time")
             best[impl] = min(best[impl], _time(case.impls[impl](data[impl]), clock))
     rows: list[Row] = []
-    for impl in IMPLS:
+    for impl in impls:
         label = f"{case.table}: {case.name} [{impl}]"
         count = len(data[impl])
         if impl in missing:
@@ -731,6 +1056,7 @@ def _measure_case(
             tick(f"{label} memory")
             memory = _memory(case.impls[impl](data[impl]))
         seconds = max(best[impl], 1e-9)
+        gauge = case.gauges.get(impl)
         rows.append(
             Row(
                 table=case.table,
@@ -744,6 +1070,8 @@ def _measure_case(
                 allocs_per_item=None if memory is None else memory[1] / count,
                 peak_bytes=None if memory is None else memory[2],
                 note=case.notes.get(impl, ""),
+                ideal_ratio=None if case.ideal is None else count / seconds / case.ideal,
+                read_ahead=None if gauge is None else gauge.most,
             )
         )
     return rows

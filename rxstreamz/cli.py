@@ -1,11 +1,12 @@
 """The ``rxstreamz`` command line: ``rxstreamz bench``.
 
 ``rxstreamz bench`` measures the processors of this installation beside
-RxPY's nearest built-ins and a plain Python loop, on this machine, and prints
-the tables of the performance guide (``docs/performance.md``):
+RxPY's nearest built-ins and a plain Python loop (in the asyncio table:
+aiostream, python-streamz and hand-written asyncio), on this machine, and
+prints the tables of the performance guide (``docs/performance.md``):
 
 ```text
-rxstreamz bench                 # about a minute on 2 cores
+rxstreamz bench                 # a few minutes on 2 cores (the asyncio table waits on its calls)
 rxstreamz bench --quick         # a few seconds, for a smoke check
 rxstreamz bench --items 1000000 --repeat 5 --json bench.json
 rxstreamz bench --markdown      # tables ready for a docs page
@@ -45,6 +46,7 @@ _TITLES: dict[Table, str] = {
     "fusion": "Fusion: a chain of filter_/map_ stages",
     "growth": "Growth: buffer_ beside observe_on as the stream grows",
     "workers": "Workers: async_map on a waiting call",
+    "asyncio": "asyncio: one event loop, an async source to batches",
 }
 _IMPL_LABELS = {"rxstreamz": "rxstreamz", "rxpy": "RxPY", "plain": "plain loop"}
 
@@ -305,6 +307,7 @@ def _rounded(row: Row) -> dict[str, object]:
         "ns_per_item": 1,
         "bytes_per_item": 2,
         "allocs_per_item": 4,
+        "ideal_ratio": 4,
     }
     for key, places in digits.items():
         value = data[key]
@@ -336,7 +339,10 @@ def render(
         if not table_rows:
             continue
         lines += ["", f"## {_TITLES[table]}" if markdown else _TITLES[table], ""]
-        header, body = _table(table, table_rows, selected)
+        if table == "asyncio":
+            header, body = _asyncio_table(table_rows, selected)
+        else:
+            header, body = _table(table, table_rows, selected)
         lines += _markdown(header, body) if markdown else _aligned(header, body)
     return "\n".join(lines) + "\n"
 
@@ -385,6 +391,10 @@ def _table(
 def _metric(name: str, row: Row) -> str:
     if row.seconds is None:
         return "n/a"
+    if name == "of ideal":
+        return "-" if row.ideal_ratio is None else f"{row.ideal_ratio:.0%}"
+    if name == "read-ahead":
+        return "-" if row.read_ahead is None else f"{row.read_ahead:,}"
     if name == "items/s":
         return f"{row.items_per_s:,.0f}"
     if name == "ns/item":
@@ -394,6 +404,45 @@ def _metric(name: str, row: Row) -> str:
     if name == "allocs/item":
         return "-" if row.allocs_per_item is None else f"{row.allocs_per_item:.2f}"
     return "-" if row.peak_bytes is None else _size(row.peak_bytes)
+
+
+_ASYNCIO_LABELS = {
+    "rxstreamz": "rxstreamz",
+    "aiostream": "aiostream",
+    "streamz": "python-streamz",
+    "plain": "plain asyncio",
+}
+
+
+def _asyncio_table(
+    rows: Sequence[Row], selected: Sequence[Case]
+) -> tuple[list[str], list[list[str]]]:
+    """The ``asyncio`` table: throughput against the ideal, read-ahead, ratios."""
+    by_key = {(row.case, row.impl): row for row in rows}
+    metrics = ["items/s", "of ideal", "read-ahead", "peak memory"]
+    others = _bench.ASYNCIO_IMPLS[1:]
+    header = ["Pipeline", "impl", "items", *metrics]
+    header += [f"vs {_ASYNCIO_LABELS[impl]}" for impl in others]
+    header.append("note")
+    body: list[list[str]] = []
+    for case in selected:
+        if case.table != "asyncio":
+            continue
+        mine = by_key.get((case.name, "rxstreamz"))
+        for impl in _bench.ASYNCIO_IMPLS:
+            row = by_key.get((case.name, impl))
+            if row is None:
+                continue
+            first = case.name if impl == "rxstreamz" else ""
+            cells = [first, _ASYNCIO_LABELS[impl], f"{row.items:,}"]
+            cells += [_metric(name, row) for name in metrics]
+            if impl == "rxstreamz" and mine is not None:
+                cells += [_ratio(mine, by_key.get((case.name, other))) for other in others]
+            else:
+                cells += [""] * len(others)
+            cells.append(row.note)
+            body.append(cells)
+    return header, body
 
 
 def _ratio(mine: Row, other: Row | None) -> str:

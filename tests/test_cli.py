@@ -21,12 +21,14 @@ ROW_KEYS = {
     "allocs_per_item",
     "bytes_per_item",
     "case",
+    "ideal_ratio",
     "impl",
     "items",
     "items_per_s",
     "note",
     "ns_per_item",
     "peak_bytes",
+    "read_ahead",
     "seconds",
     "table",
 }
@@ -47,6 +49,13 @@ EXPECTED_CASES = {
         "Complex pipeline",
     ],
     "fusion": ["1 stage", "2 stages", "4 stages", "6 stages"],
+    "asyncio": ["async source, enrich x8, batch(50)"],
+}
+IMPLS_OF = {
+    "processor": ("rxstreamz", "rxpy", "plain"),
+    "throughput": ("rxstreamz", "rxpy", "plain"),
+    "fusion": ("rxstreamz", "rxpy", "plain"),
+    "asyncio": ("rxstreamz", "aiostream", "streamz", "plain"),
 }
 
 
@@ -95,7 +104,7 @@ def test_json_is_written_with_sorted_keys(tmp_path: Path) -> None:
     assert list(document["rows"][0]) == sorted(ROW_KEYS)
 
 
-def test_every_case_has_all_three_impls_with_positive_numbers(
+def test_every_case_has_all_its_impls_with_positive_numbers(
     quick_run: tuple[dict[str, Any], str, str],
 ) -> None:
     document, _, _ = quick_run
@@ -105,7 +114,7 @@ def test_every_case_has_all_three_impls_with_positive_numbers(
         (table, case, impl)
         for table, names in EXPECTED_CASES.items()
         for case in names
-        for impl in ("rxstreamz", "rxpy", "plain")
+        for impl in IMPLS_OF[table]
     ]
     assert seen == expected
     for row in rows:
@@ -118,6 +127,10 @@ def test_every_case_has_all_three_impls_with_positive_numbers(
             measured += ["bytes_per_item", "peak_bytes"]
             assert isinstance(row["allocs_per_item"], int | float), where
             assert row["allocs_per_item"] >= 0, where
+        if row["table"] == "asyncio":
+            measured += ["ideal_ratio", "read_ahead"]
+        else:
+            assert (row["ideal_ratio"], row["read_ahead"]) == (None, None), where
         for key in measured:
             assert isinstance(row[key], int | float), f"{key} missing in {where}"
             assert row[key] > 0, f"{key} in {where}"
@@ -129,6 +142,7 @@ def test_slow_cases_run_fewer_items(quick_run: tuple[dict[str, Any], str, str]) 
     assert items["filter_", "rxstreamz"] == 2000
     assert items["async_map(workers=10)", "plain"] == 2000 // _bench.ASYNC_DIVISOR
     assert items["Async processing (10 workers)", "rxpy"] == 2000 // _bench.IO_DIVISOR
+    assert items["async source, enrich x8, batch(50)", "streamz"] == 2000 // _bench.ASYNCIO_DIVISOR
 
 
 def test_text_report_has_machine_line_and_tables(
@@ -139,7 +153,7 @@ def test_text_report_has_machine_line_and_tables(
     assert lines[0].startswith("Machine: ")
     assert " CPUs, " in lines[0]
     assert "reactivex 6." in lines[0]
-    for title in ("Per-processor cost", "Pipeline throughput", "Fusion"):
+    for title in ("Per-processor cost", "Pipeline throughput", "Fusion", "asyncio: one"):
         assert any(line.startswith(title) for line in lines), title
     header = next(line for line in lines if line.startswith("Processor"))
     assert header.split() == [
@@ -166,7 +180,9 @@ def test_plain_progress_goes_to_stderr(quick_run: tuple[dict[str, Any], str, str
     progress = [line for line in err.splitlines() if not line.startswith("warning: load average")]
     total = _bench.steps([c for c in _bench.cases() if c.table in _bench.DEFAULT_TABLES])
     assert progress[0] == f"[1/{total}] processor: filter_ [rxstreamz] time"
-    assert progress[-1].startswith(f"[{total}/{total}] fusion: 6 stages [plain]")
+    assert progress[-1] == (
+        f"[{total}/{total}] asyncio: async source, enrich x8, batch(50) [plain] memory"
+    )
     assert "[1/" not in out
 
 
@@ -181,6 +197,57 @@ def test_markdown_tables(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(table) == 2 + 4 * 3
     assert table[2].startswith("| 1 stage | rxstreamz | 500 | ")
     assert table[2].split(" | ")[5].endswith("x")  # speed-up vs RxPY
+
+
+def test_asyncio_table_in_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--quick", "--items", "300", "--table", "asyncio", "--markdown"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "## asyncio: one event loop, an async source to batches" in lines
+    table = [line for line in lines if line.startswith("|")]
+    assert table[0] == (
+        "| Pipeline | impl | items | items/s | of ideal | read-ahead | peak memory "
+        "| vs aiostream | vs python-streamz | vs plain asyncio | note |"
+    )
+    assert [cells.split(" | ")[1] for cells in table[2:]] == [
+        "rxstreamz",
+        "aiostream",
+        "python-streamz",
+        "plain asyncio",
+    ]
+    first = table[2].split(" | ")
+    assert first[0] == "| async source, enrich x8, batch(50)"
+    assert first[2] == "30"
+    assert first[4].endswith("%")  # of the ideal
+    assert all(cell.endswith("x") for cell in first[7:10])  # speed-ups
+
+
+@pytest.mark.parametrize("impl", _bench.ASYNCIO_IMPLS)
+def test_asyncio_pipelines_write_every_record_in_order(impl: _bench.Impl) -> None:
+    (case,) = _bench.asyncio_cases()
+    data = list(range(1, 121))  # two full batches and a partial one
+    batches = case.impls[impl](data)()
+    assert [len(rows) for rows in batches] == [50, 50, 20]
+    assert [n for rows in batches for n in rows] == [2 * n for n in data]
+    gauge = case.gauges[impl]
+    assert (gauge.pulled, gauge.written) == (120, 120)
+    assert 1 <= gauge.most <= 120
+
+
+def test_gauge_keeps_the_largest_gap_across_runs() -> None:
+    gauge = _bench.Gauge()
+    for _ in range(3):
+        gauge.pull()
+    gauge.write(2)
+    gauge.pull()
+    assert (gauge.pulled, gauge.written, gauge.most) == (4, 2, 3)
+    gauge.start()
+    gauge.pull()
+    assert (gauge.pulled, gauge.written, gauge.most) == (1, 0, 3)
+
+
+def test_a_missing_package_is_unavailable() -> None:
+    with pytest.raises(_bench.Unavailable, match="no_such_package_xyz is not installed"):
+        _bench._package("no_such_package_xyz")  # pyright: ignore[reportPrivateUsage]
 
 
 @pytest.mark.parametrize("kind", ["rich", "tqdm", "none"])

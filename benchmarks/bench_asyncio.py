@@ -1,0 +1,74 @@
+"""One asyncio pipeline on one event loop, beside aiostream, python-streamz and asyncio.
+
+The pipeline an asyncio service runs: an async generator yields records in
+bursts (50, then a 2 ms pause), an ``async def enrich`` awaits a 1 ms call
+with 8 calls in flight and the output kept in input order, then batches of
+50 go to a sink on the loop's thread. The four implementations, all in
+``rxstreamz._bench`` (shared with the ``asyncio`` table of ``rxstreamz
+bench``):
+
+* ``rxstreamz``: ``from_async_iterable``, ``async_map(enrich, workers=8)``,
+  ``batch(50, max_latency=0.2)``, subscribed with ``AsyncIOScheduler``;
+* ``aiostream``: ``stream.iterate | pipe.map(enrich, task_limit=8) |
+  pipe.chunks(50)`` (ordered; a chunk has no time bound);
+* ``streamz`` (python-streamz): ``await source.emit(record)`` into
+  ``map_async(enrich, parallelism=7)`` (7 queued plus the one awaited: 8
+  calls at once) and ``partition(50, timeout=0.2)``;
+* ``plain``: hand-written asyncio, a ``Semaphore(8)``, tasks awaited in
+  order from a bounded queue, timed batches, in a ``TaskGroup``.
+
+The ideal throughput is ``workers / latency`` = 8,000 items/s; the sleep's
+own overshoot keeps every implementation below it. Each case stores in
+``extra_info`` its ``items_per_s``, ``ideal_ratio`` (items/s over the ideal)
+and ``read_ahead`` (the most records pulled from the source but not yet
+written, sampled at each pull). ``N`` (default 20,000, ``RXSTREAMZ_BENCH_N``
+overrides it) is the record count, read when a case runs. Run with
+``pytest benchmarks/bench_asyncio.py --benchmark-enable``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from rxstreamz._bench import (
+    ASYNCIO_IDEAL,
+    Gauge,
+    Pipeline,
+    aiostream_pipeline,
+    plain_pipeline,
+    run_asyncio_pipeline,
+    rxstreamz_pipeline,
+    streamz_pipeline,
+)
+
+N = int(os.environ.get("RXSTREAMZ_BENCH_N", "20000"))
+
+PIPELINES: dict[str, Pipeline] = {
+    "rxstreamz": rxstreamz_pipeline,
+    "aiostream": aiostream_pipeline,
+    "streamz": streamz_pipeline,
+    "plain": plain_pipeline,
+}
+
+
+@pytest.mark.benchmark(group="asyncio-pipeline-8-workers-1ms")
+@pytest.mark.parametrize("impl", list(PIPELINES))
+def test_asyncio_pipeline(benchmark: BenchmarkFixture, impl: str) -> None:
+    data = list(range(1, N + 1))
+    gauge = Gauge()
+    batches = benchmark.pedantic(
+        run_asyncio_pipeline,
+        args=(PIPELINES[impl], data, gauge),
+        rounds=3,
+        iterations=1,
+        warmup_rounds=1,
+    )
+    assert [row for rows in batches for row in rows] == [2 * n for n in data]
+    if benchmark.stats is not None:  # None under --benchmark-disable (a plain test run)
+        items_per_s = N / benchmark.stats.stats.min
+        benchmark.extra_info["items_per_s"] = round(items_per_s)
+        benchmark.extra_info["ideal_ratio"] = round(items_per_s / ASYNCIO_IDEAL, 4)
+        benchmark.extra_info["read_ahead"] = gauge.most
