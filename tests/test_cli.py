@@ -39,6 +39,8 @@ EXPECTED_CASES = {
         "async_map(workers=10)",
         "batch(100)",
         "buffer_(1000)",
+        "dedupe()",
+        "debounce_(1.0) burst",
     ],
     "throughput": [
         "Simple filter+map",
