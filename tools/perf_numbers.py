@@ -196,6 +196,12 @@ def size(n: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
+def code(case: str) -> str:
+    """Return a case name with its operator as code: ``debounce_(1.0) burst``."""
+    operator, _, rest = case.partition(" ")
+    return f"`{operator}` {rest}" if rest else f"`{operator}`"
+
+
 def count(row: dict[str, Any]) -> str:
     return f"{row['items']:,}"
 
@@ -264,7 +270,7 @@ def processor_time(bench: Bench, arg: str | None) -> str:
         rxpy, plain = baselines("processor", case)
         body.append(
             [
-                f"`{case}`",
+                code(case),
                 per_item(bench.row("processor", case, "rxstreamz")),
                 rxpy + fewer(bench, "processor", case, "rxpy"),
                 times(bench.speedup("processor", case, "rxpy")),
@@ -283,7 +289,7 @@ def processor_memory(bench: Bench, arg: str | None) -> str:
     body: list[list[str]] = []
     for case in bench.cases("processor"):
         rows = [bench.row("processor", case, impl) for impl in IMPLS]
-        body.append([f"`{case}`", count(rows[0]), *(size(row["peak_bytes"]) for row in rows)])
+        body.append([code(case), count(rows[0]), *(size(row["peak_bytes"]) for row in rows)])
     return "\n\n".join(
         [
             bench.source() + " Peak memory above the start of each run, the output included;"
@@ -394,7 +400,7 @@ def case(bench: Bench, arg: str | None) -> str:
     if not arg or "/" not in arg:
         raise ValueError("a case block names its row: <!-- bench:case TABLE/CASE -->")
     table_name, case_name = arg.split("/", 1)
-    labels = {"rxstreamz": f"rxstreamz `{case_name}`"}
+    labels = {"rxstreamz": f"rxstreamz {code(case_name)}"}
     labels["rxpy"], labels["plain"] = baselines(table_name, case_name)
     body: list[list[str]] = []
     for impl in IMPLS:
