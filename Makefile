@@ -4,6 +4,7 @@
 # Documentation assets (committed; see docs/development.md):
 #   make docs     - redraws the marble diagrams from real runs, then builds the site
 #   make charts   - `rxstreamz bench --json` into docs/assets/bench.json, then its charts
+#                   and the figures quoted in the README and docs
 # Development environment (see docs/development.md):
 #   make lock         - re-resolve requirements/dev.lock from pyproject.toml and requirements/tools.in
 #   make test-all     - `make test` on every supported Python found on this machine
@@ -53,11 +54,14 @@ marbles-check: $(STAMP)
 docs: marbles
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-# The charts of docs/performance.md; `make charts BENCH_ARGS=--quick` for a short run.
+# The charts of docs/performance.md and every figure the README and docs quote (the
+# blocks between `<!-- bench:NAME -->` and `<!-- /bench -->`, tools/perf_numbers.py);
+# `make charts BENCH_ARGS=--quick` for a short run.
 charts: $(STAMP)
-	$(BIN)/rxstreamz bench --table processor --table fusion --table growth --table workers \
-		--progress none --json docs/assets/bench.json $(BENCH_ARGS)
+	$(BIN)/rxstreamz bench --table processor --table throughput --table fusion --table growth \
+		--table workers --progress none --json docs/assets/bench.json $(BENCH_ARGS)
 	$(BIN)/python tools/charts.py docs/assets/bench.json
+	$(BIN)/python tools/perf_numbers.py docs/assets/bench.json
 
 pytest: $(STAMP)
 	$(BIN)/pytest

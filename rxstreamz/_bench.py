@@ -5,7 +5,9 @@ same process, one after the other:
 
 * ``processor``: the cost of one processor per item (ns, bytes and memory
   blocks per item) for ``filter_``, ``map_``, ``async_map`` with 1 and 10
-  workers, ``batch(100)`` and ``buffer_(1000)``;
+  workers, ``batch(100)``, ``buffer_(1000)``, ``dedupe()`` and ``debounce_``
+  on a synchronous burst (RxPY's ``distinct()`` and ``debounce`` run at most a
+  few thousand items there: one is quadratic, the other starts a timer per item);
 * ``throughput``: items per second and peak memory of four whole pipelines;
 * ``fusion``: a chain of 1, 2, 4 and 6 ``filter_``/``map_`` stages, where the
   gain of fusion shows as the chain grows;
@@ -669,8 +671,9 @@ def cases() -> list[Case]:
         )
         for workers in WORKER_COUNTS
     )
+    result.extend(_keyed_and_timed_cases())
     result.extend(asyncio_cases())
-    return result
+    return sorted(result, key=lambda case: TABLES.index(case.table))  # stable: report order
 
 
 # -- the asyncio table: one event loop, beside aiostream, python-streamz and asyncio ----
@@ -1133,3 +1136,71 @@ def _version(package: str) -> str:
 def _gil() -> bool:
     enabled: Callable[[], bool] | None = getattr(sys, "_is_gil_enabled", None)
     return True if enabled is None else enabled()
+
+
+# -- dedupe_ and debounce_: RxPY's nearest operators scale badly ---------------------------
+#
+# ``distinct()`` keeps the keys it has seen in a list (quadratic in distinct keys) and
+# ``debounce`` starts a timer per item, so their rows run at most a few thousand items.
+
+DISTINCT_CAP = 4_000
+"""RxPY's ``distinct()`` runs at most this many (all distinct) items: it is quadratic."""
+DEBOUNCE_CAP = 2_000
+"""RxPY's ``debounce`` runs at most this many items: it starts a timer thread per item."""
+DEBOUNCE_SECONDS = 1.0
+"""The quiet period of the debounce case; the synchronous burst never waits for it."""
+
+
+def _loop_dedupe(data: list[int]) -> list[Any]:
+    seen: set[int] = set()
+    out: list[Any] = []
+    for n in data:
+        if n not in seen:
+            seen.add(n)
+            out.append(n)
+    return out
+
+
+def _loop_debounce(data: list[int]) -> list[Any]:
+    """Keep the latest item and the time it came; emit it at the end of the burst."""
+    clock = time.monotonic
+    latest: tuple[int, float] | None = None
+    for n in data:
+        latest = (n, clock())
+    return [] if latest is None else [latest[0]]
+
+
+def _keyed_and_timed_cases() -> list[Case]:
+    """Return the ``dedupe()`` and ``debounce_`` rows of the ``processor`` table."""
+    return [
+        Case(
+            "processor",
+            "dedupe()",
+            {
+                "rxstreamz": _rxstreamz(lambda: [_processor("dedupe")()]),
+                "rxpy": _rx(ops.distinct()),
+                "plain": _plain(_loop_dedupe),
+            },
+            caps={"rxpy": DISTINCT_CAP},
+            notes={
+                "rxstreamz": "every item a new key",
+                "rxpy": f"distinct(), quadratic: at most {DISTINCT_CAP:,} items",
+                "plain": "a set and a loop",
+            },
+        ),
+        Case(
+            "processor",
+            "debounce_(1.0) burst",
+            {
+                "rxstreamz": _rxstreamz(lambda: [_processor("debounce_")(DEBOUNCE_SECONDS)]),
+                "rxpy": _rx(ops.debounce(DEBOUNCE_SECONDS)),
+                "plain": _plain(_loop_debounce),
+            },
+            caps={"rxpy": DEBOUNCE_CAP},
+            notes={
+                "rxstreamz": "a synchronous burst: only the last item comes out",
+                "rxpy": f"debounce(1.0), a timer per item: at most {DEBOUNCE_CAP:,} items",
+                "plain": "the latest item and a clock reading per item",
+            },
+        ),
+    ]

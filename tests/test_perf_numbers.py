@@ -1,0 +1,138 @@
+"""Every measured figure in the README and docs is written from the committed bench run.
+
+``tools/perf_numbers.py`` rewrites the blocks between ``<!-- bench:NAME -->``
+and ``<!-- /bench -->`` from ``docs/assets/bench.json``. A block edited by
+hand, or left stale after the JSON changed, fails here; so does a speed-up
+ratio typed anywhere else on a page.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools import perf_numbers
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_JSON = ROOT / "docs" / "assets" / "bench.json"
+PAGES = perf_numbers.pages(ROOT)
+
+X = perf_numbers.TIMES
+RATIO = re.compile(rf"\d+(?:\.\d+)?(?:{X}|x\b)")
+"""A speed-up written as a figure, ``12`` then the sign, or ``1.4x``; not ``2 x workers``."""
+
+ALLOWED: set[tuple[str, str]] = set()
+"""(page, match) pairs where a ratio pattern is not a measurement; none today."""
+
+
+def committed() -> perf_numbers.Bench:
+    return perf_numbers.load(BENCH_JSON)
+
+
+def test_the_docs_ask_for_blocks() -> None:
+    names = {
+        match["name"]
+        for page in PAGES
+        for match in perf_numbers.BLOCK.finditer(page.read_text(encoding="utf-8"))
+    }
+    assert {"readme-summary", "processor-time", "fusion", "concurrency-costs"} <= names
+    assert names <= set(perf_numbers.BLOCKS)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_blocks_match_the_committed_json(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert perf_numbers.rewrite(text, committed()) == text, (
+        f"{page.relative_to(ROOT)}: a bench block differs from docs/assets/bench.json; "
+        "run `python tools/perf_numbers.py docs/assets/bench.json` (or `make charts`)"
+    )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_ratio_typed_outside_the_blocks(page: Path) -> None:
+    name = str(page.relative_to(ROOT))
+    text = perf_numbers.outside_blocks(page.read_text(encoding="utf-8"))
+    typed = [m for m in RATIO.findall(text) if (name, m) not in ALLOWED]
+    assert typed == [], f"{name}: measured ratios belong in a generated block: {typed}"
+
+
+def test_the_ratio_pattern_catches_what_it_should() -> None:
+    assert RATIO.findall(f"12{X} faster, 1.45x, 0.67{X}") == [f"12{X}", "1.45x", f"0.67{X}"]
+    assert RATIO.findall(f"`2 {X} workers`, 16 {X} 1000 records, 0x7f, 3 x 4") == []
+
+
+def test_a_hand_edit_inside_a_block_is_undone() -> None:
+    page = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = perf_numbers.BLOCK.search(page)
+    assert match is not None
+    edited = page.replace(match["body"], match["body"].replace(X, f"{X} (and more)", 1))
+    assert edited != page
+    assert perf_numbers.rewrite(edited, committed()) == page
+
+
+def test_a_new_run_changes_the_blocks() -> None:
+    document: dict[str, Any] = copy.deepcopy(committed().document)
+    document["date"] = "2000-01-01"
+    for row in document["rows"]:
+        if row["table"] == "fusion" and row["impl"] == "rxpy":
+            row["ns_per_item"] *= 10
+    text = "<!-- bench:fusion -->\n<!-- /bench -->\n"
+    before = perf_numbers.rewrite(text, committed())
+    after = perf_numbers.rewrite(text, perf_numbers.Bench(document))
+    assert "2000-01-01" in after
+    assert before != after
+    old = [line.split(" | ")[3] for line in before.splitlines() if line.startswith("| 1 stage")]
+    new = [line.split(" | ")[3] for line in after.splitlines() if line.startswith("| 1 stage")]
+    assert old != new
+
+
+def test_blocks_name_the_machine_and_the_baselines() -> None:
+    bench = committed()
+    machine = bench.document["machine"]
+    summary = perf_numbers.BLOCKS["readme-summary"](bench, None)
+    assert bench.document["date"] in summary
+    assert str(machine["cpu_model"]) in summary
+    assert "`ThreadPoolExecutor(10).map`" in summary
+    assert "plain loop" not in summary
+    assert summary.count(bench.document["date"]) == 1
+
+
+def test_tables_stay_narrow() -> None:
+    bench = committed()
+    for name, render in perf_numbers.BLOCKS.items():
+        arg = "processor/batch(100)" if name == "case" else None
+        for line in render(bench, arg).splitlines():
+            if line.startswith("|"):
+                assert line.count(" | ") + 1 <= 6, f"{name}: {line}"
+
+
+def test_an_unknown_block_or_row_fails_loudly() -> None:
+    with pytest.raises(KeyError, match="unknown bench block"):
+        perf_numbers.rewrite("<!-- bench:nonsense -->\n<!-- /bench -->", committed())
+    with pytest.raises(KeyError, match="no baseline label for processor/teleport"):
+        perf_numbers.rewrite("<!-- bench:case processor/teleport -->\n<!-- /bench -->", committed())
+    document: dict[str, Any] = copy.deepcopy(committed().document)
+    document["rows"] = [row for row in document["rows"] if row["case"] != "dedupe()"]
+    with pytest.raises(KeyError, match=re.escape("no row processor/dedupe() [rxstreamz]")):
+        perf_numbers.rewrite(
+            "<!-- bench:case processor/dedupe() -->\n<!-- /bench -->",
+            perf_numbers.Bench(document),
+        )
+
+
+def test_check_mode_reports_stale_pages(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("<!-- bench:fusion -->\nstale\n<!-- /bench -->\n")
+    source = tmp_path / "bench.json"
+    source.write_text(json.dumps(committed().document), encoding="utf-8")
+    args = [str(source), "--root", str(tmp_path)]
+    assert perf_numbers.main([*args, "--check"]) == 1
+    assert "stale" in (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert perf_numbers.main(args) == 0
+    assert perf_numbers.main([*args, "--check"]) == 0
+    assert "stale" not in (tmp_path / "README.md").read_text(encoding="utf-8")
