@@ -1,4 +1,4 @@
-"""The shared upstream behind every branching processor (SPEC 5.6).
+"""The shared upstream behind every branching processor.
 
 ``fan_out``, ``partition_``, ``split``, ``router`` and ``switch`` turn one
 upstream into several *branch* observables. One ``Hub`` is created each
@@ -26,13 +26,14 @@ once per run to get the upstream ``on_next``. That function reads
 under the hub's lock) without locking, and counts into the rows that
 ``Accounts.open`` gave the run, also without locking: a run's ``on_next``
 calls never overlap (the Rx contract), so only ``stats()`` and the start
-and end of runs take a lock. That keeps a lock acquisition off the per-item
+of a run take the counters' locks. That keeps a lock acquisition off the per-item
 path, which measured about a third of the routing cost.
 
 A run's rows are folded into the totals once its ``on_next`` has been
 garbage collected, not when the run ends: an upstream on another thread may
 still be inside ``on_next`` while the last branch is disposed, and the item
-it is handling must be counted (as dropped) in a row that still counts.
+it is handling must be counted (emitted or dropped) in a row that still
+counts.
 """
 
 from __future__ import annotations
