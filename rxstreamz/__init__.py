@@ -74,6 +74,8 @@ from rxstreamz.retry import (
     retry_,
 )
 from rxstreamz.routing import (
+    FanInStats,
+    FanOutStats,
     PartitionStats,
     RouterStats,
     SplitStats,
@@ -135,6 +137,8 @@ __all__ = [
     "DeadLetter",
     "DeadLetterStats",
     "DedupeStats",
+    "FanInStats",
+    "FanOutStats",
     "Fold",
     "ObservableAsyncIterator",
     "ObservableIterator",

@@ -1,4 +1,4 @@
-"""The shared upstream behind every branching processor (SPEC 5.6).
+"""The shared upstream behind every branching processor.
 
 ``fan_out``, ``partition_``, ``split``, ``router`` and ``switch`` turn one
 upstream into several *branch* observables. One ``Hub`` is created each
@@ -23,27 +23,37 @@ A branch that is never subscribed keeps its run pending: nothing flows.
 The per-item routing is the processor's: ``Hub`` calls ``bind(run)``
 once per run to get the upstream ``on_next``. That function reads
 ``run.slots`` (one tuple of observers per branch, replaced copy-on-write
-under the hub's lock) without locking, and counts into a ``Tally`` row
-of its own, also without locking: a run's ``on_next`` calls never overlap
-(the Rx contract), so only ``stats()`` and the start and end of runs take
-the tally's lock. That keeps a lock acquisition off the per-item path, which
-measured about a third of the routing cost.
+under the hub's lock) without locking, and counts into the rows that
+``Accounts.open`` gave the run, also without locking: a run's ``on_next``
+calls never overlap (the Rx contract), so only ``stats()`` and the start
+of a run take the counters' locks. That keeps a lock acquisition off the per-item
+path, which measured about a third of the routing cost.
+
+A run's rows are folded into the totals once its ``on_next`` has been
+garbage collected, not when the run ends: an upstream on another thread may
+still be inside ``on_next`` while the last branch is disposed, and the item
+it is handling must be counted (emitted or dropped) in a row that still
+counts.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
+from collections import deque
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
 from typing_extensions import override
 
 from rxstreamz import _scheduling
+from rxstreamz._accounting import Ledger, Row
 from rxstreamz._failure import Failures
 
 _T = TypeVar("_T")
+_W = TypeVar("_W", bound=Row)
 
 
 class Branch(Observable[_T]):
@@ -65,11 +75,10 @@ class Branch(Observable[_T]):
 class Run(Generic[_T]):
     """One subscription of upstream, shared by every branch subscriber."""
 
-    __slots__ = ("hub", "on_end", "scheduler", "slots", "started", "stopped", "upstream")
+    __slots__ = ("hub", "scheduler", "slots", "started", "stopped", "upstream")
 
     def __init__(self, hub: Hub[_T], count: int) -> None:
         self.hub = hub
-        self.on_end: list[Callable[[], None]] = []
         self.slots: list[tuple[abc.ObserverBase[_T], ...]] = [()] * count
         self.started = False
         self.stopped = False
@@ -164,8 +173,6 @@ class Hub(Generic[_T]):
             if self._run is run:
                 self._run = None
         run.upstream.dispose()
-        for callback in run.on_end:
-            callback()
 
     def finish(self, run: Run[_T], exc: Exception | None) -> None:
         """End ``run``: dispose upstream, then signal every subscriber in branch order."""
@@ -177,8 +184,6 @@ class Hub(Generic[_T]):
                 self._run = None
             slots = tuple(run.slots)
         run.upstream.dispose()
-        for callback in run.on_end:
-            callback()
         # Every subscriber gets the signal even if one of them raises (an
         # observer without on_error re-raises the error): the first such
         # exception propagates once all have been signalled.
@@ -196,39 +201,59 @@ class Hub(Generic[_T]):
             raise raised
 
 
-class Tally:
-    """An operator's counters, fed without a lock by each of its runs.
+class Count(Row):
+    """One branch's counter in one run (or one source's, for ``fan_in``)."""
 
-    ``open`` gives a run its own row of ``size`` counters, which only that
-    run's (serialized) ``on_next`` increments. When the run ends the row is
-    added to the retired totals. ``snapshot`` sums the retired totals and
-    every live row under the lock; a live run's fields may be one item apart.
+    __slots__ = ("count",)
+    count: int
+
+
+class Accounts(Generic[_W]):
+    """An operator's counters: item outcomes in ``_W`` rows, plus one count per branch.
+
+    Each run (or subscription) gets a row of ``row_type`` and one ``Count``
+    per branch from ``open``; only that run writes them, without a lock.
+    ``watch`` folds them into the totals once the run's writer (its
+    ``on_next``, or any object its writers keep alive) is garbage collected,
+    when nothing can write them any more. Until then they are live rows,
+    which the totals include.
+
+    Args:
+        row_type: The row of item outcomes (``received``, ``failed``,
+            ``dropped`` and the processor's own fields).
+        branches: How many per-branch counts each run keeps.
     """
 
-    __slots__ = ("_live", "_lock", "_retired")
+    __slots__ = ("_branches", "_ledger", "_retiring")
 
-    def __init__(self, size: int) -> None:
-        self._lock = threading.Lock()
-        self._retired = [0] * size
-        self._live: dict[int, list[int]] = {}
+    def __init__(self, row_type: type[_W], branches: int) -> None:
+        self._ledger = Ledger(row_type)
+        self._branches = tuple(Ledger(Count) for _ in range(branches))
+        # Rows whose writer is gone; folded in by the next open() or totals(),
+        # never by the finalizer itself, which may run (at garbage collection)
+        # on a thread that already holds a ledger's lock.
+        self._retiring: deque[tuple[_W, tuple[Count, ...]]] = deque()
 
-    def open(self, run: Run[Any]) -> list[int]:
-        """Return a fresh row for ``run``, retired when the run ends."""
-        row = [0] * len(self._retired)
-        with self._lock:
-            self._live[id(row)] = row
-        run.on_end.append(lambda: self._retire(row))
-        return row
+    def open(self) -> tuple[_W, tuple[Count, ...]]:
+        """Return a new run's outcome row and its per-branch counts."""
+        self._fold_retiring()
+        return self._ledger.open(), tuple(ledger.open() for ledger in self._branches)
 
-    def _retire(self, row: list[int]) -> None:
-        with self._lock:
-            if self._live.pop(id(row), None) is not None:
-                self._retired = [a + b for a, b in zip(self._retired, row, strict=True)]
+    def watch(self, writer: object, rows: tuple[_W, tuple[Count, ...]]) -> None:
+        """Retire ``rows`` once ``writer`` has been garbage collected."""
+        weakref.finalize(writer, self._retiring.append, rows)
 
-    def snapshot(self) -> list[int]:
-        """Return the sums over every run, past and live."""
-        with self._lock:
-            totals = list(self._retired)
-            for row in self._live.values():
-                totals = [a + b for a, b in zip(totals, row, strict=True)]
-        return totals
+    def totals(self) -> tuple[dict[str, int], tuple[int, ...]]:
+        """Return the outcome fields and the per-branch counts, over every run."""
+        self._fold_retiring()
+        return self._ledger.totals(), tuple(ledger.totals()["count"] for ledger in self._branches)
+
+    def _fold_retiring(self) -> None:
+        while self._retiring:
+            try:
+                row, counts = self._retiring.popleft()
+            except IndexError:  # another thread folded it first
+                return
+            self._ledger.retire(row)
+            for ledger, count in zip(self._branches, counts, strict=True):
+                ledger.retire(count)

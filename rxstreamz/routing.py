@@ -19,6 +19,14 @@ Every branching processor follows the same rules:
   them does not (a disposed branch simply stops receiving).
 * Once a run has ended (completed, failed, or every branch disposed),
   subscribing all the branches again subscribes upstream again: a fresh run.
+
+Every item taken from upstream is accounted for in ``stats()``: it is
+emitted on one branch (several for ``fan_out`` and ``router(mode="all")``),
+left unrouted by design (``unrouted``, ``unmatched``), failed, or dropped.
+Nothing is ever held, so the only drops are an item whose branch has lost
+every subscriber and an item offered after its run stopped. Each stats
+record states its identity, such as ``received == sum(per_partition) +
+failed + dropped``.
 """
 
 from __future__ import annotations
@@ -33,12 +41,16 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
 
 from rxstreamz import _validate
-from rxstreamz._branches import Hub, Run, Tally
+from rxstreamz._accounting import ProcessorStats, Row
+from rxstreamz._branches import Accounts, Count, Hub, Run
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz.errors import PartitionError
 
 __all__ = [
+    "FanIn",
+    "FanInStats",
     "FanOut",
+    "FanOutStats",
     "Partition",
     "PartitionStats",
     "Router",
@@ -73,84 +85,184 @@ Case: TypeAlias = tuple[Callable[[_T], object], Callable[[Observable[_T]], Obser
 
 
 @dataclass(frozen=True, slots=True)
-class PartitionStats:
-    """Counters of ``partition_`` (all runs of the operator).
+class FanInStats(ProcessorStats):
+    """Counters of one ``fan_in`` observable (all its subscriptions).
+
+    Every item taken from a source is passed on or dropped::
+
+        received == sum(per_source) == emitted + dropped
 
     Attributes:
-        total: Items received (routed plus failed).
-        per_partition: Items routed to each partition, by index.
+        emitted: Items passed downstream.
+        per_source: Items taken from each source, in argument order.
+        received: Items taken from the sources.
+        failed: Always 0: ``fan_in`` calls no user function.
+        dropped: Items a source delivered after the result had stopped (an
+            error from another source, or a dispose racing the source's
+            thread).
+    """
+
+    emitted: int
+    per_source: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FanOutStats(ProcessorStats):
+    """Counters of ``fan_out`` (all runs of the operator).
+
+    An item is broadcast: it counts once in ``delivered`` however many
+    branches it reached, and once in each branch it reached::
+
+        received == delivered + dropped
+        per_branch[i] <= delivered     (equal while branch i keeps a subscriber)
+
+    Attributes:
+        delivered: Items emitted on at least one branch.
+        per_branch: Items emitted on each branch, by index; ``delivered -
+            per_branch[i]`` items reached other branches after every
+            subscriber of branch ``i`` had disposed.
+        received: Items taken from upstream.
+        failed: Always 0: ``fan_out`` calls no user function.
+        dropped: Items that reached no branch: each had lost every subscriber,
+            or the run had stopped (an item racing a dispose on another thread).
+    """
+
+    delivered: int
+    per_branch: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionStats(ProcessorStats):
+    """Counters of ``partition_`` (all runs of the operator).
+
+    Each item has exactly one outcome::
+
+        received == sum(per_partition) + failed + dropped
+
+    Attributes:
+        total: The same as ``received`` (the name the first releases used).
+        per_partition: Items emitted on each partition, by index.
         balance: Population variance / mean of ``per_partition`` (0 when
             nothing was routed): 0 for a perfectly even spread.
+        received: Items taken from upstream.
         failed: Items whose key function or partitioner failed, or whose
             partition index was invalid (in both ``errors`` modes).
+        dropped: Items routed to a partition that had lost every subscriber,
+            or offered after the run had stopped.
     """
 
     total: int
     per_partition: tuple[int, ...]
     balance: float
-    failed: int
 
 
 @dataclass(frozen=True, slots=True)
-class SplitStats:
+class SplitStats(ProcessorStats):
     """Counters of ``split`` (all runs of the operator).
 
+    Each item has exactly one outcome::
+
+        received == matched + unmatched + failed + dropped
+
     Attributes:
-        total: Items received (matched + unmatched + failed).
-        matched: Items sent to the first branch.
-        unmatched: Items sent to the second branch.
+        total: The same as ``received`` (the name the first releases used).
+        matched: Items emitted on the first branch.
+        unmatched: Items emitted on the second branch.
+        received: Items taken from upstream.
         failed: Items whose predicate raised (in both ``errors`` modes).
+        dropped: Items whose branch had lost every subscriber, or offered
+            after the run had stopped.
     """
 
     total: int
     matched: int
     unmatched: int
-    failed: int
 
 
 @dataclass(frozen=True, slots=True)
-class RouterStats:
+class RouterStats(ProcessorStats):
     """Counters of ``router`` (all runs of the operator).
 
+    Each item has exactly one outcome; under ``mode="all"`` a routed item
+    may be emitted on several routes, and counts in each of them::
+
+        received == routed + unrouted + failed + dropped
+        sum(per_route) >= routed       (equal under mode="first")
+
     Attributes:
-        total: Items received.
-        per_route: Items delivered per route name, in route order (with
-            ``"default"`` last when the router has one). With ``mode="all"``
-            an item counts once for each route it matched.
+        total: The same as ``received`` (the name the first releases used).
+        per_route: Items emitted per route name, in route order (with
+            ``"default"`` last when the router has one).
+        routed: Items emitted on at least one route.
         unrouted: Items that matched no route, without a default route.
+        received: Items taken from upstream.
         failed: Items whose predicate raised (in both ``errors`` modes).
+        dropped: Items whose every matching route had lost all its
+            subscribers, or offered after the run had stopped.
     """
 
     total: int
     per_route: dict[str, int]
+    routed: int
     unrouted: int
-    failed: int
 
 
 @dataclass(frozen=True, slots=True)
-class SwitchStats:
-    """Counters of ``switch`` (all runs of the operator).
+class SwitchStats(ProcessorStats):
+    """Counters of ``switch`` (all subscriptions).
+
+    Each item has exactly one outcome::
+
+        received == sum(per_case) + defaulted + unmatched + failed + dropped
+
+    The counts are of items handed to the case operators; what those
+    operators emit, hold or filter is theirs to count.
 
     Attributes:
-        total: Items received.
-        per_case: Items sent to each case's operator, in case order.
-        defaulted: Items sent to the default operator.
+        total: The same as ``received`` (the name the first releases used).
+        per_case: Items handed to each case's operator, in case order.
+        defaulted: Items handed to the default operator.
         unmatched: Items that matched no case, without a default.
+        received: Items taken from upstream.
         failed: Items whose predicate raised (in both ``errors`` modes).
+        dropped: Items for a case whose operator had stopped listening (it
+            completed early, like ``take_``), or offered after the
+            subscription had stopped.
     """
 
     total: int
     per_case: tuple[int, ...]
     defaulted: int
     unmatched: int
-    failed: int
+
+
+class _MergeRow(Row):
+    __slots__ = ("emitted",)
+    emitted: int
+
+
+class _BroadcastRow(Row):
+    __slots__ = ("delivered",)
+    delivered: int
+
+
+class _RouteRow(Row):
+    __slots__ = ("routed", "unrouted")
+    routed: int
+    unrouted: int
 
 
 # --------------------------------------------------------------------------- fan_in
 
 
-def _merge(sources: Sequence[Observable[_T]]) -> Observable[_T]:
-    """Merge ``sources`` (already validated); see ``fan_in``."""
+def _merging(
+    sources: Sequence[Observable[_T]], accounts: Accounts[_MergeRow] | None
+) -> Callable[[abc.ObserverBase[_T], abc.SchedulerBase | None], abc.DisposableBase]:
+    """Return the subscribe function merging ``sources``; see ``fan_in``.
+
+    ``accounts`` gets each subscription's counts (``None``: counted in rows
+    nobody reads, for the merge inside ``switch``).
+    """
 
     def subscribe(
         observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
@@ -160,14 +272,26 @@ def _merge(sources: Sequence[Observable[_T]]) -> Observable[_T]:
             return Disposable()
         # Reentrant: a downstream on_next may make another source emit on this thread.
         lock = threading.RLock()
+        if accounts is None:
+            row, counts = _MergeRow(), tuple(Count() for _ in sources)
+        else:
+            row, counts = rows = accounts.open()
+            accounts.watch(lock, rows)  # every writer below holds the lock
         group = CompositeDisposable()
         active = len(sources)
         stopped = False
 
-        def on_next(item: _T) -> None:
-            with lock:
-                if not stopped:
+        def forward(taken: Count) -> Callable[[_T], None]:
+            def on_next(item: _T) -> None:
+                with lock:
+                    taken.count += 1
+                    if stopped:
+                        row.dropped += 1
+                        return
+                    row.emitted += 1
                     observer.on_next(item)
+
+            return on_next
 
         def on_error(exc: Exception) -> None:
             nonlocal stopped
@@ -189,20 +313,56 @@ def _merge(sources: Sequence[Observable[_T]]) -> Observable[_T]:
                 stopped = True
                 observer.on_completed()
 
-        for source in sources:
+        def stop() -> None:
+            # Not under the lock: a downstream blocked in on_next must not
+            # block the dispose that releases it. A source racing this on its
+            # own thread may pass the check first and emit once more.
+            nonlocal stopped
+            stopped = True
+
+        group.add(Disposable(stop))
+        for source, taken in zip(sources, counts, strict=True):
             if stopped:
                 break
             inner = SingleAssignmentDisposable()
             group.add(inner)
             inner.disposable = source.subscribe(
-                on_next, on_error, on_completed, scheduler=scheduler
+                forward(taken), on_error, on_completed, scheduler=scheduler
             )
         return group
 
-    return Observable(subscribe)
+    return subscribe
 
 
-def fan_in(*sources: Observable[_T]) -> Observable[_T]:
+def _merge(sources: Sequence[Observable[_T]]) -> Observable[_T]:
+    """Merge ``sources`` (already validated) without counting; see ``fan_in``."""
+    return Observable(_merging(sources, None))
+
+
+class FanIn(Observable[_T]):
+    """The observable returned by ``fan_in``: the merged sources, with ``stats()``."""
+
+    def __init__(self, sources: tuple[Observable[_T], ...]) -> None:
+        self.sources = sources
+        self._accounts = Accounts(_MergeRow, len(sources))
+        super().__init__(_merging(sources, self._accounts))
+
+    def __repr__(self) -> str:
+        return f"<FanIn sources={len(self.sources)}>"
+
+    def stats(self) -> FanInStats:
+        """Return a snapshot of this observable's counters (all subscriptions)."""
+        totals, per_source = self._accounts.totals()
+        return FanInStats(
+            received=sum(per_source),
+            failed=0,
+            dropped=totals["dropped"],
+            emitted=totals["emitted"],
+            per_source=per_source,
+        )
+
+
+def fan_in(*sources: Observable[_T]) -> FanIn[_T]:
     """Merge several observables into one.
 
     ```text
@@ -220,19 +380,26 @@ def fan_in(*sources: Observable[_T]) -> Observable[_T]:
           at once.
         - The first error from any source is forwarded and every other source
           is disposed. Disposing the result disposes every source.
-        - Each subscription is an independent run.
+        - Each subscription is an independent run; ``stats()`` sums them all.
+        - Accounting: ``received == sum(per_source) == emitted + dropped``;
+          an item is dropped only when a source delivers it after the result
+          has stopped (see ``FanInStats``).
 
     Examples:
         >>> import reactivex as rx
         >>> from rxstreamz import collect
-        >>> collect(fan_in(rx.of(1, 2), rx.of(3)))
+        >>> merged = fan_in(rx.of(1, 2), rx.of(3))
+        >>> collect(merged)
         [1, 2, 3]
+        >>> merged.stats()
+        FanInStats(received=3, failed=0, dropped=0, emitted=3, per_source=(2, 1))
 
     Args:
         *sources: The observables to merge.
 
     Returns:
-        One observable of every source's items.
+        One observable of every source's items (a ``FanIn``, an
+        ``Observable`` with ``stats() -> FanInStats``).
 
     Raises:
         TypeError: A source is not an ``Observable``.
@@ -240,7 +407,7 @@ def fan_in(*sources: Observable[_T]) -> Observable[_T]:
     for index, source in enumerate(sources):
         if not isinstance(source, Observable):
             raise TypeError(f"sources[{index}] must be an Observable, got {type(source).__name__}")
-    return _merge(sources)
+    return FanIn(sources)
 
 
 # --------------------------------------------------------------------------- fan_out
@@ -251,27 +418,51 @@ class FanOut:
 
     def __init__(self, n: int) -> None:
         self.n = n
+        self._accounts = Accounts(_BroadcastRow, n)
 
     def __call__(self, source: Observable[_X]) -> tuple[Observable[_X], ...]:
         """Apply the operator to ``source``: ``n`` branches."""
         labels = tuple(f"'fan_out'[{index}]" for index in range(self.n))
-        return Hub(source, labels, _broadcast).branches
+        return Hub(source, labels, self._bind).branches
 
     def __repr__(self) -> str:
         return f"<FanOut n={self.n}>"
 
+    def stats(self) -> FanOutStats:
+        """Return a snapshot of this operator's counters (all runs)."""
+        totals, per_branch = self._accounts.totals()
+        return FanOutStats(
+            received=totals["received"],
+            failed=0,
+            dropped=totals["dropped"],
+            delivered=totals["delivered"],
+            per_branch=per_branch,
+        )
 
-def _broadcast(run: Run[_X]) -> Callable[[_X], None]:
-    slots = run.slots
+    def _bind(self, run: Run[_X]) -> Callable[[_X], None]:
+        rows = self._accounts.open()
+        row, counts = rows
+        slots = run.slots
 
-    def on_next(item: _X) -> None:
-        if run.stopped:
-            return
-        for slot in slots:
-            for observer in slot:
-                observer.on_next(item)
+        def on_next(item: _X) -> None:
+            row.received += 1
+            reached = False
+            if not run.stopped:
+                # zip reads each slot when it gets there: an earlier branch's
+                # subscriber may dispose a later branch while handling the item.
+                for emitted, observers in zip(counts, slots, strict=True):
+                    if observers:
+                        emitted.count += 1
+                        reached = True
+                        for observer in observers:
+                            observer.on_next(item)
+            if reached:
+                row.delivered += 1
+            else:
+                row.dropped += 1
 
-    return on_next
+        self._accounts.watch(on_next, rows)
+        return on_next
 
 
 def fan_out(n: int) -> FanOut:
@@ -292,21 +483,28 @@ def fan_out(n: int) -> FanOut:
         - Completion and errors reach every branch; disposing every branch
           disposes upstream, disposing some of them does not.
         - After a run ends, subscribing every branch again starts a new run.
+        - Accounting: ``received == delivered + dropped``, where ``delivered``
+          counts items that reached at least one branch and ``per_branch``
+          what each branch received (see ``FanOutStats``).
 
     Examples:
         >>> import reactivex as rx
-        >>> left, right = rx.of(1, 2).pipe(fan_out(2))
+        >>> copies = fan_out(2)
+        >>> left, right = rx.of(1, 2).pipe(copies)
         >>> log = []
         >>> _ = right.subscribe(lambda n: log.append(("right", n)))
         >>> _ = left.subscribe(lambda n: log.append(("left", n)))
         >>> log
         [('left', 1), ('right', 1), ('left', 2), ('right', 2)]
+        >>> copies.stats()
+        FanOutStats(received=2, failed=0, dropped=0, delivered=2, per_branch=(2, 2))
 
     Args:
         n: The number of branches (>= 1).
 
     Returns:
-        An operator for ``pipe()`` returning a tuple of ``n`` observables.
+        An operator for ``pipe()`` returning a tuple of ``n`` observables,
+        with ``stats() -> FanOutStats``.
 
     Raises:
         TypeError: ``n`` is not an int.
@@ -377,7 +575,7 @@ class Partition(Generic[_T]):
         self.name = failures.processor
         self._failures = failures
         self._scheduler = _validate.scheduler(scheduler)
-        self._tally = Tally(n)
+        self._accounts = Accounts(Row, n)
 
     def __call__(self, source: Observable[_T]) -> tuple[Observable[_T], ...]:
         """Apply the operator to ``source``: ``n`` partition branches."""
@@ -389,13 +587,17 @@ class Partition(Generic[_T]):
 
     def stats(self) -> PartitionStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        failed = self._failures.count
-        counts = tuple(self._tally.snapshot())
+        totals, counts = self._accounts.totals()
         routed = sum(counts)
         mean = routed / len(counts)
         balance = 0.0 if routed == 0 else sum((c - mean) ** 2 for c in counts) / len(counts) / mean
         return PartitionStats(
-            total=routed + failed, per_partition=counts, balance=balance, failed=failed
+            received=totals["received"],
+            failed=totals["failed"],
+            dropped=totals["dropped"],
+            total=totals["received"],
+            per_partition=counts,
+            balance=balance,
         )
 
     def _invalid(self, index: object) -> PartitionError:
@@ -409,16 +611,16 @@ class Partition(Generic[_T]):
         key = self.key
         n = self.n
         partitioner = self.partitioner
-        counts = self._tally.open(run)
+        rows = self._accounts.open()
+        row, counts = rows
         slots = run.slots
         failures = self._failures
         own_scheduler = self._scheduler
 
-        def fail(exc: Exception, item: _T) -> None:
-            run.fail(failures, own_scheduler, exc, item)
-
         def on_next(item: _T) -> None:
+            row.received += 1
             if run.stopped:
+                row.dropped += 1
                 return
             try:
                 if partitioner is None:
@@ -436,12 +638,18 @@ class Partition(Generic[_T]):
                             raise self._invalid(index)
                         index = int(index)  # an int subclass such as IntEnum
             except Exception as exc:
-                fail(exc, item)
+                row.failed += 1
+                run.fail(failures, own_scheduler, exc, item)
                 return
-            counts[index] += 1
-            for observer in slots[index]:
-                observer.on_next(item)
+            observers = slots[index]
+            if observers:
+                counts[index].count += 1
+                for observer in observers:
+                    observer.on_next(item)
+            else:
+                row.dropped += 1
 
+        self._accounts.watch(on_next, rows)
         return on_next
 
 
@@ -475,8 +683,8 @@ def partition_(
         - Items are delivered synchronously on the upstream's thread; a slow
           partition slows all.
         - Completion and errors reach every branch; disposing every branch
-          disposes upstream, disposing some of them does not (items routed to
-          a disposed branch are counted and not delivered).
+          disposes upstream, disposing some of them does not (an item routed
+          to a branch that has lost every subscriber is counted as dropped).
         - A partitioner result that is not an int in ``[0, n)`` (Go silently
           uses 0) is a failure of that item: a ``PartitionError`` with
           ``index`` and ``partitions``.
@@ -486,6 +694,9 @@ def partition_(
           ``errors="skip"`` drops the item, counts it in ``stats().failed``
           and hands a ``DeadLetter`` to ``on_failure``.
         - After a run ends, subscribing every branch again starts a new run.
+        - Accounting: each item has one outcome,
+          ``received == sum(per_partition) + failed + dropped``; nothing is
+          held, so a dispose drops nothing in flight (see ``PartitionStats``).
 
     Examples:
         >>> import reactivex as rx
@@ -496,8 +707,9 @@ def partition_(
         >>> _ = odd.subscribe(got[1].append)
         >>> got
         {0: [2, 4], 1: [1, 3, 5]}
-        >>> by_parity.stats()
-        PartitionStats(total=5, per_partition=(2, 3), balance=0.1, failed=0)
+        >>> stats = by_parity.stats()
+        >>> stats.per_partition, stats.balance, stats.received
+        ((2, 3), 0.1, 5)
 
     Args:
         key: Returns the routing key of an item.
@@ -544,7 +756,7 @@ class Split(Generic[_T]):
         self.name = failures.processor
         self._failures = failures
         self._scheduler = _validate.scheduler(scheduler)
-        self._tally = Tally(2)  # matched, unmatched
+        self._accounts = Accounts(Row, 2)  # matched, unmatched
 
     def __call__(self, source: Observable[_T]) -> tuple[Observable[_T], Observable[_T]]:
         """Apply the operator to ``source``: ``(matched, unmatched)``."""
@@ -559,31 +771,44 @@ class Split(Generic[_T]):
 
     def stats(self) -> SplitStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        failed = self._failures.count
-        matched, unmatched = self._tally.snapshot()
+        totals, (matched, unmatched) = self._accounts.totals()
         return SplitStats(
-            total=matched + unmatched + failed, matched=matched, unmatched=unmatched, failed=failed
+            received=totals["received"],
+            failed=totals["failed"],
+            dropped=totals["dropped"],
+            total=totals["received"],
+            matched=matched,
+            unmatched=unmatched,
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
         predicate = self.predicate
-        counts = self._tally.open(run)
+        rows = self._accounts.open()
+        row, counts = rows
         slots = run.slots
         failures = self._failures
         own_scheduler = self._scheduler
 
         def on_next(item: _T) -> None:
+            row.received += 1
             if run.stopped:
+                row.dropped += 1
                 return
             try:
                 branch = 0 if predicate(item) else 1
             except Exception as exc:
+                row.failed += 1
                 run.fail(failures, own_scheduler, exc, item)
                 return
-            counts[branch] += 1
-            for observer in slots[branch]:
-                observer.on_next(item)
+            observers = slots[branch]
+            if observers:
+                counts[branch].count += 1
+                for observer in observers:
+                    observer.on_next(item)
+            else:
+                row.dropped += 1
 
+        self._accounts.watch(on_next, rows)
         return on_next
 
 
@@ -613,6 +838,9 @@ def split(
           truth, as a numpy array does): ``errors="raise"`` sends the exception to
           both branches; ``errors="skip"`` drops the item, counts it and hands
           a ``DeadLetter`` to ``on_failure``.
+        - Accounting: ``received == matched + unmatched + failed + dropped``,
+          where ``dropped`` counts items whose branch had lost every
+          subscriber (see ``SplitStats``).
 
     Examples:
         >>> import reactivex as rx
@@ -624,7 +852,7 @@ def split(
         >>> log
         [('odd', 1), ('even', 2), ('odd', 3), ('even', 4), ('odd', 5)]
         >>> parity.stats()
-        SplitStats(total=5, matched=2, unmatched=3, failed=0)
+        SplitStats(received=5, failed=0, dropped=0, total=5, matched=2, unmatched=3)
 
     Args:
         predicate: Called once per item; truthy sends it to ``matched``.
@@ -713,8 +941,7 @@ class Router(Generic[_T]):
         self._predicates = predicates
         self._failures = failures
         self._scheduler = _validate.scheduler(scheduler)
-        # One counter per route, then: items routed somewhere, items unrouted.
-        self._tally = Tally(len(self.names) + 2)
+        self._accounts = Accounts(_RouteRow, len(self.names))
 
     def __call__(self, source: Observable[_T]) -> dict[str, Observable[_T]]:
         """Apply the operator to ``source``: one observable per route name."""
@@ -727,47 +954,63 @@ class Router(Generic[_T]):
 
     def stats(self) -> RouterStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        failed = self._failures.count
-        *counts, routed, unrouted = self._tally.snapshot()
+        totals, counts = self._accounts.totals()
+        # Under "first" an emitted item reached one route: the per-route
+        # counts already say how many were routed, so on_next skips that count.
+        routed = sum(counts) if self.mode == "first" else totals["routed"]
         return RouterStats(
-            total=routed + unrouted + failed,
+            received=totals["received"],
+            failed=totals["failed"],
+            dropped=totals["dropped"],
+            total=totals["received"],
             per_route=dict(zip(self.names, counts, strict=True)),
-            unrouted=unrouted,
-            failed=failed,
+            routed=routed,
+            unrouted=totals["unrouted"],
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
         fallback = len(self._predicates) if self.default else None
-        counts = self._tally.open(run)
+        rows = self._accounts.open()
         failures = self._failures
         own_scheduler = self._scheduler
         if self.mode == "first":
-            return _first_match(run, self._predicates, fallback, counts, failures, own_scheduler)
+            on_next = _first_match(run, self._predicates, fallback, rows, failures, own_scheduler)
+            self._accounts.watch(on_next, rows)
+            return on_next
+        row, counts = rows
         predicates = tuple(enumerate(self._predicates))
-        routed = len(self.names)
-        unrouted = routed + 1
         slots = run.slots
 
         def every_match(item: _T) -> None:
+            row.received += 1
             if run.stopped:
+                row.dropped += 1
                 return
             try:  # every predicate runs before any delivery
                 targets = [index for index, predicate in predicates if predicate(item)]
             except Exception as exc:
+                row.failed += 1
                 run.fail(failures, own_scheduler, exc, item)
                 return
             if not targets:
                 if fallback is None:
-                    counts[unrouted] += 1
+                    row.unrouted += 1
                     return
                 targets.append(fallback)
-            counts[routed] += 1
+            reached = False
             for index in targets:
-                counts[index] += 1
-            for index in targets:
-                for observer in slots[index]:
-                    observer.on_next(item)
+                observers = slots[index]  # read now: a delivery may dispose a later route
+                if observers:
+                    counts[index].count += 1
+                    reached = True
+                    for observer in observers:
+                        observer.on_next(item)
+            if reached:
+                row.routed += 1
+            else:
+                row.dropped += 1
 
+        self._accounts.watch(every_match, rows)
         return every_match
 
 
@@ -805,6 +1048,12 @@ def router(
           route; ``errors="skip"`` drops the item (even from routes it had
           already matched under ``mode="all"``: predicates run before any
           delivery), counts it and hands a ``DeadLetter`` to ``on_failure``.
+        - Accounting: ``received == routed + unrouted + failed + dropped``,
+          each item counted once. ``per_route`` counts emissions: under
+          ``mode="all"`` one item emitted on two routes counts once in
+          ``routed`` and once in each route, so ``sum(per_route) >= routed``.
+          An item whose matching routes have all lost their subscribers is
+          dropped (see ``RouterStats``).
 
     Examples:
         >>> import reactivex as rx
@@ -815,8 +1064,9 @@ def router(
         >>> _ = routes["small"].subscribe(lambda n: log.append(("small", n)))
         >>> log
         [('small', 3), ('default', 30), ('small', 4)]
-        >>> by_size.stats()
-        RouterStats(total=3, per_route={'small': 2, 'default': 1}, unrouted=0, failed=0)
+        >>> stats = by_size.stats()
+        >>> stats.per_route, stats.routed, stats.received
+        ({'small': 2, 'default': 1}, 3, 3)
 
     Args:
         routes: Route name -> predicate, tried in insertion order (not empty).
@@ -871,8 +1121,7 @@ class Switch(Generic[_T, _R]):
         self._default = default
         self._failures = failures
         self._scheduler = _validate.scheduler(scheduler)
-        # One counter per case (and the default), then: items matched, items unmatched.
-        self._tally = Tally(len(self._operators) + 2)
+        self._accounts = Accounts(_RouteRow, len(self._operators))
 
     def __call__(self, source: Observable[_T]) -> Observable[_R]:
         """Apply the operator to ``source``: the merged outputs of every case."""
@@ -904,46 +1153,51 @@ class Switch(Generic[_T, _R]):
 
     def stats(self) -> SwitchStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        failed = self._failures.count
-        *counts, _matched, unmatched = self._tally.snapshot()
+        totals, counts = self._accounts.totals()
         cases = len(self._predicates)
         return SwitchStats(
-            total=sum(counts) + unmatched + failed,
-            per_case=tuple(counts[:cases]),
+            received=totals["received"],
+            failed=totals["failed"],
+            dropped=totals["dropped"],
+            total=totals["received"],
+            per_case=counts[:cases],
             defaulted=counts[cases] if self._default is not None else 0,
-            unmatched=unmatched,
-            failed=failed,
+            unmatched=totals["unrouted"],
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
         fallback = len(self._predicates) if self._default is not None else None
-        counts = self._tally.open(run)
-        return _first_match(
-            run, self._predicates, fallback, counts, self._failures, self._scheduler
+        rows = self._accounts.open()
+        on_next = _first_match(
+            run, self._predicates, fallback, rows, self._failures, self._scheduler
         )
+        self._accounts.watch(on_next, rows)
+        return on_next
 
 
 def _first_match(
     run: Run[_T],
     predicates: Sequence[Callable[[_T], object]],
     fallback: int | None,
-    counts: list[int],
+    rows: tuple[_RouteRow, tuple[Count, ...]],
     failures: Failures,
     own_scheduler: abc.SchedulerBase | None,
 ) -> Callable[[_T], None]:
     """Return the upstream ``on_next`` that routes each item to its first matching branch.
 
     The branch of the first predicate that accepts the item, else ``fallback``
-    (the default branch, or ``None``: nowhere). ``counts`` has one counter per
-    branch, then one for the items routed somewhere, then one for the rest.
+    (the default branch, or ``None``: nowhere, counted as unrouted). ``rows``
+    are the run's outcome row and its per-branch counts; ``routed`` is left
+    to the per-branch counts (one branch per emitted item).
     """
     indexed = tuple(enumerate(predicates))
     slots = run.slots
-    routed = len(counts) - 2
-    missed = routed + 1
+    row, counts = rows
 
     def on_next(item: _T) -> None:
+        row.received += 1
         if run.stopped:
+            row.dropped += 1
             return
         target = fallback
         try:
@@ -952,15 +1206,19 @@ def _first_match(
                     target = index
                     break
         except Exception as exc:
+            row.failed += 1
             run.fail(failures, own_scheduler, exc, item)
             return
         if target is None:
-            counts[missed] += 1
+            row.unrouted += 1
             return
-        counts[routed] += 1
-        counts[target] += 1
-        for observer in slots[target]:
-            observer.on_next(item)
+        observers = slots[target]
+        if observers:
+            counts[target].count += 1
+            for observer in observers:
+                observer.on_next(item)
+        else:
+            row.dropped += 1
 
     return on_next
 
@@ -1002,8 +1260,12 @@ def switch(
           exception reaches every case); ``errors="skip"`` drops the item,
           counts it and hands a ``DeadLetter`` to ``on_failure``.
         - Disposing the result disposes every case and upstream. Items for a
-          case whose operator has already completed (``take_``) are counted
-          and dropped.
+          case whose operator has stopped listening (``take_`` completed) are
+          counted as dropped.
+        - Accounting: each item has one outcome, ``received == sum(per_case)
+          + defaulted + unmatched + failed + dropped``; ``per_case`` and
+          ``defaulted`` count items handed to the case operators, which
+          account for what they hold or filter themselves (see ``SwitchStats``).
 
     Examples:
         >>> import reactivex as rx
@@ -1015,8 +1277,9 @@ def switch(
         ... )
         >>> collect(rx.of(1, -2, 3).pipe(by_sign))
         ['pos 1', 'neg 2', 'pos 3']
-        >>> by_sign.stats()
-        SwitchStats(total=3, per_case=(1,), defaulted=2, unmatched=0, failed=0)
+        >>> stats = by_sign.stats()
+        >>> stats.per_case, stats.defaulted, stats.received
+        ((1,), 2, 3)
 
     Args:
         cases: ``(predicate, operator)`` pairs in priority order, or a mapping

@@ -471,7 +471,7 @@ def test_partition_invalid_index_fails_every_branch(index: object) -> None:
     assert exc.__notes__ == ["rxstreamz: raised in processor 'partition' on item 2"]
     assert log.items(0) == [1]
     assert spread.stats() == PartitionStats(
-        total=2, per_partition=(1, 0, 0, 0), balance=0.75, failed=1
+        received=2, failed=1, dropped=0, total=2, per_partition=(1, 0, 0, 0), balance=0.75
     )
 
 
@@ -514,7 +514,9 @@ def test_partition_skip_mode_drops_counts_and_dead_letters(scheduler: TestSchedu
     assert (letter.item, type(letter.error), letter.attempts) == (2, Boom, 1)
     assert letter.processor == "partition"
     assert letter.timestamp == datetime.fromtimestamp(220, UTC)
-    assert spread.stats() == PartitionStats(total=3, per_partition=(2, 0), balance=1.0, failed=1)
+    assert spread.stats() == PartitionStats(
+        received=3, failed=1, dropped=0, total=3, per_partition=(2, 0), balance=1.0
+    )
 
 
 def test_partition_skip_mode_dead_letters_invalid_indexes() -> None:
@@ -584,7 +586,9 @@ def test_partition_dispose_mid_way_and_stats_with_nothing_routed(
     scheduler: TestScheduler,
 ) -> None:
     spread = partition_(str, 2)
-    assert spread.stats() == PartitionStats(total=0, per_partition=(0, 0), balance=0.0, failed=0)
+    assert spread.stats() == PartitionStats(
+        received=0, failed=0, dropped=0, total=0, per_partition=(0, 0), balance=0.0
+    )
     source = scheduler.create_hot_observable(on_next(210, "a"), on_next(400, "b"))
     observers = [attach(scheduler, b, 200, until=300) for b in source.pipe(spread)]
     scheduler.start()
@@ -641,7 +645,9 @@ def test_split_sends_matches_left_and_the_rest_right(scheduler: TestScheduler) -
     assert even.messages == [on_next(220, 2), on_next(240, 4), on_completed(250)]
     assert odd.messages == [on_next(210, 1), on_next(230, 3), on_completed(250)]
     assert source.subscriptions == [subscribe(205, 250)]
-    assert parity.stats() == SplitStats(total=4, matched=2, unmatched=2, failed=0)
+    assert parity.stats() == SplitStats(
+        received=4, failed=0, dropped=0, total=4, matched=2, unmatched=2
+    )
 
 
 def test_split_predicate_errors_both_modes() -> None:
@@ -662,7 +668,9 @@ def test_split_predicate_errors_both_modes() -> None:
     lenient = split(raise_on(2), errors="skip", on_failure=letters.append)
     assert run_all(rx.of(1, 2, 3).pipe(lenient)) == [[1, 3], []]
     assert [letter.item for letter in letters] == [2]
-    assert lenient.stats() == SplitStats(total=3, matched=2, unmatched=0, failed=1)
+    assert lenient.stats() == SplitStats(
+        received=3, failed=1, dropped=0, total=3, matched=2, unmatched=0
+    )
 
 
 def test_split_predicate_result_whose_truth_test_raises_both_modes() -> None:
@@ -683,7 +691,9 @@ def test_split_predicate_result_whose_truth_test_raises_both_modes() -> None:
     lenient = split(ambiguous_on(2), errors="skip", on_failure=letters.append)
     assert run_all(rx.of(1, 2, 3).pipe(lenient)) == [[1, 3], []]
     assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
-    assert lenient.stats() == SplitStats(total=3, matched=2, unmatched=0, failed=1)
+    assert lenient.stats() == SplitStats(
+        received=3, failed=1, dropped=0, total=3, matched=2, unmatched=0
+    )
 
 
 def test_split_empty_source_and_upstream_error() -> None:
@@ -731,7 +741,9 @@ def test_router_first_match_only() -> None:
     routes = rx.of(6, 7, 9, 4).pipe(routing)
     assert list(routes) == ["2", "3"]
     assert run_all(list(routes.values())) == [[6, 4], [9]]
-    assert routing.stats() == RouterStats(total=4, per_route={"2": 2, "3": 1}, unrouted=1, failed=0)
+    assert routing.stats() == RouterStats(
+        received=4, failed=0, dropped=0, total=4, per_route={"2": 2, "3": 1}, routed=3, unrouted=1
+    )
 
 
 def test_router_all_matches() -> None:
@@ -743,7 +755,9 @@ def test_router_all_matches() -> None:
     assert log.entries[:3] == [("2", "next", 6), ("3", "next", 6), ("3", "next", 9)]
     assert log.items("2") == [6, 4]
     assert log.items("3") == [6, 9]
-    assert routing.stats() == RouterStats(total=4, per_route={"2": 2, "3": 2}, unrouted=1, failed=0)
+    assert routing.stats() == RouterStats(
+        received=4, failed=0, dropped=0, total=4, per_route={"2": 2, "3": 2}, routed=3, unrouted=1
+    )
 
 
 def test_router_default_route_takes_the_unmatched() -> None:
@@ -752,7 +766,13 @@ def test_router_default_route_takes_the_unmatched() -> None:
     assert list(routes) == ["2", "3", "default"]
     assert run_all(list(routes.values())) == [[6], [9], [7, 5]]
     assert routing.stats() == RouterStats(
-        total=4, per_route={"2": 1, "3": 1, "default": 2}, unrouted=0, failed=0
+        received=4,
+        failed=0,
+        dropped=0,
+        total=4,
+        per_route={"2": 1, "3": 1, "default": 2},
+        routed=4,
+        unrouted=0,
     )
 
 
@@ -785,7 +805,13 @@ def test_router_predicate_error_raise_and_skip() -> None:
     assert run_all(list(rx.of(1, 3, 5).pipe(lenient).values())) == [[1, 5], []]
     assert [letter.item for letter in letters] == [3]
     assert lenient.stats() == RouterStats(
-        total=3, per_route={"yes": 2, "boom": 0}, unrouted=0, failed=1
+        received=3,
+        failed=1,
+        dropped=0,
+        total=3,
+        per_route={"yes": 2, "boom": 0},
+        routed=2,
+        unrouted=0,
     )
 
 
@@ -803,7 +829,9 @@ def test_router_predicate_result_whose_truth_test_raises_both_modes(mode: RouteM
     lenient = router(routes, mode=mode, errors="skip", on_failure=letters.append)
     assert run_all(list(rx.of(1, 2, 3).pipe(lenient).values())) == [[1, 3]]
     assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
-    assert lenient.stats() == RouterStats(total=3, per_route={"a": 2}, unrouted=0, failed=1)
+    assert lenient.stats() == RouterStats(
+        received=3, failed=1, dropped=0, total=3, per_route={"a": 2}, routed=2, unrouted=0
+    )
 
 
 def test_router_invalid_arguments() -> None:
@@ -862,7 +890,7 @@ def test_switch_first_match_wins_and_outputs_merge_in_input_order(
     ]
     assert source.subscriptions == [subscribe(200, 300)]
     assert chooser.stats() == SwitchStats(
-        total=5, per_case=(2, 2), defaulted=0, unmatched=1, failed=0
+        received=5, failed=0, dropped=0, total=5, per_case=(2, 2), defaulted=0, unmatched=1
     )
 
 
@@ -873,7 +901,7 @@ def test_switch_default_and_named_cases() -> None:
     )
     assert collect(rx.of(1, 20, 2).pipe(chooser)) == [10, -20, 20]
     assert chooser.stats() == SwitchStats(
-        total=3, per_case=(1,), defaulted=2, unmatched=0, failed=0
+        received=3, failed=0, dropped=0, total=3, per_case=(1,), defaulted=2, unmatched=0
     )
 
 
@@ -929,7 +957,7 @@ def test_switch_predicate_errors_both_modes() -> None:
     assert collect(rx.of(1, 2, 3).pipe(lenient)) == [10, 30]
     assert [letter.item for letter in letters] == [2]
     assert lenient.stats() == SwitchStats(
-        total=3, per_case=(2,), defaulted=0, unmatched=0, failed=1
+        received=3, failed=1, dropped=0, total=3, per_case=(2,), defaulted=0, unmatched=0
     )
 
 
@@ -944,14 +972,17 @@ def test_switch_predicate_result_whose_truth_test_raises_both_modes() -> None:
     assert collect(rx.of(1, 2, 3).pipe(lenient)) == [10, 30]
     assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
     assert lenient.stats() == SwitchStats(
-        total=3, per_case=(2,), defaulted=0, unmatched=0, failed=1
+        received=3, failed=1, dropped=0, total=3, per_case=(2,), defaulted=0, unmatched=0
     )
 
 
 def test_switch_case_that_completes_early_keeps_the_others_running() -> None:
     chooser = switch([(lambda n: n < 0, ops.take(1))], default=ops.map(tens))
     assert collect(rx.of(-1, 1, -2, 2).pipe(chooser)) == [-1, 10, 20]
-    assert chooser.stats().per_case == (2,), "items for a finished case are counted"
+    stats = chooser.stats()
+    assert (stats.per_case, stats.defaulted, stats.dropped) == ((1,), 2, 1), (
+        "an item for a case that has stopped listening is dropped"
+    )
 
 
 def test_switch_operator_returning_a_non_observable_fails_the_subscription() -> None:

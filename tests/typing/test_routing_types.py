@@ -9,6 +9,8 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from rxstreamz import (
+    FanInStats,
+    FanOutStats,
     PartitionStats,
     RouterStats,
     SplitStats,
@@ -21,6 +23,7 @@ from rxstreamz import (
     split,
     switch,
 )
+from rxstreamz.routing import FanIn
 
 
 def is_even(n: int) -> bool:
@@ -67,8 +70,9 @@ def test_fan_in_keeps_the_item_type() -> None:
     left: Observable[int] = rx.of(1)
     right: Observable[int] = rx.of(2)
     merged = fan_in(left, right)
-    assert_type(merged, Observable[int])
-    assert collect(merged) == [1, 2]
+    assert_type(merged, FanIn[int])
+    as_observable: Observable[int] = merged  # an Observable, with stats()
+    assert collect(as_observable) == [1, 2]
 
 
 def test_switch_is_an_operator_to_the_case_output_type() -> None:
@@ -85,3 +89,5 @@ def test_stats_records_are_typed() -> None:
     assert_type(router({"even": is_even}).stats(), RouterStats)
     assert_type(partition_(identity).stats(), PartitionStats)
     assert_type(switch([(is_even, ops.map(label))]).stats(), SwitchStats)
+    assert_type(fan_out(2).stats(), FanOutStats)
+    assert_type(fan_in(rx.of(1)).stats(), FanInStats)
