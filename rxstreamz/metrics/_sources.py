@@ -6,15 +6,18 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Protocol, TypeGuard, TypeVar, cast
+from typing import Never, Protocol, TypeGuard, TypeVar, cast
 
 from reactivex import Observable, abc
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._typing import Operator
 from rxstreamz.types import StreamStats
 
 _X = TypeVar("_X")
-_S = TypeVar("_S", bound="HasStats")
+# mypy matches a protocol against a protocol by their own members only, so it
+# does not see that an Operator (rxstreamz/_typing.py) has stats(): name it.
+_S = TypeVar("_S", bound="HasStats | Operator[Never, object, object]")
 
 COUNTERS: dict[str, tuple[str, ...]] = {
     "received": ("received", "submitted", "processed", "total"),
@@ -191,7 +194,7 @@ class Exporter(ABC):
             TypeError: ``operator`` has no ``stats()``.
             ValueError: another processor is tracked under the same name.
         """
-        self._tracked.add(operator, name)
+        self._tracked.add(cast("HasStats", operator), name)
         return operator
 
     def instrument(self, name: str, *, scheduler: abc.SchedulerBase | None = None) -> Instrument:
