@@ -9,6 +9,10 @@ source.pipe(filter_(is_valid), map_(enrich), chunk(100))
 The public API is exactly what this module re-exports.
 """
 
+from rxstreamz._typing import (
+    BreakerOperator,
+    Operator,
+)
 from rxstreamz.aggregate import (
     AggregateStats,
     Fold,
@@ -129,6 +133,7 @@ __all__ = [
     "AggregateWindow",
     "AsyncMapStats",
     "BackpressureError",
+    "BreakerOperator",
     "Channel",
     "CircuitBreaker",
     "CircuitBreakerStats",
@@ -142,6 +147,7 @@ __all__ = [
     "Fold",
     "ObservableAsyncIterator",
     "ObservableIterator",
+    "Operator",
     "PartitionError",
     "PartitionStats",
     "Progress",

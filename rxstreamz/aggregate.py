@@ -33,6 +33,7 @@ from reactivex.disposable import (
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures, OnFailure, annotate
+from rxstreamz._typing import Operator
 from rxstreamz.types import AggregateWindow
 
 __all__ = ["Aggregate", "AggregateStats", "Fold", "aggregate", "folds"]
@@ -435,7 +436,7 @@ def aggregate(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Aggregate[_T, _R]: ...
+) -> Operator[_T, Observable[AggregateWindow[_R]], AggregateStats]: ...
 
 
 @overload
@@ -451,7 +452,7 @@ def aggregate(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Aggregate[_T, _A]: ...
+) -> Operator[_T, Observable[AggregateWindow[_A]], AggregateStats]: ...
 
 
 def aggregate(
@@ -466,7 +467,7 @@ def aggregate(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Aggregate[_T, Any]:
+) -> Operator[_T, Observable[AggregateWindow[Any]], AggregateStats]:
     """Fold items into one result per window: every ``count`` items and/or every ``interval``.
 
     ``state = fn(state, item)`` for each item, starting every window from a

@@ -37,6 +37,7 @@ from typing_extensions import override
 
 from rxstreamz import _sequential, _validate
 from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._typing import BreakerOperator
 from rxstreamz.errors import CircuitOpenError
 
 __all__ = [
@@ -633,6 +634,25 @@ _DEFAULTS: dict[str, object] = {
 
 @overload
 def circuit_breaker(
+    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R],
+    *,
+    breaker: CircuitBreaker | None = None,
+    failure_threshold: float = 0.5,
+    min_requests: int = 10,
+    window_size: int | None = 100,
+    window_duration: float | timedelta | None = None,
+    recovery_timeout: float | timedelta = 30.0,
+    half_open_requests: int = 3,
+    on_state_change: OnStateChange | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> BreakerOperator[_T, _R]: ...
+
+
+@overload
+def circuit_breaker(
     fn: Callable[[_T], Coroutine[Any, Any, _R]],
     *,
     breaker: CircuitBreaker | None = None,
@@ -647,26 +667,7 @@ def circuit_breaker(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> CircuitBreakerOperator[_T, _R]: ...
-
-
-@overload
-def circuit_breaker(
-    fn: Callable[[_T], _R],
-    *,
-    breaker: CircuitBreaker | None = None,
-    failure_threshold: float = 0.5,
-    min_requests: int = 10,
-    window_size: int | None = 100,
-    window_duration: float | timedelta | None = None,
-    recovery_timeout: float | timedelta = 30.0,
-    half_open_requests: int = 3,
-    on_state_change: OnStateChange | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> CircuitBreakerOperator[_T, _R]: ...
+) -> BreakerOperator[_T, _R]: ...
 
 
 def circuit_breaker(
@@ -684,7 +685,7 @@ def circuit_breaker(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> CircuitBreakerOperator[Any, Any]:
+) -> BreakerOperator[Any, Any]:
     """Emit ``fn(item)`` for every item, guarded by a circuit breaker.
 
     Each call's outcome feeds the breaker (see ``CircuitBreaker`` for the
@@ -800,4 +801,4 @@ def circuit_breaker(
                 "pass either breaker= or the breaker options, not both; "
                 f"got breaker= and {', '.join(clashing)}"
             )
-    return CircuitBreakerOperator(checked_fn, breaker, failures, scheduler)
+    return CircuitBreakerOperator[Any, Any](checked_fn, breaker, failures, scheduler)

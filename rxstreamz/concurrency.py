@@ -49,6 +49,7 @@ from rxstreamz import _scheduling, _validate
 from rxstreamz._asyncio import escaped, scheduler_loop, start_loop
 from rxstreamz._failure import Failures, OnFailure, annotate
 from rxstreamz._queue import BoundedQueue, QueueCounters
+from rxstreamz._typing import Operator
 from rxstreamz.errors import BackpressureError
 
 __all__ = ["AsyncMap", "AsyncMapStats", "async_map"]
@@ -872,6 +873,21 @@ class AsyncMap(Generic[_T, _R]):
 
 @overload
 def async_map(
+    fn: Callable[[_T], Coroutine[object, object, _R] | _R],
+    *,
+    workers: int = 4,
+    ordered: bool = True,
+    max_pending: int | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Operator[_T, Observable[_R], AsyncMapStats]: ...
+
+
+@overload
+def async_map(
     fn: Callable[[_T], Coroutine[object, object, _R]],
     *,
     workers: int = 4,
@@ -882,22 +898,7 @@ def async_map(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> AsyncMap[_T, _R]: ...
-
-
-@overload
-def async_map(
-    fn: Callable[[_T], _R],
-    *,
-    workers: int = 4,
-    ordered: bool = True,
-    max_pending: int | None = None,
-    executor: concurrent.futures.Executor | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> AsyncMap[_T, _R]: ...
+) -> Operator[_T, Observable[_R], AsyncMapStats]: ...
 
 
 def async_map(
@@ -911,7 +912,7 @@ def async_map(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> AsyncMap[_T, Any]:
+) -> Operator[_T, Observable[Any], AsyncMapStats]:
     """Emit ``fn(item)`` for every item, with up to ``workers`` calls running at once.
 
     Results come out in input order (``ordered=True``) whatever order the
@@ -1032,7 +1033,7 @@ def async_map(
     if is_async and executor is not None:
         raise ValueError("executor cannot run an async def fn; drop executor= or use a plain fn")
     label = _validate.name(name, "async_map")
-    return AsyncMap(
+    return AsyncMap[_T, Any](
         checked_fn,
         is_async=is_async,
         workers=checked_workers,

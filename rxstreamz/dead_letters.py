@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar, cast, overload
 
-from reactivex import abc
+from reactivex import Observable, abc
 from typing_extensions import override
 
 from rxstreamz import _sequential, _validate
 from rxstreamz._failure import call_sink
+from rxstreamz._typing import Operator
 from rxstreamz.types import DeadLetter
 
 __all__ = ["DeadLetterOperator", "DeadLetterStats", "Sink", "dead_letter"]
@@ -129,6 +130,20 @@ class _DeadLetterStep(_sequential.Step[_T, _R]):
 
 @overload
 def dead_letter(
+    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R],
+    *,
+    sink: Sink[_T],
+    max_retries: int = 0,
+    retry_delay: float | timedelta = 1.0,
+    retry_on: Callable[[Exception], object] | None = None,
+    max_pending: int | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Operator[_T, Observable[_R], DeadLetterStats]: ...
+
+
+@overload
+def dead_letter(
     fn: Callable[[_T], Coroutine[Any, Any, _R]],
     *,
     sink: Sink[_T],
@@ -138,21 +153,7 @@ def dead_letter(
     max_pending: int | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> DeadLetterOperator[_T, _R]: ...
-
-
-@overload
-def dead_letter(
-    fn: Callable[[_T], _R],
-    *,
-    sink: Sink[_T],
-    max_retries: int = 0,
-    retry_delay: float | timedelta = 1.0,
-    retry_on: Callable[[Exception], object] | None = None,
-    max_pending: int | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> DeadLetterOperator[_T, _R]: ...
+) -> Operator[_T, Observable[_R], DeadLetterStats]: ...
 
 
 def dead_letter(
@@ -165,7 +166,7 @@ def dead_letter(
     max_pending: int | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> DeadLetterOperator[Any, Any]:
+) -> Operator[Any, Observable[Any], DeadLetterStats]:
     """Emit ``fn(item)`` for every item; send the items that fail to ``sink`` and go on.
 
     Items are processed one at a time, in order. A failing call is retried up
@@ -241,7 +242,7 @@ def dead_letter(
             ``max_pending`` < 1.
     """
     checked_fn = _validate.function("fn", fn)
-    return DeadLetterOperator(
+    return DeadLetterOperator[Any, Any](
         checked_fn,
         sink=_sink_function(sink),
         max_retries=_validate.integer("max_retries", max_retries, minimum=0),

@@ -20,6 +20,7 @@ from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposab
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._typing import Operator
 
 __all__ = ["Dedupe", "DedupeStats", "KeyedDedupe", "dedupe"]
 
@@ -308,7 +309,7 @@ def dedupe(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> KeyedDedupe[_T]: ...
+) -> Operator[_T, Observable[_T], DedupeStats]: ...
 
 
 def dedupe(
@@ -320,7 +321,7 @@ def dedupe(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Dedupe | KeyedDedupe[Any]:
+) -> Dedupe | Operator[Any, Observable[Any], DedupeStats]:
     """Drop every item whose key already passed (within ``ttl``, when given).
 
     The key is ``key(item)``, or the item itself. A key passes again only once

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
-from reactivex import abc
+from reactivex import Observable, abc
 from typing_extensions import override
 
 from rxstreamz import _sequential, _validate
 from rxstreamz._failure import Failures, OnFailure, short_repr
+from rxstreamz._typing import Operator
 from rxstreamz.errors import RetryExhaustedError
 
 __all__ = ["Retry", "RetryStats", "retry_"]
@@ -147,6 +148,24 @@ class _RetryStep(_sequential.Step[_T, _R]):
 
 @overload
 def retry_(
+    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R],
+    *,
+    max_attempts: int = 3,
+    base_delay: float | timedelta = 0.1,
+    max_delay: float | timedelta = 30.0,
+    jitter: bool = True,
+    retry_on: Callable[[Exception], object] | None = None,
+    max_pending: int | None = None,
+    seed: int | None = None,
+    errors: _validate.ErrorMode = "raise",
+    on_failure: OnFailure | None = None,
+    name: str | None = None,
+    scheduler: abc.SchedulerBase | None = None,
+) -> Operator[_T, Observable[_R], RetryStats]: ...
+
+
+@overload
+def retry_(
     fn: Callable[[_T], Coroutine[Any, Any, _R]],
     *,
     max_attempts: int = 3,
@@ -160,25 +179,7 @@ def retry_(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Retry[_T, _R]: ...
-
-
-@overload
-def retry_(
-    fn: Callable[[_T], _R],
-    *,
-    max_attempts: int = 3,
-    base_delay: float | timedelta = 0.1,
-    max_delay: float | timedelta = 30.0,
-    jitter: bool = True,
-    retry_on: Callable[[Exception], object] | None = None,
-    max_pending: int | None = None,
-    seed: int | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> Retry[_T, _R]: ...
+) -> Operator[_T, Observable[_R], RetryStats]: ...
 
 
 def retry_(
@@ -195,7 +196,7 @@ def retry_(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Retry[Any, Any]:
+) -> Operator[Any, Observable[Any], RetryStats]:
     """Emit ``fn(item)`` for every item, retrying a failing call with exponential back-off.
 
     Items are processed one at a time, in order. When a call raises an
@@ -300,7 +301,7 @@ def retry_(
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
     label = _validate.name(name, "retry")
-    return Retry(
+    return Retry[Any, Any](
         checked_fn,
         max_attempts=attempts,
         base_delay=base,

@@ -44,6 +44,7 @@ from rxstreamz import _validate
 from rxstreamz._accounting import ProcessorStats, Row
 from rxstreamz._branches import Accounts, Count, Hub, Run
 from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._typing import Operator
 from rxstreamz.errors import PartitionError
 
 __all__ = [
@@ -662,7 +663,7 @@ def partition_(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Partition[_T]:
+) -> Operator[_T, tuple[Observable[_T], ...], PartitionStats]:
     """Route each item to one of ``n`` branches chosen by its key.
 
     The branch is ``partitioner(key(item), n)``; by default
@@ -819,7 +820,7 @@ def split(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Split[_T]:
+) -> Operator[_T, tuple[Observable[_T], Observable[_T]], SplitStats]:
     """Send items where ``predicate`` is true to one branch, the others to a second.
 
     ```text
@@ -1023,7 +1024,7 @@ def router(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Router[_T]:
+) -> Operator[_T, dict[str, Observable[_T]], RouterStats]:
     """Send each item to the named route(s) whose predicate it satisfies.
 
     Predicates are tried in the mapping's order. ``mode="first"`` delivers to
@@ -1231,7 +1232,7 @@ def switch(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Switch[_T, _R]:
+) -> Operator[_T, Observable[_R], SwitchStats]:
     """Run each item through the operator of the first case it matches; merge the results.
 
     ``cases`` is an ordered sequence of ``(predicate, operator)`` pairs, or a

@@ -23,6 +23,7 @@ from typing_extensions import override
 from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures, OnFailure, annotate
 from rxstreamz._fusion import Stage
+from rxstreamz._typing import Operator
 
 __all__ = [
     "Chunk",
@@ -136,7 +137,7 @@ def filter_(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Filter[_T]:
+) -> Operator[_T, Observable[_T], TransformStats]:
     """Keep the items for which ``predicate`` is true, in order.
 
     ```text
@@ -186,7 +187,7 @@ def map_(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Map[_T, _R]:
+) -> Operator[_T, Observable[_R], TransformStats]:
     """Emit ``fn(item)`` for every item.
 
     ```text
@@ -218,7 +219,7 @@ def map_(
         TypeError: ``fn`` or ``on_failure`` is not callable.
         ValueError: ``errors`` is not ``"raise"`` or ``"skip"``.
     """
-    return Map(fn, errors, on_failure, name, scheduler)
+    return Map[_T, _R](fn, errors, on_failure, name, scheduler)
 
 
 def tap_(
@@ -228,7 +229,7 @@ def tap_(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Tap[_T]:
+) -> Operator[_T, Observable[_T], TransformStats]:
     """Call ``fn(item)`` for its side effect and emit the same item unchanged.
 
     ```text

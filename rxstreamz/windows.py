@@ -40,6 +40,7 @@ from reactivex.disposable import (
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._typing import Operator
 from rxstreamz.types import Window
 
 __all__ = [
@@ -644,7 +645,7 @@ def session_window(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> KeyedSessionWindow[_T]: ...
+) -> Operator[_T, Observable[Window[_T]], SessionWindowStats]: ...
 
 
 def session_window(
@@ -657,7 +658,7 @@ def session_window(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> SessionWindow | KeyedSessionWindow[_T]:
+) -> SessionWindow | Operator[_T, Observable[Window[_T]], SessionWindowStats]:
     """Group items into sessions that close after ``gap`` seconds without an item.
 
     Without ``key`` there is one session at a time (``Window.key`` is

@@ -13,11 +13,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from hypothesis import HealthCheck, settings
 from reactivex import Observable, abc, typing
 from reactivex.subject import Subject
 from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.recorded import Recorded
 from reactivex.testing.subscription import Subscription
+
+# Properties assert behaviour, never speed: a loaded machine must not turn a
+# slow example into a failure (Hypothesis's default deadline is 200 ms).
+settings.register_profile("rxstreamz", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("rxstreamz")
 
 
 @pytest.fixture

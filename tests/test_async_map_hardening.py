@@ -19,11 +19,18 @@ from typing import Any, Literal
 
 import pytest
 import reactivex as rx
-from reactivex import Subject, abc
+from reactivex import Observable, Subject, abc
 from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
 
-from rxstreamz import AsyncMapStats, BackpressureError, DeadLetter, async_map, collect
+from rxstreamz import (
+    AsyncMapStats,
+    BackpressureError,
+    DeadLetter,
+    Operator,
+    async_map,
+    collect,
+)
 from rxstreamz.concurrency import AsyncMap
 
 TIMEOUT = 10.0  # seconds any single wait may take before the test fails
@@ -205,7 +212,7 @@ def test_a_base_exception_from_on_failure_fails_the_stream(
     def sink(_letter: DeadLetter[object]) -> None:
         raise escape("sink gave up")
 
-    op: AsyncMap[int, int]
+    op: Operator[int, Observable[int], AsyncMapStats]
     if runner == "async":
         op = async_map(fail_on_two_async, workers=1, errors="skip", on_failure=sink, name="g")
     else:
@@ -266,6 +273,7 @@ def test_a_plain_fn_returning_a_coroutine_fails_the_stream(
 @pytest.mark.usefixtures("no_thread_leak")
 def test_a_partial_of_an_async_def_is_awaited() -> None:
     op = async_map(functools.partial(scale, k=3), workers=2)
+    assert isinstance(op, AsyncMap)
     assert op.is_async
     assert collect(rx.of(1, 2, 3).pipe(op), TIMEOUT) == [3, 6, 9]
 

@@ -16,6 +16,7 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from rxstreamz import (
+    BreakerOperator,
     CircuitBreaker,
     CircuitBreakerStats,
     CircuitOpenError,
@@ -623,7 +624,7 @@ def test_never_ending_source_emits_nothing(scheduler: TestScheduler) -> None:
 
 def test_happy_path_emits_results(scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_completed(230))
-    op = circuit_breaker(lambda n: n * 2)
+    op: BreakerOperator[int, int] = circuit_breaker(lambda n: n * 2)
     assert scheduler.start(lambda: source.pipe(op)).messages == [
         on_next(210, 2),
         on_next(220, 4),

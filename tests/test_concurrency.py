@@ -21,7 +21,14 @@ from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
 from reactivex.testing import TestScheduler
 
-from rxstreamz import AsyncMapStats, BackpressureError, DeadLetter, async_map, collect
+from rxstreamz import (
+    AsyncMapStats,
+    BackpressureError,
+    DeadLetter,
+    Operator,
+    async_map,
+    collect,
+)
 from rxstreamz.concurrency import AsyncMap
 
 TIMEOUT = 10.0  # seconds any single wait may take before the test fails
@@ -833,10 +840,15 @@ def test_executor_cannot_run_an_async_fn(
 
 def test_defaults() -> None:
     op = async_map(square)
+    assert isinstance(op, AsyncMap)  # the settings live on the operator class, not on Operator
     assert (op.workers, op.max_pending, op.ordered, op.name) == (4, 8, True, "async_map")
     assert not op.is_async
-    assert async_map(async_triple, workers=3).max_pending == 6
-    assert async_map(async_triple).is_async
+    three = async_map(async_triple, workers=3)
+    assert isinstance(three, AsyncMap)
+    assert three.max_pending == 6
+    default = async_map(async_triple)
+    assert isinstance(default, AsyncMap)
+    assert default.is_async
     assert op.stats() == AsyncMapStats(0, 0, 0, 0, 0, 0, 0)
 
 
@@ -847,8 +859,8 @@ def test_types_flow_through_pipe() -> None:
     async def to_len(s: str) -> int:
         return len(s)
 
-    assert_type(async_map(to_text), AsyncMap[int, str])
-    assert_type(async_map(to_len), AsyncMap[str, int])
+    assert_type(async_map(to_text), Operator[int, Observable[str], AsyncMapStats])
+    assert_type(async_map(to_len), Operator[str, Observable[int], AsyncMapStats])
     pipeline = rx.of(1, 22).pipe(async_map(to_text), async_map(to_len))
     assert_type(pipeline, Observable[int])
     assert collect(pipeline, TIMEOUT) == [1, 2]

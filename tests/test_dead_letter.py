@@ -17,7 +17,14 @@ from reactivex.observer import Observer
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
-from rxstreamz import BackpressureError, DeadLetter, DeadLetterStats, collect, dead_letter
+from rxstreamz import (
+    BackpressureError,
+    DeadLetter,
+    DeadLetterStats,
+    Operator,
+    collect,
+    dead_letter,
+)
 from tests.resilience_helpers import (
     Abort,
     DisposedDuringCall,
@@ -93,6 +100,7 @@ def test_completion_waits_for_retries_and_queued_items(scheduler: TestScheduler)
     source = scheduler.create_hot_observable(
         on_next(210, 1), on_next(210.5, 2), on_next(210.6, 3), on_completed(210.7)
     )
+    op: Operator[int, Observable[int], DeadLetterStats]
     op = dead_letter(fn, sink=lambda _: None, max_retries=1, retry_delay=timedelta(seconds=1))
     assert scheduler.start(lambda: source.pipe(op)).messages == [
         on_next(211, 10),
@@ -365,6 +373,7 @@ def test_a_call_failing_after_dispose_sends_nothing_to_the_sink() -> None:
 @pytest.mark.usefixtures("no_thread_leak")
 def test_a_call_succeeding_after_dispose_is_neither_emitted_nor_counted() -> None:
     run = DisposedDuringCall(fail=False)
+    op: Operator[int, Observable[int], DeadLetterStats]
     op = dead_letter(run.call, sink=lambda _: None)
     run.run(op)
     assert (run.items, run.ended) == ([], [])

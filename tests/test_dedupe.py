@@ -20,7 +20,7 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
-from rxstreamz import DeadLetter, DedupeStats, collect, dedupe
+from rxstreamz import DeadLetter, DedupeStats, Operator, collect, dedupe
 from tests.conftest import at, on_completed, on_error, on_next
 
 
@@ -220,6 +220,7 @@ def test_dedupe_failing_on_failure_fails_the_stream() -> None:
     def sink(_letter: DeadLetter[Any]) -> None:
         raise RuntimeError("sink down")
 
+    operator: Operator[int, Observable[int], DedupeStats]
     operator = dedupe(lambda _: 1 // 0, errors="skip", on_failure=sink)
     with pytest.raises(RuntimeError, match="sink down") as caught:
         collect(rx.of(1, 2).pipe(operator))

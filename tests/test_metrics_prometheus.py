@@ -12,10 +12,13 @@ pytest.importorskip("prometheus_client")
 
 import reactivex as rx
 from prometheus_client import CollectorRegistry, generate_latest
+from reactivex import Observable
 from reactivex.testing import ReactiveTest, TestScheduler
 
 import rxstreamz
 from rxstreamz import (
+    Operator,
+    PartitionStats,
     StreamStats,
     circuit_breaker,
     collect,
@@ -281,7 +284,7 @@ def test_split_sends_unmatched_items_on_so_they_are_not_dropped() -> None:
 def test_per_branch_counts_get_one_series_per_key() -> None:
     registry = CollectorRegistry()
     metrics = PrometheusMetrics(registry=registry)
-    shards = metrics.track(
+    shards: Operator[int, tuple[Observable[int], ...], PartitionStats] = metrics.track(
         partition_(lambda n: n, 2, partitioner=lambda n, _: n % 2, name="shards")
     )
     routes = metrics.track(router({"small": lambda n: n < 3}, default=True, name="routes"))

@@ -27,6 +27,7 @@ from rxstreamz import (
     collect,
     retry_,
 )
+from rxstreamz.retry import Retry
 from tests.resilience_helpers import (
     Abort,
     DisposedDuringCall,
@@ -160,11 +161,13 @@ def test_timedelta_durations_and_zero_base_delay(scheduler: TestScheduler) -> No
 )
 def test_delay_formula(base: float, cap: float, attempt: int, expected: float) -> None:
     op = retry_(lambda n: n, base_delay=base, max_delay=cap)
+    assert isinstance(op, Retry)  # delay() belongs to the operator class, not to Operator
     assert op.delay(attempt) == pytest.approx(expected)
 
 
 def test_delay_does_not_overflow_for_huge_attempt_numbers() -> None:
     op = retry_(lambda n: n, max_attempts=10_000, max_delay=7)
+    assert isinstance(op, Retry)
     assert op.delay(5_000) == 7
 
 

@@ -24,6 +24,7 @@ from reactivex.testing.mockobserver import MockObserver
 
 from rxstreamz import (
     DeadLetter,
+    Operator,
     PartitionError,
     PartitionStats,
     RouterStats,
@@ -42,6 +43,9 @@ from rxstreamz import (
     take_,
 )
 from rxstreamz.routing import Case, RouteMode
+
+Partitioned = Operator[int, tuple[Observable[int], ...], PartitionStats]
+"""A ``partition_`` of ints: the declared type lets a ``lambda`` key infer ``int``."""
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
@@ -407,7 +411,7 @@ def test_fnv1a_32_is_stable_across_processes() -> None:
 
 def test_partition_1000_keys_over_4_partitions() -> None:
     keys = [f"key-{i}" for i in range(1000)]
-    spread = partition_(lambda k: k)
+    spread: Operator[str, tuple[Observable[str], ...], PartitionStats] = partition_(lambda k: k)
     got = run_all(rx.from_iterable(keys).pipe(spread))
     assert [len(items) for items in got] == [249, 251, 251, 249]
     for index, items in enumerate(got):
@@ -444,7 +448,7 @@ def test_partition_custom_partitioner_and_int_subclass_index() -> None:
         assert n == 2
         return Lane.HIGH if key >= 10 else Lane.LOW
 
-    spread = partition_(lambda n: n, 2, partitioner=by_size)
+    spread: Partitioned = partition_(lambda n: n, 2, partitioner=by_size)
     assert run_all(rx.of(1, 20, 3, 40).pipe(spread)) == [[1, 3], [20, 40]]
     assert spread.stats().per_partition == (2, 2)
 
@@ -456,7 +460,7 @@ def test_partition_invalid_index_fails_every_branch(index: object) -> None:
     def bad(key: int, _n: int) -> int:
         return 0 if key == 1 else cast(int, index)
 
-    spread = partition_(lambda n: n, 4, partitioner=bad)
+    spread: Partitioned = partition_(lambda n: n, 4, partitioner=bad)
     branches = rx.of(1, 2, 3).pipe(spread)
     for position, branch in enumerate(branches):
         log.follow(position, branch)
@@ -570,7 +574,7 @@ def test_partition_index_whose_comparison_raises_is_a_failing_partitioner() -> N
     assert exc.__notes__ == ["rxstreamz: raised in processor 'partition' on item 2"]
 
     letters: list[DeadLetter[Any]] = []
-    lenient = partition_(
+    lenient: Partitioned = partition_(
         lambda n: n,
         2,
         partitioner=lambda k, n: Slippery(0) if k == 2 else 0,
@@ -634,6 +638,7 @@ def test_partition_is_a_disjoint_cover_that_keeps_order(items: list[int], n: int
 
 
 def test_split_sends_matches_left_and_the_rest_right(scheduler: TestScheduler) -> None:
+    parity: Operator[int, tuple[Observable[int], Observable[int]], SplitStats]
     parity = split(lambda n: n % 2 == 0)
     source = scheduler.create_hot_observable(
         on_next(210, 1), on_next(220, 2), on_next(230, 3), on_next(240, 4), on_completed(250)
@@ -977,6 +982,7 @@ def test_switch_predicate_result_whose_truth_test_raises_both_modes() -> None:
 
 
 def test_switch_case_that_completes_early_keeps_the_others_running() -> None:
+    chooser: Operator[int, Observable[int], SwitchStats]
     chooser = switch([(lambda n: n < 0, ops.take(1))], default=ops.map(tens))
     assert collect(rx.of(-1, 1, -2, 2).pipe(chooser)) == [-1, 10, 20]
     stats = chooser.stats()
@@ -1065,7 +1071,7 @@ def test_branches_subscribed_and_disposed_from_threads(no_thread_leak: None) -> 
 
 def test_stats_add_up_over_concurrent_runs_and_include_live_ones(no_thread_leak: None) -> None:
     items = 5_000
-    spread = partition_(lambda n: n, 3, partitioner=lambda k, n: k % n)
+    spread: Partitioned = partition_(lambda n: n, 3, partitioner=lambda k, n: k % n)
     live: Subject[int] = Subject()
     log = Log()
     for index, branch in enumerate(live.pipe(spread)):  # a run that stays open

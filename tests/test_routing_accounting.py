@@ -26,8 +26,11 @@ from reactivex.subject import Subject
 from rxstreamz import (
     FanInStats,
     FanOutStats,
+    Operator,
+    PartitionStats,
     RouterStats,
     SplitStats,
+    SwitchStats,
     collect,
     fan_in,
     fan_out,
@@ -323,7 +326,9 @@ def test_fan_in_every_item_is_emitted_or_dropped(script: list[FanInEvent]) -> No
 
 
 def test_an_item_for_a_partition_without_subscribers_is_dropped() -> None:
-    spread = partition_(lambda n: n, 2, partitioner=lambda key, n: key % n)
+    spread: Operator[int, tuple[Observable[int], ...], PartitionStats] = partition_(
+        lambda n: n, 2, partitioner=lambda key, n: key % n
+    )
     subject: Subject[int] = Subject()
     evens, odds = subject.pipe(spread)
     got: list[int] = []
@@ -339,7 +344,9 @@ def test_an_item_for_a_partition_without_subscribers_is_dropped() -> None:
 
 
 def test_split_counts_an_item_for_a_disposed_branch_as_dropped() -> None:
-    parity = split(lambda n: n % 2 == 0)
+    parity: Operator[int, tuple[Observable[int], Observable[int]], SplitStats] = split(
+        lambda n: n % 2 == 0
+    )
     subject: Subject[int] = Subject()
     evens, odds = subject.pipe(parity)
     evens.subscribe()
@@ -408,7 +415,9 @@ def test_fan_out_counts_a_branch_disposed_by_an_earlier_one_mid_item() -> None:
 
 
 def test_a_case_that_stopped_listening_drops_its_items() -> None:
-    chooser = switch([(lambda n: n < 0, ops.take(1))], default=ops.map(lambda n: n))
+    chooser: Operator[int, Observable[int], SwitchStats] = switch(
+        [(lambda n: n < 0, ops.take(1))], default=ops.map(lambda n: n)
+    )
     assert collect(rx.of(-1, 1, -2, -3).pipe(chooser)) == [-1, 1]
     stats = chooser.stats()
     assert (stats.received, stats.per_case, stats.defaulted, stats.dropped) == (4, (1,), 1, 2)
@@ -464,7 +473,9 @@ def test_fan_in_counts_items_a_source_sends_after_the_result_failed() -> None:
 
 
 def test_counts_outlive_the_runs_that_made_them() -> None:
-    parity = split(lambda n: n % 2 == 0)
+    parity: Operator[int, tuple[Observable[int], Observable[int]], SplitStats] = split(
+        lambda n: n % 2 == 0
+    )
     for _ in range(3):
         for branch in rx.range(10).pipe(parity):
             branch.subscribe()
@@ -489,7 +500,9 @@ def test_stats_balance_while_branches_are_disposed_on_another_thread(
     no_thread_leak: None,
 ) -> None:
     for _ in range(20):
-        spread = partition_(lambda n: n, 3, partitioner=lambda key, n: key % n)
+        spread: Operator[int, tuple[Observable[int], ...], PartitionStats] = partition_(
+            lambda n: n, 3, partitioner=lambda key, n: key % n
+        )
         subject: Subject[int] = Subject()
         branches = subject.pipe(spread)
         subscriptions = [branch.subscribe() for branch in branches]

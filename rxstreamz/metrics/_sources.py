@@ -19,15 +19,18 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Literal, Protocol, TypeGuard, TypeVar, cast
+from typing import Literal, Never, Protocol, TypeGuard, TypeVar, cast
 
 from reactivex import Observable, abc
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._typing import Operator
 from rxstreamz.types import StreamStats
 
 _X = TypeVar("_X")
-_S = TypeVar("_S", bound="HasStats")
+# mypy matches a protocol against a protocol by their own members only, so it
+# does not see that an Operator (rxstreamz/_typing.py) has stats(): name it.
+_S = TypeVar("_S", bound="HasStats | Operator[Never, object, object]")
 
 COMMON: tuple[str, ...] = ("received", "failed", "dropped")
 """The fields every processor's snapshot has; always exported, as counters."""
@@ -245,8 +248,9 @@ class Exporter(ABC):
             TypeError: ``operator`` has no ``stats()``.
             ValueError: another processor is tracked under the same name.
         """
-        label = self._tracked.add(operator, name)
-        self._prepare(read(label, operator.stats()))
+        source = cast("HasStats", operator)
+        label = self._tracked.add(source, name)
+        self._prepare(read(label, source.stats()))
         return operator
 
     def instrument(self, name: str, *, scheduler: abc.SchedulerBase | None = None) -> Instrument:
