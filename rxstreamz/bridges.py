@@ -43,6 +43,7 @@ from reactivex.scheduler import CurrentThreadScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxstreamz import _flow, _validate
+from rxstreamz._asyncio import running_loop
 from rxstreamz._queue import BoundedQueue, QueueCounters, QueueStats
 from rxstreamz.errors import BackpressureError
 
@@ -1056,11 +1057,7 @@ def _run_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 def _cancel(task: asyncio.Task[None]) -> None:
     """Cancel ``task`` from any thread."""
     loop = task.get_loop()
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
+    if running_loop() is loop:
         if asyncio.current_task() is not task:  # from inside the pump its flag suffices
             task.cancel()
         return
