@@ -1039,8 +1039,9 @@ def async_map(
     items: queued, running, or finished and waiting for an earlier one. When
     it is full the producer's ``on_next`` blocks until the oldest result has
     been emitted. If blocking would deadlock (the producer runs on the
-    subscription's event loop, or is called back from this operator's own
-    downstream), the held items are delivered and the stream fails with
+    subscription's event loop, is called back from this operator's own
+    downstream, or would close a feedback cycle through other bounded
+    queues), the held items are delivered and the stream fails with
     ``BackpressureError`` instead; for a synchronous source on the loop's
     thread its message says so and points to ``from_async_iterable`` or a
     source subscribed on another thread.
