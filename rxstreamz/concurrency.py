@@ -314,7 +314,7 @@ class _Executor:
             if type(outcome) is _COROUTINE:
                 outcome = _not_awaited(outcome, item, self._clock.now)
             self._finish(seq, outcome)
-        else:  # a BaseException fails the stream (and KeyboardInterrupt goes on up)
+        else:  # the item fails; a BaseException fails the stream (KeyboardInterrupt goes on up)
             self._finish(seq, _raised(error, item, self._clock.now))
             if _must_propagate(error):
                 raise error
