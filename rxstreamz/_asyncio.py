@@ -13,7 +13,15 @@ import threading
 from reactivex import abc
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-__all__ = ["escaped", "scheduler_loop", "start_loop"]
+__all__ = ["escaped", "running_loop", "scheduler_loop", "start_loop"]
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on the calling thread, or ``None``."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def scheduler_loop(scheduler: abc.SchedulerBase | None) -> asyncio.AbstractEventLoop | None:

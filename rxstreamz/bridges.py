@@ -43,6 +43,7 @@ from reactivex.scheduler import CurrentThreadScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxstreamz import _flow, _validate
+from rxstreamz._asyncio import running_loop
 from rxstreamz._queue import BoundedQueue, QueueCounters, QueueStats
 from rxstreamz.errors import BackpressureError
 
@@ -900,117 +901,152 @@ def from_async_iterable(
             "scheduler must be an AsyncIOScheduler or AsyncIOThreadSafeScheduler, "
             f"got {type(scheduler).__name__}"
         )
-    own = scheduler
 
     def subscribe(
         observer: abc.ObserverBase[_T], subscribed: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        chosen = own
+        chosen = scheduler
         if chosen is None and isinstance(subscribed, AsyncIOScheduler):
             chosen = subscribed
-        lock = threading.Lock()
-        disposed = False
-        task: asyncio.Task[None] | None = None
-
-        def is_disposed() -> bool:
-            return disposed
-
-        async def pump() -> None:
-            iterator: AsyncIterator[_T] | None = None
-            count = 0
-            flow = _flow.FlowControl(asyncio.get_running_loop())
-            try:
-                iterator = aiter(aiterable)
-                while True:
-                    try:
-                        item = await anext(iterator)
-                    except StopAsyncIteration:
-                        observer.on_completed()
-                        return
-                    except Exception as exc:
-                        exc.add_note(
-                            f"rxstreamz: raised by the async iterable of processor {label!r} "
-                            f"after {count} item{'' if count == 1 else 's'}"
-                        )
-                        observer.on_error(exc)
-                        return
-                    if is_disposed():
-                        return
-                    count += 1
-                    try:
-                        with _flow.producing(flow):
-                            observer.on_next(item)
-                    except Exception as exc:  # the observer failed: end the stream
-                        observer.on_error(exc)
-                        return
-                    if is_disposed():  # by the observer, from inside on_next
-                        return
-                    await flow.wait()  # a full queue downstream paused us: wait for room
-            except asyncio.CancelledError as cancelled:
-                if is_disposed():  # disposed: ending quietly is the point
-                    return
-                # Cancelled by someone else (the loop shutting down, a task group):
-                # the observer must hear of it, then the cancellation goes on.
-                observer.on_error(_interrupted(label, count, cancelled))
-                raise
-            except Exception as exc:  # aiter() refused the iterable
-                observer.on_error(exc)
-            finally:
-                if iterator is not None:
-                    try:
-                        await _aclose(iterator)
-                    except Exception as exc:  # ignored once the observer has stopped
-                        observer.on_error(exc)
-
-        def start(_scheduler: abc.SchedulerBase | None = None, _state: object = None) -> None:
-            # Runs on the loop's thread.
-            nonlocal task
-            with lock:
-                if disposed:
-                    return
-                task = asyncio.get_running_loop().create_task(pump(), name=f"rxstreamz-{label}")
-
-        async def private_main() -> None:
-            nonlocal task
-            with lock:
-                if disposed:
-                    return
-                task = asyncio.current_task()
-            await pump()
-
-        def dispose() -> None:
-            nonlocal disposed
-            with lock:
-                if disposed:
-                    return
-                disposed = True
-                pending = task
-            if pending is not None:
-                _cancel(pending)
-
-        def launch(
-            _scheduler: abc.SchedulerBase, _state: object = None
-        ) -> abc.DisposableBase | None:
-            # Trampolined: runs once the outermost subscribe() has returned, so
-            # every operator downstream holds its disposable before the first
-            # pull, and a dispose in between prevents the start altogether.
-            if disposed:
-                return None
-            if chosen is not None:
-                return chosen.schedule(start)
-            context = contextvars.copy_context()  # the subscriber's contextvars, as on a loop
-            threading.Thread(
-                target=context.run,
-                args=(_run_loop, private_main),
-                name=f"rxstreamz-{label}-loop",
-                daemon=True,
-            ).start()
-            return None
-
-        launched = CurrentThreadScheduler.singleton().schedule(launch)
-        return CompositeDisposable(Disposable(dispose), launched)
+        pump = _Pump(aiterable, observer, label, chosen)
+        # Trampolined: starts once the outermost subscribe() has returned.
+        launched = CurrentThreadScheduler.singleton().schedule(pump.launch)
+        return CompositeDisposable(Disposable(pump.dispose), launched)
 
     return Observable(subscribe)
+
+
+class _Pump(Generic[_T]):
+    """One subscription of ``from_async_iterable``: the task that pulls and pushes.
+
+    ``launch`` starts the task on the chosen loop (or a private one); the task
+    (``run``) pulls an item, pushes it with the flow-control handle published,
+    waits while a queue downstream has paused it, and pulls again. ``dispose``
+    cancels the task from any thread.
+    """
+
+    __slots__ = ("aiterable", "count", "disposed", "label", "lock", "observer", "scheduler", "task")
+
+    def __init__(
+        self,
+        aiterable: AsyncIterable[_T],
+        observer: abc.ObserverBase[_T],
+        label: str,
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.aiterable = aiterable
+        self.observer = observer
+        self.label = label
+        self.scheduler = scheduler  # an AsyncIOScheduler, or None for a private loop
+        self.lock = threading.Lock()
+        self.disposed = False
+        self.task: asyncio.Task[None] | None = None
+        self.count = 0  # items pulled
+
+    def launch(
+        self, _scheduler: abc.SchedulerBase, _state: object = None
+    ) -> abc.DisposableBase | None:
+        """Start pulling (on the subscriber's trampoline).
+
+        Every operator downstream holds its disposable by now, so a dispose in
+        between prevents the start altogether.
+        """
+        if self.disposed:
+            return None
+        if self.scheduler is not None:
+            return self.scheduler.schedule(self._start)
+        context = contextvars.copy_context()  # the subscriber's contextvars, as on a loop
+        threading.Thread(
+            target=context.run,
+            args=(_run_loop, self._main),
+            name=f"rxstreamz-{self.label}-loop",
+            daemon=True,
+        ).start()
+        return None
+
+    def _start(self, _scheduler: abc.SchedulerBase | None = None, _state: object = None) -> None:
+        """Create the task (on the scheduler loop's thread)."""
+        with self.lock:
+            if self.disposed:
+                return
+            loop = asyncio.get_running_loop()
+            self.task = loop.create_task(self.run(), name=f"rxstreamz-{self.label}")
+
+    async def _main(self) -> None:
+        """The private loop's main coroutine: this task is the pull."""
+        with self.lock:
+            if self.disposed:
+                return
+            self.task = asyncio.current_task()
+        await self.run()
+
+    def dispose(self) -> None:
+        """Stop pulling: cancel the task (from any thread); nothing is emitted after."""
+        with self.lock:
+            if self.disposed:
+                return
+            self.disposed = True
+            pending = self.task
+        if pending is not None:
+            _cancel(pending)
+
+    def _is_disposed(self) -> bool:
+        """Whether ``dispose`` has run (a call, so that checkers do not narrow it across one)."""
+        return self.disposed
+
+    async def run(self) -> None:
+        """Iterate to the end, an error, a dispose or a cancellation; then close the iterator."""
+        observer = self.observer
+        iterator: AsyncIterator[_T] | None = None
+        try:
+            iterator = aiter(self.aiterable)
+            await self._forward(iterator)
+        except asyncio.CancelledError as cancelled:
+            if self._is_disposed():  # disposed: ending quietly is the point
+                return
+            # Cancelled by someone else (the loop shutting down, a task group):
+            # the observer must hear of it, then the cancellation goes on.
+            observer.on_error(_interrupted(self.label, self.count, cancelled))
+            raise
+        except Exception as exc:  # aiter() refused the iterable
+            observer.on_error(exc)
+        finally:
+            if iterator is not None:
+                try:
+                    await _aclose(iterator)
+                except Exception as exc:  # ignored once the observer has stopped
+                    observer.on_error(exc)
+
+    async def _forward(self, iterator: AsyncIterator[_T]) -> None:
+        """Pull and push one item at a time until the end, an error or a dispose."""
+        observer = self.observer
+        flow = _flow.FlowControl(asyncio.get_running_loop())
+        while True:
+            try:
+                item = await anext(iterator)
+            except StopAsyncIteration:
+                observer.on_completed()
+                return
+            except Exception as exc:
+                count = self.count
+                exc.add_note(
+                    f"rxstreamz: raised by the async iterable of processor {self.label!r} "
+                    f"after {count} item{'' if count == 1 else 's'}"
+                )
+                observer.on_error(exc)
+                return
+            if self._is_disposed():
+                return
+            self.count += 1
+            try:
+                with _flow.producing(flow):
+                    observer.on_next(item)
+            except Exception as exc:  # the observer failed: end the stream
+                observer.on_error(exc)
+                return
+            if self._is_disposed():  # by the observer, from inside on_next
+                return
+            await flow.wait()  # a full queue downstream paused us: wait for room
 
 
 def _run_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -1021,11 +1057,7 @@ def _run_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 def _cancel(task: asyncio.Task[None]) -> None:
     """Cancel ``task`` from any thread."""
     loop = task.get_loop()
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
+    if running_loop() is loop:
         if asyncio.current_task() is not task:  # from inside the pump its flag suffices
             task.cancel()
         return

@@ -46,7 +46,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
 
 from rxstreamz import _scheduling, _validate
-from rxstreamz._asyncio import escaped, scheduler_loop, start_loop
+from rxstreamz._asyncio import escaped, running_loop, scheduler_loop, start_loop
 from rxstreamz._failure import Failures, OnFailure, annotate
 from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz._typing import Operator
@@ -111,8 +111,14 @@ class _Failed:
         self.fatal = fatal
 
 
-def _fatal(error: BaseException, item: object, now: datetime) -> _Failed:
-    """The outcome of a call that ended with a ``BaseException`` beyond ``Exception``."""
+def _raised(error: BaseException, item: object, now: datetime) -> _Failed:
+    """The outcome of a call of ``fn`` that raised ``error``.
+
+    An ``Exception`` is the item's failure (``errors`` decides); anything
+    else is wrapped by ``rxstreamz._asyncio.escaped`` and fails the stream.
+    """
+    if isinstance(error, Exception):
+        return _Failed(error, item, now)
     return _Failed(escaped(error, "the call of fn"), item, now, fatal=True)
 
 
@@ -213,16 +219,13 @@ class _Threads:
             seq, item = job
             try:
                 outcome = fn(item)
-            except Exception as exc:
-                outcome = _Failed(exc, item, clock.now)
-            except BaseException as exc:  # not swallowed: it fails the stream
-                finish(seq, _fatal(exc, item, clock.now))
+            except BaseException as exc:  # not swallowed: it fails the item or the stream
+                finish(seq, _raised(exc, item, clock.now))
                 if _must_propagate(exc):
                     raise
                 continue
-            else:
-                if type(outcome) is _COROUTINE:
-                    outcome = _not_awaited(outcome, item, clock.now)
+            if type(outcome) is _COROUTINE:
+                outcome = _not_awaited(outcome, item, clock.now)
             finish(seq, outcome)
 
     def close(self) -> None:
@@ -312,10 +315,8 @@ class _Executor:
             if type(outcome) is _COROUTINE:
                 outcome = _not_awaited(outcome, item, self._clock.now)
             self._finish(seq, outcome)
-        elif isinstance(error, Exception):
-            self._finish(seq, _Failed(error, item, self._clock.now))
-        else:  # not swallowed: it fails the stream (and KeyboardInterrupt goes on up)
-            self._finish(seq, _fatal(error, item, self._clock.now))
+        else:  # the item fails; a BaseException fails the stream (KeyboardInterrupt goes on up)
+            self._finish(seq, _raised(error, item, self._clock.now))
             if _must_propagate(error):
                 raise error
         job = self._next()
@@ -378,7 +379,6 @@ class _Loop:
         finish: _Finish,
         clock: abc.SchedulerBase,
         loop: asyncio.AbstractEventLoop | None,
-        on_loop: Callable[[], None],
         on_lost: Callable[[Exception], None],
     ) -> None:
         self._fn = fn
@@ -388,7 +388,6 @@ class _Loop:
         self._clock = clock
         self._loop = loop
         self._private = loop is None
-        self._on_loop = on_loop
         self._on_lost = on_lost
         self._lock = threading.Lock()
         self._closed = False
@@ -401,15 +400,11 @@ class _Loop:
         self._running = 0  # worker tasks alive (loop thread only)
 
     def attach(self) -> None:
-        """Learn the subscription loop's thread (once the operator can take ``on_lost``)."""
+        """Learn the subscription loop's thread, so that items from it start at once."""
         loop = self._loop
         if loop is None:
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        if running_loop() is loop:
             self._adopt()
         else:
             self._call(self._adopt)
@@ -419,9 +414,8 @@ class _Loop:
         return threading.get_ident() == self._loop_thread
 
     def _adopt(self) -> None:
-        """Runs on the loop's thread: remember it and tell the operator."""
+        """Runs on the loop's thread: remember it."""
         self._loop_thread = threading.get_ident()
-        self._on_loop()
 
     def _call(self, callback: Callable[..., object], *args: object) -> None:
         loop = self._loop
@@ -507,10 +501,10 @@ class _Loop:
                         "from outside (was the event loop shut down under the stream?)",
                     )
                     raise
-                outcome = _fatal(exc, item, self._clock.now)  # raised by fn itself
+                outcome = _raised(exc, item, self._clock.now)  # raised by fn itself
             except BaseException as exc:  # not swallowed: it fails the stream
                 self._running -= 1
-                finish(seq, _fatal(exc, item, self._clock.now))
+                finish(seq, _raised(exc, item, self._clock.now))
                 if _must_propagate(exc):
                     raise
                 return
@@ -571,18 +565,15 @@ class AsyncMap(Generic[_T, _R]):
         self._failures = failures
         self._scheduler = _validate.scheduler(scheduler)
         self._queue_counters = QueueCounters()
-        self._lock = threading.Lock()
-        self._submitted = 0
-        self._completed = 0
-        self._discarded = 0  # accepted items that will never be emitted
-        self._refused = 0  # received items never accepted
+        self._counts = _Counts()
 
     def stats(self) -> AsyncMapStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
         queue = self._queue_counters.snapshot()
-        with self._lock:
-            submitted, completed = self._submitted, self._completed
-            discarded, refused = self._discarded, self._refused
+        counts = self._counts
+        with counts.lock:
+            submitted, completed = counts.submitted, counts.completed
+            discarded, refused = counts.discarded, counts.refused
             failed = self._failures.count
         return AsyncMapStats(
             received=submitted + refused,
@@ -594,281 +585,397 @@ class AsyncMap(Generic[_T, _R]):
             high_watermark=queue.high_watermark,
         )
 
-    def _count(
-        self, submitted: int = 0, completed: int = 0, discarded: int = 0, refused: int = 0
-    ) -> None:
-        with self._lock:
-            self._submitted += submitted
-            self._completed += completed
-            self._discarded += discarded
-            self._refused += refused
-
     def __call__(self, source: Observable[_T]) -> Observable[_R]:
         """Apply the operator to ``source``."""
-        op = self
-        fn: Callable[[Any], Any] = self.fn
-        workers = self.workers
-        ordered = self.ordered
-        capacity = workers + self.max_pending
-        failures = self._failures
-        label = self.name
-        counters = self._queue_counters
 
         def subscribe(
             observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(op._scheduler, scheduler)
+            own = self._scheduler
+            # async def workers on the subscription's loop: the gate knows that
+            # loop, so a producer running on it fails rather than wait for room.
+            loop_scheduler = (own or scheduler) if self.is_async else None
+            loop = scheduler_loop(loop_scheduler)
             gate: BoundedQueue[object] = BoundedQueue(
-                capacity, overflow="block", processor=label, counters=counters
+                self.workers + self.max_pending,
+                overflow="block",
+                processor=self.name,
+                counters=self._queue_counters,
+                scheduler=loop_scheduler if loop is not None else None,
             )
-            lock = threading.Lock()
-            parked: dict[int, object] = {}  # ordered: finished, waiting for an earlier item
-            ready: deque[object] = deque()
-            head = 0  # items finalized (emitted or failed); ordered: next seq to emit
-            accepted = 0  # items taken from upstream; the next seq
-            emitting = False  # a thread is draining results downstream
-            emitter = 0  # ident of that thread
-            ended = False  # upstream completed, failed, or we overflowed
-            end_error: Exception | None = None
-            lost = False  # the runner can no longer finish the items held
-            stopped = False  # terminal sent, failed, or disposed: emit nothing more
-            released = False
-            upstream = SingleAssignmentDisposable()
-
-            def teardown() -> None:
-                nonlocal released
-                with lock:
-                    if released:
-                        return
-                    released = True
-                    leftover = accepted - head
-                gate.close()
-                runner.close()
-                upstream.dispose()
-                if leftover:
-                    op._count(discarded=leftover)
-
-            def take_ready() -> list[object]:
-                """Ordered: take the run of finished results at the head (under ``lock``)."""
-                nonlocal head
-                batch: list[object] = []
-                seq = head
-                take = parked.pop
-                while seq in parked:
-                    batch.append(take(seq))
-                    seq += 1
-                head = seq
-                return batch
-
-            def drain() -> None:
-                """Emit every ready result; the caller has set ``emitting``."""
-                nonlocal emitting, emitter, head, stopped
-                emitter = threading.get_ident()
-                batch: list[object] = []
-                sent = skipped = 0
-                settled = True  # the batch in hand is counted
-                try:
-                    while True:
-                        with lock:
-                            if stopped:
-                                emitting = False
-                                return
-                            if ordered:
-                                batch = take_ready()
-                            else:
-                                batch = list(ready)
-                                ready.clear()
-                                head += len(batch)
-                            if not batch:
-                                if ended and (head == accepted or lost):
-                                    stopped = True
-                                    break
-                                emitting = False
-                                return
-                        # Free the batch's slots before handing it on: one lock for the
-                        # taking, none for the release (the gate's items only count).
-                        gate.pop_all(hold=True)
-                        gate.release(len(batch))
-                        sent = skipped = 0
-                        settled = False
-                        for outcome in batch:
-                            if stopped:  # set by dispose() from downstream (mypy can't see it)
-                                break  # type: ignore[unreachable]
-                            if type(outcome) is _Failed:
-                                if outcome.fatal:
-                                    failures.record()
-                                    error: Exception | None = annotate(
-                                        outcome.error, label, outcome.item
-                                    )
-                                else:  # a raising on_failure comes back as the error
-                                    error = failures.handle(
-                                        outcome.error, outcome.item, outcome.now
-                                    )
-                                skipped += 1
-                                if error is not None:
-                                    settled = True
-                                    op._count(completed=sent, discarded=len(batch) - sent - skipped)
-                                    fail(error)
-                                    return
-                                continue
-                            observer.on_next(cast(_R, outcome))
-                            sent += 1
-                        gate.delivered(sent)
-                        settled = True
-                        op._count(completed=sent, discarded=len(batch) - sent - skipped)
-                except BaseException:  # from downstream: the item in hand and the rest are lost
-                    if not settled:
-                        op._count(completed=sent, discarded=len(batch) - sent - skipped)
-                    with lock:
-                        stopped = True
-                        emitting = False
-                    teardown()
-                    raise
-                # upstream ended and every item is accounted for
-                teardown()
-                if end_error is None:
-                    observer.on_completed()
-                else:
-                    observer.on_error(end_error)
-
-            def fail(error: Exception) -> None:
-                nonlocal stopped, emitting
-                with lock:
-                    emitting = False
-                    if stopped:
-                        return
-                    stopped = True
-                teardown()
-                observer.on_error(error)
-
-            def finish_ordered(seq: int, outcome: object) -> None:
-                nonlocal emitting
-                with lock:
-                    if stopped:
-                        return
-                    parked[seq] = outcome
-                    if emitting or seq != head:
-                        return
-                    emitting = True
-                drain()
-
-            def finish_unordered(seq: int, outcome: object) -> None:
-                nonlocal emitting
-                with lock:
-                    if stopped:
-                        return
-                    ready.append(outcome)
-                    if emitting:
-                        return
-                    emitting = True
-                drain()
-
-            def abort(error: Exception) -> None:
-                """The runner lost the items it held: deliver what is ready, then fail."""
-                nonlocal ended, end_error, lost, emitting
-                gate.close()  # release a blocked producer; later items are refused
-                upstream.dispose()
-                with lock:
-                    if stopped:
-                        return
-                    lost = True
-                    if not ended:
-                        ended = True
-                        end_error = error
-                    elif end_error is None:  # completed upstream, results still due
-                        end_error = error
-                    if emitting:
-                        return
-                    emitting = True
-                drain()
-
-            finish = finish_ordered if ordered else finish_unordered
-            runner: _Runner
-            on_loop: _Loop | None = None
-            if op.executor is not None:
-                runner = _Executor(fn, workers, op.executor, finish, clock)
-            elif op.is_async:
-                runner = on_loop = _Loop(
-                    fn,
-                    workers,
-                    label,
-                    finish,
-                    clock,
-                    scheduler_loop(op._scheduler or scheduler),
-                    gate.claim_consumer,
-                    abort,
-                )
-            else:
-                runner = _Threads(fn, workers, label, finish, clock)
-
-            def end(error: Exception | None) -> None:
-                nonlocal ended, end_error, emitting
-                with lock:
-                    if stopped or ended:
-                        return
-                    ended = True
-                    end_error = error
-                    if emitting:
-                        return
-                    emitting = True
-                drain()
-
-            def on_next(item: _T) -> None:
-                nonlocal accepted
-                if ended or stopped:
-                    op._count(refused=1)
-                    return
-                try:
-                    if emitting and emitter == threading.get_ident() and len(gate) >= capacity:
-                        # called back from our own downstream: blocking would deadlock
-                        raise BackpressureError(
-                            f"processor {label!r}: queue full (capacity {capacity}); blocking "
-                            "would deadlock: the producer runs on the thread that drains it",
-                            processor=label,
-                            capacity=capacity,
-                        )
-                    if not gate.put(item):
-                        op._count(refused=1)
-                        return
-                except BackpressureError as exc:
-                    op._count(refused=1)
-                    overflow = exc
-                    if on_loop is not None and on_loop.on_loop_thread() and not emitting:
-                        overflow = BackpressureError(
-                            f"processor {label!r}: queue full (capacity {capacity}); a "
-                            "synchronous source on the event loop's thread cannot wait for "
-                            "the async def workers on that loop: use from_async_iterable, or "
-                            "subscribe the source on another thread",
-                            processor=label,
-                            capacity=capacity,
-                        )
-                    upstream.dispose()  # no further pulls
-                    end(overflow)  # deliver what is held, then fail with it
-                    return
-                with lock:
-                    if stopped or ended:  # disposed or lost while we waited for room
-                        op._count(refused=1)  # type: ignore[unreachable]
-                        return
-                    seq = accepted
-                    accepted = seq + 1
-                    op._count(submitted=1)
-                runner.start(seq, item)
-
-            if on_loop is not None:
-                on_loop.attach()
-            upstream.disposable = source.subscribe(
-                on_next, end, lambda: end(None), scheduler=scheduler
-            )
-
-            def dispose() -> None:
-                nonlocal stopped
-                with lock:
-                    stopped = True
-                teardown()
-
-            return CompositeDisposable(upstream, Disposable(dispose))
+            clock = _scheduling.resolve(own, scheduler)
+            run = _Subscription(self, observer, gate, self._counts, self._failures, clock, loop)
+            return run.connect(source, scheduler)
 
         return Observable(subscribe)
+
+
+class _Counts:
+    """The counters of one ``AsyncMap``, shared by its subscriptions (under ``lock``)."""
+
+    __slots__ = ("completed", "discarded", "lock", "refused", "submitted")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.submitted = 0
+        self.completed = 0
+        self.discarded = 0  # accepted items that will never be emitted
+        self.refused = 0  # received items never accepted
+
+    def add(
+        self, submitted: int = 0, completed: int = 0, discarded: int = 0, refused: int = 0
+    ) -> None:
+        """Add to the counters."""
+        with self.lock:
+            self.submitted += submitted
+            self.completed += completed
+            self.discarded += discarded
+            self.refused += refused
+
+
+class _Subscription(Generic[_T, _R]):
+    """The state of one ``async_map`` subscription, and what happens to it.
+
+    Four kinds of thread meet here, all under ``lock``:
+
+    * the producer, in the ``on_next`` made by ``accepting``: waits for room
+      in the gate, numbers the item and hands it to the runner;
+    * the runner's threads (or loop), in ``finish_*``: park the outcome, and
+      take the emitter's turn if nobody has it and the outcome is due;
+    * the emitter, in ``drain``: one thread at a time (``emitting``), claimed
+      as the gate's consumer while it hands results on, so that the gate's own
+      rule turns feedback from downstream (and cycles through other queues)
+      into ``BackpressureError`` instead of a deadlock;
+    * whoever ends it: upstream's terminal event (``end``), a lost loop
+      (``abort``), a failure (``fail``) or ``dispose``; ``teardown`` releases
+      the gate, the runner and upstream once.
+    """
+
+    __slots__ = (
+        "accepted",
+        "clock",
+        "count",
+        "emitting",
+        "end_error",
+        "ended",
+        "failures",
+        "gate",
+        "head",
+        "label",
+        "lock",
+        "loop",
+        "lost",
+        "observer",
+        "op",
+        "ordered",
+        "parked",
+        "ready",
+        "released",
+        "runner",
+        "stopped",
+        "upstream",
+    )
+
+    def __init__(
+        self,
+        op: AsyncMap[_T, _R],
+        observer: abc.ObserverBase[_R],
+        gate: BoundedQueue[object],
+        counts: _Counts,
+        failures: Failures,
+        clock: abc.SchedulerBase,
+        workers_loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.op = op
+        self.observer = observer
+        self.gate = gate
+        self.count = counts.add
+        self.failures = failures
+        self.clock = clock
+        self.label = op.name
+        self.ordered = op.ordered
+        self.lock = threading.Lock()
+        self.parked: dict[int, object] = {}  # ordered: finished, waiting for an earlier item
+        self.ready: deque[object] = deque()  # unordered: finished, in completion order
+        self.head = 0  # items finalized (emitted or failed); ordered: next seq to emit
+        self.accepted = 0  # items taken from upstream; the next seq
+        self.emitting = False  # a thread has the emitter's turn
+        self.ended = False  # upstream completed, failed, or we overflowed
+        self.end_error: Exception | None = None
+        self.lost = False  # the runner can no longer finish the items held
+        self.stopped = False  # terminal sent, failed, or disposed: emit nothing more
+        self.released = False  # teardown has run
+        self.upstream = SingleAssignmentDisposable()
+        self.loop: _Loop | None = None
+        self.runner = self._make_runner(workers_loop)
+
+    def _make_runner(self, workers_loop: asyncio.AbstractEventLoop | None) -> _Runner:
+        """The back-end that runs the calls: an executor, async def workers, or threads."""
+        op = self.op
+        fn: Callable[[Any], Any] = op.fn
+        finish = self.finish_ordered if self.ordered else self.finish_unordered
+        if op.executor is not None:
+            return _Executor(fn, op.workers, op.executor, finish, self.clock)
+        if op.is_async:
+            self.loop = _Loop(
+                fn, op.workers, self.label, finish, self.clock, workers_loop, self.abort
+            )
+            return self.loop
+        return _Threads(fn, op.workers, self.label, finish, self.clock)
+
+    def connect(
+        self, source: Observable[_T], scheduler: abc.SchedulerBase | None
+    ) -> abc.DisposableBase:
+        """Subscribe upstream; return what disposes the whole subscription."""
+        if self.loop is not None:
+            self.loop.attach()
+        self.upstream.disposable = source.subscribe(
+            self.accepting(), self.end, self.complete, scheduler=scheduler
+        )
+        return CompositeDisposable(self.upstream, Disposable(self.dispose))
+
+    # -- the producer --------------------------------------------------------------------
+
+    def accepting(self) -> Callable[[_T], None]:
+        """The ``on_next`` given to upstream: accept an item (waiting for room), start its call.
+
+        The one closure of the subscription: the per-item path reads its
+        fixed collaborators from cells rather than attributes (measurably
+        cheaper than a bound method).
+        """
+        put = self.gate.put
+        lock = self.lock
+        count = self.count
+        start = self.runner.start
+
+        def on_next(item: _T) -> None:
+            if self.ended or self.stopped:
+                count(refused=1)
+                return
+            try:
+                if not put(item):
+                    count(refused=1)
+                    return
+            except BackpressureError as exc:  # waiting for room would deadlock
+                self.overflow(exc)
+                return
+            with lock:
+                if self.stopped or self.ended:  # disposed or lost while we waited for room
+                    count(refused=1)  # type: ignore[unreachable]
+                    return
+                seq = self.accepted
+                self.accepted = seq + 1
+                count(submitted=1)
+            start(seq, item)
+
+        return on_next
+
+    def overflow(self, error: BackpressureError) -> None:
+        """Waiting for room would deadlock: stop pulling, deliver what is held, fail."""
+        self.count(refused=1)
+        self.upstream.dispose()  # no further pulls
+        self.end(self._explained(error))
+
+    def _explained(self, error: BackpressureError) -> BackpressureError:
+        """The gate's error, reworded for a synchronous source on the workers' loop."""
+        loop = self.loop
+        if loop is None or self.emitting or not loop.on_loop_thread():
+            return error
+        return BackpressureError(
+            f"processor {self.label!r}: queue full (capacity {error.capacity}); a "
+            "synchronous source on the event loop's thread cannot wait for "
+            "the async def workers on that loop: use from_async_iterable, or "
+            "subscribe the source on another thread",
+            processor=self.label,
+            capacity=error.capacity,
+        )
+
+    def end(self, error: Exception | None) -> None:
+        """Upstream ended (or overflowed): emit what is held, then the terminal event."""
+        with self.lock:
+            if self.stopped or self.ended:
+                return
+            self.ended = True
+            self.end_error = error
+            if not self._take_turn():
+                return
+        self.drain()
+
+    def complete(self) -> None:
+        """Upstream completed."""
+        self.end(None)
+
+    # -- the runner ----------------------------------------------------------------------
+
+    def finish_ordered(self, seq: int, outcome: object) -> None:
+        """Park the outcome of item ``seq``; emit if it is the one due."""
+        with self.lock:
+            if self.stopped:
+                return
+            self.parked[seq] = outcome
+            if seq != self.head or not self._take_turn():
+                return
+        self.drain()
+
+    def finish_unordered(self, seq: int, outcome: object) -> None:
+        """Queue the outcome of item ``seq`` for emission."""
+        with self.lock:
+            if self.stopped:
+                return
+            self.ready.append(outcome)
+            if not self._take_turn():
+                return
+        self.drain()
+
+    def abort(self, error: Exception) -> None:
+        """The runner lost the items it held: deliver what is ready, then fail."""
+        self.gate.close()  # release a blocked producer; later items are refused
+        self.upstream.dispose()
+        with self.lock:
+            if self.stopped:
+                return
+            self.lost = True
+            if not self.ended:
+                self.ended = True
+                self.end_error = error
+            elif self.end_error is None:  # completed upstream, results still due
+                self.end_error = error
+            if not self._take_turn():
+                return
+        self.drain()
+
+    # -- the emitter ---------------------------------------------------------------------
+
+    def _take_turn(self) -> bool:
+        """Become the emitter unless a thread already is (under ``lock``)."""
+        if self.emitting:
+            return False
+        self.emitting = True
+        return True
+
+    def _end_turn(self) -> None:
+        """Give the emitter's turn back (under ``lock``, on the emitting thread)."""
+        self.emitting = False
+        self.gate.release_consumer()
+
+    def drain(self) -> None:
+        """Emit every ready result; the caller has taken the emitter's turn."""
+        gate = self.gate
+        gate.claim_consumer()  # a full put() from this thread now raises, not blocks
+        while True:
+            with self.lock:
+                if self.stopped:
+                    self._end_turn()
+                    return
+                batch = self._take_ready()
+                if not batch:
+                    if self.ended and (self.head == self.accepted or self.lost):
+                        self.stopped = True
+                        gate.release_consumer()
+                        break
+                    self._end_turn()
+                    return
+            # Free the batch's slots before handing it on: one lock for the
+            # taking, none for the release (the gate's items only count).
+            gate.pop_all(hold=True)
+            gate.release(len(batch))
+            if not self._emit(batch):
+                return
+        # upstream ended and every item is accounted for
+        self.teardown()
+        if self.end_error is None:
+            self.observer.on_completed()
+        else:
+            self.observer.on_error(self.end_error)
+
+    def _take_ready(self) -> list[object]:
+        """Take the results that may go downstream now, oldest first (under ``lock``)."""
+        batch: list[object]
+        if not self.ordered:
+            batch = list(self.ready)
+            self.ready.clear()
+            self.head += len(batch)
+            return batch
+        parked = self.parked
+        take = parked.pop
+        batch = []
+        seq = self.head
+        while seq in parked:
+            batch.append(take(seq))
+            seq += 1
+        self.head = seq
+        return batch
+
+    def _emit(self, batch: list[object]) -> bool:
+        """Hand ``batch`` downstream; ``False`` if the stream failed on the way."""
+        on_next = self.observer.on_next
+        sent = skipped = 0
+        error: Exception | None = None
+        try:
+            for outcome in batch:
+                if self.stopped:  # set by dispose() from downstream
+                    break
+                if type(outcome) is _Failed:
+                    skipped += 1
+                    error = self._error_of(outcome)
+                    if error is not None:
+                        break
+                    continue
+                on_next(cast(_R, outcome))
+                sent += 1
+        except BaseException:  # from downstream: the item in hand and the rest are lost
+            self.count(completed=sent, discarded=len(batch) - sent - skipped)
+            with self.lock:
+                self.stopped = True
+                self._end_turn()
+            self.teardown()
+            raise
+        if error is None:
+            self.gate.delivered(sent)
+        self.count(completed=sent, discarded=len(batch) - sent - skipped)
+        if error is not None:
+            self.fail(error)
+            return False
+        return True
+
+    def _error_of(self, outcome: _Failed) -> Exception | None:
+        """The error that fails the stream for a failed call, or ``None`` to skip it."""
+        if outcome.fatal:
+            self.failures.record()
+            return annotate(outcome.error, self.label, outcome.item)
+        # errors="skip" returns None; a raising on_failure comes back as the error
+        return self.failures.handle(outcome.error, outcome.item, outcome.now)
+
+    # -- the end -------------------------------------------------------------------------
+
+    def fail(self, error: Exception) -> None:
+        """Fail the stream now (the emitter, on a failed call in raise mode)."""
+        with self.lock:
+            self._end_turn()
+            if self.stopped:
+                return
+            self.stopped = True
+        self.teardown()
+        self.observer.on_error(error)
+
+    def teardown(self) -> None:
+        """Release the gate, the runner and upstream; count the items held as dropped."""
+        with self.lock:
+            if self.released:
+                return
+            self.released = True
+            leftover = self.accepted - self.head
+        self.gate.close()
+        self.runner.close()
+        self.upstream.dispose()
+        if leftover:
+            self.count(discarded=leftover)
+
+    def dispose(self) -> None:
+        """Downstream disposed: emit nothing more, drop what is held."""
+        with self.lock:
+            self.stopped = True
+        self.teardown()
 
 
 @overload
@@ -933,8 +1040,9 @@ def async_map(
     items: queued, running, or finished and waiting for an earlier one. When
     it is full the producer's ``on_next`` blocks until the oldest result has
     been emitted. If blocking would deadlock (the producer runs on the
-    subscription's event loop, or is called back from this operator's own
-    downstream), the held items are delivered and the stream fails with
+    subscription's event loop, is called back from this operator's own
+    downstream, or would close a feedback cycle through other bounded
+    queues), the held items are delivered and the stream fails with
     ``BackpressureError`` instead; for a synchronous source on the loop's
     thread its message says so and points to ``from_async_iterable`` or a
     source subscribed on another thread.

@@ -356,7 +356,8 @@ def test_feedback_from_downstream_fails_instead_of_deadlocking() -> None:
     assert isinstance(recorder.error, BackpressureError)
     assert str(recorder.error) == (
         "processor 'loop': queue full (capacity 2); "
-        "blocking would deadlock: the producer runs on the thread that drains it"
+        "blocking would deadlock: the producer runs on the thread that drains it (feedback); "
+        "use a thread boundary or a larger capacity"
     )
 
 
