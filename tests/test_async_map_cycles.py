@@ -17,8 +17,7 @@ from collections.abc import Callable
 import pytest
 from reactivex import Observable, Subject
 
-from rxstreamz import AsyncMapStats, BackpressureError, async_map, buffer_
-from rxstreamz.concurrency import AsyncMap
+from rxstreamz import AsyncMapStats, BackpressureError, Operator, async_map, buffer_
 
 TIMEOUT = 10.0  # seconds any single wait may take before the test fails
 FEEDBACK = 20  # items the sink feeds back: far more than the two queues hold
@@ -89,7 +88,9 @@ def assert_settled(stats: AsyncMapStats) -> None:
 
 @pytest.mark.usefixtures("no_thread_leak")
 def test_async_map_into_a_buffer_feeding_back_fails_instead_of_hanging() -> None:
-    mapped: AsyncMap[int, int] = async_map(identity, workers=1, max_pending=1, name="map")
+    mapped: Operator[int, Observable[int], AsyncMapStats] = async_map(
+        identity, workers=1, max_pending=1, name="map"
+    )
 
     def build(source: Subject[int]) -> Observable[object]:
         return source.pipe(mapped, buffer_(1, name="buf"))
@@ -103,7 +104,9 @@ def test_async_map_into_a_buffer_feeding_back_fails_instead_of_hanging() -> None
 
 @pytest.mark.usefixtures("no_thread_leak")
 def test_a_buffer_into_async_map_feeding_back_fails_instead_of_hanging() -> None:
-    mapped: AsyncMap[int, int] = async_map(identity, workers=1, max_pending=1, name="map")
+    mapped: Operator[int, Observable[int], AsyncMapStats] = async_map(
+        identity, workers=1, max_pending=1, name="map"
+    )
 
     def build(source: Subject[int]) -> Observable[object]:
         return source.pipe(buffer_(1, name="buf"), mapped)
@@ -118,7 +121,9 @@ def test_a_buffer_into_async_map_feeding_back_fails_instead_of_hanging() -> None
 @pytest.mark.usefixtures("no_thread_leak")
 def test_feedback_that_fits_completes() -> None:
     """The rule only refuses what would hang: feedback within capacity flows through."""
-    mapped: AsyncMap[int, int] = async_map(identity, workers=1, max_pending=1, name="map")
+    mapped: Operator[int, Observable[int], AsyncMapStats] = async_map(
+        identity, workers=1, max_pending=1, name="map"
+    )
     source: Subject[int] = Subject()
     items: list[object] = []
     done = threading.Event()
