@@ -62,6 +62,7 @@ from rxstreamz.metrics.table import (
     stats_table,
 )
 from rxstreamz.monitor import (
+    MonitorStats,
     monitor,
 )
 from rxstreamz.progress import (
@@ -91,6 +92,8 @@ from rxstreamz.throttle import (
     throttle,
 )
 from rxstreamz.timing import (
+    BatchStats,
+    DebounceStats,
     batch,
     debounce_,
 )
@@ -115,6 +118,7 @@ from rxstreamz.types import (
 )
 from rxstreamz.windows import (
     SessionWindowStats,
+    TimeWindowStats,
     session_window,
     sliding_window,
     tumbling_window,
@@ -127,6 +131,7 @@ __all__ = [
     "AggregateWindow",
     "AsyncMapStats",
     "BackpressureError",
+    "BatchStats",
     "Channel",
     "CircuitBreaker",
     "CircuitBreakerStats",
@@ -134,8 +139,10 @@ __all__ = [
     "CircuitState",
     "DeadLetter",
     "DeadLetterStats",
+    "DebounceStats",
     "DedupeStats",
     "Fold",
+    "MonitorStats",
     "ObservableAsyncIterator",
     "ObservableIterator",
     "PartitionError",
@@ -153,6 +160,7 @@ __all__ = [
     "StreamStats",
     "SwitchStats",
     "ThrottleStats",
+    "TimeWindowStats",
     "TransformStats",
     "Window",
     "aggregate",

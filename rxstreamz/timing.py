@@ -20,6 +20,7 @@ lost or emitted twice when the timer races the source.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -27,8 +28,9 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import Ledger, ProcessorStats, Row
 
-__all__ = ["Batch", "Debounce", "batch", "debounce_"]
+__all__ = ["Batch", "BatchStats", "Debounce", "DebounceStats", "batch", "debounce_"]
 
 _X = TypeVar("_X")
 
@@ -36,6 +38,32 @@ _MICROSECOND = timedelta(microseconds=1)
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 """Placeholder deadline before the first one is known."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStats(ProcessorStats):
+    """Counters of ``batch``, summed over its subscriptions.
+
+    ``received == emitted + dropped + held`` (``batch`` calls no user
+    function, so ``failed`` stays 0). ``dropped`` counts the items of a
+    partial batch thrown away by dispose; completion and upstream errors
+    emit it instead.
+
+    Attributes:
+        emitted: Items passed on inside lists.
+        batches: Lists passed on, the partial ones flushed at the end included.
+        held: Items in the batch being filled right now.
+    """
+
+    emitted: int
+    batches: int
+    held: int
+
+
+class _BatchRow(Row):
+    __slots__ = ("batches", "emitted")
+    batches: int
+    emitted: int
 
 
 class Batch:
@@ -52,15 +80,25 @@ class Batch:
         self.max_latency = max_latency
         self.name = name
         self.scheduler = scheduler
+        self._ledger = Ledger(_BatchRow)
 
     def __repr__(self) -> str:
         return f"<Batch {self.name!r} max_size={self.max_size} max_latency={self.max_latency}>"
+
+    def stats(self) -> BatchStats:
+        """Return the counters of every subscription, past and present."""
+        totals = self._ledger.totals()
+        # A live row is written without a lock, so a snapshot may catch a
+        # batch counted as emitted before its last item is counted as received.
+        held = max(0, totals["received"] - totals["emitted"] - totals["dropped"])
+        return BatchStats(**totals, held=held)
 
     def __call__(self, source: Observable[_X]) -> Observable[list[_X]]:
         """Apply the operator to ``source``."""
         max_size = self.max_size
         latency = None if self.max_latency is None else timedelta(seconds=self.max_latency)
         own = self.scheduler
+        ledger = self._ledger
 
         def subscribe(
             observer: abc.ObserverBase[list[_X]], scheduler: abc.SchedulerBase | None = None
@@ -68,6 +106,7 @@ class Batch:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
             now = clock.now
             emit = observer.on_next
+            row = ledger.open()
             lock = threading.RLock()  # timer hand-off, arming and termination only
             current: list[_X] = []
             deadline = _NEVER  # when `current` is due; meaningful while it is non-empty
@@ -81,8 +120,24 @@ class Batch:
             # flight and leaves the batch to the source thread (which settles
             # it on the way out), or the source thread sees `wants` and waits
             # for the lock (the GIL makes these reads and writes ordered).
+            # Dispose takes no lock either: it sets `stopped` before reading
+            # `active`, and the source thread reads `stopped` after lowering
+            # `active`, so whoever comes last counts the held items as dropped
+            # (`release`, once).
             active = 0  # on_next calls in progress
             wants = False  # a timer fired: settle the open batch under the lock
+            released = False  # the row is retired: the held items were counted
+
+            def release() -> None:
+                """Count the open batch as dropped and retire the row (once)."""
+                nonlocal current, released
+                with lock:
+                    if released:
+                        return
+                    released = True
+                    row.dropped += len(current)
+                    current = []
+                ledger.retire(row)
 
             def arm(due: datetime) -> None:  # lock held
                 nonlocal armed_for
@@ -98,6 +153,8 @@ class Batch:
                             arm(deadline)
                     else:
                         due, current = current, []
+                        row.emitted += len(due)
+                        row.batches += 1
                         emit(due)
                 wants = False  # last: until now, new items wait for the lock
 
@@ -108,6 +165,8 @@ class Batch:
                     wants = True  # before reading `active`
                     if not active:
                         settle()
+                if stopped:  # disposed while the timer held the lock
+                    release()
 
             def open_batch() -> None:  # the first item of a batch has arrived
                 nonlocal deadline
@@ -119,10 +178,13 @@ class Batch:
 
             def add(item: _X) -> None:  # lock held (the slow path)
                 nonlocal current
+                row.received += 1
                 current.append(item)
                 size = len(current)
                 if size >= max_size:
                     full, current = current, []
+                    row.emitted += size
+                    row.batches += 1
                     emit(full)
                 elif size == 1 and latency is not None:
                     open_batch()
@@ -139,30 +201,40 @@ class Batch:
                                 settle()
                             add(item)
                         return
-                    current.append(item)  # the fast path: `add` inlined
+                    row.received += 1  # the fast path: `add` inlined
+                    current.append(item)
                     size = len(current)
                     if size >= max_size:
                         full, current = current, []
+                        row.emitted += size
+                        row.batches += 1
                         emit(full)
                     elif size == 1 and latency is not None:
                         open_batch()
                 finally:
                     active -= 1
-                    if wants:  # a timer fired meanwhile and left the batch to us
-                        with lock:
-                            if wants and not active:
-                                settle()
+                    if wants or stopped:  # a timer fired or dispose came meanwhile
+                        if stopped:
+                            release()
+                        else:
+                            with lock:
+                                if wants and not active:
+                                    settle()
 
             def flush() -> bool:  # emits the partial batch; False if already stopped
                 nonlocal current, stopped
                 with lock:
-                    if stopped:
+                    if stopped:  # disposed: dispose may have left the release to us
+                        release()
                         return False
                     stopped = True
                     timer.dispose()
                     if current:
                         rest, current = current, []
+                        row.emitted += len(rest)
+                        row.batches += 1
                         observer.on_next(rest)
+                    release()
                     return True
 
             on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
@@ -171,6 +243,13 @@ class Batch:
                 nonlocal stopped
                 stopped = True  # no lock: a slow downstream must not delay disposal
                 timer.dispose()
+                # Before reading `active` (see above). A timer holding the lock
+                # releases on its way out; a non-blocking attempt never waits for it.
+                if not active and lock.acquire(blocking=False):
+                    try:
+                        release()
+                    finally:
+                        lock.release()
 
             upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
             return CompositeDisposable(upstream, Disposable(dispose))
@@ -191,7 +270,7 @@ def batch(
     while no batch is open). A batch leaves when it reaches ``max_size`` or when
     ``max_latency`` has passed since its first item, whichever comes first; the
     next batch starts its own timer at its own first item. Never emits an empty
-    list.:
+    list:
 
     ```text
     time   0 1 2 3 4 5 6 7 8 9 10 11 12
@@ -217,6 +296,9 @@ def batch(
         - One timer per subscription at most, re-armed lazily: a stream of many
           batches does not schedule one timer per batch, and never one per item.
         - Each subscription has its own batch and timer.
+        - ``stats()`` (``BatchStats``) sums the subscriptions:
+          ``received == emitted + dropped + held``, where ``dropped`` is the
+          partial batches thrown away by dispose.
 
     Examples:
         >>> import reactivex as rx
@@ -247,7 +329,7 @@ def batch(
 
     Returns:
         An operator for ``pipe()`` turning ``Observable[T]`` into
-        ``Observable[list[T]]``.
+        ``Observable[list[T]]``, with ``stats() -> BatchStats``.
 
     Raises:
         TypeError: ``max_size`` is not an int, ``max_latency`` not a duration,
@@ -263,6 +345,33 @@ def batch(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DebounceStats(ProcessorStats):
+    """Counters of ``debounce_``, summed over its subscriptions.
+
+    ``received == emitted + superseded + dropped + held`` (``debounce_``
+    calls no user function, so ``failed`` stays 0). ``dropped`` counts a
+    pending item thrown away by dispose; completion and upstream errors emit
+    it instead.
+
+    Attributes:
+        emitted: Items passed on.
+        superseded: Items replaced by a newer one before they were due: the
+            processor's job.
+        held: Items pending right now (at most one per live subscription).
+    """
+
+    emitted: int
+    superseded: int
+    held: int
+
+
+class _DebounceRow(Row):
+    __slots__ = ("emitted", "held")
+    emitted: int
+    held: int
+
+
 class Debounce:
     """The operator returned by ``debounce_``."""
 
@@ -270,14 +379,25 @@ class Debounce:
         self.duration = duration
         self.name = name
         self.scheduler = scheduler
+        self._ledger = Ledger(_DebounceRow)
 
     def __repr__(self) -> str:
         return f"<Debounce {self.name!r} duration={self.duration}>"
+
+    def stats(self) -> DebounceStats:
+        """Return the counters of every subscription, past and present."""
+        totals = self._ledger.totals()
+        # Every item that is neither emitted, dropped nor pending was replaced.
+        # A live row may be an item apart (an item counted as received before
+        # the lock path marks it pending), hence the floor.
+        settled = totals["emitted"] + totals["dropped"] + totals["held"]
+        return DebounceStats(**totals, superseded=max(0, totals["received"] - settled))
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
         quiet = timedelta(seconds=self.duration) // _MICROSECOND  # whole microseconds
         own = self.scheduler
+        ledger = self._ledger
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
@@ -285,6 +405,10 @@ class Debounce:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
             now = clock.micros  # spans only: the cheapest reading
             lock = threading.RLock()
+            # `received` is counted by on_next; every other field is written
+            # under the lock (`held` whenever the pending item changes hands).
+            row = ledger.open()
+            released = False
             # The latest item and its arrival time (clock microseconds), replaced
             # by on_next in one store (no lock on the per-item path); `emitted`
             # is the pair that left last, so a pair is emitted at most once
@@ -295,6 +419,20 @@ class Debounce:
             stopped = False
             timer = SerialDisposable()
 
+            def release() -> None:
+                """Count the pending item as dropped and retire the row (once)."""
+                nonlocal released, emitted
+                with lock:
+                    if released:
+                        return
+                    released = True
+                    pending = latest
+                    if pending is not None and pending is not emitted:
+                        emitted = pending
+                        row.dropped += 1
+                    row.held = 0
+                ledger.retire(row)
+
             def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                 nonlocal armed, emitted
                 with lock:
@@ -303,25 +441,32 @@ class Debounce:
                     armed = False
                     pending = latest
                     if stopped or pending is None or pending is emitted:
-                        return
-                    due = pending[1] + quiet
-                    if now() < due:
+                        pass
+                    elif now() < (due := pending[1] + quiet):
                         armed = True
+                        row.held = 1
                         timer.disposable = clock.schedule_at_micros(due, fire)
-                        return
-                    emitted = pending
-                    observer.on_next(pending[0])
+                    else:
+                        emitted = pending
+                        row.held = 0
+                        row.emitted += 1
+                        observer.on_next(pending[0])
+                if stopped:  # disposed while the timer held the lock
+                    release()
 
             def start_timer() -> None:
                 nonlocal armed
                 with lock:
-                    if armed or stopped or latest is None:
-                        return
-                    armed = True
-                    timer.disposable = clock.schedule_at_micros(latest[1] + quiet, fire)
+                    if not (armed or stopped or latest is None):
+                        armed = True
+                        row.held = 1
+                        timer.disposable = clock.schedule_at_micros(latest[1] + quiet, fire)
+                if stopped:
+                    release()
 
             def on_next(item: _X) -> None:
                 nonlocal latest
+                row.received += 1
                 latest = (item, now())
                 if not armed:
                     start_timer()
@@ -329,14 +474,18 @@ class Debounce:
             def flush() -> bool:  # emits the pending item; False if already stopped
                 nonlocal stopped, emitted
                 with lock:
-                    if stopped:
+                    if stopped:  # disposed: dispose may have left the release to us
+                        release()
                         return False
                     stopped = True
                     timer.dispose()
                     pending = latest
                     if pending is not None and pending is not emitted:
                         emitted = pending
+                        row.held = 0
+                        row.emitted += 1
                         observer.on_next(pending[0])
+                    release()
                     return True
 
             on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
@@ -345,6 +494,12 @@ class Debounce:
                 nonlocal stopped
                 stopped = True
                 timer.dispose()
+                # Never waits for the lock: a holder releases on its way out.
+                if lock.acquire(blocking=False):
+                    try:
+                        release()
+                    finally:
+                        lock.release()
 
             upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
             return CompositeDisposable(upstream, Disposable(dispose))
@@ -361,7 +516,7 @@ def debounce_(
     """Emit an item only once ``duration`` has passed without a newer one (trailing edge).
 
     Each item restarts the wait; a burst yields its last item, ``duration``
-    after the burst ends.:
+    after the burst ends:
 
     ```text
     time   0 1 2 3 4 5 6 7 8 9
@@ -384,6 +539,9 @@ def debounce_(
           ``duration``), so a synchronous burst of any length schedules O(1)
           timers. The per-item cost is one clock read and one store.
         - Each subscription has its own pending item and timer.
+        - ``stats()`` (``DebounceStats``) sums the subscriptions:
+          ``received == emitted + superseded + dropped + held``, where
+          ``dropped`` is a pending item thrown away by dispose.
 
     Examples:
         >>> from reactivex.testing import ReactiveTest, TestScheduler
@@ -404,7 +562,8 @@ def debounce_(
             ``TimeoutScheduler``.
 
     Returns:
-        An operator for ``pipe()``; item type unchanged.
+        An operator for ``pipe()``; item type unchanged; ``stats() ->
+        DebounceStats``.
 
     Raises:
         TypeError: ``duration`` is not a number or ``timedelta``, ``scheduler``
