@@ -489,11 +489,11 @@ class _SessionRow(Row):
 
 
 class _Session(Generic[_T]):
-    """One open session: its key, first and last arrival and items."""
+    """One open session: its key, first and last arrival (clock microseconds) and items."""
 
     __slots__ = ("first", "items", "key", "last")
 
-    def __init__(self, key: str | None, now: datetime, item: _T) -> None:
+    def __init__(self, key: str | None, now: int, item: _T) -> None:
         self.key = key
         self.first = now
         self.last = now
@@ -527,12 +527,8 @@ class _SessionOperator:
         return SessionWindowStats(**totals, held=_held(totals))
 
     def _apply(self, source: Observable[_X]) -> Observable[Window[_X]]:
-        gap = timedelta(microseconds=self.gap_micros)
-        longest = (
-            None
-            if self.max_duration_micros is None
-            else timedelta(microseconds=self.max_duration_micros)
-        )
+        gap = self.gap_micros
+        longest = self.max_duration_micros
         most = self.max_sessions
         key_fn = self._key
         failures = self._failures
@@ -543,7 +539,10 @@ class _SessionOperator:
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            read_clock = clock.now
+            # Whole microseconds since the epoch: no datetime per item; the
+            # labels are built once per session.
+            read_clock = clock.micros
+            epoch = epoch_of(clock.now())
             latest = read_clock()  # time never runs backwards for a subscription
             lock = threading.RLock()
             sessions: dict[str | None, _Session[_X]] = {}
@@ -553,10 +552,10 @@ class _SessionOperator:
             # max_sessions limit) leaves its entry behind until it reaches the top
             # or the heap is rebuilt. With max_sessions, `sessions` is kept in
             # order of last item (oldest first).
-            deadlines: list[tuple[datetime, datetime, str, int, _Session[_X]]] = []
+            deadlines: list[tuple[int, int, str, int, _Session[_X]]] = []
             seq = 0
             timer = SerialDisposable()
-            timer_due: datetime | None = None
+            timer_due: int | None = None
             upstream = SingleAssignmentDisposable()
             stopped = False
             row = ledger.open()  # `received` and `failed` per item, the rest per session
@@ -574,14 +573,17 @@ class _SessionOperator:
                     deadlines.clear()
                 ledger.retire(row)
 
-            def reading() -> datetime:
+            def at(micros: int) -> datetime:
+                return epoch + timedelta(microseconds=micros)
+
+            def reading() -> int:
                 nonlocal latest
                 now = read_clock()
                 if now > latest:
                     latest = now
                 return latest
 
-            def end_of(session: _Session[_X]) -> datetime:
+            def end_of(session: _Session[_X]) -> int:
                 # When the session expires: `gap` after its last item, or
                 # `max_duration` after its first, whichever comes first.
                 end = session.last + gap
@@ -589,13 +591,13 @@ class _SessionOperator:
                     end = min(end, session.first + longest)
                 return end
 
-            def emit(session: _Session[_X], end: datetime) -> None:
+            def emit(session: _Session[_X], end: int) -> None:
                 del sessions[session.key]
                 row.emitted += len(session.items)
                 row.windows += 1
-                observer.on_next(Window(session.first, end, session.items, session.key))
+                observer.on_next(Window(at(session.first), at(end), session.items, session.key))
 
-            def expire(now: datetime) -> bool:
+            def expire(now: int) -> bool:
                 # Emit every session whose deadline is at or before ``now``, in
                 # (deadline, start, key) order. False if disposed meanwhile.
                 while deadlines and deadlines[0][0] <= now:
@@ -611,7 +613,7 @@ class _SessionOperator:
                             return False
                 return True
 
-            def close_oldest(now: datetime) -> bool:
+            def close_oldest(now: int) -> bool:
                 # The max_sessions limit: close the session whose last item is the
                 # oldest, ending it now. False if disposed meanwhile.
                 nonlocal deadlines
@@ -629,7 +631,7 @@ class _SessionOperator:
                     due = deadlines[0][0]
                     if timer_due is None or due < timer_due:
                         timer_due = due
-                        timer.disposable = clock.schedule_at(due, fire)
+                        timer.disposable = clock.schedule_at_micros(due, fire)
 
             def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                 nonlocal timer_due
@@ -667,7 +669,7 @@ class _SessionOperator:
                         key = result
                     except Exception as exc:
                         row.failed += 1
-                        failure = failures.handle(exc, item, read_clock())
+                        failure = failures.handle(exc, item, clock.now())
                         if failure is not None:
                             fail(failure)
                         return
