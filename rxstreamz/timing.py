@@ -61,9 +61,12 @@ class BatchStats(ProcessorStats):
 
 
 class _BatchRow(Row):
-    __slots__ = ("batches", "emitted")
+    # `received` counts the items of closed batches (emitted or dropped) and
+    # `held` the open batch's: one store per item, no read-modify-write.
+    __slots__ = ("batches", "emitted", "held")
     batches: int
     emitted: int
+    held: int
 
 
 class Batch:
@@ -88,10 +91,14 @@ class Batch:
     def stats(self) -> BatchStats:
         """Return the counters of every subscription, past and present."""
         totals = self._ledger.totals()
-        # A live row is written without a lock, so a snapshot may catch a
-        # batch counted as emitted before its last item is counted as received.
-        held = max(0, totals["received"] - totals["emitted"] - totals["dropped"])
-        return BatchStats(**totals, held=held)
+        return BatchStats(
+            received=totals["received"] + totals["held"],
+            failed=totals["failed"],
+            dropped=totals["dropped"],
+            emitted=totals["emitted"],
+            batches=totals["batches"],
+            held=totals["held"],
+        )
 
     def __call__(self, source: Observable[_X]) -> Observable[list[_X]]:
         """Apply the operator to ``source``."""
@@ -135,9 +142,17 @@ class Batch:
                     if released:
                         return
                     released = True
+                    row.received += len(current)
                     row.dropped += len(current)
+                    row.held = 0
                     current = []
                 ledger.retire(row)
+
+            def count_out(size: int) -> None:  # a batch leaves: its items are accounted
+                row.received += size
+                row.emitted += size
+                row.batches += 1
+                row.held = 0
 
             def arm(due: datetime) -> None:  # lock held
                 nonlocal armed_for
@@ -153,8 +168,7 @@ class Batch:
                             arm(deadline)
                     else:
                         due, current = current, []
-                        row.emitted += len(due)
-                        row.batches += 1
+                        count_out(len(due))
                         emit(due)
                 wants = False  # last: until now, new items wait for the lock
 
@@ -178,15 +192,15 @@ class Batch:
 
             def add(item: _X) -> None:  # lock held (the slow path)
                 nonlocal current
-                row.received += 1
                 current.append(item)
                 size = len(current)
                 if size >= max_size:
                     full, current = current, []
-                    row.emitted += size
-                    row.batches += 1
+                    count_out(size)
                     emit(full)
-                elif size == 1 and latency is not None:
+                    return
+                row.held = size
+                if size == 1 and latency is not None:
                     open_batch()
 
             def on_next(item: _X) -> None:
@@ -201,16 +215,16 @@ class Batch:
                                 settle()
                             add(item)
                         return
-                    row.received += 1  # the fast path: `add` inlined
-                    current.append(item)
+                    current.append(item)  # the fast path: `add` inlined
                     size = len(current)
                     if size >= max_size:
                         full, current = current, []
-                        row.emitted += size
-                        row.batches += 1
+                        count_out(size)
                         emit(full)
-                    elif size == 1 and latency is not None:
-                        open_batch()
+                    else:
+                        row.held = size
+                        if size == 1 and latency is not None:
+                            open_batch()
                 finally:
                     active -= 1
                     if wants or stopped:  # a timer fired or dispose came meanwhile
@@ -231,8 +245,7 @@ class Batch:
                     timer.dispose()
                     if current:
                         rest, current = current, []
-                        row.emitted += len(rest)
-                        row.batches += 1
+                        count_out(len(rest))
                         observer.on_next(rest)
                     release()
                     return True
