@@ -66,6 +66,7 @@ from rxstreamz.metrics.table import (
     stats_table,
 )
 from rxstreamz.monitor import (
+    MonitorStats,
     monitor,
 )
 from rxstreamz.progress import (
@@ -97,6 +98,8 @@ from rxstreamz.throttle import (
     throttle,
 )
 from rxstreamz.timing import (
+    BatchStats,
+    DebounceStats,
     batch,
     debounce_,
 )
@@ -121,6 +124,7 @@ from rxstreamz.types import (
 )
 from rxstreamz.windows import (
     SessionWindowStats,
+    TimeWindowStats,
     session_window,
     sliding_window,
     tumbling_window,
@@ -133,6 +137,7 @@ __all__ = [
     "AggregateWindow",
     "AsyncMapStats",
     "BackpressureError",
+    "BatchStats",
     "BreakerOperator",
     "Channel",
     "CircuitBreaker",
@@ -141,10 +146,12 @@ __all__ = [
     "CircuitState",
     "DeadLetter",
     "DeadLetterStats",
+    "DebounceStats",
     "DedupeStats",
     "FanInStats",
     "FanOutStats",
     "Fold",
+    "MonitorStats",
     "ObservableAsyncIterator",
     "ObservableIterator",
     "Operator",
@@ -163,6 +170,7 @@ __all__ = [
     "StreamStats",
     "SwitchStats",
     "ThrottleStats",
+    "TimeWindowStats",
     "TransformStats",
     "Window",
     "aggregate",

@@ -32,6 +32,7 @@ from reactivex.disposable import (
 )
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import Failures, OnFailure, annotate
 from rxstreamz._typing import Operator
 from rxstreamz.types import AggregateWindow
@@ -213,16 +214,32 @@ class folds:  # a namespace, used as ``folds.mean()``
 
 
 @dataclass(frozen=True, slots=True)
-class AggregateStats:
-    """Counters of ``aggregate`` (all subscriptions).
+class AggregateStats(ProcessorStats):
+    """Counters of ``aggregate``, summed over its subscriptions.
+
+    ``received == emitted + failed + dropped + held``. ``failed`` counts the
+    items whose ``fn`` raised (in both ``errors`` modes); ``dropped`` the
+    items folded into a window that will never be emitted: the open window
+    at dispose, or a window whose ``finish`` raised. Completion, upstream
+    errors and a failing ``fn`` in ``"raise"`` mode emit the open window
+    instead.
 
     Attributes:
-        emitted: Windows emitted.
-        failed: Items whose ``fn`` raised (in both ``errors`` modes).
+        emitted: Items folded into emitted windows (the sum of their
+            ``count``).
+        windows: Windows emitted, empty interval windows included.
+        held: Items folded into the open window right now.
     """
 
     emitted: int
-    failed: int
+    windows: int
+    held: int
+
+
+class _AggregateRow(Row):
+    __slots__ = ("emitted", "windows")
+    emitted: int
+    windows: int
 
 
 class Aggregate(Generic[_T, _R]):
@@ -249,18 +266,15 @@ class Aggregate(Generic[_T, _R]):
         self._finish = finish
         self._failures = failures
         self._scheduler = scheduler
-        self._lock = threading.Lock()
-        self._emitted = 0
+        self._ledger = Ledger(_AggregateRow)
 
     def stats(self) -> AggregateStats:
-        """Return a snapshot of this operator's counters (all subscriptions)."""
-        with self._lock:
-            emitted = self._emitted
-        return AggregateStats(emitted=emitted, failed=self._failures.count)
-
-    def _count_emitted(self) -> None:
-        with self._lock:
-            self._emitted += 1
+        """Return the counters of every subscription, past and present."""
+        totals = self._ledger.totals()
+        # A live row is written without the reader's lock: a snapshot may catch
+        # a window counted as emitted before its last item is counted as received.
+        accounted = totals["emitted"] + totals["failed"] + totals["dropped"]
+        return AggregateStats(**totals, held=max(0, totals["received"] - accounted))
 
     def __call__(self, source: Observable[_T]) -> Observable[AggregateWindow[_R]]:
         """Apply the operator to ``source``."""
@@ -273,7 +287,7 @@ class Aggregate(Generic[_T, _R]):
         failures = self._failures
         label = self.name
         own = self._scheduler
-        count_emitted = self._count_emitted
+        ledger = self._ledger
 
         if type(initial) in _IMMUTABLE:
 
@@ -289,9 +303,9 @@ class Aggregate(Generic[_T, _R]):
             observer: abc.ObserverBase[AggregateWindow[_R]],
             scheduler: abc.SchedulerBase | None = None,
         ) -> abc.DisposableBase:
-            clock = _scheduling.resolve(own, scheduler)
+            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
             lock = threading.RLock()
-            read_clock = _scheduling.clock_reader(clock)
+            read_clock = clock.now
             origin = read_clock()
             start = origin  # start of the current window
             state = fresh()
@@ -301,9 +315,21 @@ class Aggregate(Generic[_T, _R]):
             timer = SerialDisposable()
             upstream = SingleAssignmentDisposable()
             stopped = False
+            row = ledger.open()  # `received` and `failed` per item, the rest per window
+            released = False
 
             def running() -> bool:
                 return not stopped
+
+            def release() -> None:
+                # Count the open window's items as dropped and retire the row (once).
+                nonlocal released
+                with lock:
+                    if released:
+                        return
+                    released = True
+                    row.dropped = row.received - row.emitted - row.failed
+                ledger.retire(row)
 
             def close(end: datetime, *, empty: bool) -> bool:
                 # End the current window at ``end``, emitting it if it has items
@@ -321,7 +347,8 @@ class Aggregate(Generic[_T, _R]):
                     except Exception as exc:
                         fail(annotate(exc, label, folded), flush=False)
                         return False
-                count_emitted()
+                row.emitted += size
+                row.windows += 1
                 observer.on_next(AggregateWindow(result, began, end, size))
                 return running()
 
@@ -344,11 +371,12 @@ class Aggregate(Generic[_T, _R]):
 
                 def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                     with lock:
-                        if stopped or planned != next_tick:
-                            return
-                        tick(clock.now)
+                        if not stopped and planned == next_tick:
+                            tick(read_clock())
+                    if stopped:  # disposed while the timer held the lock
+                        release()
 
-                timer.disposable = clock.schedule_absolute(planned, fire)
+                timer.disposable = clock.schedule_at(planned, fire)
 
             def fold(item: _T) -> None:
                 # Without an interval no timer touches the state: upstream calls are
@@ -356,35 +384,39 @@ class Aggregate(Generic[_T, _R]):
                 nonlocal state, n
                 if stopped:
                     return
+                row.received += 1
                 try:
                     state = step(state, item)
                 except Exception as exc:
-                    failure = failures.handle(exc, item, clock.now)
+                    row.failed += 1
+                    failure = failures.handle(exc, item, read_clock())
                     if failure is not None:
                         fail(failure, flush=True)
                     return
                 n += 1
                 if n == limit:
-                    close(clock.now, empty=False)
+                    close(read_clock(), empty=False)
 
             def fold_timed(item: _T) -> None:
                 with lock:
-                    if stopped or next_tick is None:
-                        return
-                    now = read_clock()
-                    if now >= next_tick and not tick(now):
-                        return
-                    fold(item)
+                    if not stopped and next_tick is not None:
+                        now = read_clock()
+                        if now < next_tick or tick(now):  # else the stream has stopped
+                            fold(item)
+                if stopped:
+                    release()
 
             def finish_stream() -> bool:
                 # Stop, emitting the partial window first; False if already stopped.
                 nonlocal stopped
                 with lock:
-                    if stopped:
+                    if stopped:  # disposed: the release may have been left to us
+                        release()
                         return False
                     timer.dispose()
-                    ok = close(clock.now, empty=False)
+                    ok = close(read_clock(), empty=False)
                     stopped = True
+                    release()
                     return ok
 
             def fail(exc: Exception, *, flush: bool) -> None:
@@ -396,6 +428,7 @@ class Aggregate(Generic[_T, _R]):
                         return
                     stopped = True
                     timer.dispose()
+                    release()
                 observer.on_error(exc)
                 upstream.dispose()
 
@@ -404,9 +437,15 @@ class Aggregate(Generic[_T, _R]):
             def stop() -> None:
                 # No lock: a timer holds it while downstream receives a window,
                 # and disposal must not wait for downstream (nor deadlock on it).
+                # Whoever holds the lock releases the row on its way out.
                 nonlocal stopped
                 stopped = True
                 timer.dispose()
+                if lock.acquire(blocking=False):
+                    try:
+                        release()
+                    finally:
+                        lock.release()
 
             if next_tick is not None:
                 arm()
@@ -421,7 +460,16 @@ class Aggregate(Generic[_T, _R]):
         return Observable(subscribe)
 
 
-_NO_INITIAL: Any = object()
+class _NoInitial:
+    """The default of ``aggregate``'s ``initial``: none given (a ``Fold`` brings its own)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no initial>"
+
+
+_NO_INITIAL: Any = _NoInitial()
 
 
 @overload
@@ -506,11 +554,17 @@ def aggregate(
           drops the item (the state is kept), counts it in ``stats().failed``
           and hands a ``DeadLetter`` to ``on_failure``. A raising ``finish`` of
           a ``Fold`` fails the stream in both modes.
-        - With ``interval``: one periodic timer per subscription, re-armed at
-          absolute times (no drift); dispose cancels it (without waiting for a
+        - With ``interval``: one periodic timer per subscription, re-armed for
+          the next tick of the grid (no drift); on real-time schedulers the
+          ticks follow a steady clock, so a wall-clock step moves none of
+          them. Dispose cancels it (without waiting for a
           downstream receiving a window) and nothing is emitted after.
         - Emits on the upstream's thread (count, completion) or the scheduler's
           (interval ticks), serialized. Each subscription has its own state.
+        - ``stats()`` (``AggregateStats``) sums the subscriptions:
+          ``received == emitted + failed + dropped + held``, where
+          ``emitted`` counts the items of emitted windows and ``dropped``
+          those of a window thrown away by dispose or whose ``finish`` raised.
 
     Examples:
         >>> import reactivex as rx

@@ -19,6 +19,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import Operator
 
@@ -34,21 +35,23 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
-class DedupeStats:
+class DedupeStats(ProcessorStats):
     """Counters of ``dedupe``, summed over its subscriptions.
+
+    ``received == passed + duplicates + failed``: ``dedupe`` decides on each
+    item as it arrives and holds none, so ``dropped`` stays 0. ``failed``
+    counts the items whose key could not be computed or hashed (both
+    ``errors`` modes).
 
     Attributes:
         passed: Items emitted (their key had not passed within ``ttl``).
-        duplicates: Items dropped as duplicates.
+        duplicates: Items left out as duplicates: the processor's job.
         tracked_keys: Keys held right now by live subscriptions.
-        failed: Items whose key could not be computed or hashed (both
-            ``errors`` modes).
     """
 
     passed: int
     duplicates: int
     tracked_keys: int
-    failed: int
 
 
 class _DedupeCore:
@@ -85,7 +88,15 @@ class _DedupeCore:
                 passed += run_passed
                 duplicates += run_duplicates
                 tracked += run_tracked
-        return DedupeStats(passed, duplicates, tracked, self._failures.count)
+        failed = self._failures.count
+        return DedupeStats(
+            received=passed + duplicates + failed,
+            failed=failed,
+            dropped=0,
+            passed=passed,
+            duplicates=duplicates,
+            tracked_keys=tracked,
+        )
 
     def _register(self, counts: _Counts) -> None:
         with self._lock:
@@ -326,7 +337,7 @@ def dedupe(
 
     The key is ``key(item)``, or the item itself. A key passes again only once
     ``now - last_pass > ttl`` (strictly: exactly ``ttl`` later is still a
-    duplicate). Duplicates do not refresh the time.:
+    duplicate). Duplicates do not refresh the time:
 
     ```text
     time   0 1 2 3 4 5 6
@@ -352,7 +363,8 @@ def dedupe(
         - Completion and upstream errors pass straight through (nothing is
           held back); the subscription's keys are released.
         - Emits on the thread that delivered the item. Each subscription
-          remembers its own keys; ``stats()`` sums them.
+          remembers its own keys; ``stats()`` sums them:
+          ``received == passed + duplicates + failed`` (nothing is held).
         - Time (``ttl``) has microsecond resolution (the scheduler clock).
 
     Examples:
@@ -362,7 +374,7 @@ def dedupe(
         >>> collect(rx.of("a", "B", "A", "b", "c").pipe(unique))
         ['a', 'B', 'c']
         >>> unique.stats()
-        DedupeStats(passed=3, duplicates=2, tracked_keys=0, failed=0)
+        DedupeStats(received=5, failed=0, dropped=0, passed=3, duplicates=2, tracked_keys=0)
 
     Args:
         key: Maps an item to a hashable key; default: the item itself.

@@ -7,6 +7,7 @@ import random
 import threading
 from array import array
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -19,10 +20,11 @@ from reactivex.disposable import (
 )
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import short_repr
 from rxstreamz.types import StreamStats
 
-__all__ = ["Monitor", "monitor"]
+__all__ = ["Monitor", "MonitorStats", "monitor"]
 
 _X = TypeVar("_X")
 
@@ -99,6 +101,26 @@ class _Latencies:
             self._skip()
 
 
+@dataclass(frozen=True, slots=True)
+class MonitorStats(ProcessorStats):
+    """Counters of ``monitor``, summed over its subscriptions.
+
+    ``received == emitted + dropped``: items pass straight through. ``failed``
+    stays 0 (``on_stats`` is called per report, not per item); ``dropped``
+    counts the items that arrived while a failing report was ending the
+    stream.
+
+    Attributes:
+        emitted: Items passed on.
+    """
+
+    emitted: int
+
+
+class _MonitorRow(Row):
+    __slots__ = ()
+
+
 class Monitor:
     """The operator returned by ``monitor``."""
 
@@ -115,9 +137,16 @@ class Monitor:
         self.latency = latency
         self.name = name
         self.scheduler = scheduler
+        self._ledger = Ledger(_MonitorRow)
 
     def __repr__(self) -> str:
         return f"<Monitor {self.name!r} interval={self.interval} latency={self.latency}>"
+
+    def stats(self) -> MonitorStats:
+        """Return the counters of every subscription, past and present."""
+        totals = self._ledger.totals()
+        # A pass-through: every item taken and not dropped went downstream.
+        return MonitorStats(**totals, emitted=totals["received"] - totals["dropped"])
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
@@ -126,6 +155,7 @@ class Monitor:
         track_latency = self.latency
         label = self.name
         own = self.scheduler
+        ledger = self._ledger
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
@@ -148,7 +178,7 @@ class Monitor:
             stopped = False
             # `reporting` serializes reports and the report state below.
             reporting = threading.Lock()
-            total = 0  # items seen; written by the source thread only
+            row = ledger.open()  # `row.received`: items seen; written by the source thread only
             # Microseconds in downstream on_next: appended without a lock, folded
             # into the report's bounded `latencies` every _STAGING samples (by the
             # source thread) and at each report, under `folding`.
@@ -177,10 +207,10 @@ class Monitor:
             def next_report() -> StreamStats:  # `reporting` held
                 nonlocal last_report, reported_total, latencies
                 # No lock shared with downstream, so a downstream that blocks
-                # cannot delay a report: `total` only grows, and `folding` is
+                # cannot delay a report: `row.received` only grows, and `folding` is
                 # held only to cut and fold samples.
                 now = now_of()
-                seen = total
+                seen = row.received
                 fold()
                 with folding:
                     taken, latencies = latencies, _Latencies(rng)
@@ -228,6 +258,7 @@ class Monitor:
                 if claim_terminal():
                     upstream.dispose()
                     timer.dispose()
+                    ledger.retire(row)
                     observer.on_error(failure)
 
             def tick(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
@@ -260,28 +291,32 @@ class Monitor:
                     return call_on_stats(next_report())
 
             def on_next(item: _X) -> None:
-                nonlocal total, active
+                nonlocal active
                 active += 1  # raised before reading `failure` (protocol)
                 try:
+                    row.received += 1
                     if failure is None:
-                        total += 1
                         emit(item)
+                    else:
+                        row.dropped += 1
                 finally:
                     active -= 1
                     if failure is not None:
                         deliver_failure()
 
             def on_next_timed(item: _X) -> None:
-                nonlocal total, active
+                nonlocal active
                 active += 1
                 try:
+                    row.received += 1
                     if failure is None:
-                        total += 1
                         before = micros()
                         emit(item)
                         samples.append(micros() - before)
                         if len(samples) >= _STAGING:
                             fold()
+                    else:
+                        row.dropped += 1
                 finally:
                     active -= 1
                     if failure is not None:
@@ -289,6 +324,7 @@ class Monitor:
 
             def on_completed() -> None:
                 error = final_report()
+                ledger.retire(row)
                 if claim_terminal():
                     if error is None:
                         observer.on_completed()
@@ -297,6 +333,7 @@ class Monitor:
 
             def on_error(exc: Exception) -> None:
                 error = final_report()
+                ledger.retire(row)
                 if error is not None:
                     exc.add_note(
                         f"rxstreamz: on_stats of processor {label!r} also raised {error!r}"
@@ -308,6 +345,7 @@ class Monitor:
                 nonlocal finished, stopped
                 finished = stopped = True  # no final report, no terminal call
                 timer.dispose()
+                ledger.retire(row)
 
             timer.disposable = clock.schedule_at(started + period, tick)
             upstream.disposable = source.subscribe(
@@ -336,7 +374,7 @@ def monitor(
     ``rxstreamz.StreamStats``: items since the previous report
     (``count``, 0 for an idle interval), ``total``, ``rate`` (``count /
     interval_seconds``), the actual ``interval_seconds`` since the previous
-    report, and the report's ``timestamp``.:
+    report, and the report's ``timestamp``:
 
     ```text
     time   0 1 2 3 4 5 6 7 8
@@ -378,6 +416,9 @@ def monitor(
           lock; a failing report's ``on_error`` never overlaps an item.
         - One timer per subscription, one per interval; per item only a
           counter increment (plus two clock reads with ``latency=True``).
+        - ``stats()`` (``MonitorStats``) sums the subscriptions:
+          ``received == emitted + dropped``, where ``dropped`` is the items
+          that arrived while a failing report was ending the stream.
 
     Examples:
         >>> import reactivex as rx
@@ -397,7 +438,7 @@ def monitor(
             ``TimeoutScheduler``.
 
     Returns:
-        An operator for ``pipe()``; items unchanged.
+        An operator for ``pipe()``; items unchanged; ``stats() -> MonitorStats``.
 
     Raises:
         TypeError: ``interval`` is not a duration, ``on_stats`` not callable,

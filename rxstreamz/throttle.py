@@ -32,6 +32,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz.errors import BackpressureError
 
@@ -49,18 +50,22 @@ def _interval_micros(rate: float) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class ThrottleStats:
+class ThrottleStats(ProcessorStats):
     """Counters of ``throttle`` (all subscriptions).
 
+    ``received == delivered + dropped + queued`` once no release is under
+    way (a release hands items downstream between the two counts).
+    ``throttle`` calls no user function, so ``failed`` stays 0; ``dropped``
+    counts the items still waiting when the subscription was disposed or
+    when a scheduler refused the timer.
+
     Attributes:
-        received: Items that arrived.
         delivered: Items emitted downstream.
         queued: Items waiting for a token right now.
         high_watermark: The most items one subscription held waiting at once
             (never more than ``max_pending``).
     """
 
-    received: int
     delivered: int
     queued: int
     high_watermark: int
@@ -96,6 +101,8 @@ class Throttle:
         snapshot = self._counters.snapshot()
         return ThrottleStats(
             received=snapshot.received,
+            failed=0,
+            dropped=snapshot.dropped,
             delivered=snapshot.delivered,
             queued=snapshot.queued,
             high_watermark=snapshot.high_watermark,
@@ -330,7 +337,9 @@ def throttle(
           the waiting items are dropped.
         - Leading-edge *dropping* (keep the first item per window, discard
           the rest) is RxPY's ``throttle_first``, not this.
-        - Each subscription has its own bucket and queue; ``stats()`` sums them.
+        - Each subscription has its own bucket and queue; ``stats()`` sums
+          them: ``received == delivered + dropped + queued`` between releases,
+          where ``dropped`` is the items still waiting at dispose.
 
     Examples:
         >>> import reactivex as rx

@@ -20,6 +20,7 @@ lost or emitted twice when the timer races the source.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -27,8 +28,9 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import Ledger, ProcessorStats, Row
 
-__all__ = ["Batch", "Debounce", "batch", "debounce_"]
+__all__ = ["Batch", "BatchStats", "Debounce", "DebounceStats", "batch", "debounce_"]
 
 _X = TypeVar("_X")
 
@@ -36,6 +38,35 @@ _MICROSECOND = timedelta(microseconds=1)
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 """Placeholder deadline before the first one is known."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStats(ProcessorStats):
+    """Counters of ``batch``, summed over its subscriptions.
+
+    ``received == emitted + dropped + held`` (``batch`` calls no user
+    function, so ``failed`` stays 0). ``dropped`` counts the items of a
+    partial batch thrown away by dispose; completion and upstream errors
+    emit it instead.
+
+    Attributes:
+        emitted: Items passed on inside lists.
+        batches: Lists passed on, the partial ones flushed at the end included.
+        held: Items in the batch being filled right now.
+    """
+
+    emitted: int
+    batches: int
+    held: int
+
+
+class _BatchRow(Row):
+    # `received` counts the items of closed batches (emitted or dropped) and
+    # `held` the open batch's: one store per item, no read-modify-write.
+    __slots__ = ("batches", "emitted", "held")
+    batches: int
+    emitted: int
+    held: int
 
 
 class Batch:
@@ -52,15 +83,29 @@ class Batch:
         self.max_latency = max_latency
         self.name = name
         self.scheduler = scheduler
+        self._ledger = Ledger(_BatchRow)
 
     def __repr__(self) -> str:
         return f"<Batch {self.name!r} max_size={self.max_size} max_latency={self.max_latency}>"
+
+    def stats(self) -> BatchStats:
+        """Return the counters of every subscription, past and present."""
+        totals = self._ledger.totals()
+        return BatchStats(
+            received=totals["received"] + totals["held"],
+            failed=totals["failed"],
+            dropped=totals["dropped"],
+            emitted=totals["emitted"],
+            batches=totals["batches"],
+            held=totals["held"],
+        )
 
     def __call__(self, source: Observable[_X]) -> Observable[list[_X]]:
         """Apply the operator to ``source``."""
         max_size = self.max_size
         latency = None if self.max_latency is None else timedelta(seconds=self.max_latency)
         own = self.scheduler
+        ledger = self._ledger
 
         def subscribe(
             observer: abc.ObserverBase[list[_X]], scheduler: abc.SchedulerBase | None = None
@@ -68,6 +113,7 @@ class Batch:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
             now = clock.now
             emit = observer.on_next
+            row = ledger.open()
             lock = threading.RLock()  # timer hand-off, arming and termination only
             current: list[_X] = []
             deadline = _NEVER  # when `current` is due; meaningful while it is non-empty
@@ -81,8 +127,32 @@ class Batch:
             # flight and leaves the batch to the source thread (which settles
             # it on the way out), or the source thread sees `wants` and waits
             # for the lock (the GIL makes these reads and writes ordered).
+            # Dispose takes no lock either: it sets `stopped` before reading
+            # `active`, and the source thread reads `stopped` after lowering
+            # `active`, so whoever comes last counts the held items as dropped
+            # (`release`, once).
             active = 0  # on_next calls in progress
             wants = False  # a timer fired: settle the open batch under the lock
+            released = False  # the row is retired: the held items were counted
+
+            def release() -> None:
+                """Count the open batch as dropped and retire the row (once)."""
+                nonlocal current, released
+                with lock:
+                    if released:
+                        return
+                    released = True
+                    row.received += len(current)
+                    row.dropped += len(current)
+                    row.held = 0
+                    current = []
+                ledger.retire(row)
+
+            def count_out(size: int) -> None:  # a batch leaves: its items are accounted
+                row.received += size
+                row.emitted += size
+                row.batches += 1
+                row.held = 0
 
             def arm(due: datetime) -> None:  # lock held
                 nonlocal armed_for
@@ -98,6 +168,7 @@ class Batch:
                             arm(deadline)
                     else:
                         due, current = current, []
+                        count_out(len(due))
                         emit(due)
                 wants = False  # last: until now, new items wait for the lock
 
@@ -108,6 +179,8 @@ class Batch:
                     wants = True  # before reading `active`
                     if not active:
                         settle()
+                if stopped:  # disposed while the timer held the lock
+                    release()
 
             def open_batch() -> None:  # the first item of a batch has arrived
                 nonlocal deadline
@@ -123,8 +196,11 @@ class Batch:
                 size = len(current)
                 if size >= max_size:
                     full, current = current, []
+                    count_out(size)
                     emit(full)
-                elif size == 1 and latency is not None:
+                    return
+                row.held = size
+                if size == 1 and latency is not None:
                     open_batch()
 
             def on_next(item: _X) -> None:
@@ -143,26 +219,35 @@ class Batch:
                     size = len(current)
                     if size >= max_size:
                         full, current = current, []
+                        count_out(size)
                         emit(full)
-                    elif size == 1 and latency is not None:
-                        open_batch()
+                    else:
+                        row.held = size
+                        if size == 1 and latency is not None:
+                            open_batch()
                 finally:
                     active -= 1
-                    if wants:  # a timer fired meanwhile and left the batch to us
-                        with lock:
-                            if wants and not active:
-                                settle()
+                    if wants or stopped:  # a timer fired or dispose came meanwhile
+                        if stopped:
+                            release()
+                        else:
+                            with lock:
+                                if wants and not active:
+                                    settle()
 
             def flush() -> bool:  # emits the partial batch; False if already stopped
                 nonlocal current, stopped
                 with lock:
-                    if stopped:
+                    if stopped:  # disposed: dispose may have left the release to us
+                        release()
                         return False
                     stopped = True
                     timer.dispose()
                     if current:
                         rest, current = current, []
+                        count_out(len(rest))
                         observer.on_next(rest)
+                    release()
                     return True
 
             on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
@@ -171,6 +256,13 @@ class Batch:
                 nonlocal stopped
                 stopped = True  # no lock: a slow downstream must not delay disposal
                 timer.dispose()
+                # Before reading `active` (see above). A timer holding the lock
+                # releases on its way out; a non-blocking attempt never waits for it.
+                if not active and lock.acquire(blocking=False):
+                    try:
+                        release()
+                    finally:
+                        lock.release()
 
             upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
             return CompositeDisposable(upstream, Disposable(dispose))
@@ -191,7 +283,7 @@ def batch(
     while no batch is open). A batch leaves when it reaches ``max_size`` or when
     ``max_latency`` has passed since its first item, whichever comes first; the
     next batch starts its own timer at its own first item. Never emits an empty
-    list.:
+    list:
 
     ```text
     time   0 1 2 3 4 5 6 7 8 9 10 11 12
@@ -217,6 +309,9 @@ def batch(
         - One timer per subscription at most, re-armed lazily: a stream of many
           batches does not schedule one timer per batch, and never one per item.
         - Each subscription has its own batch and timer.
+        - ``stats()`` (``BatchStats``) sums the subscriptions:
+          ``received == emitted + dropped + held``, where ``dropped`` is the
+          partial batches thrown away by dispose.
 
     Examples:
         >>> import reactivex as rx
@@ -247,7 +342,7 @@ def batch(
 
     Returns:
         An operator for ``pipe()`` turning ``Observable[T]`` into
-        ``Observable[list[T]]``.
+        ``Observable[list[T]]``, with ``stats() -> BatchStats``.
 
     Raises:
         TypeError: ``max_size`` is not an int, ``max_latency`` not a duration,
@@ -263,6 +358,33 @@ def batch(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DebounceStats(ProcessorStats):
+    """Counters of ``debounce_``, summed over its subscriptions.
+
+    ``received == emitted + superseded + dropped + held`` (``debounce_``
+    calls no user function, so ``failed`` stays 0). ``dropped`` counts a
+    pending item thrown away by dispose; completion and upstream errors emit
+    it instead.
+
+    Attributes:
+        emitted: Items passed on.
+        superseded: Items replaced by a newer one before they were due: the
+            processor's job.
+        held: Items pending right now (at most one per live subscription).
+    """
+
+    emitted: int
+    superseded: int
+    held: int
+
+
+class _DebounceRow(Row):
+    __slots__ = ("emitted", "held")
+    emitted: int
+    held: int
+
+
 class Debounce:
     """The operator returned by ``debounce_``."""
 
@@ -270,14 +392,25 @@ class Debounce:
         self.duration = duration
         self.name = name
         self.scheduler = scheduler
+        self._ledger = Ledger(_DebounceRow)
 
     def __repr__(self) -> str:
         return f"<Debounce {self.name!r} duration={self.duration}>"
+
+    def stats(self) -> DebounceStats:
+        """Return the counters of every subscription, past and present."""
+        totals = self._ledger.totals()
+        # Every item that is neither emitted, dropped nor pending was replaced.
+        # A live row may be an item apart (an item counted as received before
+        # the lock path marks it pending), hence the floor.
+        settled = totals["emitted"] + totals["dropped"] + totals["held"]
+        return DebounceStats(**totals, superseded=max(0, totals["received"] - settled))
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
         quiet = timedelta(seconds=self.duration) // _MICROSECOND  # whole microseconds
         own = self.scheduler
+        ledger = self._ledger
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
@@ -285,6 +418,10 @@ class Debounce:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
             now = clock.micros  # spans only: the cheapest reading
             lock = threading.RLock()
+            # `received` is counted by on_next; every other field is written
+            # under the lock (`held` whenever the pending item changes hands).
+            row = ledger.open()
+            released = False
             # The latest item and its arrival time (clock microseconds), replaced
             # by on_next in one store (no lock on the per-item path); `emitted`
             # is the pair that left last, so a pair is emitted at most once
@@ -295,6 +432,20 @@ class Debounce:
             stopped = False
             timer = SerialDisposable()
 
+            def release() -> None:
+                """Count the pending item as dropped and retire the row (once)."""
+                nonlocal released, emitted
+                with lock:
+                    if released:
+                        return
+                    released = True
+                    pending = latest
+                    if pending is not None and pending is not emitted:
+                        emitted = pending
+                        row.dropped += 1
+                    row.held = 0
+                ledger.retire(row)
+
             def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                 nonlocal armed, emitted
                 with lock:
@@ -303,25 +454,32 @@ class Debounce:
                     armed = False
                     pending = latest
                     if stopped or pending is None or pending is emitted:
-                        return
-                    due = pending[1] + quiet
-                    if now() < due:
+                        pass
+                    elif now() < (due := pending[1] + quiet):
                         armed = True
+                        row.held = 1
                         timer.disposable = clock.schedule_at_micros(due, fire)
-                        return
-                    emitted = pending
-                    observer.on_next(pending[0])
+                    else:
+                        emitted = pending
+                        row.held = 0
+                        row.emitted += 1
+                        observer.on_next(pending[0])
+                if stopped:  # disposed while the timer held the lock
+                    release()
 
             def start_timer() -> None:
                 nonlocal armed
                 with lock:
-                    if armed or stopped or latest is None:
-                        return
-                    armed = True
-                    timer.disposable = clock.schedule_at_micros(latest[1] + quiet, fire)
+                    if not (armed or stopped or latest is None):
+                        armed = True
+                        row.held = 1
+                        timer.disposable = clock.schedule_at_micros(latest[1] + quiet, fire)
+                if stopped:
+                    release()
 
             def on_next(item: _X) -> None:
                 nonlocal latest
+                row.received += 1
                 latest = (item, now())
                 if not armed:
                     start_timer()
@@ -329,14 +487,18 @@ class Debounce:
             def flush() -> bool:  # emits the pending item; False if already stopped
                 nonlocal stopped, emitted
                 with lock:
-                    if stopped:
+                    if stopped:  # disposed: dispose may have left the release to us
+                        release()
                         return False
                     stopped = True
                     timer.dispose()
                     pending = latest
                     if pending is not None and pending is not emitted:
                         emitted = pending
+                        row.held = 0
+                        row.emitted += 1
                         observer.on_next(pending[0])
+                    release()
                     return True
 
             on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
@@ -345,6 +507,12 @@ class Debounce:
                 nonlocal stopped
                 stopped = True
                 timer.dispose()
+                # Never waits for the lock: a holder releases on its way out.
+                if lock.acquire(blocking=False):
+                    try:
+                        release()
+                    finally:
+                        lock.release()
 
             upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
             return CompositeDisposable(upstream, Disposable(dispose))
@@ -361,7 +529,7 @@ def debounce_(
     """Emit an item only once ``duration`` has passed without a newer one (trailing edge).
 
     Each item restarts the wait; a burst yields its last item, ``duration``
-    after the burst ends.:
+    after the burst ends:
 
     ```text
     time   0 1 2 3 4 5 6 7 8 9
@@ -384,6 +552,9 @@ def debounce_(
           ``duration``), so a synchronous burst of any length schedules O(1)
           timers. The per-item cost is one clock read and one store.
         - Each subscription has its own pending item and timer.
+        - ``stats()`` (``DebounceStats``) sums the subscriptions:
+          ``received == emitted + superseded + dropped + held``, where
+          ``dropped`` is a pending item thrown away by dispose.
 
     Examples:
         >>> from reactivex.testing import ReactiveTest, TestScheduler
@@ -404,7 +575,8 @@ def debounce_(
             ``TimeoutScheduler``.
 
     Returns:
-        An operator for ``pipe()``; item type unchanged.
+        An operator for ``pipe()``; item type unchanged; ``stats() ->
+        DebounceStats``.
 
     Raises:
         TypeError: ``duration`` is not a number or ``timedelta``, ``scheduler``

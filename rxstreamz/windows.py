@@ -39,6 +39,7 @@ from reactivex.disposable import (
 )
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import Operator
 from rxstreamz.types import Window
@@ -48,6 +49,7 @@ __all__ = [
     "SessionWindow",
     "SessionWindowStats",
     "TimeWindow",
+    "TimeWindowStats",
     "session_window",
     "sliding_window",
     "tumbling_window",
@@ -78,7 +80,49 @@ def epoch_of(now: datetime) -> datetime:
     return _UTC_EPOCH if now.tzinfo is not None else _NAIVE_EPOCH
 
 
+class _WindowRow(Row):
+    __slots__ = ("emitted", "placements", "windows")
+    emitted: int
+    placements: int
+    windows: int
+
+
+def _held(totals: dict[str, int]) -> int:
+    """Items taken and not yet emitted, failed or dropped (live subscriptions only).
+
+    A live row is written without the reader's lock, so a snapshot may catch
+    a window counted as emitted just before its last item is counted as
+    received: hence the floor.
+    """
+    return max(0, totals["received"] - totals["emitted"] - totals["failed"] - totals["dropped"])
+
+
 # -- tumbling_window / sliding_window ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindowStats(ProcessorStats):
+    """Counters of ``tumbling_window`` and ``sliding_window``, summed over subscriptions.
+
+    ``received == emitted + dropped + held`` (no user function, so ``failed``
+    stays 0). In a sliding window an item sits in several windows; it counts
+    once, as ``emitted`` when the last window holding it is emitted (until
+    then it is ``held``), and once per window in ``placements``. ``dropped``
+    counts the items of the windows thrown away by dispose; completion and
+    upstream errors emit them instead.
+
+    Attributes:
+        emitted: Items whose last window has been emitted.
+        placements: Items in emitted windows, an item once per window it is
+            in (equal to ``emitted`` for tumbling windows).
+        windows: Windows emitted.
+        held: Items in open windows right now that are still to be emitted.
+    """
+
+    emitted: int
+    placements: int
+    windows: int
+    held: int
 
 
 class TimeWindow:
@@ -91,12 +135,19 @@ class TimeWindow:
         self.slide_micros = slide
         self.name = name
         self._scheduler = scheduler
+        self._ledger = Ledger(_WindowRow)
+
+    def stats(self) -> TimeWindowStats:
+        """Return the counters of every subscription, past and present."""
+        totals = self._ledger.totals()
+        return TimeWindowStats(**totals, held=_held(totals))
 
     def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
         """Apply the operator to ``source``."""
         size = self.size_micros
         slide = self.slide_micros
         own = self._scheduler
+        ledger = self._ledger
 
         def subscribe(
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
@@ -116,9 +167,34 @@ class TimeWindow:
             timer = SerialDisposable()
             timer_due: int | None = None  # window end the pending timer waits for
             stopped = False
+            # Counters: `received` per item under the lock, the others per window.
+            # An item counts as emitted with the newest window open when it
+            # arrived (its last one). When a newer window opens, the previous
+            # newest one's count of such items is fixed here, by start.
+            row = ledger.open()
+            owned: dict[int, int] = {}
+            released = False
 
             def at(micros: int) -> datetime:
                 return epoch + timedelta(microseconds=micros)
+
+            def emit(start: int, items: list[_X]) -> None:
+                mine = owned.pop(start, None)
+                row.emitted += len(items) if mine is None else mine
+                row.placements += len(items)
+                row.windows += 1
+                observer.on_next(Window(at(start), at(start + size), items))
+
+            def release() -> None:
+                # Count what the open windows hold as dropped and retire the row (once).
+                nonlocal released
+                with lock:
+                    if released:
+                        return
+                    released = True
+                    row.dropped = row.received - row.emitted
+                    windows.clear()
+                ledger.retire(row)
 
             def reading(micros: int) -> int:
                 # The clock in microseconds, never earlier than a previous reading.
@@ -132,7 +208,7 @@ class TimeWindow:
                 # False if the subscription was disposed meanwhile (by downstream).
                 while windows and windows[0][0] + size <= now:
                     start, items = windows.popleft()
-                    observer.on_next(Window(at(start), at(start + size), items))
+                    emit(start, items)
                 return not stopped
 
             def refresh() -> None:
@@ -153,13 +229,14 @@ class TimeWindow:
             def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                 nonlocal timer_due
                 with lock:
-                    if stopped:
-                        return
-                    timer_due = None
-                    # Only what has ended by the clock: a real-time timer may wake a
-                    # hair early, and refresh() then waits again for the rest.
-                    if emit_due(reading(read_clock())):
-                        refresh()
+                    if not stopped:
+                        timer_due = None
+                        # Only what has ended by the clock: a real-time timer may wake
+                        # a hair early, and refresh() then waits again for the rest.
+                        if emit_due(reading(read_clock())):
+                            refresh()
+                if stopped:  # disposed while the timer held the lock
+                    release()
 
             def advance(now: int) -> bool:
                 # Slow path: emit the ended windows, open the ones containing ``now``.
@@ -171,6 +248,10 @@ class TimeWindow:
                     first = (now - size) // slide + 1
                     if newest is not None and first <= newest:
                         first = newest + 1
+                    if newest is not None and windows and windows[-1][0] == newest * slide:
+                        # The newest window so far is no longer the newest.
+                        owned[windows[-1][0]] = len(windows[-1][1])
+                    owned.update((index * slide, 0) for index in range(first, last))
                     windows.extend((index * slide, []) for index in range(first, last + 1))
                     newest = last
                 refresh()
@@ -178,31 +259,40 @@ class TimeWindow:
 
             def on_next(item: _X) -> None:
                 with lock:
-                    if stopped:
-                        return
-                    now = read_clock()
-                    if now >= boundary and not advance(reading(now)):
-                        return
-                    for _start, items in windows:
-                        items.append(item)
+                    if not stopped:
+                        row.received += 1
+                        now = read_clock()
+                        if now < boundary or advance(reading(now)):
+                            for _start, items in windows:
+                                items.append(item)
+                if stopped:  # disposed meanwhile (perhaps by a downstream of advance)
+                    release()
 
             def stop() -> None:
                 # No lock: a timer holds it while downstream receives a window,
                 # and disposal must not wait for downstream (nor deadlock on it).
+                # Whoever holds the lock releases the row on its way out.
                 nonlocal stopped
                 stopped = True
                 timer.dispose()
+                if lock.acquire(blocking=False):
+                    try:
+                        release()
+                    finally:
+                        lock.release()
 
             def flush() -> bool:
                 nonlocal stopped
                 with lock:
-                    if stopped:
+                    if stopped:  # disposed: the release may have been left to us
+                        release()
                         return False
                     stopped = True
                     timer.dispose()
                     while windows:
                         start, items = windows.popleft()
-                        observer.on_next(Window(at(start), at(start + size), items))
+                        emit(start, items)
+                    release()
                     return True
 
             on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
@@ -248,6 +338,9 @@ def tumbling_window(
           an item arrives after a window's end before its timer ran, on the
           item's thread; emissions are serialized.
         - Each subscription has its own windows.
+        - ``stats()`` (``TimeWindowStats``) sums the subscriptions:
+          ``received == emitted + dropped + held``, where ``dropped`` is the
+          items of the windows thrown away by dispose.
 
     Examples:
         >>> import reactivex as rx
@@ -270,7 +363,7 @@ def tumbling_window(
 
     Returns:
         An operator for ``pipe()`` turning ``Observable[T]`` into
-        ``Observable[Window[T]]``.
+        ``Observable[Window[T]]``, with ``stats() -> TimeWindowStats``.
 
     Raises:
         TypeError: ``size`` is not a number or ``timedelta``; ``scheduler`` is
@@ -318,6 +411,9 @@ def sliding_window(
         - One timer at a time, for the end of the earliest open window (no
           timer per item); dispose cancels it.
         - Threads and serialization as in ``tumbling_window``.
+        - ``stats()`` (``TimeWindowStats``): ``received == emitted + dropped +
+          held``, an item counting once, as emitted when the last window
+          holding it is emitted; ``placements`` counts it once per window.
 
     Examples:
         >>> import reactivex as rx
@@ -340,7 +436,7 @@ def sliding_window(
 
     Returns:
         An operator for ``pipe()`` turning ``Observable[T]`` into
-        ``Observable[Window[T]]``.
+        ``Observable[Window[T]]``, with ``stats() -> TimeWindowStats``.
 
     Raises:
         TypeError: ``size`` or ``slide`` is not a number or ``timedelta``;
@@ -367,24 +463,38 @@ def sliding_window(
 
 
 @dataclass(frozen=True, slots=True)
-class SessionWindowStats:
-    """Counters of ``session_window`` (all subscriptions).
+class SessionWindowStats(ProcessorStats):
+    """Counters of ``session_window``, summed over its subscriptions.
+
+    ``received == emitted + failed + dropped + held``. ``failed`` counts the
+    items whose ``key`` function raised or returned a non-``str`` (in both
+    ``errors`` modes); ``dropped`` the items of the sessions thrown away by
+    dispose. Completion, upstream errors and a failing ``key`` in ``"raise"``
+    mode emit the open sessions instead.
 
     Attributes:
-        emitted: Sessions emitted.
-        failed: Items whose ``key`` function raised (in both ``errors`` modes).
+        emitted: Items in emitted sessions.
+        windows: Sessions emitted.
+        held: Items in open sessions right now.
     """
 
     emitted: int
-    failed: int
+    windows: int
+    held: int
+
+
+class _SessionRow(Row):
+    __slots__ = ("emitted", "windows")
+    emitted: int
+    windows: int
 
 
 class _Session(Generic[_T]):
-    """One open session: its key, first and last arrival and items."""
+    """One open session: its key, first and last arrival (clock microseconds) and items."""
 
     __slots__ = ("first", "items", "key", "last")
 
-    def __init__(self, key: str | None, now: datetime, item: _T) -> None:
+    def __init__(self, key: str | None, now: int, item: _T) -> None:
         self.key = key
         self.first = now
         self.last = now
@@ -410,37 +520,30 @@ class _SessionOperator:
         self._key = key
         self._failures = failures
         self._scheduler = scheduler
-        self._lock = threading.Lock()
-        self._emitted = 0
+        self._ledger = Ledger(_SessionRow)
 
     def stats(self) -> SessionWindowStats:
-        """Return a snapshot of this operator's counters (all subscriptions)."""
-        with self._lock:
-            emitted = self._emitted
-        return SessionWindowStats(emitted=emitted, failed=self._failures.count)
-
-    def _count_emitted(self) -> None:
-        with self._lock:
-            self._emitted += 1
+        """Return the counters of every subscription, past and present."""
+        totals = self._ledger.totals()
+        return SessionWindowStats(**totals, held=_held(totals))
 
     def _apply(self, source: Observable[_X]) -> Observable[Window[_X]]:
-        gap = timedelta(microseconds=self.gap_micros)
-        longest = (
-            None
-            if self.max_duration_micros is None
-            else timedelta(microseconds=self.max_duration_micros)
-        )
+        gap = self.gap_micros
+        longest = self.max_duration_micros
         most = self.max_sessions
         key_fn = self._key
         failures = self._failures
         own = self._scheduler
-        count_emitted = self._count_emitted
+        ledger = self._ledger
 
         def subscribe(
             observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            read_clock = clock.now
+            # Whole microseconds since the epoch: no datetime per item; the
+            # labels are built once per session.
+            read_clock = clock.micros
+            epoch = epoch_of(clock.now())
             latest = read_clock()  # time never runs backwards for a subscription
             lock = threading.RLock()
             sessions: dict[str | None, _Session[_X]] = {}
@@ -450,21 +553,38 @@ class _SessionOperator:
             # max_sessions limit) leaves its entry behind until it reaches the top
             # or the heap is rebuilt. With max_sessions, `sessions` is kept in
             # order of last item (oldest first).
-            deadlines: list[tuple[datetime, datetime, str, int, _Session[_X]]] = []
+            deadlines: list[tuple[int, int, str, int, _Session[_X]]] = []
             seq = 0
             timer = SerialDisposable()
-            timer_due: datetime | None = None
+            timer_due: int | None = None
             upstream = SingleAssignmentDisposable()
             stopped = False
+            row = ledger.open()  # `received` and `failed` per item, the rest per session
+            released = False
 
-            def reading() -> datetime:
+            def release() -> None:
+                # Count what the open sessions hold as dropped and retire the row (once).
+                nonlocal released
+                with lock:
+                    if released:
+                        return
+                    released = True
+                    row.dropped = row.received - row.emitted - row.failed
+                    sessions.clear()
+                    deadlines.clear()
+                ledger.retire(row)
+
+            def at(micros: int) -> datetime:
+                return epoch + timedelta(microseconds=micros)
+
+            def reading() -> int:
                 nonlocal latest
                 now = read_clock()
                 if now > latest:
                     latest = now
                 return latest
 
-            def end_of(session: _Session[_X]) -> datetime:
+            def end_of(session: _Session[_X]) -> int:
                 # When the session expires: `gap` after its last item, or
                 # `max_duration` after its first, whichever comes first.
                 end = session.last + gap
@@ -472,12 +592,13 @@ class _SessionOperator:
                     end = min(end, session.first + longest)
                 return end
 
-            def emit(session: _Session[_X], end: datetime) -> None:
+            def emit(session: _Session[_X], end: int) -> None:
                 del sessions[session.key]
-                count_emitted()
-                observer.on_next(Window(session.first, end, session.items, session.key))
+                row.emitted += len(session.items)
+                row.windows += 1
+                observer.on_next(Window(at(session.first), at(end), session.items, session.key))
 
-            def expire(now: datetime) -> bool:
+            def expire(now: int) -> bool:
                 # Emit every session whose deadline is at or before ``now``, in
                 # (deadline, start, key) order. False if disposed meanwhile.
                 while deadlines and deadlines[0][0] <= now:
@@ -493,7 +614,7 @@ class _SessionOperator:
                             return False
                 return True
 
-            def close_oldest(now: datetime) -> bool:
+            def close_oldest(now: int) -> bool:
                 # The max_sessions limit: close the session whose last item is the
                 # oldest, ending it now. False if disposed meanwhile.
                 nonlocal deadlines
@@ -511,25 +632,33 @@ class _SessionOperator:
                     due = deadlines[0][0]
                     if timer_due is None or due < timer_due:
                         timer_due = due
-                        timer.disposable = clock.schedule_at(due, fire)
+                        timer.disposable = clock.schedule_at_micros(due, fire)
 
             def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
                 nonlocal timer_due
                 with lock:
-                    if stopped:
-                        return
-                    timer_due = None
-                    # Only what has expired by the clock (a real-time timer may wake early).
-                    if expire(reading()):
-                        arm()
+                    if not stopped:
+                        timer_due = None
+                        # Only what has expired by the clock (a real-time timer may wake
+                        # early).
+                        if expire(reading()):
+                            arm()
+                if stopped:  # disposed while the timer held the lock
+                    release()
 
             def running() -> bool:
                 return not stopped
 
             def on_next(item: _X) -> None:
-                nonlocal seq, latest
                 if not running():
                     return
+                row.received += 1
+                take(item)
+                if stopped:  # disposed meanwhile (by the key function, or downstream)
+                    release()
+
+            def take(item: _X) -> None:
+                nonlocal seq, latest
                 key: str | None = None
                 if key_fn is not None:
                     try:
@@ -540,7 +669,8 @@ class _SessionOperator:
                             )
                         key = result
                     except Exception as exc:
-                        failure = failures.handle(exc, item, read_clock())
+                        row.failed += 1
+                        failure = failures.handle(exc, item, clock.now())
                         if failure is not None:
                             fail(failure)
                         return
@@ -573,20 +703,29 @@ class _SessionOperator:
             def stop() -> None:
                 # No lock: a timer holds it while downstream receives a window,
                 # and disposal must not wait for downstream (nor deadlock on it).
+                # Whoever holds the lock releases the row on its way out.
                 nonlocal stopped
                 stopped = True
                 timer.dispose()
+                if lock.acquire(blocking=False):
+                    try:
+                        release()
+                    finally:
+                        lock.release()
 
             def flush() -> bool:
                 nonlocal stopped
                 with lock:
-                    if stopped:
+                    if stopped:  # disposed: the release may have been left to us
+                        release()
                         return False
                     stopped = True
                     timer.dispose()
                     order = sorted(sessions.values(), key=lambda s: (s.first, s.key or ""))
                     for session in order:
-                        emit(session, end_of(session))
+                        if sessions.get(session.key) is session:  # not disposed meanwhile
+                            emit(session, end_of(session))
+                    release()
                     return True
 
             def fail(exc: Exception) -> None:
@@ -709,6 +848,9 @@ def session_window(
           ``end`` = the moment it was closed (so ``end - last`` may be less
           than ``gap``); then the new session opens.
         - Each subscription has its own sessions.
+        - ``stats()`` (``SessionWindowStats``) sums the subscriptions:
+          ``received == emitted + failed + dropped + held``, where
+          ``dropped`` is the items of the sessions thrown away by dispose.
 
     Examples:
         >>> import reactivex as rx

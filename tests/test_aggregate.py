@@ -247,7 +247,9 @@ def test_two_subscriptions_are_independent(scheduler: TestScheduler) -> None:
         on_completed(220),
     ]
     assert second.messages == [on_next(215, agg([0, 2], 205, 215, 1)), on_completed(220)]
-    assert op.stats() == AggregateStats(emitted=3, failed=0)
+    assert op.stats() == AggregateStats(
+        received=3, failed=0, dropped=0, emitted=3, windows=3, held=0
+    )
 
 
 def hold_lock(acc: list[threading.Lock], item: int) -> list[threading.Lock]:
@@ -286,7 +288,9 @@ def test_raising_fn_flushes_then_fails_with_a_note(scheduler: TestScheduler) -> 
     assert error.__notes__ == ["rxstreamz: raised in processor 'totals' on item 3"]
     assert len(messages) == 2
     assert subs == [subscribe(200, 203)]
-    assert op.stats() == AggregateStats(emitted=1, failed=1)
+    assert op.stats() == AggregateStats(
+        received=3, failed=1, dropped=0, emitted=2, windows=1, held=0
+    )
 
 
 def test_raising_fn_in_skip_mode_drops_the_item(scheduler: TestScheduler) -> None:
@@ -305,7 +309,9 @@ def test_raising_fn_in_skip_mode_drops_the_item(scheduler: TestScheduler) -> Non
     assert [(d.item, type(d.error), d.attempts, d.timestamp, d.processor) for d in letters] == [
         (3, Boom, 1, at(203), "aggregate")
     ]
-    assert op.stats() == AggregateStats(emitted=2, failed=1)
+    assert op.stats() == AggregateStats(
+        received=5, failed=1, dropped=0, emitted=4, windows=2, held=0
+    )
 
 
 def test_raising_on_failure_fails_the_stream(scheduler: TestScheduler) -> None:
@@ -584,3 +590,10 @@ def test_several_producer_threads_merged_with_fan_in_count_every_item(
         thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads)
     assert [(w.result, w.count) for w in out] == [(40_000, 40_000)]
+
+
+def test_the_missing_initial_reads_well_in_the_signature() -> None:
+    import inspect
+
+    default = inspect.signature(aggregate).parameters["initial"].default
+    assert repr(default) == "<no initial>"

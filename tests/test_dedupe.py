@@ -28,7 +28,9 @@ def test_dedupe_empty_source(scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(on_completed(250))
     operator = dedupe(ttl=10)
     assert scheduler.start(lambda: source.pipe(operator)).messages == [on_completed(250)]
-    assert operator.stats() == DedupeStats(passed=0, duplicates=0, tracked_keys=0, failed=0)
+    assert operator.stats() == DedupeStats(
+        received=0, failed=0, dropped=0, passed=0, duplicates=0, tracked_keys=0
+    )
 
 
 def test_dedupe_never_ending_source(scheduler: TestScheduler) -> None:
@@ -39,7 +41,9 @@ def test_dedupe_never_ending_source(scheduler: TestScheduler) -> None:
 def test_dedupe_default_key_is_the_item_forever() -> None:
     operator = dedupe()
     assert collect(rx.of(1, 2, 1, 3, 2, 1, 4).pipe(operator)) == [1, 2, 3, 4]
-    assert operator.stats() == DedupeStats(passed=4, duplicates=3, tracked_keys=0, failed=0)
+    assert operator.stats() == DedupeStats(
+        received=7, failed=0, dropped=0, passed=4, duplicates=3, tracked_keys=0
+    )
 
 
 def test_dedupe_key_function() -> None:
@@ -93,7 +97,9 @@ def test_dedupe_max_keys_evicts_least_recently_passed() -> None:
     # again (evicting b).
     items = ["a", "b", "a", "c", "b", "a"]
     assert collect(rx.from_iterable(items).pipe(operator)) == ["a", "b", "c", "a"]
-    assert operator.stats() == DedupeStats(passed=4, duplicates=2, tracked_keys=0, failed=0)
+    assert operator.stats() == DedupeStats(
+        received=6, failed=0, dropped=0, passed=4, duplicates=2, tracked_keys=0
+    )
 
 
 def test_dedupe_max_keys_with_ttl(scheduler: TestScheduler) -> None:
@@ -128,7 +134,9 @@ def test_dedupe_purge_keeps_tracked_keys_bounded(scheduler: TestScheduler) -> No
 
     scheduler.start(lambda: source.pipe(operator, ops.do_action(watch)))
     assert peak == 11
-    assert operator.stats() == DedupeStats(500, 0, 0, 0)
+    assert operator.stats() == DedupeStats(
+        received=500, failed=0, dropped=0, passed=500, duplicates=0, tracked_keys=0
+    )
 
 
 def test_dedupe_purge_timer_releases_keys_while_idle() -> None:
@@ -147,7 +155,9 @@ def test_dedupe_purge_timer_releases_keys_while_idle() -> None:
     subject.on_next("a")  # passes again
     assert out == ["a", "b", "a"]
     subscription.dispose()
-    assert operator.stats() == DedupeStats(3, 0, 0, 0)
+    assert operator.stats() == DedupeStats(
+        received=3, failed=0, dropped=0, passed=3, duplicates=0, tracked_keys=0
+    )
 
 
 def test_dedupe_upstream_error_passes_through(scheduler: TestScheduler) -> None:
@@ -174,7 +184,9 @@ def test_dedupe_raising_key_raise_mode(scheduler: TestScheduler) -> None:
     assert type(error) is KeyError
     assert error.__notes__ == ["rxstreamz: raised in processor 'ids' on item 3"]
     assert source.subscriptions == [Subscription(200, 220)]
-    assert operator.stats() == DedupeStats(passed=1, duplicates=0, tracked_keys=0, failed=1)
+    assert operator.stats() == DedupeStats(
+        received=2, failed=1, dropped=0, passed=1, duplicates=0, tracked_keys=0
+    )
 
 
 @pytest.mark.parametrize("ttl", [None, 100.0])
@@ -200,7 +212,9 @@ def test_dedupe_raising_key_skip_mode(scheduler: TestScheduler, ttl: float | Non
         "dedupe",
     )
     assert isinstance(letter.error, KeyError)
-    assert operator.stats() == DedupeStats(passed=2, duplicates=0, tracked_keys=0, failed=1)
+    assert operator.stats() == DedupeStats(
+        received=3, failed=1, dropped=0, passed=2, duplicates=0, tracked_keys=0
+    )
 
 
 @pytest.mark.parametrize(("ttl", "max_keys"), [(None, None), (None, 5), (10.0, None)])
@@ -213,7 +227,9 @@ def test_dedupe_unhashable_item_follows_error_model(
     assert caught.value.__notes__ == ["rxstreamz: raised in processor 'dedupe' on item [1]"]
     skipping = dedupe(ttl=ttl, max_keys=max_keys, errors="skip", scheduler=TestScheduler())
     assert collect(rx.of(1, [2], 1, 3).pipe(skipping)) == [1, 3]
-    assert skipping.stats() == DedupeStats(passed=2, duplicates=1, tracked_keys=0, failed=1)
+    assert skipping.stats() == DedupeStats(
+        received=4, failed=1, dropped=0, passed=2, duplicates=1, tracked_keys=0
+    )
 
 
 def test_dedupe_failing_on_failure_fails_the_stream() -> None:
@@ -236,7 +252,9 @@ def test_dedupe_dispose_mid_way_cancels_purge_timer(scheduler: TestScheduler) ->
     results = scheduler.start(lambda: source.pipe(operator), disposed=240)
     assert results.messages == [on_next(210, 1)]
     assert source.subscriptions == [Subscription(200, 240)]
-    assert operator.stats() == DedupeStats(passed=1, duplicates=1, tracked_keys=0, failed=0)
+    assert operator.stats() == DedupeStats(
+        received=2, failed=0, dropped=0, passed=1, duplicates=1, tracked_keys=0
+    )
 
 
 def test_dedupe_two_subscriptions_keep_their_own_keys() -> None:
@@ -244,7 +262,9 @@ def test_dedupe_two_subscriptions_keep_their_own_keys() -> None:
     first = collect(rx.of(1, 2, 2).pipe(operator))
     second = collect(rx.of(2, 1, 1).pipe(operator))
     assert (first, second) == ([1, 2], [2, 1])
-    assert operator.stats() == DedupeStats(passed=4, duplicates=2, tracked_keys=0, failed=0)
+    assert operator.stats() == DedupeStats(
+        received=6, failed=0, dropped=0, passed=4, duplicates=2, tracked_keys=0
+    )
 
 
 def test_dedupe_stats_count_live_subscriptions() -> None:
@@ -253,9 +273,13 @@ def test_dedupe_stats_count_live_subscriptions() -> None:
     subscription = subject.pipe(operator).subscribe(lambda _: None)
     for item in (1, 2, 3, 3):
         subject.on_next(item)
-    assert operator.stats() == DedupeStats(passed=3, duplicates=1, tracked_keys=3, failed=0)
+    assert operator.stats() == DedupeStats(
+        received=4, failed=0, dropped=0, passed=3, duplicates=1, tracked_keys=3
+    )
     subscription.dispose()
-    assert operator.stats() == DedupeStats(passed=3, duplicates=1, tracked_keys=0, failed=0)
+    assert operator.stats() == DedupeStats(
+        received=4, failed=0, dropped=0, passed=3, duplicates=1, tracked_keys=0
+    )
 
 
 def test_dedupe_uses_subscribe_time_scheduler_and_own_scheduler_wins() -> None:
@@ -415,7 +439,9 @@ def test_dedupe_ttl_works_with_a_naive_virtual_clock() -> None:
     clock.advance_by(3)
     assert errors == []
     assert out == ["a", "b", "a", "b"]  # "a" again at 1.5 (> 0 + 1), not at 1.0 (strict)
-    assert operator.stats() == DedupeStats(passed=4, duplicates=2, tracked_keys=1, failed=0)
+    assert operator.stats() == DedupeStats(
+        received=6, failed=0, dropped=0, passed=4, duplicates=2, tracked_keys=1
+    )
 
 
 def test_dedupe_rejects_a_ttl_below_scheduler_resolution() -> None:

@@ -29,9 +29,11 @@ from reactivex.testing import TestScheduler
 from rxstreamz import (
     StreamStats,
     Window,
+    aggregate,
     batch,
     debounce_,
     dedupe,
+    folds,
     monitor,
     session_window,
     sliding_window,
@@ -361,3 +363,16 @@ def test_monitor_reports_on_its_grid_across_a_clock_step(
 def test_dedupe_ttl_is_not_stretched_by_a_clock_step(fake: SteppingScheduler, step: float) -> None:
     out = run(fake, dedupe(ttl=0.5), [(0.0, "a"), (0.4, "a"), (0.6, "a")], step=step, step_at=0.1)
     assert out == [(0.0, "a"), (0.6, "a")]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_aggregate_ticks_on_time_across_a_clock_step(fake: SteppingScheduler, step: float) -> None:
+    out = run(
+        fake,
+        aggregate(folds.count(), interval=0.5),
+        [(0.1, "a"), (0.2, "b"), (0.7, "c")],
+        step=step,
+        step_at=0.3,
+        complete_at=1.2,
+    )
+    assert [(time, window.result) for time, window in out] == [(0.5, 2), (1.0, 1)]

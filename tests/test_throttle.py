@@ -108,7 +108,9 @@ def test_ten_per_second_releases_a_burst_every_tenth_of_a_second(scheduler: Test
         on_completed(215),
     ]
     assert subs == [subscribe(200, 215)]
-    assert paced.stats() == ThrottleStats(received=5, delivered=5, queued=0, high_watermark=4)
+    assert paced.stats() == ThrottleStats(
+        received=5, failed=0, dropped=0, delivered=5, queued=0, high_watermark=4
+    )
 
 
 def stalled(scheduler: TestScheduler, at: float, seconds: float) -> Observable[Any]:
@@ -337,7 +339,9 @@ def test_two_subscriptions_have_their_own_bucket(scheduler: TestScheduler) -> No
     expected = [on_next(210.0, 1), on_next(210.1, 2)]
     assert first.messages == expected
     assert second.messages == expected
-    assert paced.stats() == ThrottleStats(received=4, delivered=4, queued=0, high_watermark=1)
+    assert paced.stats() == ThrottleStats(
+        received=4, failed=0, dropped=0, delivered=4, queued=0, high_watermark=1
+    )
 
 
 def test_uses_the_subscribe_time_scheduler_when_none_is_given(scheduler: TestScheduler) -> None:
@@ -388,7 +392,9 @@ def test_a_trampoline_scheduler_runs_the_release_inline_without_deadlocking(
     producer.join(10)
     assert not producer.is_alive(), "throttle deadlocked on its own lock"
     assert seen == [0, 1, 2, "done"]
-    assert paced.stats() == ThrottleStats(received=3, delivered=3, queued=0, high_watermark=1)
+    assert paced.stats() == ThrottleStats(
+        received=3, failed=0, dropped=0, delivered=3, queued=0, high_watermark=1
+    )
 
 
 def test_a_scheduler_that_cannot_wait_fails_the_stream_instead_of_hanging() -> None:
@@ -409,7 +415,9 @@ def test_a_scheduler_that_cannot_wait_fails_the_stream_instead_of_hanging() -> N
     assert error.__notes__ == [
         "rxstreamz: processor 'api' could not schedule a timer on ImmediateScheduler"
     ]
-    assert paced.stats() == ThrottleStats(received=2, delivered=1, queued=0, high_watermark=1)
+    assert paced.stats() == ThrottleStats(
+        received=2, failed=0, dropped=1, delivered=1, queued=0, high_watermark=1
+    )
 
 
 def test_producer_on_the_timers_thread_fails_instead_of_deadlocking(no_thread_leak: None) -> None:
@@ -436,7 +444,9 @@ def test_producer_on_the_timers_thread_fails_instead_of_deadlocking(no_thread_le
     assert isinstance(error, BackpressureError)
     assert (error.processor, error.capacity) == ("api", 2)
     assert "thread that drains it" in str(error)
-    assert paced.stats() == ThrottleStats(received=4, delivered=3, queued=0, high_watermark=2)
+    assert paced.stats() == ThrottleStats(
+        received=4, failed=0, dropped=1, delivered=3, queued=0, high_watermark=2
+    )
 
 
 # -- arguments ----------------------------------------------------------------------------

@@ -596,7 +596,9 @@ def test_session_key_error_raise_mode_flushes_then_fails(scheduler: TestSchedule
     assert messages[1].time == 203
     assert error.__notes__ == ["rxstreamz: raised in processor 'sessions' on item 'boom'"]
     assert subs == [subscribe(200, 203)]
-    assert sessions.stats() == SessionWindowStats(emitted=1, failed=1)
+    assert sessions.stats() == SessionWindowStats(
+        received=2, failed=1, dropped=0, emitted=1, windows=1, held=0
+    )
 
 
 def test_session_key_error_skip_mode_dead_letters(scheduler: TestScheduler) -> None:
@@ -611,7 +613,9 @@ def test_session_key_error_skip_mode_dead_letters(scheduler: TestScheduler) -> N
     assert [(d.item, type(d.error), d.attempts, d.timestamp, d.processor) for d in letters] == [
         ("boom", Boom, 1, at(203), "session_window")
     ]
-    assert sessions.stats() == SessionWindowStats(emitted=1, failed=1)
+    assert sessions.stats() == SessionWindowStats(
+        received=3, failed=1, dropped=0, emitted=2, windows=1, held=0
+    )
 
 
 def not_a_str(item: int) -> str:
@@ -653,7 +657,9 @@ def test_session_two_subscriptions_are_independent(scheduler: TestScheduler) -> 
         on_completed(209),
     ]
     assert second.messages == [on_next(209, win(207, 211, 2)), on_completed(209)]
-    assert sessions.stats() == SessionWindowStats(emitted=3, failed=0)
+    assert sessions.stats() == SessionWindowStats(
+        received=3, failed=0, dropped=0, emitted=3, windows=3, held=0
+    )
 
 
 def test_session_downstream_dispose_while_receiving_stops_everything(
