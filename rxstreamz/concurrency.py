@@ -1031,9 +1031,11 @@ def async_map(
     else on a private event-loop thread.
 
     ```text
-    --1--2--3--4--|
-    async_map(slow_double, workers=2)     calls: 2 and 1 at once, 2 ends first
-    -------2-4---6--8|                    in input order, completes after 8
+    source   -1-2-3-4-|
+    call 1    [-------]         async_map(slow_double, workers=2): calls 1 and 2
+    call 2      [--]            run at once; 2 ends first and its result waits
+    output   ----------24---6-8|   for 1's; results in input order, completion
+                                   after the last one
     ```
 
     Backpressure: the operator holds at most ``workers + max_pending``
