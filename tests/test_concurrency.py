@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import multiprocessing
 import re
 import threading
@@ -513,15 +514,18 @@ def test_skip_keeps_the_order_of_the_rest_and_sends_dead_letters() -> None:
     assert isinstance(letter.error, Boom)
     assert (letter.attempts, letter.processor) == (1, "async_map")
     assert letter.timestamp == datetime.fromtimestamp(0, UTC)
-    assert op.stats() == AsyncMapStats(
+    stats = op.stats()
+    assert dataclasses.replace(stats, high_watermark=0) == AsyncMapStats(
         received=10,
         submitted=10,
         completed=5,
         failed=5,
         dropped=0,
         in_flight=0,
-        high_watermark=op.stats().high_watermark,
+        high_watermark=0,
     )
+    # How many were held at once depends on the threads; never more than were received.
+    assert 1 <= stats.high_watermark <= 10
 
 
 @pytest.mark.usefixtures("no_thread_leak")
