@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import reactivex
 from reactivex import Observable, abc, typing
-from reactivex.disposable import SingleAssignmentDisposable
+from reactivex.disposable import Disposable, SingleAssignmentDisposable
 from reactivex.subject import Subject
 from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.recorded import Recorded
@@ -201,6 +202,38 @@ class Boom(Exception):
 
 class Abort(BaseException):
     """Neither an ``Exception`` nor ``KeyboardInterrupt``/``SystemExit``."""
+
+
+class Ambiguous:
+    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
+def ambiguous_on(bad: int) -> Callable[[int], object]:
+    """A predicate that answers ``True``, except an ``Ambiguous`` result for ``bad``."""
+
+    def predicate(n: int) -> object:
+        return Ambiguous() if n == bad else True
+
+    return predicate
+
+
+# -- sources ----------------------------------------------------------------------------------
+
+
+def pushed(count: int, returned: list[int]) -> Observable[int]:
+    """``count`` ints pushed in one loop that records each ``on_next`` that returned."""
+
+    def push(observer: abc.ObserverBase[int], _: abc.SchedulerBase | None = None) -> Disposable:
+        for n in range(count):
+            observer.on_next(n)  # returns normally, also after the stream failed
+            returned.append(n)
+        observer.on_completed()
+        return Disposable()
+
+    return reactivex.create(push)
 
 
 # -- real time --------------------------------------------------------------------------------
