@@ -151,7 +151,7 @@ def run(
     messages: list[Any],
     build: Callable[[Observable[Any]], Observable[Any]],
     disposed: float = DISPOSED,
-) -> tuple[list[Any], list[Any]]:
+) -> tuple[list[Any], list[Subscription]]:
     """Run ``build(hot source of messages)`` on ``scheduler``; return messages and subscriptions."""
     source = scheduler.create_hot_observable(*messages)
     result = scheduler.start(lambda: build(source), disposed=disposed)
