@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from reactivex import Observable
 from reactivex.notification import OnError
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 from reactivex.testing.recorded import Recorded
 
-_T = TypeVar("_T")
-
-
-# RxPY annotates virtual times as int; its TestScheduler keeps fractional seconds fine.
-def on_next(ticks: float, value: _T) -> Recorded[_T]:
-    return ReactiveTest.on_next(cast(int, ticks), value)
-
-
-def on_completed(ticks: float) -> Recorded[Any]:
-    return ReactiveTest.on_completed(cast(int, ticks))
-
-
-def on_error(ticks: float, error: Exception | str) -> Recorded[Any]:
-    return ReactiveTest.on_error(cast(int, ticks), error)
+from tests.support import Abort as Abort
+from tests.support import at as at
+from tests.support import on_completed as on_completed
+from tests.support import on_error as on_error
+from tests.support import on_next as on_next
 
 
 def error_of(messages: list[Recorded[Any]]) -> Exception:
@@ -34,15 +24,6 @@ def error_of(messages: list[Recorded[Any]]) -> Exception:
     last = messages[-1].value
     assert isinstance(last, OnError)
     return last.exception
-
-
-def at(seconds: float) -> datetime:
-    """The ``datetime`` of a virtual time in seconds."""
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-class Abort(BaseException):
-    """Neither an ``Exception`` nor ``KeyboardInterrupt``/``SystemExit``."""
 
 
 class Flaky:

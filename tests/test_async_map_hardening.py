@@ -14,12 +14,12 @@ import functools
 import random
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any, Literal
 
 import pytest
 import reactivex as rx
-from reactivex import Observable, Subject, abc
+from reactivex import Observable, Subject
 from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
 
@@ -32,59 +32,12 @@ from rxstreamz import (
     collect,
 )
 from rxstreamz.concurrency import AsyncMap
-
-TIMEOUT = 10.0  # seconds any single wait may take before the test fails
-
-
-class Boom(Exception):
-    pass
-
-
-class Abort(BaseException):
-    """Neither an ``Exception`` nor ``KeyboardInterrupt``/``SystemExit``."""
-
-
-class Recorder(abc.ObserverBase[object]):
-    """Records what arrives; ``done`` is set by the terminal event."""
-
-    def __init__(self) -> None:
-        self.items: list[object] = []
-        self.error: Exception | None = None
-        self.completed = False
-        self.done = threading.Event()
-
-    def on_next(self, value: object) -> None:
-        self.items.append(value)
-
-    def on_error(self, error: Exception) -> None:
-        self.error = error
-        self.done.set()
-
-    def on_completed(self) -> None:
-        self.completed = True
-        self.done.set()
-
-    def wait(self) -> None:
-        assert self.done.wait(TIMEOUT), "no terminal event"
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    """Poll ``condition`` until it holds; fail after ``TIMEOUT``."""
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.001)
+from tests.support import TIMEOUT, Abort, Boom, Recorder, start_thread, wait_until
 
 
 def assert_accounted(stats: AsyncMapStats) -> None:
     """Every item received is in exactly one bucket."""
     assert stats.received == stats.completed + stats.failed + stats.dropped + stats.in_flight
-
-
-def start_thread(target: Callable[[], object]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
 
 
 # -- an event loop closed under the stream ------------------------------------------------
@@ -161,7 +114,7 @@ def test_a_loop_shut_down_under_running_workers_fails_and_releases_a_feeding_thr
 
     asyncio.run(main())
     recorder.wait()
-    wait_until(lambda: pushed == 30)  # the producer was released, later items refused
+    assert wait_until(lambda: pushed == 30)  # the producer was released, later items refused
     assert recorder.items == []
     assert isinstance(recorder.error, RuntimeError)
     assert "processor 'enrich'" in str(recorder.error)
@@ -227,7 +180,7 @@ def test_a_base_exception_from_on_failure_fails_the_stream(
     assert isinstance(recorder.error, RuntimeError)
     assert isinstance(recorder.error.__cause__, escape)
     assert recorder.error.__notes__ == ["rxstreamz: raised by on_failure of processor 'g'"]
-    wait_until(lambda: op.stats().in_flight == 0)
+    assert wait_until(lambda: op.stats().in_flight == 0)
     stats = op.stats()
     assert (stats.completed, stats.failed) == (1, 1)
     assert_accounted(stats)
@@ -336,9 +289,9 @@ def test_a_raising_downstream_leaves_every_item_accounted_for(
 
     op = async_map(fn, workers=4, max_pending=1)
     rx.of(0, 1, 2, 3).pipe(op).subscribe(explode)
-    wait_until(lambda: op.stats().submitted == 4)
+    assert wait_until(lambda: op.stats().submitted == 4)
     release.set()  # item 0's thread emits 0, then 1 raises with 2 and 3 in the same batch
-    wait_until(lambda: len(reported) == 1)
+    assert wait_until(lambda: len(reported) == 1)
     assert isinstance(reported[0], Boom)
     stats = op.stats()
     assert (stats.received, stats.completed, stats.dropped, stats.in_flight) == (4, 1, 3, 0)
@@ -358,7 +311,7 @@ def test_a_failing_item_counts_the_items_held_behind_it_as_dropped() -> None:
     op = async_map(fn, workers=4)
     with pytest.raises(Boom):
         collect(rx.of(0, 1, 2, 3).pipe(op), TIMEOUT)
-    wait_until(lambda: op.stats().in_flight == 0)
+    assert wait_until(lambda: op.stats().in_flight == 0)
     stats = op.stats()
     assert (stats.received, stats.completed, stats.failed, stats.dropped) == (4, 0, 1, 3)
 
@@ -403,7 +356,7 @@ def run_and_dispose_at_random(rng: random.Random) -> None:
     feeder = start_thread(feed)
     feeder.join(TIMEOUT)
     assert not feeder.is_alive(), "the producer was left blocked"
-    wait_until(lambda: op.stats().in_flight == 0)
+    assert wait_until(lambda: op.stats().in_flight == 0)
     stats = op.stats()
     assert_accounted(stats)
     assert stats.received <= total

@@ -19,7 +19,8 @@ from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
 from reactivex.subject import Subject
 
-from rxstreamz import _flow, async_map, batch, from_async_iterable, to_async_iterator
+from rxstreamz import async_map, batch, from_async_iterable, to_async_iterator
+from tests.support import Pausing
 
 _R = TypeVar("_R")
 
@@ -225,44 +226,11 @@ def test_async_for_over_the_pipeline_on_the_same_loop() -> None:
 # -- from_async_iterable on the loop: pause, dispose, shutdown ------------------------------------
 
 
-class Pausing:
-    """An observer that pauses the published flow at chosen items, as a full queue would."""
+class IdPausing(Pausing):
+    """A ``Pausing`` observer of records: it keeps their ids and pauses at chosen ids."""
 
-    def __init__(self, records: Records, pause_on: set[int]) -> None:
-        self.records = records
-        self.pause_on = pause_on
-        self.items: list[int] = []
-        self.pulled_at: list[int] = []
-        self.flows: list[_flow.FlowControl] = []
-        self.error: Exception | None = None
-        self.completed = False
-
-    def on_next(self, record: dict[str, int]) -> None:
-        self.items.append(record["id"])
-        if record["id"] in self.pause_on:
-            flow = _flow.current()
-            assert flow is not None, "from_async_iterable publishes its flow while it pushes"
-            flow.pause(self)
-            self.flows.append(flow)
-
-    def on_error(self, error: Exception) -> None:
-        self.error = error
-
-    def on_completed(self) -> None:
-        self.completed = True
-
-    def resume(self) -> None:
-        for flow in self.flows:
-            flow.resume(self)
-        self.flows.clear()
-
-    def subscribe(self, source: Observable[dict[str, int]]) -> abc.DisposableBase:
-        return source.subscribe(
-            self.on_next,
-            self.on_error,
-            self.on_completed,
-            scheduler=AsyncIOScheduler(asyncio.get_running_loop()),
-        )
+    def on_next(self, value: dict[str, int]) -> None:
+        super().on_next(value["id"])
 
 
 async def spin(rounds: int = 20) -> None:
@@ -271,10 +239,12 @@ async def spin(rounds: int = 20) -> None:
 
 
 def test_from_async_iterable_pulls_nothing_while_paused() -> None:
-    async def main() -> tuple[int, Pausing]:
+    async def main() -> tuple[int, IdPausing]:
         records = Records(total=5)
-        observer = Pausing(records, pause_on={2})
-        observer.subscribe(from_async_iterable(records.stream()))
+        observer = IdPausing({2})
+        observer.subscribe(
+            from_async_iterable(records.stream()), AsyncIOScheduler(asyncio.get_running_loop())
+        )
         await spin()
         pulled_while_paused = records.pulled
         observer.resume()
@@ -288,10 +258,12 @@ def test_from_async_iterable_pulls_nothing_while_paused() -> None:
 
 
 def test_from_async_iterable_dispose_while_paused_stops_and_closes_the_generator() -> None:
-    async def main() -> tuple[Records, Pausing]:
+    async def main() -> tuple[Records, IdPausing]:
         records = Records(total=5)
-        observer = Pausing(records, pause_on={1})
-        subscription = observer.subscribe(from_async_iterable(records.stream()))
+        observer = IdPausing({1})
+        subscription = observer.subscribe(
+            from_async_iterable(records.stream()), AsyncIOScheduler(asyncio.get_running_loop())
+        )
         await spin()
         subscription.dispose()
         await spin()
@@ -308,7 +280,7 @@ def test_from_async_iterable_dispose_while_paused_stops_and_closes_the_generator
 @pytest.mark.parametrize("paused", [False, True], ids=["pulling", "paused"])
 def test_from_async_iterable_reports_a_loop_shutdown_to_the_observer(paused: bool) -> None:
     records = Records(total=1_000_000)
-    observer = Pausing(records, pause_on={3} if paused else set())
+    observer = IdPausing({3} if paused else set())
 
     async def stalled() -> AsyncIterator[dict[str, int]]:
         async for record in records.stream():
@@ -317,7 +289,10 @@ def test_from_async_iterable_reports_a_loop_shutdown_to_the_observer(paused: boo
                 await asyncio.Event().wait()  # a pull that never completes
 
     async def main() -> None:
-        observer.subscribe(from_async_iterable(stalled(), name="feed"))
+        observer.subscribe(
+            from_async_iterable(stalled(), name="feed"),
+            AsyncIOScheduler(asyncio.get_running_loop()),
+        )
         while len(observer.items) < 4:
             await asyncio.sleep(0)
         # return with the pull pending: asyncio.run cancels it

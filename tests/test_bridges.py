@@ -34,6 +34,7 @@ from rxstreamz import (
 )
 from rxstreamz._queue import QueueStats
 from rxstreamz.bridges import ObservableAsyncIterator, ObservableIterator
+from tests.support import Boom, Recorder
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("REQUEST_ID", default="none")
 
@@ -41,10 +42,6 @@ NOT_AN_OBSERVABLE: Any = [1, 2]
 WAIT = 5.0  # upper bound for waits on events that must happen (never a sleep)
 
 thread_safe = pytest.mark.usefixtures("no_thread_leak")
-
-
-class Boom(Exception):
-    pass
 
 
 class Probe:
@@ -630,38 +627,17 @@ class Recording:
             raise
 
 
-class Sink:
-    """An observer that records notifications, the pull count at each item, and the thread."""
+class Sink(Recorder):
+    """A Recorder that also notes, at each item, how many items ``recording`` had pulled."""
 
     def __init__(self, recording: Recording | None = None) -> None:
+        super().__init__(on_item=self._note_pulled)
         self.recording = recording
-        self.items: list[int] = []
         self.pulled_at: list[int] = []
-        self.threads: set[str] = set()
-        self.error: Exception | None = None
-        self.completed = False
-        self.done = threading.Event()
 
-    def on_next(self, item: int) -> None:
-        self.items.append(item)
+    def _note_pulled(self, _item: object) -> None:
         if self.recording is not None:
             self.pulled_at.append(self.recording.pulled)
-        self.threads.add(threading.current_thread().name)
-
-    def on_error(self, error: Exception) -> None:
-        self.error = error
-        self.done.set()
-
-    def on_completed(self) -> None:
-        self.completed = True
-        self.done.set()
-
-    def subscribe(
-        self, observable: Observable[int], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        return observable.subscribe(
-            self.on_next, self.on_error, self.on_completed, scheduler=scheduler
-        )
 
 
 @thread_safe

@@ -33,11 +33,7 @@ from rxstreamz import (
 )
 from rxstreamz._failure import Failures
 from rxstreamz.bridges import ObservableAsyncIterator, ObservableIterator
-from tests.test_bridges import Counting, Probe
-
-WAIT = 5.0  # upper bound for waits on events that must happen (never a sleep)
-
-thread_safe = pytest.mark.usefixtures("no_thread_leak")
+from tests.test_bridges import WAIT, Counting, Probe, thread_safe
 
 
 class Fatal(BaseException):

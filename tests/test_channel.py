@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
-import reactivex as rx
 from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxstreamz import BackpressureError, Channel, QueueStats, _flow, channel, take_
+from rxstreamz import BackpressureError, Channel, QueueStats, channel, take_
+from tests.support import Pausing, Recorder
 
 _R = TypeVar("_R")
 
@@ -22,40 +22,6 @@ def run(main: Callable[[], Awaitable[_R]]) -> _R:
         return await asyncio.wait_for(main(), 10)
 
     return asyncio.run(bounded())
-
-
-class Sink:
-    """Records notifications; optionally pauses the flow published with an item."""
-
-    def __init__(self, pause_on: set[int] | None = None) -> None:
-        self.items: list[int] = []
-        self.error: Exception | None = None
-        self.completed = False
-        self.pause_on = pause_on or set()
-        self.paused: list[_flow.FlowControl] = []
-
-    def on_next(self, item: int) -> None:
-        self.items.append(item)
-        if item in self.pause_on:
-            flow = _flow.current()
-            assert flow is not None, "the channel publishes its flow while it pushes"
-            flow.pause(self)
-            self.paused.append(flow)
-
-    def on_error(self, error: Exception) -> None:
-        self.error = error
-
-    def on_completed(self) -> None:
-        self.completed = True
-
-    def resume(self) -> None:
-        for flow in self.paused:
-            flow.resume(self)
-        self.paused.clear()
-
-
-def subscribe(source: rx.Observable[int], sink: Sink) -> rx.abc.DisposableBase:
-    return source.subscribe(sink.on_next, sink.on_error, sink.on_completed)
 
 
 # -- arguments ------------------------------------------------------------------------------
@@ -94,10 +60,10 @@ def test_fail_takes_an_exception_only() -> None:
 
 
 def test_subscribed_send_delivers_inside_the_call() -> None:
-    async def main() -> Sink:
+    async def main() -> Recorder:
         ch: Channel[int] = channel(4)
-        sink = Sink()
-        subscribe(ch, sink)
+        sink = Recorder()
+        sink.subscribe(ch)
         for n in range(3):
             await ch.send(n)
             assert sink.items[-1] == n  # delivered before send returned
@@ -110,13 +76,13 @@ def test_subscribed_send_delivers_inside_the_call() -> None:
 
 
 def test_items_sent_before_the_subscription_are_held_then_handed_on_first() -> None:
-    async def main() -> tuple[Sink, QueueStats, QueueStats]:
+    async def main() -> tuple[Recorder, QueueStats, QueueStats]:
         ch: Channel[int] = channel(4)
         for n in range(3):
             await ch.send(n)
         held = ch.stats()
-        sink = Sink()
-        subscribe(ch, sink)
+        sink = Recorder()
+        sink.subscribe(ch)
         assert sink.items == []  # never inside subscribe()
         await ch.send(3)  # queued behind the held items
         ch.close()
@@ -131,7 +97,7 @@ def test_items_sent_before_the_subscription_are_held_then_handed_on_first() -> N
 
 
 def test_send_waits_for_the_subscriber_once_maxsize_items_are_held() -> None:
-    async def main() -> tuple[list[str], Sink]:
+    async def main() -> tuple[list[str], Recorder]:
         ch: Channel[int] = channel(2)
         events: list[str] = []
 
@@ -145,8 +111,8 @@ def test_send_waits_for_the_subscriber_once_maxsize_items_are_held() -> None:
         for _ in range(5):
             await asyncio.sleep(0)
         events.append("subscribe")
-        sink = Sink()
-        subscribe(ch, sink)
+        sink = Recorder()
+        sink.subscribe(ch)
         await asyncio.wait_for(task, 5)
         while not sink.completed:
             await asyncio.sleep(0)
@@ -158,10 +124,10 @@ def test_send_waits_for_the_subscriber_once_maxsize_items_are_held() -> None:
 
 
 def test_a_subscription_with_an_asyncio_scheduler_from_another_thread() -> None:
-    async def main() -> Sink:
+    async def main() -> Recorder:
         loop = asyncio.get_running_loop()
         ch: Channel[int] = channel(4)
-        sink = Sink()
+        sink = Recorder()
         await ch.send(1)
         await asyncio.to_thread(
             lambda: ch.subscribe(sink.on_next, sink.on_error, sink.on_completed)
@@ -176,12 +142,12 @@ def test_a_subscription_with_an_asyncio_scheduler_from_another_thread() -> None:
 
 
 def test_close_before_the_subscription_completes_after_the_held_items() -> None:
-    async def main() -> Sink:
+    async def main() -> Recorder:
         ch: Channel[int] = channel(4)
         await ch.send(7)
         ch.close()
-        sink = Sink()
-        subscribe(ch.pipe(ops.map(lambda n: n * 2)), sink)
+        sink = Recorder()
+        sink.subscribe(ch.pipe(ops.map(lambda n: n * 2)))
         while not sink.completed:
             await asyncio.sleep(0)
         return sink
@@ -192,21 +158,21 @@ def test_close_before_the_subscription_completes_after_the_held_items() -> None:
 def test_a_closed_channel_subscribed_without_a_loop_completes() -> None:
     ch: Channel[int] = channel(1)
     ch.close()
-    sink = Sink()
-    subscribe(ch, sink)
+    sink = Recorder()
+    sink.subscribe(ch)
     assert sink.completed
 
 
 def test_fail_errors_after_the_held_items() -> None:
     boom = ValueError("boom")
 
-    async def main() -> Sink:
+    async def main() -> Recorder:
         ch: Channel[int] = channel(4)
         await ch.send(1)
         ch.fail(boom)
         ch.close()  # the first terminal call wins
-        sink = Sink()
-        subscribe(ch, sink)
+        sink = Recorder()
+        sink.subscribe(ch)
         while sink.error is None:
             await asyncio.sleep(0)
         return sink
@@ -223,8 +189,8 @@ def test_fail_errors_after_the_held_items() -> None:
 def test_send_waits_while_the_pipeline_holds_the_flow_paused() -> None:
     async def main() -> list[str]:
         ch: Channel[int] = channel(4)
-        sink = Sink(pause_on={1})
-        subscribe(ch, sink)
+        sink = Pausing({1})
+        sink.subscribe(ch)
         events: list[str] = []
 
         async def producer() -> None:
@@ -245,10 +211,10 @@ def test_send_waits_while_the_pipeline_holds_the_flow_paused() -> None:
 
 
 def test_a_second_sender_waits_while_the_first_one_paused_the_pipeline() -> None:
-    async def main() -> Sink:
+    async def main() -> Recorder:
         ch: Channel[int] = channel(4)
-        sink = Sink(pause_on={0})
-        subscribe(ch, sink)
+        sink = Pausing({0})
+        sink.subscribe(ch)
         first = asyncio.create_task(ch.send(0))
         await asyncio.sleep(0)
         second = asyncio.create_task(ch.send(1))
@@ -263,13 +229,13 @@ def test_a_second_sender_waits_while_the_first_one_paused_the_pipeline() -> None
 
 
 def test_send_nowait_refuses_without_counting_when_it_would_wait() -> None:
-    async def main() -> tuple[QueueStats, Sink]:
+    async def main() -> tuple[QueueStats, Recorder]:
         ch: Channel[int] = channel(1)
         ch.send_nowait(0)  # held: no subscriber yet
         with pytest.raises(BackpressureError, match=r"channel 'channel': no room \(maxsize 1"):
             ch.send_nowait(1)
-        sink = Sink(pause_on={2})
-        subscribe(ch, sink)
+        sink = Pausing({2})
+        sink.subscribe(ch)
         while not sink.items:
             await asyncio.sleep(0)
         ch.send_nowait(2)  # delivered, and pauses the pipeline
@@ -287,9 +253,9 @@ def test_send_nowait_refuses_without_counting_when_it_would_wait() -> None:
 
 def test_a_second_subscription_gets_an_error() -> None:
     ch: Channel[int] = channel(1)
-    subscribe(ch, Sink())
-    second = Sink()
-    subscribe(ch, second)
+    Recorder().subscribe(ch)
+    second = Recorder()
+    second.subscribe(ch)
     assert isinstance(second.error, RuntimeError)
     assert "serves one subscription" in str(second.error)
 
@@ -319,11 +285,11 @@ def test_close_wakes_a_sender_waiting_for_room_with_an_error() -> None:
 
 
 def test_send_on_another_loop_raises_and_run_coroutine_threadsafe_works() -> None:
-    async def main() -> Sink:
+    async def main() -> Recorder:
         loop = asyncio.get_running_loop()
         ch: Channel[int] = channel(4)
-        sink = Sink()
-        subscribe(ch, sink)
+        sink = Recorder()
+        sink.subscribe(ch)
         await ch.send(0)  # binds the channel to this loop
 
         def elsewhere() -> None:
@@ -344,10 +310,10 @@ def test_send_nowait_off_the_loop_raises() -> None:
 
 
 def test_dispose_drops_the_held_items_releases_a_paused_sender_and_refuses_more() -> None:
-    async def main() -> tuple[QueueStats, Sink]:
+    async def main() -> tuple[QueueStats, Recorder]:
         ch: Channel[int] = channel(4)
-        sink = Sink(pause_on={0})
-        subscription = subscribe(ch, sink)
+        sink = Pausing({0})
+        subscription = sink.subscribe(ch)
         paused = asyncio.create_task(ch.send(0))
         await asyncio.sleep(0)
         assert not paused.done()
@@ -399,13 +365,13 @@ def test_a_failing_subscriber_ends_the_stream_and_the_sends() -> None:
 
 
 def test_loop_shutdown_while_handing_on_held_items_errors_the_subscriber() -> None:
-    sink = Sink(pause_on={0})
+    sink = Pausing({0})
 
     async def main() -> None:
         ch: Channel[int] = channel(4)
         await ch.send(0)
         await ch.send(1)
-        subscribe(ch, sink)
+        sink.subscribe(ch)
         while not sink.items:
             await asyncio.sleep(0)
         # return with the hand-on task paused: asyncio.run cancels it

@@ -6,7 +6,6 @@ import contextlib
 import io
 import json
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 import rxstreamz
 from rxstreamz import _bench
 from rxstreamz.cli import main, render
-from tests.conftest import wait_for_threads
+from tests.support import no_new_threads
 
 ROW_KEYS = {
     "allocs_per_item",
@@ -66,13 +65,15 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     """One quick run of every table, shared by the tests (capsys is per test)."""
     path = tmp_path_factory.mktemp("bench") / "bench.json"
     out, err = io.StringIO(), io.StringIO()
-    before = set(threading.enumerate())
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        no_new_threads("a benchmark run left threads behind"),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         status = main(
             ["bench", "--quick", "--items", "2000", "--progress", "plain", "--json", str(path)]
         )
     assert status == 0
-    assert wait_for_threads(before) == [], "a benchmark run left threads behind"
     document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return document, out.getvalue(), err.getvalue()
 
@@ -342,10 +343,11 @@ def test_cpu_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_chart_tables_run_only_when_named(tmp_path: Path) -> None:
     path = tmp_path / "charts.json"
     argv = ["bench", "--quick", "--items", "400", "--table", "growth", "--table", "workers"]
-    before = set(threading.enumerate())
-    with contextlib.redirect_stdout(io.StringIO()) as out:
+    with (
+        no_new_threads("a benchmark run left threads behind"),
+        contextlib.redirect_stdout(io.StringIO()) as out,
+    ):
         assert main([*argv, "--progress", "none", "--json", str(path)]) == 0
-    assert wait_for_threads(before) == [], "a benchmark run left threads behind"
     rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
     growth = [(r["case"], r["impl"], r["items"]) for r in rows if r["table"] == "growth"]
     assert growth == [

@@ -20,13 +20,12 @@ from typing import Any
 
 import pytest
 import reactivex as rx
-from reactivex import Observable, abc
+from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.notification import OnError
 from reactivex.scheduler import NewThreadScheduler
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
-from typing_extensions import override
 
 from rxstreamz import (
     DeadLetter,
@@ -50,37 +49,15 @@ from rxstreamz import (
     to_iterator,
     unbatch,
 )
-from tests.conftest import Boom, on_completed, on_next, wait_for_threads
-
-WAIT = 10.0  # upper bound for every wait on a real thread; reached only on failure
-
-
-class Recorder(abc.ObserverBase[Any]):
-    """A subscriber that records items and the single terminal event, thread-safely."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self.errors: list[Exception] = []
-        self.completions = 0
-        self.done = threading.Event()
-        self.lock = threading.Lock()
-
-    @override
-    def on_next(self, value: Any) -> None:
-        with self.lock:
-            self.items.append(value)
-
-    @override
-    def on_error(self, error: Exception) -> None:
-        with self.lock:
-            self.errors.append(error)
-        self.done.set()
-
-    @override
-    def on_completed(self) -> None:
-        with self.lock:
-            self.completions += 1
-        self.done.set()
+from tests.support import (
+    DISPOSED,
+    TIMEOUT,
+    Boom,
+    Recorder,
+    on_completed,
+    on_next,
+    wait_for_threads,
+)
 
 
 def threaded_source(items: Any) -> Observable[Any]:
@@ -120,7 +97,7 @@ def test_buffer_async_map_batch_unbatch_delivers_every_item_once_in_order() -> N
         unbatch(),
     ).subscribe(recorder)
 
-    assert recorder.done.wait(WAIT), "pipeline did not complete"
+    assert recorder.done.wait(TIMEOUT), "pipeline did not complete"
     assert recorder.errors == []
     assert recorder.completions == 1
     assert recorder.items == [2 * x for x in range(count)]
@@ -148,8 +125,8 @@ def test_two_subscriptions_of_one_threaded_pipeline_are_independent() -> None:
     first, second = Recorder(), Recorder()
     pipeline.subscribe(first)
     pipeline.subscribe(second)
-    assert first.done.wait(WAIT)
-    assert second.done.wait(WAIT)
+    assert first.done.wait(TIMEOUT)
+    assert second.done.wait(TIMEOUT)
     assert first.items == second.items == list(range(1, 2_001))
 
 
@@ -178,7 +155,7 @@ def test_dispose_mid_stream_from_another_thread_stops_everything(stop_after: int
         buffer_(64), async_map(double_slowly, workers=8), batch(100, max_latency=0.01), unbatch()
     ).subscribe(on_next)
 
-    assert reached.wait(WAIT), "the pipeline never got going"
+    assert reached.wait(TIMEOUT), "the pipeline never got going"
 
     def stop() -> None:
         subscription.dispose()
@@ -186,7 +163,7 @@ def test_dispose_mid_stream_from_another_thread_stops_everything(stop_after: int
 
     stopper = threading.Thread(target=stop)
     stopper.start()
-    stopper.join(WAIT)
+    stopper.join(TIMEOUT)
     assert not stopper.is_alive(), "dispose() did not return"
     # Quiescence: once every pipeline thread (source, drain, workers, timers) is
     # gone, nothing can emit any more.
@@ -199,7 +176,7 @@ def test_dispose_mid_stream_from_another_thread_stops_everything(stop_after: int
 def test_take_after_async_map_disposes_from_a_worker_thread() -> None:
     pool = async_map(double_slowly, workers=4)
     got = collect(
-        threaded_source(itertools.count()).pipe(buffer_(16), pool, take_(300)), timeout=WAIT
+        threaded_source(itertools.count()).pipe(buffer_(16), pool, take_(300)), timeout=TIMEOUT
     )
     assert got == [2 * x for x in range(300)]
     assert pool.stats().completed >= 300
@@ -226,7 +203,7 @@ def test_failing_map_after_async_map_reaches_subscriber_once_unchanged() -> None
         unbatch(),
     ).subscribe(recorder)
 
-    assert recorder.done.wait(WAIT)
+    assert recorder.done.wait(TIMEOUT)
     assert recorder.errors == [error]
     assert recorder.completions == 0
     assert type(recorder.errors[0]) is Boom
@@ -247,7 +224,7 @@ def test_failing_worker_function_in_async_map_stops_the_threaded_source() -> Non
     pool = async_map(enrich, workers=4, name="enrich")
     threaded_source(itertools.count()).pipe(buffer_(8), pool, map_(str)).subscribe(recorder)
 
-    assert recorder.done.wait(WAIT)
+    assert recorder.done.wait(TIMEOUT)
     assert len(recorder.errors) == 1
     assert isinstance(recorder.errors[0], Boom)
     assert any("'enrich'" in note for note in getattr(recorder.errors[0], "__notes__", []))
@@ -282,7 +259,7 @@ def test_skip_mode_across_families_counts_dead_letters_and_keeps_order() -> None
         buffer, pool, parser, batch(25, max_latency=0.01), unbatch()
     ).subscribe(recorder)
 
-    assert recorder.done.wait(WAIT)
+    assert recorder.done.wait(TIMEOUT)
     assert recorder.errors == []
     assert recorder.items == [x for x in range(1_000) if x % 10 not in (3, 7)]
     assert sorted((d.processor, d.item) for d in letters) == sorted(
@@ -334,7 +311,7 @@ def test_throttle_retry_dead_letter_in_virtual_time(scheduler: TestScheduler) ->
         on_next(300.0, 5),
         on_completed(300.0),
     )
-    result = scheduler.start(lambda: source.pipe(pacer, retrier, sink), disposed=1000)
+    result = scheduler.start(lambda: source.pipe(pacer, retrier, sink), disposed=DISPOSED)
 
     # throttle releases one item per second from 300; item 2 is retried 0.25 s
     # later; item 4 exhausts retry_ at 303.25 (skipped); store fails on 30 at
@@ -386,7 +363,7 @@ def test_throttle_retry_raise_mode_forwards_exhaustion_after_earlier_items(
             throttle(2.0, scheduler=scheduler),
             retry_(always_fails, max_attempts=3, base_delay=0.1, jitter=False, scheduler=scheduler),
         ),
-        disposed=1000,
+        disposed=DISPOSED,
     )
     assert len(result.messages) == 2
     assert result.messages[0] == on_next(300.0, 1)
@@ -403,7 +380,7 @@ def test_throttle_retry_raise_mode_forwards_exhaustion_after_earlier_items(
 
 
 def _drain(iterator: Any, into: list[Any], started: threading.Barrier) -> None:
-    started.wait(WAIT)
+    started.wait(TIMEOUT)
     into.extend(iterator)
 
 
@@ -426,7 +403,7 @@ def test_partition_branches_through_buffers_into_iterators_on_threads() -> None:
     for consumer in consumers:
         consumer.start()
     for consumer in consumers:
-        consumer.join(WAIT)
+        consumer.join(TIMEOUT)
     assert not any(c.is_alive() for c in consumers), "deadlock: a consumer never finished"
     for index, got in enumerate(results):
         assert got == list(range(index, count, 3))
@@ -445,7 +422,7 @@ def test_fan_out_branches_with_slow_and_fast_consumers_lose_nothing() -> None:
     started = threading.Barrier(2)
 
     def slow_drain(iterator: Any) -> None:
-        started.wait(WAIT)
+        started.wait(TIMEOUT)
         for index, item in enumerate(iterator):
             if index % 500 == 0:
                 threading.Event().wait(0.005)  # makes this consumer the slow one
@@ -460,7 +437,7 @@ def test_fan_out_branches_with_slow_and_fast_consumers_lose_nothing() -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(WAIT)
+        thread.join(TIMEOUT)
     assert not any(t.is_alive() for t in threads), "deadlock between branches"
     assert fast_items == [-x for x in range(count)]
     assert slow_items == list(range(count))
@@ -511,7 +488,8 @@ def test_collect_of_threaded_pipeline_reraises_a_worker_error_with_its_note() ->
 
     with pytest.raises(Boom) as caught:
         collect(
-            threaded_source(range(100)).pipe(buffer_(4), async_map(check, workers=3)), timeout=WAIT
+            threaded_source(range(100)).pipe(buffer_(4), async_map(check, workers=3)),
+            timeout=TIMEOUT,
         )
     assert any("'async_map'" in note for note in getattr(caught.value, "__notes__", []))
 
@@ -528,7 +506,7 @@ def test_dispose_releases_async_map_blocked_on_a_full_downstream_buffer() -> Non
     def slow_consumer(value: int) -> None:
         seen.append(value)
         entered.set()
-        gate.wait(WAIT)  # holds the buffer's drain until the test releases it
+        gate.wait(TIMEOUT)  # holds the buffer's drain until the test releases it
 
     downstream = buffer_(4)
     pool = async_map(lambda x: x, workers=4)
@@ -537,12 +515,12 @@ def test_dispose_releases_async_map_blocked_on_a_full_downstream_buffer() -> Non
         .pipe(buffer_(8), pool, downstream)
         .subscribe(slow_consumer)
     )
-    assert entered.wait(WAIT)
+    assert entered.wait(TIMEOUT)
     # Everything upstream fills up and blocks: the drain holds one item, the
     # downstream buffer 4, async_map its whole bound, the first buffer 8.
     stopper = threading.Thread(target=subscription.dispose)
     stopper.start()
-    stopper.join(WAIT)
+    stopper.join(TIMEOUT)
     assert not stopper.is_alive(), "dispose() blocked behind a full buffer"
     gate.set()
     assert seen == list(range(len(seen)))
@@ -558,7 +536,7 @@ def test_upstream_error_flushes_through_buffer_async_map_and_batch_in_order() ->
     source.pipe(
         buffer_(16), async_map(double_slowly, workers=4), batch(64, max_latency=5.0), unbatch()
     ).subscribe(recorder)
-    assert recorder.done.wait(WAIT)
+    assert recorder.done.wait(TIMEOUT)
     assert recorder.errors == [error]
     assert recorder.items == [2 * x for x in range(1_000)]
 
@@ -579,13 +557,13 @@ def test_lossy_buffers_after_async_map_count_every_item(make: Any) -> None:
     def consume(value: int) -> None:
         if not recorder.items:
             # the first item stalls the drain until the buffer has overflowed
-            assert overflowed.wait(WAIT)
+            assert overflowed.wait(TIMEOUT)
         recorder.on_next(value)
 
     threaded_source(range(500)).pipe(async_map(lambda x: x, workers=4), lossy).subscribe(
         consume, recorder.on_error, recorder.on_completed
     )
-    assert recorder.done.wait(WAIT)
+    assert recorder.done.wait(TIMEOUT)
     assert recorder.errors == []
     s = lossy.stats()
     assert s.received == 500
@@ -604,7 +582,7 @@ def test_lossy_buffers_after_async_map_count_every_item(make: Any) -> None:
 def test_partition_into_async_map_per_branch_and_fan_in_keeps_per_key_order() -> None:
     branches = threaded_source(range(3_000)).pipe(partition_(lambda x: f"k{x % 7}", 3))
     merged = fan_in(*(b.pipe(buffer_(16), async_map(lambda x: x, workers=2)) for b in branches))
-    got = collect(merged, timeout=WAIT)
+    got = collect(merged, timeout=TIMEOUT)
     assert sorted(got) == list(range(3_000))
     for key in range(7):
         mine = [x for x in got if x % 7 == key]
@@ -625,7 +603,8 @@ def test_retry_on_real_timers_after_async_map_recovers_in_order() -> None:
 
     retrier = retry_(flaky, max_attempts=2, base_delay=0.001, jitter=False)
     got = collect(
-        threaded_source(range(500)).pipe(async_map(lambda x: x, workers=4), retrier), timeout=WAIT
+        threaded_source(range(500)).pipe(async_map(lambda x: x, workers=4), retrier),
+        timeout=TIMEOUT,
     )
     assert got == list(range(500))
     r = retrier.stats()
@@ -649,7 +628,7 @@ def test_dispose_with_retry_waits_and_throttle_pacing_pending_on_real_timers() -
         )
         .subscribe()
     )
-    assert first.wait(WAIT)
+    assert first.wait(TIMEOUT)
     subscription.dispose()
     # no_thread_leak: the 0.5 s back-off timer is cancelled, not left to fire
 
@@ -658,7 +637,7 @@ def test_dispose_with_retry_waits_and_throttle_pacing_pending_on_real_timers() -
 def test_throttle_then_take_stops_an_endless_threaded_source() -> None:
     got = collect(
         threaded_source(itertools.count()).pipe(throttle(20_000.0, burst=10), take_(100)),
-        timeout=WAIT,
+        timeout=TIMEOUT,
     )
     assert got == list(range(100))
 
@@ -678,7 +657,7 @@ def test_dead_letter_subject_sink_on_worker_threads() -> None:
         threaded_source(range(300)).pipe(
             async_map(lambda x: x, workers=4), dead_letter(store, sink=sink)
         ),
-        timeout=WAIT,
+        timeout=TIMEOUT,
     )
     assert got == [x for x in range(300) if x % 9]
     assert letters == list(range(0, 300, 9))
@@ -716,7 +695,7 @@ def test_async_source_into_async_def_workers_is_held_to_their_pace() -> None:
     pool = async_map(enrich, workers=8)
     got = collect(
         from_async_iterable(numbers()).pipe(pool, batch(16, max_latency=0.01), unbatch()),
-        timeout=WAIT,
+        timeout=TIMEOUT,
     )
     assert got == [2 * x for x in range(300)]
     # the source runs on its own loop thread and is paused by the bounded queue,

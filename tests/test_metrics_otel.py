@@ -13,15 +13,13 @@ import reactivex as rx
 from opentelemetry.metrics import Meter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 
 from rxstreamz import StreamStats, async_map, collect, dedupe, map_, retry_, sample_
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz.metrics._sources import read
 from rxstreamz.metrics.otel import OpenTelemetryMetrics
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
+from tests.support import on_completed, on_next
 
 
 def parse_int(text: str) -> int:
@@ -46,26 +44,31 @@ class FakeBreaker:
         return BreakerLike(requests=20, failures=11, rejected=4, state="open")
 
 
+def points(reader: InMemoryMetricReader) -> dict[Key, float]:
+    """Every data point ``reader`` holds: its value (a histogram's sum), by name and attributes."""
+    data = reader.get_metrics_data()
+    assert data is not None
+    found: dict[Key, float] = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    attributes = frozenset(
+                        (str(k), str(v)) for k, v in (point.attributes or {}).items()
+                    )
+                    found[(metric.name, attributes)] = float(
+                        getattr(point, "value", getattr(point, "sum", 0.0))
+                    )
+    return found
+
+
 @dataclass
 class Telemetry:
     reader: InMemoryMetricReader
     meter: Meter
 
     def points(self) -> dict[Key, float]:
-        data = self.reader.get_metrics_data()
-        assert data is not None
-        found: dict[Key, float] = {}
-        for resource in data.resource_metrics:
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    for point in metric.data.data_points:
-                        attributes = frozenset(
-                            (str(k), str(v)) for k, v in (point.attributes or {}).items()
-                        )
-                        found[(metric.name, attributes)] = float(
-                            getattr(point, "value", getattr(point, "sum", 0.0))
-                        )
-        return found
+        return points(self.reader)
 
     def kinds(self) -> dict[str, str]:
         data = self.reader.get_metrics_data()

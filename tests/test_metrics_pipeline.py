@@ -20,6 +20,7 @@ from rxstreamz import async_map, circuit_breaker, dropping_buffer
 from rxstreamz.metrics._sources import GAUGES
 from rxstreamz.metrics.otel import OpenTelemetryMetrics
 from rxstreamz.metrics.prometheus import PrometheusMetrics
+from tests.test_metrics_otel import points
 
 Tracker = PrometheusMetrics | OpenTelemetryMetrics
 
@@ -107,20 +108,10 @@ def test_opentelemetry_counts_match_the_pipeline() -> None:
     provider = MeterProvider(metric_readers=[reader])
     try:
         run = run_pipeline(OpenTelemetryMetrics(provider.get_meter("pipeline-test")))
-        data = reader.get_metrics_data()
+        got = points(reader)  # asserts that the reader holds data
     finally:
         provider.shutdown()
     assert run.delivered == [0]
-    assert data is not None
-    got: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
-    for resource in data.resource_metrics:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                for point in metric.data.data_points:
-                    attributes = frozenset(
-                        (str(k), str(v)) for k, v in (point.attributes or {}).items()
-                    )
-                    got[(metric.name, attributes)] = float(getattr(point, "value", 0.0))
 
     def attrs(**pairs: str) -> frozenset[tuple[str, str]]:
         return frozenset(pairs.items())

@@ -13,7 +13,7 @@ pytest.importorskip("prometheus_client")
 import reactivex as rx
 from prometheus_client import CollectorRegistry, generate_latest
 from reactivex import Observable
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 
 import rxstreamz
 from rxstreamz import (
@@ -35,9 +35,7 @@ from rxstreamz import (
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz.metrics._sources import GAUGES, read
 from rxstreamz.metrics.prometheus import PrometheusMetrics
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
+from tests.support import on_completed, on_next
 
 
 def parse_int(text: str) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 import reactivex as rx
@@ -17,25 +15,13 @@ from rxstreamz import buffer_
 from rxstreamz._flow import FlowControl, producing
 from rxstreamz._queue import BoundedQueue
 from rxstreamz.errors import BackpressureError
+from tests.support import start_thread, wait_until
 
 # Without the rules under test a producer would block for ever: a watchdog per test.
 pytestmark = pytest.mark.timeout(30)
 
 
-def until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Bounded polling for a state another thread reaches (not a timing assumption)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
-
-
-def start(target: Callable[[], object]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
+WAIT = 5.0  # upper bound for waiting on a state another thread reaches
 
 
 # -- an async producer on the loop is paused, not blocked ---------------------------------
@@ -263,7 +249,7 @@ def test_an_async_producer_into_a_thread_drained_buffer_is_paused(no_thread_leak
 
     def sink(item: int) -> None:
         if item == 0:  # hold the drain until the producer has filled the buffer
-            paused_seen.append(until(lambda: flows[0].paused))
+            paused_seen.append(wait_until(lambda: flows[0].paused, WAIT))
         received.append(item)
 
     async def main() -> None:
@@ -350,8 +336,8 @@ def test_the_second_thread_to_close_a_cycle_fails(no_thread_leak: None) -> None:
         second.claim_consumer()
         outcome.append(first.put(1))
 
-    thread = start(other)
-    assert until(lambda: first.blocked_producers == 1)
+    thread = start_thread(other)
+    assert wait_until(lambda: first.blocked_producers == 1, WAIT)
     with pytest.raises(BackpressureError) as info:
         second.put(1)
     assert str(info.value) == (
@@ -378,10 +364,12 @@ def test_a_cycle_through_three_queues_is_detected(no_thread_leak: None) -> None:
         claimed.wait(5)
         fed.put(1)
 
-    c_thread = start(lambda: drain_then_feed(queues[2], queues[0]))  # c's drain feeds a
-    b_thread = start(lambda: drain_then_feed(queues[1], queues[2]))  # b's drain feeds c
+    c_thread = start_thread(lambda: drain_then_feed(queues[2], queues[0]))  # c's drain feeds a
+    b_thread = start_thread(lambda: drain_then_feed(queues[1], queues[2]))  # b's drain feeds c
     claimed.wait(5)
-    assert until(lambda: queues[0].blocked_producers == 1 and queues[2].blocked_producers == 1)
+    assert wait_until(
+        lambda: queues[0].blocked_producers == 1 and queues[2].blocked_producers == 1, WAIT
+    )
     error = queues[1].wait_error()
     assert error is not None
     assert "'b', drained by a thread waiting for 'c', drained by a thread waiting for 'a'" in str(
@@ -416,13 +404,13 @@ def test_a_chain_of_waits_that_ends_elsewhere_still_blocks(no_thread_leak: None)
         first.put(1)
         second.pop()
 
-    drainer = start(drain_first)
+    drainer = start_thread(drain_first)
     assert drainer_ready.wait(5)
-    feeder = start(drain_second_feeding_first)
-    assert until(lambda: first.blocked_producers == 1)
+    feeder = start_thread(drain_second_feeding_first)
+    assert wait_until(lambda: first.blocked_producers == 1, WAIT)
     assert second.wait_error() is None
-    producer = start(lambda: second.put(1))  # waits on second -> first -> a free thread
-    assert until(lambda: second.blocked_producers == 1)
+    producer = start_thread(lambda: second.put(1))  # waits on second -> first -> a free thread
+    assert wait_until(lambda: second.blocked_producers == 1, WAIT)
     release_first.set()
     for thread in (drainer, feeder, producer):
         thread.join(5)
@@ -446,7 +434,7 @@ def test_release_consumer_withdraws_only_the_callers_own_claim(no_thread_leak: N
     queue.put(0)
     queue.claim_consumer()
     assert queue.wait_error() is not None
-    other = start(queue.release_consumer)  # not the claimant: no effect
+    other = start_thread(queue.release_consumer)  # not the claimant: no effect
     other.join(5)
     assert queue.wait_error() is not None
     queue.release_consumer()

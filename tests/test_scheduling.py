@@ -112,7 +112,7 @@ class SteppingScheduler(Scheduler):
     ) -> abc.DisposableBase:
         return self.schedule_relative(self.to_datetime(duetime) - self.now, action, state)
 
-    def at(self, seconds: float, action: Callable[[], object]) -> None:
+    def call_at(self, seconds: float, action: Callable[[], object]) -> None:
         """Run ``action`` at true time ``seconds``."""
         due = round(seconds * 1_000_000)
 
@@ -127,7 +127,7 @@ class SteppingScheduler(Scheduler):
         def step() -> None:
             self.time.step_us += round(seconds * 1_000_000)
 
-        self.at(at, step)
+        self.call_at(at, step)
 
     def run_until(self, seconds: float) -> None:
         """Run every action due up to true time ``seconds`` (bounded: at most 10,000)."""
@@ -169,10 +169,10 @@ def run(
         lambda value: out.append((fake.time.seconds, value)), scheduler=fake
     )
     for when, item in items:
-        fake.at(when, lambda item=item: subject.on_next(item))
+        fake.call_at(when, lambda item=item: subject.on_next(item))
     fake.step_wall(step, step_at)
     if complete_at is not None:
-        fake.at(complete_at, subject.on_completed)
+        fake.call_at(complete_at, subject.on_completed)
     fake.run_until(until)
     return out
 

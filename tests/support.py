@@ -1,0 +1,414 @@
+"""Plain helpers the tests share: virtual-time builders, a recording observer, bounded waits.
+
+Fixtures live in ``tests/conftest.py``; everything here is imported explicitly
+(``from tests.support import Recorder, on_next``).
+
+Virtual time: ``TestScheduler`` counts seconds from the epoch, and a test
+written against ``scheduler.start()`` sees three fixed instants, named below
+after RxPY's ``ReactiveTest``: the observable is created at ``CREATED``,
+subscribed at ``SUBSCRIBED`` and disposed at ``DISPOSED``. The message
+builders take those seconds as floats (RxPY annotates them as ``int``).
+
+Real time: nothing here sleeps for an outcome. ``wait_until`` polls a
+condition with a deadline, ``Recorder.wait`` waits for the terminal event
+with one, and ``wait_for_threads`` waits for threads to end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Generator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import reactivex
+from reactivex import Observable, abc, typing
+from reactivex.disposable import Disposable, SingleAssignmentDisposable
+from reactivex.subject import Subject
+from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing.recorded import Recorded
+from reactivex.testing.subscription import Subscription
+
+from rxstreamz import _flow
+
+# -- virtual time ---------------------------------------------------------------------------
+
+CREATED = float(ReactiveTest.created)
+"""When ``TestScheduler.start()`` creates the observable under test (100 s)."""
+SUBSCRIBED = float(ReactiveTest.subscribed)
+"""When ``TestScheduler.start()`` subscribes to it (200 s)."""
+DISPOSED = float(ReactiveTest.disposed)
+"""When ``TestScheduler.start()`` disposes the subscription by default (1000 s)."""
+
+
+def on_next(seconds: float, value: Any) -> Recorded[Any]:
+    """An item ``value`` at virtual time ``seconds`` (a message of a hot source or a result)."""
+    return ReactiveTest.on_next(cast(int, seconds), value)
+
+
+def on_completed(seconds: float) -> Recorded[Any]:
+    """Completion at virtual time ``seconds``."""
+    return ReactiveTest.on_completed(cast(int, seconds))
+
+
+def on_error(seconds: float, error: Exception | str) -> Recorded[Any]:
+    """An error at virtual time ``seconds`` (a string matches any exception of that message)."""
+    return ReactiveTest.on_error(cast(int, seconds), error)
+
+
+def subscribe(start: float, end: float = DISPOSED) -> Subscription:
+    """A subscription from ``start`` to ``end`` virtual seconds, as a source records it."""
+    return ReactiveTest.subscribe(cast(int, start), cast(int, end))
+
+
+def at(seconds: float) -> datetime:
+    """The ``datetime`` TestScheduler reports at virtual time ``seconds``.
+
+    >>> at(1.5)
+    datetime.datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=datetime.timezone.utc)
+    """
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+@dataclass
+class Timer:
+    """One action a ``SpyScheduler`` was asked to schedule."""
+
+    due: float
+    """Virtual time it is due at."""
+    armed: float
+    """Virtual time at which it was scheduled."""
+    name: str
+    """The ``__name__`` of the scheduled action (``""`` when it has none)."""
+    handle: abc.DisposableBase
+    ran: bool = False
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether it was disposed (an action that ran and was disposed counts too)."""
+        return isinstance(self.handle, SingleAssignmentDisposable) and self.handle.is_disposed
+
+
+class SpyScheduler(TestScheduler):
+    """A TestScheduler that records every action it schedules, as a ``Timer``.
+
+    ``watch()`` starts a fresh record, so a test can leave out what
+    ``scheduler.start()`` and the hot source's messages scheduled.
+    """
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timers: list[Timer] = []
+
+    def watch(self) -> None:
+        """Forget the timers recorded so far; record only those scheduled from now on."""
+        self.timers = []
+
+    def schedule_absolute(
+        self,
+        duetime: typing.AbsoluteTime,
+        action: typing.ScheduledAction[Any],
+        state: Any = None,
+    ) -> abc.DisposableBase:
+        """Schedule ``action`` as TestScheduler does, recording it."""
+        timer: Timer | None = None
+
+        def run(scheduler: abc.SchedulerBase, state: Any = None) -> abc.DisposableBase | None:
+            if timer is not None:
+                timer.ran = True
+            return action(scheduler, state)
+
+        handle = super().schedule_absolute(duetime, run, state)
+        timer = Timer(
+            due=self.to_seconds(duetime),
+            armed=float(self.clock),
+            name=getattr(action, "__name__", ""),
+            handle=handle,
+        )
+        self.timers.append(timer)
+        return handle
+
+    def pending(self) -> int:
+        """How many recorded timers have neither run nor been cancelled."""
+        return sum(1 for timer in self.timers if not timer.ran and not timer.cancelled)
+
+    def live_timers_after(self, when: float) -> list[float]:
+        """Due times of the recorded timers later than ``when`` that were never cancelled."""
+        return [timer.due for timer in self.timers if timer.due > when and not timer.cancelled]
+
+    def cancelled(self, due: float) -> list[bool]:
+        """For each recorded timer due at ``due``, in order: whether it was cancelled."""
+        return [timer.cancelled for timer in self.timers if timer.due == due]
+
+
+def run(
+    scheduler: TestScheduler,
+    messages: list[Any],
+    build: Callable[[Observable[Any]], Observable[Any]],
+    disposed: float = DISPOSED,
+) -> tuple[list[Any], list[Subscription]]:
+    """Run ``build(hot source of messages)`` on ``scheduler``; return messages and subscriptions."""
+    source = scheduler.create_hot_observable(*messages)
+    result = scheduler.start(lambda: build(source), disposed=disposed)
+    return result.messages, source.subscriptions
+
+
+def dispose_while_emitting(
+    operator: Callable[[Observable[int]], Observable[Any]], clock: TestScheduler, until: float
+) -> tuple[bool, int]:
+    """Dispose from this thread while downstream is inside an ``on_next`` made by a timer.
+
+    ``operator`` must use ``clock``; one item is pushed at the start, then
+    another thread advances ``clock`` to ``until`` so that a timer emits on that
+    thread. Its downstream ``on_next`` waits (at most 2 s) until this thread's
+    ``dispose()`` has returned.
+
+    Returns:
+        Whether ``dispose()`` returned while that ``on_next`` was still running
+        (it did not wait for downstream), and how many items downstream got.
+    """
+    subject: Subject[int] = Subject()
+    inside = threading.Event()
+    released = threading.Event()
+    outcome: list[bool] = []
+
+    def on_next(_value: object) -> None:
+        inside.set()
+        outcome.append(released.wait(2))
+
+    subscription = subject.pipe(operator).subscribe(on_next)
+    subject.on_next(1)
+    worker = threading.Thread(target=clock.advance_to, args=(until,))
+    worker.start()
+    assert inside.wait(5), "no timer emission reached downstream"
+    subscription.dispose()
+    released.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    return outcome[0], len(outcome)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class Boom(Exception):
+    """The exception the tests raise on purpose."""
+
+
+class Abort(BaseException):
+    """Neither an ``Exception`` nor ``KeyboardInterrupt``/``SystemExit``."""
+
+
+class Ambiguous:
+    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
+def ambiguous_on(bad: int) -> Callable[[int], object]:
+    """A predicate that answers ``True``, except an ``Ambiguous`` result for ``bad``."""
+
+    def predicate(n: int) -> object:
+        return Ambiguous() if n == bad else True
+
+    return predicate
+
+
+# -- sources ----------------------------------------------------------------------------------
+
+
+def pushed(count: int, returned: list[int]) -> Observable[int]:
+    """``count`` ints pushed in one loop that records each ``on_next`` that returned."""
+
+    def push(observer: abc.ObserverBase[int], _: abc.SchedulerBase | None = None) -> Disposable:
+        for n in range(count):
+            observer.on_next(n)  # returns normally, also after the stream failed
+            returned.append(n)
+        observer.on_completed()
+        return Disposable()
+
+    return reactivex.create(push)
+
+
+# -- real time --------------------------------------------------------------------------------
+
+TIMEOUT = 10.0
+"""Seconds a wait on a real thread may take before the test fails (reached only on failure)."""
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
+    """Poll ``predicate`` until it holds; whether it did within ``timeout`` seconds.
+
+    For a state another thread reaches (not a timing assumption): returns as
+    soon as it holds. Use it as ``assert wait_until(...)``.
+
+    >>> wait_until(lambda: True)
+    True
+    >>> wait_until(lambda: False, timeout=0.01)
+    False
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def wait_for_threads(
+    before: Collection[threading.Thread], timeout: float = 5.0
+) -> list[threading.Thread]:
+    """Wait until no thread outside ``before`` is alive; return the ones still alive."""
+
+    def extra() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()]
+
+    wait_until(lambda: not extra(), timeout)
+    return extra()
+
+
+@contextmanager
+def no_new_threads(message: str = "threads outlived the test") -> Generator[None]:
+    """Fail if the block leaves a thread running that was not there before it."""
+    before = set(threading.enumerate())
+    yield
+    leaked = wait_for_threads(before)
+    assert not leaked, f"{message}: {leaked}"
+
+
+def produce(subject: Subject[int], seconds: float, pause_every: int = 0) -> int:
+    """Push 0, 1, 2, ... for about ``seconds``; optionally idle briefly every few items."""
+    idle = threading.Event()
+    deadline = time.monotonic() + seconds
+    count = 0
+    while time.monotonic() < deadline:
+        subject.on_next(count)
+        count += 1
+        if pause_every and count % pause_every == 0:
+            idle.wait(0.004)  # shapes the load (creates gaps); nothing waits on it
+    subject.on_completed()
+    return count
+
+
+def start_thread(target: Callable[[], object]) -> threading.Thread:
+    """Run ``target`` on a new daemon thread (a hung one cannot keep the run alive)."""
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+class Recorder(abc.ObserverBase[Any]):
+    """An observer that records what it gets, from any thread, and signals the end.
+
+    Attributes:
+        items: The items, in arrival order.
+        errors: Every ``on_error`` (a well-behaved stream sends at most one).
+        completions: How many ``on_completed`` calls arrived.
+        done: Set by the first terminal event.
+        threads: Names of the threads that delivered items.
+        thread_ids: Their ``threading.get_ident()``.
+        overlapped: Whether two ``on_next`` calls ever ran at the same time.
+    """
+
+    def __init__(
+        self,
+        on_item: Callable[[Any], object] | None = None,
+        on_end: Callable[[], object] | None = None,
+    ) -> None:
+        """``on_item`` runs with each item before it is recorded; ``on_end`` after the end."""
+        self._on_item = on_item
+        self._on_end = on_end
+        self.items: list[Any] = []
+        self.errors: list[Exception] = []
+        self.completions = 0
+        self.done = threading.Event()
+        self.threads: set[str] = set()
+        self.thread_ids: set[int] = set()
+        self.overlapped = False
+        self._lock = threading.Lock()
+        self._busy = False
+
+    @property
+    def error(self) -> Exception | None:
+        """The last error received, or None."""
+        return self.errors[-1] if self.errors else None
+
+    @property
+    def completed(self) -> bool:
+        """Whether the stream completed."""
+        return self.completions > 0
+
+    def on_next(self, value: Any) -> None:
+        with self._lock:
+            if self._busy:
+                self.overlapped = True
+            self._busy = True
+        try:
+            self.threads.add(threading.current_thread().name)
+            self.thread_ids.add(threading.get_ident())
+            if self._on_item is not None:
+                self._on_item(value)
+            with self._lock:
+                self.items.append(value)
+        finally:
+            with self._lock:
+                self._busy = False
+
+    def on_error(self, error: Exception) -> None:
+        with self._lock:
+            self.errors.append(error)
+        self._end()
+
+    def on_completed(self) -> None:
+        with self._lock:
+            self.completions += 1
+        self._end()
+
+    def _end(self) -> None:
+        self.done.set()
+        if self._on_end is not None:
+            self._on_end()
+
+    def wait(self, timeout: float = TIMEOUT) -> None:
+        """Fail unless the stream ends within ``timeout`` seconds."""
+        assert self.done.wait(timeout), "the stream did not end"
+
+    def subscribe(
+        self, source: Observable[Any], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        """Subscribe this recorder to ``source``."""
+        return source.subscribe(self, scheduler=scheduler)
+
+
+class Pausing(Recorder):
+    """A Recorder that pauses the flow published with chosen items, as a full queue would.
+
+    A source that publishes its flow control (``_flow.current()``) while it
+    pushes is paused by this observer after each item in ``pause_on``;
+    ``resume()`` resumes every flow it paused.
+    """
+
+    def __init__(self, pause_on: Collection[object] = ()) -> None:
+        super().__init__()
+        self.pause_on = pause_on
+        self.flows: list[_flow.FlowControl] = []
+
+    def on_next(self, value: Any) -> None:
+        super().on_next(value)
+        if value in self.pause_on:
+            flow = _flow.current()
+            assert flow is not None, "the source publishes its flow while it pushes"
+            flow.pause(self)
+            self.flows.append(flow)
+
+    def resume(self) -> None:
+        """Resume every flow this observer paused."""
+        for flow in self.flows:
+            flow.resume(self)
+        self.flows.clear()
