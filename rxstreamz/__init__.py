@@ -17,6 +17,7 @@ from rxstreamz.aggregate import (
 )
 from rxstreamz.breaker import (
     CircuitBreaker,
+    CircuitBreakerOperatorStats,
     CircuitBreakerStats,
     CircuitState,
     circuit_breaker,
@@ -129,6 +130,7 @@ __all__ = [
     "BackpressureError",
     "Channel",
     "CircuitBreaker",
+    "CircuitBreakerOperatorStats",
     "CircuitBreakerStats",
     "CircuitOpenError",
     "CircuitState",
