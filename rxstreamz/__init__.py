@@ -21,6 +21,7 @@ from rxstreamz.aggregate import (
 )
 from rxstreamz.breaker import (
     CircuitBreaker,
+    CircuitBreakerOperatorStats,
     CircuitBreakerStats,
     CircuitState,
     circuit_breaker,
@@ -141,6 +142,7 @@ __all__ = [
     "BreakerOperator",
     "Channel",
     "CircuitBreaker",
+    "CircuitBreakerOperatorStats",
     "CircuitBreakerStats",
     "CircuitOpenError",
     "CircuitState",

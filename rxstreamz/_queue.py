@@ -91,6 +91,7 @@ from reactivex import abc
 from reactivex.scheduler import ImmediateScheduler, TrampolineScheduler, VirtualTimeScheduler
 
 from rxstreamz import _flow, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._asyncio import scheduler_loop
 from rxstreamz.errors import BackpressureError
 
@@ -147,15 +148,24 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueStats:
+class QueueStats(ProcessorStats):
     """A snapshot of a bounded queue's counters (``buffer_(...).stats()``).
 
+    Once the consumer is idle,
+    ``received == delivered + dropped + queued``; while it works, the items
+    taken and not yet reported delivered make up the difference.
+
     Attributes:
-        received: Items offered by the producer (every ``put``).
-        delivered: Items handed downstream.
+        received: Items offered by the producer (every ``put``), including
+            those offered after the queue stopped.
+        failed: Always 0: a queue calls no user function per item (an
+            ``on_drop`` that raises fails the stream; the item it was given
+            is counted in ``dropped``).
         dropped: Items that will never be delivered: refused or evicted by the
-            overflow policy, refused after the queue failed or closed, or
-            discarded when the subscription was disposed.
+            overflow policy, refused after the queue failed or closed, still
+            queued when the subscription was disposed or failed, or handed to
+            a downstream ``on_next`` that raised.
+        delivered: Items handed downstream.
         queued: Items waiting right now, summed over live subscriptions.
         high_watermark: The most items one queue held at once: never more
             than its capacity, except by one item per async producer the
@@ -163,9 +173,7 @@ class QueueStats:
             capacity; see ``docs/concepts/backpressure.md``).
     """
 
-    received: int
     delivered: int
-    dropped: int
     queued: int
     high_watermark: int
 
@@ -202,8 +210,9 @@ class QueueCounters:
         with self.lock:
             return QueueStats(
                 received=self.received,
-                delivered=self.delivered,
+                failed=0,
                 dropped=self.dropped,
+                delivered=self.delivered,
                 queued=sum(len(queue) for queue in self._queues),
                 high_watermark=self.high_watermark,
             )
@@ -213,6 +222,12 @@ class QueueCounters:
         with self.lock:
             self.received += n
             self.delivered += n
+
+    def count_refused(self, n: int = 1) -> None:
+        """Count ``n`` items offered after their processor stopped (received and dropped)."""
+        with self.lock:
+            self.received += n
+            self.dropped += n
 
     def count_dropped(self, n: int = 1) -> None:
         """Count ``n`` items that will never be delivered."""

@@ -6,7 +6,7 @@ Each subscription processes its items strictly in order, one at a time. An item
 may need several calls of the user function, separated by waits scheduled on the
 scheduler (never slept), and a call may return a coroutine that completes later
 on an event loop. Items that arrive meanwhile wait in the processor's bounded
-queue (SPEC 3).
+queue (``rxstreamz._queue``).
 
 Whoever holds the item in progress is its *owner*, and holds the owner lock
 (taken without blocking, never waited for): the upstream thread for an item that
@@ -24,11 +24,30 @@ call, what to count on success, and what a failure means (wait and retry, give u
 and go on, or fail the stream). Its operator class derives from ``Operator``,
 which builds each subscription's queue and step and calls ``run``.
 
-Blocking never deadlocks (SPEC 3): a producer that would wait for room in a full
-queue that only it could drain (the thread doing the owner's work, fed back by
-downstream or by ``fn``; the ``AsyncIOScheduler`` loop that runs the owner's
-timers and coroutines; a virtual-time scheduler) fails the stream with
-``BackpressureError`` instead, after the items queued before.
+Blocking never deadlocks: the queue decides (``BoundedQueue.wait_error``).
+The owner claims the queue's consumer role while it works on a bounded queue
+(``claim_consumer``) and gives it up when it lets go or parks
+(``release_consumer``), so a producer that would wait for room only it could
+make (the owner's own thread, fed back by downstream or by ``fn``; the
+``AsyncIOScheduler`` loop that runs the owner's timers and coroutines; a
+virtual-time scheduler; a cycle of queueing stages whose drains wait on each
+other) fails the stream with ``BackpressureError`` instead, after the items
+queued before. An async producer on the loop is paused, not failed.
+
+Every item is accounted for (``Counts``, one row per subscription, summed by
+the operator's ``Ledger``; the queue counts the items that waited):
+
+```text
+received == succeeded + failed + dropped + queued + in_flight
+```
+
+An item is ``dropped`` when it was queued, in progress or waiting for a retry
+(or a coroutine) as the subscription was disposed or failed. The row is
+written without a lock by the owner; once the subscription has stopped, the
+last holder of the owner lock retires it (and never lets go), so no count
+comes after it is folded in. A call still running at dispose counts its item
+as dropped when it returns; an item parked on a timer or a coroutine is
+settled by whichever of the callback and dispose takes its token first.
 """
 
 from __future__ import annotations
@@ -39,6 +58,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from types import CoroutineType
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -47,7 +67,8 @@ from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentD
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxstreamz import _scheduling, _validate
-from rxstreamz._asyncio import escaped, scheduler_loop, start_loop
+from rxstreamz._accounting import Ledger, Row
+from rxstreamz._asyncio import escaped, start_loop
 from rxstreamz._failure import annotate
 from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz.errors import BackpressureError
@@ -104,55 +125,31 @@ class Step(ABC, Generic[_T, _R]):
         """Release what the item in progress holds; the subscription is over."""
 
 
-class Tally:
-    """Success and retry counts of one subscription, written only by its owner."""
+class Counts(Row):
+    """One subscription's counts, written only by whoever holds its item in progress.
 
-    __slots__ = ("retried", "succeeded")
-
-    def __init__(self) -> None:
-        self.succeeded = 0
-        self.retried = 0
-
-
-class Tallies:
-    """The counts of every subscription of one operator, for ``stats()``.
-
-    Each live subscription counts in its own ``Tally`` without a lock
-    (one writer: its owner); a finished one is folded into the totals.
+    ``received`` counts the items taken straight from upstream (the queue
+    counts those that waited), ``dropped`` the items lost in progress (the
+    queue counts those lost while waiting).
     """
 
-    __slots__ = ("_live", "_lock", "_retried", "_succeeded")
+    __slots__ = ("retried", "succeeded")
+    retried: int
+    succeeded: int
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._live: set[Tally] = set()
-        self._succeeded = 0
-        self._retried = 0
 
-    def open(self) -> Tally:
-        """Return a new tally that counts in the totals until ``close``."""
-        tally = Tally()
-        with self._lock:
-            self._live.add(tally)
-        return tally
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """An operator's counts over every subscription, the queue's included."""
 
-    def close(self, tally: Tally) -> None:
-        """Fold ``tally`` into the totals."""
-        with self._lock:
-            if tally in self._live:
-                self._live.discard(tally)
-                self._succeeded += tally.succeeded
-                self._retried += tally.retried
-
-    def snapshot(self) -> tuple[int, int]:
-        """Return ``(succeeded, retried)`` over every subscription so far."""
-        with self._lock:
-            live = list(self._live)
-            succeeded, retried = self._succeeded, self._retried
-        return (
-            succeeded + sum(t.succeeded for t in live),
-            retried + sum(t.retried for t in live),
-        )
+    received: int
+    failed: int
+    dropped: int
+    succeeded: int
+    retried: int
+    queued: int
+    high_watermark: int
+    in_flight: int
 
 
 class Operator(ABC, Generic[_T, _R]):
@@ -176,7 +173,25 @@ class Operator(ABC, Generic[_T, _R]):
         self.max_pending = max_pending
         self._scheduler = _validate.scheduler(scheduler)
         self._queue_counters = QueueCounters()
-        self._tallies = Tallies()
+        self._ledger = Ledger(Counts)
+
+    def _totals(self) -> Totals:
+        """Return the counts over every subscription, past and present."""
+        queue = self._queue_counters.snapshot()
+        counts = self._ledger.totals()
+        succeeded, failed, lost = counts["succeeded"], counts["failed"], counts["dropped"]
+        # Taken in hand: straight from upstream, or from the queue.
+        taken = counts["received"] + queue.delivered
+        return Totals(
+            received=counts["received"] + queue.received,
+            failed=failed,
+            dropped=lost + queue.dropped,
+            succeeded=succeeded,
+            retried=counts["retried"],
+            queued=queue.queued,
+            high_watermark=queue.high_watermark,
+            in_flight=max(0, taken - succeeded - failed - lost),
+        )
 
     @abstractmethod
     def _step(self, clock: abc.SchedulerBase) -> Step[_T, _R]:
@@ -195,7 +210,7 @@ class Operator(ABC, Generic[_T, _R]):
                 counters=self._queue_counters,
                 scheduler=clock,
             )
-            return run(source, observer, clock, queue, self._step(clock), scheduler, self._tallies)
+            return run(source, observer, clock, queue, self._step(clock), scheduler, self._ledger)
 
         return Observable(subscribe)
 
@@ -210,7 +225,7 @@ def run(
     queue: BoundedQueue[_T],
     step: Step[_T, _R],
     subscribed: abc.SchedulerBase | None,
-    tallies: Tallies,
+    ledger: Ledger[Counts],
 ) -> abc.DisposableBase:
     """Subscribe ``observer`` to ``source`` processed one item at a time by ``step``.
 
@@ -221,7 +236,7 @@ def run(
         queue: Where items wait behind the one in progress.
         step: The processor's per-item logic.
         subscribed: The scheduler given to ``subscribe()``, passed upstream.
-        tallies: Where this subscription counts successes and retries.
+        ledger: Where this subscription counts what happens to its items.
 
     Returns:
         The subscription; disposing it cancels the pending wait or coroutine,
@@ -232,26 +247,32 @@ def run(
     # thread that finds the processor idle, kept across a scheduled wait or a
     # running coroutine (whose callback carries on), released when the queue is
     # empty. A threading.Lock may be released by another thread than its taker.
+    # Once the subscription has stopped, whoever holds it last retires the
+    # counts and never lets go.
     owner = threading.Lock()
     # One token per item put in the queue, taken by the owner before the item:
     # deque appends and pops are atomic, so "is anything waiting?" needs no lock.
     waiting: deque[None] = deque()
+    # One token while the item in progress waits for a timer or a coroutine:
+    # whoever pops it (the callback carrying on, or dispose counting the item
+    # as dropped) settles the item, exactly once (list.pop is atomic).
+    parked: list[None] = []
     closed = False  # no more input is accepted
     ended = False  # upstream (or our own queue) has ended the input
     ending: Exception | None = None  # the error to forward once idle; None: complete
     stopped = False  # terminal notification sent, or disposed
-    # The thread working as the owner right now (0 while the owner waits for a
-    # timer or a coroutine, or is idle): an item put by that thread (feedback
-    # from downstream, or from fn) into a full queue could never be taken.
-    active = 0
-    ident = threading.get_ident
     timer = SerialDisposable()
     upstream = SingleAssignmentDisposable()
     awaiter = Awaiter(clock)
-    tally = tallies.open()
+    row = ledger.open()
+    counters = queue.counters
     fn = step.fn
-    capacity = queue.capacity
-    loop = scheduler_loop(clock)
+    # Only a full queue asks who its consumer is, and an unbounded one is never
+    # full: the owner claims the consumer role (so that a producer on its
+    # thread, fed back by downstream or by fn, fails rather than waits for
+    # itself) only when the queue is bounded.
+    bounded = queue.capacity is not None
+    claim, unclaim = queue.claim_consumer, queue.release_consumer
     admit = step.admit if step.gated else None
     on_success = step.succeeded if step.watches_success else None
 
@@ -262,70 +283,101 @@ def run(
         queue.discard()  # left behind by a failure or dispose: counted as dropped
         upstream.dispose()
         step.close()
-        tallies.close(tally)
+
+    def retire() -> None:
+        """Fold this subscription's counts into the operator's (after its last write)."""
+        ledger.retire(row)
+
+    def drop_in_hand() -> None:
+        """Owner, once stopped: the item in progress will never be emitted."""
+        row.dropped += 1
+        retire()
 
     def fail(error: Exception) -> None:
+        """Owner: fail the stream with ``error`` (the item in progress is counted)."""
         nonlocal stopped, closed
         with lock:
-            if stopped:
+            if stopped:  # disposed meanwhile: the owner retires the counts
+                retire()
                 return
             stopped = closed = True
         shutdown()
+        retire()
         observer.on_error(error)
 
     def terminate(error: Exception | None) -> None:
         shutdown()
+        retire()
         if error is None:
             observer.on_completed()
         else:
             observer.on_error(error)
 
+    def park() -> None:
+        """Owner: hand the item in progress to a timer or a coroutine's callback."""
+        if bounded:
+            unclaim()  # the thread that carries on claims the queue again
+        parked.append(None)
+
+    def parked_item_dropped() -> None:
+        """Owner, after parking: if stopped meanwhile, settle the parked item here."""
+        if stopped:
+            try:
+                parked.pop()
+            except IndexError:  # dispose (or the callback) took it
+                return
+            drop_in_hand()
+
     def settle(item: _T, error: Exception, attempts: int) -> bool:
         """Apply the step's verdict on a failure; True if the owner may go on."""
-        nonlocal active
-        if stopped:  # disposed during the call: no verdict, no dead letter, no count
+        if stopped:  # disposed during the call: no verdict, no dead letter
+            drop_in_hand()
             return False
         try:
             verdict = step.failed(item, error, attempts)
         except Exception as exc:
+            row.failed += 1
             fail(exc)
             return False
         if verdict is None:
+            row.failed += 1
             return True
         if isinstance(verdict, Exception):
+            row.failed += 1
             fail(verdict)
             return False
-        if not stopped:
-            active = 0  # parked: the timer's thread carries on
-            # Put the slot in place before scheduling: the timer may fire, and the
-            # next wait be set, before schedule_relative returns on this thread.
-            # A slot already replaced (or disposed) cancels what it is given.
-            slot = SingleAssignmentDisposable()
-            timer.disposable = slot
-            slot.disposable = clock.schedule_relative(
-                verdict, lambda _s, _st: retry(item, attempts + 1)
-            )
+        park()
+        # Put the slot in place before scheduling: the timer may fire, and the
+        # next wait be set, before schedule_relative returns on this thread.
+        # A slot already replaced (or disposed) cancels what it is given.
+        slot = SingleAssignmentDisposable()
+        timer.disposable = slot
+        slot.disposable = clock.schedule_relative(
+            verdict, lambda _s, _st: retry(item, attempts + 1)
+        )
+        parked_item_dropped()
         return False
 
     def succeed(item: _T, value: _R) -> bool:
         """Count a success and emit its result; True if the owner may go on."""
-        if stopped:  # disposed during the call: the result is dropped uncounted
+        if stopped:  # disposed during the call: the result is dropped
+            drop_in_hand()
             return False
         if on_success is not None:
             try:
                 on_success(item)
             except Exception as exc:
+                row.failed += 1
                 fail(exc)
                 return False
-        tally.succeeded += 1
+        row.succeeded += 1
         observer.on_next(value)
         return True
 
     def attempt(item: _T, number: int) -> bool:
         """Make one call; True if the item is finished and the owner may go on."""
-        nonlocal active
         if number > 1:
-            tally.retried += 1
+            row.retried += 1
         try:
             result = fn(item)
         except Exception as exc:
@@ -337,19 +389,23 @@ def run(
                 raise
             return False
         if isinstance(result, CoroutineType):
-            active = 0  # parked: the loop's thread carries on
+            park()
             coroutine = cast(Coroutine[Any, Any, _R], result)
             awaiter.submit(coroutine, lambda value, error: resume(item, number, value, error))
+            parked_item_dropped()
             return False
         if on_success is not None:
             return succeed(item, cast(_R, result))
         if stopped:  # succeed(), inlined: this is the hot path
+            drop_in_hand()
             return False
-        tally.succeeded += 1
+        row.succeeded += 1
         observer.on_next(cast(_R, result))
         return True
 
     def abort(item: _T) -> None:
+        """Owner: count a call that ended with a ``BaseException`` beyond ``Exception``."""
+        row.failed += 1
         with contextlib.suppress(Exception):  # the stream fails with the BaseException anyway
             step.aborted(item)
 
@@ -358,23 +414,33 @@ def run(
             try:
                 rejection = admit(item)
             except Exception as exc:
+                row.failed += 1
                 fail(exc)
                 return False
             if rejection is not None:
                 return settle(item, rejection, 0)
         return attempt(item, 1)
 
+    def unpark() -> bool:
+        """A timer or a coroutine's callback: take the parked item back; False if dispose did."""
+        try:
+            parked.pop()
+        except IndexError:  # disposed: counted as dropped there
+            return False
+        if bounded:
+            claim()
+        if stopped:
+            drop_in_hand()
+            return False
+        return True
+
     def retry(item: _T, number: int) -> None:
-        nonlocal active
-        active = ident()
-        if not stopped and attempt(item, number):
+        if unpark() and attempt(item, number):
             drain()
 
     def resume(item: _T, number: int, value: Any, error: BaseException | None) -> None:
-        nonlocal active
-        if stopped:
+        if not unpark():
             return
-        active = ident()
         if error is None:
             going_on = succeed(item, value)
         elif isinstance(error, Exception):
@@ -388,11 +454,13 @@ def run(
 
     def drain() -> None:
         """Owner: process queued items, then let go, or end the stream once input ended."""
-        nonlocal active
         while not stopped:
             if waiting:
                 waiting.popleft()
-                item = queue.pop()  # only the owner takes items
+                try:
+                    item = queue.pop()  # only the owner takes items
+                except IndexError:  # discarded by a dispose on another thread
+                    continue
                 queue.delivered()
                 if not start(item):
                     return  # parked on a wait or a coroutine, or stopped
@@ -400,24 +468,28 @@ def run(
             if ended:
                 finish()
                 return
-            active = 0
+            # The claim stays while idle: nobody waits on an empty queue, and
+            # whoever takes the owner role next claims it again.
             owner.release()
-            # An item (or the end) may have come after the check and found us
-            # busy: whoever wins the lock now handles it.
-            if not (waiting or ended) or not owner.acquire(False):
+            # An item (or the end, or a dispose) may have come after the check
+            # and found us busy: whoever wins the lock now handles it.
+            if not (waiting or ended or stopped) or not owner.acquire(False):
                 return
-            active = ident()
+            if bounded:
+                claim()
+        retire()
 
     def finish() -> None:
         nonlocal stopped
         with lock:
             if stopped:
+                retire()
                 return
             stopped = True
         terminate(ending)
 
     def end_input(error: Exception | None) -> None:
-        nonlocal closed, ended, ending, active
+        nonlocal closed, ended, ending
         with lock:
             if closed:
                 return
@@ -425,57 +497,58 @@ def run(
             ending = error
             ended = True
         if owner.acquire(False):
-            active = ident()
+            if bounded:
+                claim()
             drain()  # idle: end now; otherwise the owner ends after the queue
 
     def on_next(item: _T) -> None:
-        nonlocal active
-        if closed:
+        if closed:  # after dispose or our own failure: counted, not taken
+            counters.count_refused()
             return
         if owner.acquire(False):
-            active = ident()
             if not waiting:  # nothing older is waiting: process it right here
+                if bounded:
+                    claim()
+                row.received += 1
                 if attempt(item, 1) if admit is None else start(item):
                     drain()
                 return
-            active = 0
             owner.release()  # older items wait (an owner just let go): queue behind them
+            if stopped and owner.acquire(False):
+                retire()  # disposed while we held the lock: nobody else will
         try:
-            if capacity is not None and len(queue) >= capacity and would_deadlock():
-                raise BackpressureError(
-                    f"processor {queue.processor!r}: queue full (capacity {capacity}); "
-                    "blocking would deadlock: the producer runs on the thread that drains it",
-                    processor=queue.processor,
-                    capacity=capacity,
-                )
-            accepted = queue.put(item)  # may block while the owner works (max_pending)
+            # May block while the owner works (max_pending); the queue fails
+            # instead where nobody could make room (the owner's own thread, the
+            # loop that runs its waits, a cycle of queues), and pauses an async
+            # producer on the loop rather than blocking it.
+            accepted = queue.put(item)
         except BackpressureError as exc:
             end_input(exc)  # deliver what was queued before, then fail with it
             upstream.dispose()
             return
-        if not accepted:  # disposed meanwhile
+        if not accepted:  # disposed meanwhile: counted by the queue
             return
         waiting.append(None)
         if owner.acquire(False):
-            active = ident()
+            if bounded:
+                claim()
             drain()  # the owner let go while we were putting
-
-    def would_deadlock() -> bool:
-        """Whether a producer blocked here would wait for itself (the queue is full)."""
-        if active == ident():
-            return True  # the owner's own thread: downstream or fn feeds items back
-        if loop is None:
-            return False
-        try:  # on the loop that runs the owner's timers and coroutines
-            return asyncio.get_running_loop() is loop
-        except RuntimeError:
-            return False
 
     def dispose() -> None:
         nonlocal stopped, closed
         with lock:
             stopped = closed = True
         shutdown()
+        try:
+            parked.pop()
+        except IndexError:
+            # Nothing parked: retire now if nobody is at work; otherwise the
+            # owner retires once it sees ``stopped``.
+            if owner.acquire(False):
+                retire()
+            return
+        row.dropped += 1  # the item that waited for a retry or a coroutine
+        retire()
 
     upstream.disposable = source.subscribe(
         on_next, end_input, lambda: end_input(None), scheduler=subscribed

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from reactivex import Observable
 
 if TYPE_CHECKING:
-    from rxstreamz.breaker import CircuitBreakerStats, CircuitState
+    from rxstreamz.breaker import CircuitBreakerOperatorStats, CircuitState
 
 _In_contra = TypeVar("_In_contra", contravariant=True)
 _Out_co = TypeVar("_Out_co", covariant=True)
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
     class BreakerOperator(  # type: ignore[misc]
         _State,  # pyright: ignore[reportGeneralTypeIssues]
-        Operator[_In_contra, Observable[_Out_co], CircuitBreakerStats],
+        Operator[_In_contra, Observable[_Out_co], CircuitBreakerOperatorStats],
         Protocol[_In_contra, _Out_co],
     ):
         """What ``circuit_breaker`` returns: an ``Operator`` with the breaker's ``state``."""

@@ -36,6 +36,7 @@ from reactivex.scheduler import TimeoutScheduler
 from typing_extensions import override
 
 from rxstreamz import _sequential, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import BreakerOperator
 from rxstreamz.errors import CircuitOpenError
@@ -43,6 +44,7 @@ from rxstreamz.errors import CircuitOpenError
 __all__ = [
     "CircuitBreaker",
     "CircuitBreakerOperator",
+    "CircuitBreakerOperatorStats",
     "CircuitBreakerStats",
     "CircuitState",
     "circuit_breaker",
@@ -86,6 +88,48 @@ class CircuitBreakerStats:
     rejected: int
     state: CircuitState
     consecutive_failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreakerOperatorStats(ProcessorStats):
+    """A snapshot of a ``circuit_breaker`` operator: its own counts and its breaker's.
+
+    ``received``, ``failed``, ``dropped``, ``emitted``, ``queued`` and
+    ``in_flight`` belong to the operator (summed over its subscriptions,
+    never reset), with
+    ``received == emitted + failed + dropped + queued + in_flight``
+    (a snapshot taken while items flow may be one item apart). The other
+    fields are the breaker's ``CircuitBreakerStats``, shared with every
+    operator and caller using the same breaker, and reset as it closes.
+
+    Attributes:
+        received: Items taken from upstream.
+        failed: Items that ended in an exception, in both ``errors`` modes: a
+            call that raised, or a rejection (``CircuitOpenError``).
+        dropped: Items that will never be emitted because the subscription
+            was disposed or failed while they were queued (behind an
+            ``async def`` call) or in progress.
+        state: The breaker's ``state``.
+        requests: The breaker's ``requests``.
+        successes: The breaker's ``successes``.
+        failures: The breaker's ``failures``.
+        rejected: The breaker's ``rejected``.
+        consecutive_failures: The breaker's ``consecutive_failures``.
+        emitted: Items whose call succeeded (result emitted).
+        queued: Items waiting now behind an ``async def`` call in progress.
+        in_flight: Items whose call is running now, at most one per
+            subscription.
+    """
+
+    state: CircuitState
+    requests: int
+    successes: int
+    failures: int
+    rejected: int
+    consecutive_failures: int
+    emitted: int
+    queued: int
+    in_flight: int
 
 
 _SLICES = 10
@@ -534,9 +578,29 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
         """The breaker's state."""
         return self.breaker.state
 
-    def stats(self) -> CircuitBreakerStats:
-        """Return the breaker's snapshot (shared with every operator using it)."""
-        return self.breaker.stats()
+    def stats(self) -> CircuitBreakerOperatorStats:
+        """Return this operator's counts together with its breaker's snapshot.
+
+        The breaker's fields are shared with every operator using the same
+        breaker; ``received``, ``failed``, ``dropped``, ``emitted``,
+        ``queued`` and ``in_flight`` are this operator's alone.
+        """
+        breaker = self.breaker.stats()
+        totals = self._totals()
+        return CircuitBreakerOperatorStats(
+            received=totals.received,
+            failed=totals.failed,
+            dropped=totals.dropped,
+            state=breaker.state,
+            requests=breaker.requests,
+            successes=breaker.successes,
+            failures=breaker.failures,
+            rejected=breaker.rejected,
+            consecutive_failures=breaker.consecutive_failures,
+            emitted=totals.succeeded,
+            queued=totals.queued,
+            in_flight=totals.in_flight,
+        )
 
     @override
     def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
@@ -760,7 +824,7 @@ def circuit_breaker(
             ``TimeoutScheduler``.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> CircuitBreakerStats`` and
+        An operator for ``pipe()`` with ``stats() -> CircuitBreakerOperatorStats`` and
         ``state``.
 
     Raises:

@@ -116,8 +116,9 @@ class Channel(Observable[_T]):
         with self._lock:
             return QueueStats(
                 received=self._received,
-                delivered=self._delivered,
+                failed=0,
                 dropped=self._dropped,
+                delivered=self._delivered,
                 queued=len(self._buffer),
                 high_watermark=self._high_watermark,
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +11,7 @@ from reactivex import Observable, abc
 from typing_extensions import override
 
 from rxstreamz import _sequential, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import call_sink
 from rxstreamz._typing import Operator
 from rxstreamz.types import DeadLetter
@@ -26,26 +26,37 @@ Sink = Callable[[DeadLetter[_T]], object] | abc.ObserverBase[DeadLetter[_T]]
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetterStats:
+class DeadLetterStats(ProcessorStats):
     """Counters of ``dead_letter``, summed over its subscriptions.
 
-    ``processed == succeeded + failed`` at every snapshot.
+    ``processed == succeeded + failed`` at every snapshot, and every item
+    taken is accounted for:
+    ``received == succeeded + failed + dropped + queued + in_flight``
+    (a snapshot taken while items flow may be one item apart).
 
     Attributes:
+        received: Items taken from upstream.
+        failed: Items whose calls failed for good: sent to the sink, or (a
+            ``BaseException`` beyond ``Exception``) failing the stream.
+        dropped: Items that will never be emitted nor sent to the sink
+            because the subscription was disposed or failed while they were
+            queued, in progress (a call still running, or a wait for a retry)
+            or arriving; and items refused by the queue (``BackpressureError``).
         processed: Items finished, either way.
         succeeded: Items whose call eventually succeeded (result emitted).
-        failed: Items sent to the sink.
         retried: Calls beyond the first one of each item.
         queued: Items waiting now behind the ones being processed.
         high_watermark: The most items that waited at once in one subscription.
+        in_flight: Items being processed now (a call running, or a wait for
+            a retry), at most one per subscription.
     """
 
     processed: int
     succeeded: int
-    failed: int
     retried: int
     queued: int
     high_watermark: int
+    in_flight: int
 
 
 class DeadLetterOperator(_sequential.Operator[_T, _R]):
@@ -68,47 +79,35 @@ class DeadLetterOperator(_sequential.Operator[_T, _R]):
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self.retry_on = retry_on
-        self._lock = threading.Lock()
-        self._failed = 0
 
     def stats(self) -> DeadLetterStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        queue = self._queue_counters.snapshot()
-        with self._lock:
-            failed = self._failed
-        succeeded, retried = self._tallies.snapshot()
+        totals = self._totals()
         return DeadLetterStats(
-            processed=succeeded + failed,
-            succeeded=succeeded,
-            failed=failed,
-            retried=retried,
-            queued=queue.queued,
-            high_watermark=queue.high_watermark,
+            received=totals.received,
+            failed=totals.failed,
+            dropped=totals.dropped,
+            processed=totals.succeeded + totals.failed,
+            succeeded=totals.succeeded,
+            retried=totals.retried,
+            queued=totals.queued,
+            high_watermark=totals.high_watermark,
+            in_flight=totals.in_flight,
         )
-
-    def _count_failure(self) -> None:
-        with self._lock:
-            self._failed += 1
 
     @override
     def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
-        return _DeadLetterStep(self, self._count_failure, clock)
+        return _DeadLetterStep(self, clock)
 
 
 class _DeadLetterStep(_sequential.Step[_T, _R]):
     """What ``dead_letter`` does with each item of one subscription."""
 
-    __slots__ = ("_clock", "_count_failure", "_op")
+    __slots__ = ("_clock", "_op")
 
-    def __init__(
-        self,
-        op: DeadLetterOperator[_T, _R],
-        count_failure: Callable[[], None],
-        clock: abc.SchedulerBase,
-    ) -> None:
+    def __init__(self, op: DeadLetterOperator[_T, _R], clock: abc.SchedulerBase) -> None:
         super().__init__(op.fn)
         self._op = op
-        self._count_failure = count_failure
         self._clock = clock
 
     @override
@@ -122,7 +121,6 @@ class _DeadLetterStep(_sequential.Step[_T, _R]):
                 error, retry = exc, False
         if retry:
             return op.retry_delay
-        self._count_failure()
         letter = DeadLetter(item, error, attempts, self._clock.now, op.name)
         # A failing sink would lose letters silently: fail loudly.
         return call_sink(op.sink, letter, f"the sink of processor {op.name!r}")
@@ -214,8 +212,9 @@ def dead_letter(
         [1, 3]
         >>> [(letter.item, letter.attempts, letter.processor) for letter in letters]
         [('x', 1, 'dead_letter')]
-        >>> parse.stats()
-        DeadLetterStats(processed=3, succeeded=2, failed=1, retried=0, queued=0, high_watermark=0)
+        >>> stats = parse.stats()
+        >>> stats.received, stats.succeeded, stats.failed, stats.dropped, stats.processed
+        (3, 2, 1, 0, 3)
 
     Args:
         fn: Called per item (``item -> result``); may be ``async def``.

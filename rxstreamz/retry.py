@@ -13,6 +13,7 @@ from reactivex import Observable, abc
 from typing_extensions import override
 
 from rxstreamz import _sequential, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure, short_repr
 from rxstreamz._typing import Operator
 from rxstreamz.errors import RetryExhaustedError
@@ -26,23 +27,35 @@ _MAX_DOUBLINGS = 1000  # 2.0 ** 1024 overflows; by then max_delay has long cappe
 
 
 @dataclass(frozen=True, slots=True)
-class RetryStats:
+class RetryStats(ProcessorStats):
     """Counters of ``retry_``, summed over its subscriptions.
 
+    Every item taken is accounted for:
+    ``received == succeeded + failed + dropped + queued + in_flight``
+    (a snapshot taken while items flow may be one item apart).
+
     Attributes:
+        received: Items taken from upstream.
+        failed: Items given up on, in both ``errors`` modes: attempts
+            exhausted, an exception that ``retry_on`` did not accept, or a
+            call that ended with a ``BaseException``.
+        dropped: Items that will never be emitted because the subscription
+            was disposed or failed while they were queued, in progress (a
+            call still running, or a wait for a retry) or arriving; and items
+            refused by the queue (``BackpressureError``).
         succeeded: Items whose call eventually succeeded (result emitted).
         retried: Calls beyond the first one of each item.
-        failed: Items given up on, in both ``errors`` modes: attempts
-            exhausted, or an exception that ``retry_on`` did not accept.
         queued: Items waiting now behind the ones being processed.
         high_watermark: The most items that waited at once in one subscription.
+        in_flight: Items being processed now (a call running, or a wait for
+            the next attempt), at most one per subscription.
     """
 
     succeeded: int
     retried: int
-    failed: int
     queued: int
     high_watermark: int
+    in_flight: int
 
 
 class Retry(_sequential.Operator[_T, _R]):
@@ -83,14 +96,16 @@ class Retry(_sequential.Operator[_T, _R]):
 
     def stats(self) -> RetryStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        queue = self._queue_counters.snapshot()
-        succeeded, retried = self._tallies.snapshot()
+        totals = self._totals()
         return RetryStats(
-            succeeded=succeeded,
-            retried=retried,
-            failed=self._failures.count,
-            queued=queue.queued,
-            high_watermark=queue.high_watermark,
+            received=totals.received,
+            failed=totals.failed,
+            dropped=totals.dropped,
+            succeeded=totals.succeeded,
+            retried=totals.retried,
+            queued=totals.queued,
+            high_watermark=totals.high_watermark,
+            in_flight=totals.in_flight,
         )
 
     @override

@@ -119,6 +119,7 @@ def test_buffer_delivers_everything_in_order_on_its_drain_thread(no_thread_leak:
     assert recorder.threads == {"rxstreamz-buffer"}
     assert buffered.stats() == QueueStats(
         received=1000,
+        failed=0,
         delivered=1000,
         dropped=0,
         queued=0,
@@ -182,7 +183,7 @@ def test_a_gated_consumer_blocks_the_producer_after_exactly_capacity_items(
     # Item 0 is in hand; the producer fills the 3 slots and then waits in on_next.
     assert until(lambda: buffered.stats().received == 4)
     assert buffered.stats() == QueueStats(
-        received=4, delivered=0, dropped=0, queued=3, high_watermark=3
+        received=4, failed=0, delivered=0, dropped=0, queued=3, high_watermark=3
     )
     assert producer.is_alive()
     gate.set()
@@ -190,7 +191,7 @@ def test_a_gated_consumer_blocks_the_producer_after_exactly_capacity_items(
     producer.join(30)
     assert recorder.items == list(range(10_000))
     assert buffered.stats() == QueueStats(
-        received=10_000, delivered=10_000, dropped=0, queued=0, high_watermark=3
+        received=10_000, failed=0, delivered=10_000, dropped=0, queued=0, high_watermark=3
     )
 
 
@@ -265,7 +266,7 @@ def test_lossy_buffers_with_a_stalled_consumer(
     assert recorder.done.wait(30)
     assert recorder.items == delivered_items
     assert buffered.stats() == QueueStats(
-        received=5, delivered=3, dropped=2, queued=0, high_watermark=2
+        received=5, failed=0, delivered=3, dropped=2, queued=0, high_watermark=2
     )
 
 
@@ -278,7 +279,7 @@ def test_dropping_and_sliding_buffers_before_the_drain_runs(scheduler: TestSched
     assert first.messages == [on_next(200, 0), on_next(200, 1), on_completed(200)]
     assert lost == [2, 3, 4]
     assert dropping.stats() == QueueStats(
-        received=5, delivered=2, dropped=3, queued=0, high_watermark=2
+        received=5, failed=0, delivered=2, dropped=3, queued=0, high_watermark=2
     )
     scheduler = TestScheduler()
     sliding = sliding_buffer(2, scheduler=scheduler)
@@ -298,7 +299,7 @@ def test_overflow_error_delivers_the_queued_items_then_fails(scheduler: TestSche
     assert "capacity 2" in str(error)
     assert returned == [0, 1, 2, 3, 4]
     assert buffered.stats() == QueueStats(
-        received=5, delivered=2, dropped=3, queued=0, high_watermark=2
+        received=5, failed=0, delivered=2, dropped=3, queued=0, high_watermark=2
     )
 
 
@@ -336,7 +337,7 @@ def test_producer_on_the_drain_thread_fails_instead_of_deadlocking(no_thread_lea
     assert "thread that drains it" in str(recorder.error)
     # Item 2 overflowed; the failed buffer disposed its upstream, so 3..5 never reached it.
     assert buffered.stats() == QueueStats(
-        received=3, delivered=2, dropped=1, queued=0, high_watermark=1
+        received=3, failed=0, delivered=2, dropped=1, queued=0, high_watermark=1
     )
 
 
@@ -361,7 +362,7 @@ def test_producer_on_the_drain_schedulers_thread_fails_instead_of_deadlocking(
     assert "thread that drains it" in str(recorder.error)
     # Item 2 overflowed; the failed buffer disposed its upstream, so 3 and 4 never reached it.
     assert buffered.stats() == QueueStats(
-        received=3, delivered=2, dropped=1, queued=0, high_watermark=2
+        received=3, failed=0, delivered=2, dropped=1, queued=0, high_watermark=2
     )
 
 
@@ -395,7 +396,7 @@ def test_sliding_buffer_on_drop_that_raises_names_the_evicted_item(
     assert str(error) == "cannot drop 0"
     assert error.__notes__ == ["rxstreamz: raised in processor 'latest' on item 0"]
     assert buffered.stats() == QueueStats(
-        received=2, delivered=1, dropped=1, queued=0, high_watermark=1
+        received=2, failed=0, delivered=1, dropped=1, queued=0, high_watermark=1
     )
 
 
@@ -446,7 +447,7 @@ def test_a_scheduler_that_refuses_the_drain_fails_the_stream() -> None:
         "rxstreamz: processor 'ingest' could not schedule its drain on EventLoopScheduler"
     ]
     assert buffered.stats() == QueueStats(
-        received=3, delivered=0, dropped=3, queued=0, high_watermark=1
+        received=3, failed=0, delivered=0, dropped=3, queued=0, high_watermark=1
     )
 
 
@@ -562,3 +563,54 @@ def test_threaded_stress_loses_nothing_and_leaves_no_thread(capacity: int, count
     assert stats.received == stats.delivered == count
     assert stats.high_watermark <= capacity
     assert until(lambda: not [t for t in threading.enumerate() if t not in before])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    capacity=st.integers(1, 4),
+    overflow=st.sampled_from(["block", "drop_newest", "drop_oldest", "error"]),
+    bursts=st.lists(st.integers(0, 6), max_size=6),
+    dispose_at=st.integers(300, 370),
+)
+def test_every_item_is_accounted_for_whatever_the_dispose_point(
+    capacity: int, overflow: Overflow, bursts: list[int], dispose_at: int
+) -> None:
+    """``received == delivered + dropped + queued`` at every moment; nothing queued at the end."""
+    scheduler = TestScheduler()
+    messages: list[Any] = []
+    n = 0
+    for index, size in enumerate(bursts):
+        messages.extend(on_next(301 + 10 * index, item) for item in range(n, n + size))
+        n += size
+    source = scheduler.create_hot_observable(*messages)
+    # The drain runs one tick after its items: dispose may land between the two.
+    drain = TestScheduler()
+    buffered = buffer_(capacity, overflow=overflow, scheduler=drain)
+    taken = 0
+    unbalanced: list[Any] = []
+
+    def count(_: int) -> None:
+        nonlocal taken
+        taken += 1
+
+    def check(*_: Any) -> None:
+        stats = buffered.stats()
+        if stats.received != stats.delivered + stats.dropped + stats.queued:
+            unbalanced.append(stats)
+
+    def tick(*_: Any) -> None:
+        drain.advance_by(1)
+        check()
+
+    for moment in range(300, 380, 5):
+        scheduler.schedule_absolute(moment, tick)
+    recorded: list[Any] = scheduler.start(
+        lambda: source.pipe(ops.do_action(count), buffered), disposed=dispose_at
+    ).messages
+    stats = buffered.stats()
+    assert unbalanced == []
+    assert stats.failed == 0
+    assert stats.received == taken
+    assert stats.delivered == sum(1 for m in recorded if m.value.kind == "N")
+    assert stats.queued == 0  # disposed: what was queued is counted as dropped
+    assert stats.received == stats.delivered + stats.dropped

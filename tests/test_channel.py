@@ -91,9 +91,13 @@ def test_items_sent_before_the_subscription_are_held_then_handed_on_first() -> N
         return sink, held, ch.stats()
 
     sink, held, final = run(main)
-    assert held == QueueStats(received=3, delivered=0, dropped=0, queued=3, high_watermark=3)
+    assert held == QueueStats(
+        received=3, failed=0, delivered=0, dropped=0, queued=3, high_watermark=3
+    )
     assert sink.items == [0, 1, 2, 3]
-    assert final == QueueStats(received=4, delivered=4, dropped=0, queued=0, high_watermark=4)
+    assert final == QueueStats(
+        received=4, failed=0, delivered=4, dropped=0, queued=0, high_watermark=4
+    )
 
 
 def test_send_waits_for_the_subscriber_once_maxsize_items_are_held() -> None:
@@ -245,7 +249,9 @@ def test_send_nowait_refuses_without_counting_when_it_would_wait() -> None:
 
     stats, sink = run(main)
     assert sink.items == [0, 2]
-    assert stats == QueueStats(received=2, delivered=2, dropped=0, queued=0, high_watermark=1)
+    assert stats == QueueStats(
+        received=2, failed=0, delivered=2, dropped=0, queued=0, high_watermark=1
+    )
 
 
 # -- errors and misuse -----------------------------------------------------------------------------
@@ -341,7 +347,9 @@ def test_dispose_while_handing_on_held_items_counts_them_dropped() -> None:
         return ch.stats()
 
     stats = run(main)
-    assert stats == QueueStats(received=6, delivered=2, dropped=4, queued=0, high_watermark=6)
+    assert stats == QueueStats(
+        received=6, failed=0, delivered=2, dropped=4, queued=0, high_watermark=6
+    )
 
 
 def test_a_failing_subscriber_ends_the_stream_and_the_sends() -> None:
@@ -361,7 +369,9 @@ def test_a_failing_subscriber_ends_the_stream_and_the_sends() -> None:
 
     errors, stats = run(main)
     assert errors == [boom]
-    assert stats == QueueStats(received=1, delivered=0, dropped=1, queued=0, high_watermark=0)
+    assert stats == QueueStats(
+        received=1, failed=0, delivered=0, dropped=1, queued=0, high_watermark=0
+    )
 
 
 def test_loop_shutdown_while_handing_on_held_items_errors_the_subscriber() -> None:

@@ -18,6 +18,7 @@ from reactivex.testing import TestScheduler
 from rxstreamz import (
     BreakerOperator,
     CircuitBreaker,
+    CircuitBreakerOperatorStats,
     CircuitBreakerStats,
     CircuitOpenError,
     CircuitState,
@@ -40,6 +41,30 @@ def fails_on_negative(n: int) -> int:
     if n < 0:
         raise ConnectionError(f"refused {n}")
     return n
+
+
+def shared(stats: CircuitBreakerOperatorStats) -> CircuitBreakerStats:
+    """The breaker's part of an operator's snapshot."""
+    return CircuitBreakerStats(
+        requests=stats.requests,
+        successes=stats.successes,
+        failures=stats.failures,
+        rejected=stats.rejected,
+        state=stats.state,
+        consecutive_failures=stats.consecutive_failures,
+    )
+
+
+def own(stats: CircuitBreakerOperatorStats) -> tuple[int, int, int, int, int, int]:
+    """The operator's own counts: received, failed, dropped, emitted, queued, in_flight."""
+    return (
+        stats.received,
+        stats.failed,
+        stats.dropped,
+        stats.emitted,
+        stats.queued,
+        stats.in_flight,
+    )
 
 
 def state_of(breaker: CircuitBreaker) -> CircuitState:
@@ -507,9 +532,10 @@ def test_operator_time_window_runs_on_the_subscription_clock(scheduler: TestSche
         (-3, 1, at(221)),
         (4, 0, at(222)),
     ]
-    assert op.stats() == CircuitBreakerStats(
+    assert shared(op.stats()) == CircuitBreakerStats(
         requests=3, successes=0, failures=3, rejected=1, state="open", consecutive_failures=3
     )
+    assert own(op.stats()) == (4, 4, 0, 0, 0, 0)  # three calls failed, one item rejected
 
 
 def test_shared_breaker_window_holds_the_calls_of_every_pipeline(
@@ -630,9 +656,10 @@ def test_happy_path_emits_results(scheduler: TestScheduler) -> None:
         on_next(220, 4),
         on_completed(230),
     ]
-    assert op.stats() == CircuitBreakerStats(
+    assert shared(op.stats()) == CircuitBreakerStats(
         requests=2, successes=2, failures=0, rejected=0, state="closed", consecutive_failures=0
     )
+    assert own(op.stats()) == (2, 0, 0, 2, 0, 0)
 
 
 def test_raise_mode_forwards_the_failure_with_a_note(scheduler: TestScheduler) -> None:
@@ -704,9 +731,11 @@ def test_full_cycle_in_virtual_time_with_dead_letters(scheduler: TestScheduler) 
         (-3, "ConnectionError", 1, at(224)),
     ]
     assert {d.processor for d in letters} == {"api"}
-    assert op.stats() == CircuitBreakerStats(
+    assert shared(op.stats()) == CircuitBreakerStats(
         requests=1, successes=0, failures=1, rejected=2, state="closed", consecutive_failures=1
     )
+    # the operator's counts are never reset: 3 emitted, 3 calls failed, 2 rejected
+    assert own(op.stats()) == (8, 5, 0, 3, 0, 0)
     assert op.state == "closed"
 
 
@@ -735,10 +764,13 @@ def test_one_breaker_shared_by_two_pipelines(scheduler: TestScheduler) -> None:
     # orders' failures opened the breaker; refunds' next item is rejected by it
     assert second.messages == [on_next(205, 10)]
     assert [(d.item, d.attempts, d.processor) for d in rejected] == [(20, 0, "refunds")]
-    assert a.stats() == b.stats() == breaker.stats()
+    assert shared(a.stats()) == shared(b.stats()) == breaker.stats()
     assert breaker.stats() == CircuitBreakerStats(
         requests=3, successes=1, failures=2, rejected=1, state="open", consecutive_failures=2
     )
+    # each operator counts its own items: orders' two failed, refunds' one passed, one rejected
+    assert own(a.stats()) == (2, 2, 0, 0, 0, 0)
+    assert own(b.stats()) == (2, 1, 0, 1, 0, 0)
 
 
 def test_two_subscriptions_of_one_operator_share_its_breaker(scheduler: TestScheduler) -> None:
@@ -1091,6 +1123,7 @@ def test_a_base_exception_from_fn_fails_the_stream_and_counts_as_a_failure(
     error = error_of(messages)
     assert isinstance(error, RuntimeError)
     assert isinstance(error.__cause__, Abort)
-    assert op.stats() == CircuitBreakerStats(
+    assert shared(op.stats()) == CircuitBreakerStats(
         requests=2, successes=1, failures=1, rejected=0, state="closed", consecutive_failures=1
     )
+    assert own(op.stats()) == (2, 1, 0, 1, 0, 0)  # the item that raised Abort failed

@@ -72,7 +72,15 @@ def test_failures_become_dead_letters_and_the_stream_continues(
     assert letters[0].error is fn.raised[0]
     assert not hasattr(letters[0].error, "__notes__")  # delivered as raised
     assert op.stats() == DeadLetterStats(
-        processed=4, succeeded=2, failed=2, retried=0, queued=0, high_watermark=0
+        received=4,
+        failed=2,
+        dropped=0,
+        processed=4,
+        succeeded=2,
+        retried=0,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
     )
 
 
@@ -91,7 +99,15 @@ def test_retries_at_a_fixed_scheduled_delay(scheduler: TestScheduler) -> None:
     assert letter.error is fn.raised[-1]
     assert letter.processor == "dead_letter"
     assert op.stats() == DeadLetterStats(
-        processed=2, succeeded=1, failed=1, retried=4, queued=0, high_watermark=0
+        received=2,
+        failed=1,
+        dropped=0,
+        processed=2,
+        succeeded=1,
+        retried=4,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
     )
 
 
@@ -180,7 +196,15 @@ def test_retry_on_result_whose_truth_test_raises_sends_the_item_with_that_except
     [letter] = letters
     assert (letter.item, type(letter.error), letter.attempts) == (1, ValueError, 1)
     assert op.stats() == DeadLetterStats(
-        processed=2, succeeded=1, failed=1, retried=0, queued=0, high_watermark=0
+        received=2,
+        failed=1,
+        dropped=0,
+        processed=2,
+        succeeded=1,
+        retried=0,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
     )
 
 
@@ -255,7 +279,15 @@ def test_two_subscriptions_do_not_share_state(scheduler: TestScheduler) -> None:
         (2, 2, at(225)),
     ]
     assert op.stats() == DeadLetterStats(
-        processed=4, succeeded=2, failed=2, retried=2, queued=0, high_watermark=0
+        received=4,
+        failed=2,
+        dropped=0,
+        processed=4,
+        succeeded=2,
+        retried=2,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
     )
 
 
@@ -366,7 +398,15 @@ def test_a_call_failing_after_dispose_sends_nothing_to_the_sink() -> None:
     assert letters == []  # the subscription was over when the call failed
     assert (run.items, run.ended) == ([], [])
     assert op.stats() == DeadLetterStats(
-        processed=0, succeeded=0, failed=0, retried=0, queued=0, high_watermark=0
+        received=1,
+        failed=0,
+        dropped=1,  # in progress at dispose
+        processed=0,
+        succeeded=0,
+        retried=0,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
     )
 
 
@@ -377,7 +417,8 @@ def test_a_call_succeeding_after_dispose_is_neither_emitted_nor_counted() -> Non
     op = dead_letter(run.call, sink=lambda _: None)
     run.run(op)
     assert (run.items, run.ended) == ([], [])
-    assert op.stats().succeeded == 0
+    stats = op.stats()
+    assert (stats.received, stats.succeeded, stats.dropped, stats.in_flight) == (1, 0, 1, 0)
 
 
 def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(

@@ -61,7 +61,7 @@ def test_fifo_put_pop_and_pop_all() -> None:
     with pytest.raises(IndexError):
         queue.pop()
     assert stats(queue) == QueueStats(
-        received=3, delivered=0, dropped=0, queued=0, high_watermark=3
+        received=3, failed=0, delivered=0, dropped=0, queued=0, high_watermark=3
     )
     queue.delivered(3)
     assert stats(queue).delivered == 3
@@ -82,7 +82,7 @@ def test_drop_newest_refuses_the_incoming_item() -> None:
     assert queue.pop_all() == [0, 1]
     assert dropped == [2, 3, 4]
     assert stats(queue) == QueueStats(
-        received=5, delivered=0, dropped=3, queued=0, high_watermark=2
+        received=5, failed=0, delivered=0, dropped=3, queued=0, high_watermark=2
     )
 
 
@@ -132,7 +132,7 @@ def test_error_policy_raises_names_processor_and_capacity_then_seals() -> None:
     assert queue.pop_all() == [1, 2]
     assert queue.put(5) is False
     assert stats(queue) == QueueStats(
-        received=5, delivered=0, dropped=3, queued=0, high_watermark=2
+        received=5, failed=0, delivered=0, dropped=3, queued=0, high_watermark=2
     )
 
 
@@ -185,7 +185,7 @@ def test_close_and_discard() -> None:
     assert queue.discard() == 1
     assert queue.wait() is False
     assert stats(queue) == QueueStats(
-        received=3, delivered=0, dropped=2, queued=0, high_watermark=2
+        received=3, failed=0, delivered=0, dropped=2, queued=0, high_watermark=2
     )
 
 
@@ -210,7 +210,7 @@ def test_hold_keeps_slots_until_release() -> None:
     assert queue.discard(held=1) == 2  # item 2 (held) and item 4 (queued)
     assert len(queue) == 0
     assert stats(queue) == QueueStats(
-        received=4, delivered=0, dropped=3, queued=0, high_watermark=2
+        received=4, failed=0, delivered=0, dropped=3, queued=0, high_watermark=2
     )
 
 
@@ -222,7 +222,7 @@ def test_shared_counters_sum_queued_and_keep_the_highest_watermark() -> None:
         first.put(n)
     second.put(9)
     assert counters.snapshot() == QueueStats(
-        received=4, delivered=0, dropped=0, queued=4, high_watermark=3
+        received=4, failed=0, delivered=0, dropped=0, queued=4, high_watermark=3
     )
     counters.record_passed(2)
     assert counters.snapshot().received == 6
@@ -230,7 +230,7 @@ def test_shared_counters_sum_queued_and_keep_the_highest_watermark() -> None:
 
 
 def test_queue_stats_is_frozen() -> None:
-    snapshot = QueueStats(1, 1, 0, 0, 1)
+    snapshot = QueueStats(1, 0, 1, 0, 0, 1)
     with pytest.raises(AttributeError):
         snapshot.received = 2  # pyright: ignore[reportAttributeAccessIssue]
 

@@ -68,7 +68,16 @@ def test_happy_path_emits_results_at_once_in_order(scheduler: TestScheduler) -> 
         on_next(230, 30),
         on_completed(240),
     ]
-    assert op.stats() == RetryStats(succeeded=3, retried=0, failed=0, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=3,
+        failed=0,
+        dropped=0,
+        succeeded=3,
+        retried=0,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )
 
 
 def test_success_on_attempt_3_of_3_waits_exactly_100_then_200_ms(
@@ -82,7 +91,16 @@ def test_success_on_attempt_3_of_3_waits_exactly_100_then_200_ms(
         on_completed(300),
     ]
     assert fn.calls == [(210.0, 1), (210.1, 1), (210.3, 1)]
-    assert op.stats() == RetryStats(succeeded=1, retried=2, failed=0, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=1,
+        failed=0,
+        dropped=0,
+        succeeded=1,
+        retried=2,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )
 
 
 def test_exhaustion_after_max_attempts_raises_retry_exhausted(scheduler: TestScheduler) -> None:
@@ -102,7 +120,16 @@ def test_exhaustion_after_max_attempts_raises_retry_exhausted(scheduler: TestSch
         "fetch: all 4 attempts failed on item 1; last error: ConnectionError: down 1"
     )
     assert error.__notes__ == ["rxstreamz: raised in processor 'fetch' on item 1"]
-    assert op.stats() == RetryStats(succeeded=0, retried=3, failed=1, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=1,
+        failed=1,
+        dropped=0,
+        succeeded=0,
+        retried=3,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )
 
 
 def test_max_attempts_1_never_retries(scheduler: TestScheduler) -> None:
@@ -250,10 +277,19 @@ def test_items_arriving_during_back_off_wait_in_order(scheduler: TestScheduler) 
         (210.4, 3),
         (210.4, 4),
     ]
-    assert op.stats() == RetryStats(succeeded=4, retried=3, failed=0, queued=0, high_watermark=3)
+    assert op.stats() == RetryStats(
+        received=4,
+        failed=0,
+        dropped=0,
+        succeeded=4,
+        retried=3,
+        queued=0,
+        high_watermark=3,
+        in_flight=0,
+    )
 
 
-def test_completion_waits_for_the_item_in_progress_and_the_queue(
+def test_completion_waits_for_the_item_in_flight_and_the_queue(
     scheduler: TestScheduler,
 ) -> None:
     fn = Flaky(scheduler, {1: 2})
@@ -303,7 +339,16 @@ def test_skip_mode_hands_retry_exhausted_dead_letters_and_continues(
     assert letter.processor == "api"
     assert isinstance(letter.error, RetryExhaustedError)
     assert letter.error.__cause__ is fn.raised[-1]
-    assert op.stats() == RetryStats(succeeded=1, retried=1, failed=1, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=2,
+        failed=1,
+        dropped=0,
+        succeeded=1,
+        retried=1,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )
 
 
 def test_skip_mode_dead_letter_error_is_the_rejected_exception(scheduler: TestScheduler) -> None:
@@ -364,7 +409,16 @@ def test_retry_on_result_whose_truth_test_raises_is_a_failing_user_function(
     exc = error_of(messages)
     assert type(exc) is ValueError
     assert exc.__notes__ == ["rxstreamz: raised in processor 'api' on item 1"]
-    assert op.stats() == RetryStats(succeeded=0, retried=0, failed=1, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=1,
+        failed=1,
+        dropped=0,
+        succeeded=0,
+        retried=0,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )
 
 
 def test_skip_mode_dead_letters_a_retry_on_result_whose_truth_test_raises(
@@ -378,7 +432,16 @@ def test_skip_mode_dead_letters_a_retry_on_result_whose_truth_test_raises(
     [letter] = letters
     assert (letter.item, type(letter.error), letter.attempts) == (1, ValueError, 1)
     assert letter.timestamp == at(210)
-    assert op.stats() == RetryStats(succeeded=1, retried=0, failed=1, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=2,
+        failed=1,
+        dropped=0,
+        succeeded=1,
+        retried=0,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )
 
 
 def test_raising_on_failure_fails_the_stream(scheduler: TestScheduler) -> None:
@@ -455,7 +518,16 @@ def test_two_subscriptions_do_not_share_state(scheduler: TestScheduler) -> None:
     # the first run retries item 1 (failing once); the second finds it fixed
     assert first.messages == [on_next(211, 10), on_next(220, 20), on_completed(230)]
     assert second.messages == [on_next(215, 10), on_next(225, 20), on_completed(235)]
-    assert op.stats() == RetryStats(succeeded=4, retried=1, failed=0, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=4,
+        failed=0,
+        dropped=0,
+        succeeded=4,
+        retried=1,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )
 
 
 def test_max_pending_overflow_under_virtual_time_fails_after_queued_items(
@@ -700,7 +772,16 @@ def test_a_call_failing_after_dispose_neither_retries_nor_dead_letters() -> None
     run.run(op)
     assert letters == []
     assert (run.items, run.ended) == ([], [])
-    assert op.stats() == RetryStats(succeeded=0, retried=0, failed=0, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=1,
+        failed=0,
+        dropped=1,
+        succeeded=0,
+        retried=0,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )
 
 
 @pytest.mark.usefixtures("no_thread_leak")
@@ -732,7 +813,16 @@ def test_dispose_from_another_thread_releases_a_blocked_producer() -> None:
     release.set()
     owner.join(5)
     assert items == []  # item 0 finished after dispose: not emitted
-    assert op.stats() == RetryStats(succeeded=0, retried=0, failed=0, queued=0, high_watermark=1)
+    assert op.stats() == RetryStats(
+        received=3,
+        failed=0,
+        dropped=3,
+        succeeded=0,
+        retried=0,
+        queued=0,
+        high_watermark=1,
+        in_flight=0,
+    )
 
 
 def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
@@ -753,4 +843,13 @@ def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
     assert isinstance(error, RuntimeError)
     assert isinstance(error.__cause__, Abort)
     assert "rxstreamz: raised in processor 'retry' on item 2" in error.__notes__
-    assert op.stats() == RetryStats(succeeded=1, retried=0, failed=1, queued=0, high_watermark=0)
+    assert op.stats() == RetryStats(
+        received=2,
+        failed=1,
+        dropped=0,
+        succeeded=1,
+        retried=0,
+        queued=0,
+        high_watermark=0,
+        in_flight=0,
+    )

@@ -14,7 +14,7 @@ from rxstreamz import (
     AggregateStats,
     AsyncMapStats,
     BreakerOperator,
-    CircuitBreakerStats,
+    CircuitBreakerOperatorStats,
     CircuitState,
     DeadLetter,
     DeadLetterStats,
@@ -81,7 +81,7 @@ def test_circuit_breaker_keeps_its_state() -> None:
     breaker = circuit_breaker(label)
     assert_type(breaker, BreakerOperator[int, str])
     assert_type(breaker.state, CircuitState)
-    assert_type(breaker.stats(), CircuitBreakerStats)
+    assert_type(breaker.stats(), CircuitBreakerOperatorStats)
     assert breaker.state == "closed"
 
 
