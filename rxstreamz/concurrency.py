@@ -46,6 +46,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._asyncio import escaped, running_loop, scheduler_loop, start_loop
 from rxstreamz._failure import Failures, OnFailure, annotate
 from rxstreamz._queue import BoundedQueue, QueueCounters
@@ -59,7 +60,7 @@ _R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
-class AsyncMapStats:
+class AsyncMapStats(ProcessorStats):
     """Counters of ``async_map``, summed over its subscriptions.
 
     Every item upstream offered is in exactly one bucket::
@@ -83,11 +84,8 @@ class AsyncMapStats:
             (never more than ``workers + max_pending``).
     """
 
-    received: int
     submitted: int
     completed: int
-    failed: int
-    dropped: int
     in_flight: int
     high_watermark: int
 
