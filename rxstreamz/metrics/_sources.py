@@ -24,6 +24,7 @@ COUNTERS: dict[str, tuple[str, ...]] = {
     "failed": ("failed",),
     "retried": ("retried",),
     "rejected": ("rejected",),
+    "batches": ("chunks", "unpacked"),
 }
 """Exported counter -> the first stats field that provides it, in order of preference.
 
@@ -31,7 +32,7 @@ Only fields that never decrease: a counter that goes down reads as a restart.
 """
 
 GAUGES: dict[str, tuple[str, ...]] = {
-    "queue_depth": ("queued",),
+    "queue_depth": ("queued", "held"),
     "in_flight": ("in_flight",),
     "high_watermark": ("high_watermark",),
     "tracked_keys": ("tracked_keys",),
@@ -45,7 +46,10 @@ GAUGES: dict[str, tuple[str, ...]] = {
 """Exported gauge -> the stats field that provides it."""
 
 SUMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "SampleStats": {"received": ("kept", "dropped")},
+    # Items these leave out by design are exported with the dropped ones.
+    "FilterStats": {"dropped": ("filtered", "dropped")},
+    "SampleStats": {"dropped": ("discarded", "dropped")},
+    "SkipStats": {"dropped": ("skipped", "dropped")},
     "DedupeStats": {"received": ("passed", "duplicates", "failed")},
     "PartitionStats": {"delivered": ("per_partition",)},
     "RouterStats": {"delivered": ("per_route",)},
@@ -69,6 +73,7 @@ DESCRIPTIONS = {
     "failed": "Items whose processing failed",
     "retried": "Calls made again after a failure",
     "rejected": "Items rejected by an open circuit breaker",
+    "batches": "Lists chunk emitted, or iterables unbatch read to the end",
     "queue_depth": "Items waiting in a processor's queue",
     "in_flight": "Items being processed right now",
     "high_watermark": "The most items one subscription's queue held at once",
