@@ -22,7 +22,7 @@ The per-item function of a chain is generated as Python source once per chain
 
 ```python
 def on_next(x):
-    nonlocal received, r0, ...
+    nonlocal received, r0
     if stopped:  # completed, failed or disposed
         late()  # counted as dropped by the first stage
         return
@@ -31,20 +31,20 @@ def on_next(x):
         if not f0(x):  # the truth test too: a result's __bool__ may raise
             r0 += 1  # filtered out
             return
-    except Exception as exc:
-        fail(0, exc, x)  # counts the failure, applies the error policy
-        return
-    try:
         x = f1(x)
-    except Exception as exc:
-        fail(1, exc, x)
+    except Exception as exc:  # the line it went through names the stage
+        fail(AT[exc.__traceback__.tb_lineno], exc, x)  # counts, applies the policy
         return  # the item failed
+    if down.is_stopped:  # the subscriber's AutoDetachObserver.on_next, inlined
+        return
     emit(x)
 ```
 
-``try`` costs nothing on the success path (CPython 3.11+), so each stage costs
-its user call and nothing else. Tracebacks through fused code show the
-generated source.
+``try`` costs nothing on the success path (CPython 3.11+), and consecutive
+calls share one, so each stage costs its user call and nothing else; a
+failing stage is found from the line number in the exception's traceback
+(the entry of this very function), and ``x`` still holds the item it failed
+on. Tracebacks through fused code show the generated source.
 
 Counting. The run counts ``received`` once, at its head, and each stage only
 the items it removes (``r0``: filtered, skipped, discarded by the draw, or
@@ -523,13 +523,40 @@ class _Writer:
         self.kinds = kinds
         self.inline = inline
         self.lines: list[str] = []
+        self.at: dict[int, int] = {}
+
+    def _calls(self, start: int, pad: str, leave: str) -> list[int]:
+        """Write the calls of the ``filter``/``map``/``tap`` stages from ``start`` on.
+
+        They share one ``try``: its handler finds the failing stage from the
+        line the exception went through (``AT``), so the success path has no
+        block set-up and jump per stage.
+        """
+        segment: list[int] = []
+        lines = self.lines
+        for i in range(start, len(self.kinds)):
+            kind = self.kinds[i]
+            if kind not in ("filter", "map", "tap"):
+                break
+            segment.append(i)
+            self.at[len(lines) + 1] = i  # the line of the call, numbered from 1
+            if kind == "filter":
+                lines += [f"{pad}if not f{i}(x):", f"{pad}    r{i} += 1", f"{pad}    {leave}"]
+            elif kind == "map":
+                lines.append(f"{pad}x = f{i}(x)")
+            else:
+                lines.append(f"{pad}f{i}(x)")
+        return segment
 
     def rest(self, start: int, depth: int, *, in_loop: bool) -> None:
         """Write stages ``start..`` and the final ``emit`` at indentation ``depth``."""
         leave = "continue" if in_loop else "return"
         takes: list[tuple[int, int]] = []
         lines = self.lines
+        skip_to = start
         for i in range(start, len(self.kinds)):
+            if i < skip_to:  # written with the segment of calls it belongs to
+                continue
             kind = self.kinds[i]
             pad = " " * depth
             if kind == "take":
@@ -577,18 +604,16 @@ class _Writer:
                 leave = "continue"
             else:
                 lines.append(f"{pad}try:")
-                if kind == "filter":
-                    lines += [f"{pad}    if not f{i}(x):", f"{pad}        r{i} += 1"]
-                    lines.append(f"{pad}        {leave}")
-                elif kind == "map":
-                    lines.append(f"{pad}    x = f{i}(x)")
-                else:
-                    lines.append(f"{pad}    f{i}(x)")
+                segment = self._calls(i, pad + "    ", leave)
+                # One stage is known; in several, the line the exception went
+                # through names the stage.
+                failing = f"{i}" if len(segment) == 1 else "AT[exc.__traceback__.tb_lineno]"
                 lines += [
                     f"{pad}except Exception as exc:",
-                    f"{pad}    fail({i}, exc, x)",
+                    f"{pad}    fail({failing}, exc, x)",
                     f"{pad}    {leave}",
                 ]
+                skip_to = i + len(segment)
         pad = " " * depth
         if self.inline:  # AutoDetachObserver.on_next, inlined
             lines += [f"{pad}if down.is_stopped:", f"{pad}    {leave}"]
@@ -674,7 +699,7 @@ def _compile(kinds: tuple[Kind, ...], *, inline: bool) -> Callable[..., tuple[An
     source = "\n".join(lines) + "\n"
     filename = f"<rxstreamz fused {'-'.join(kinds)}{' inline' if inline else ''}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"AT": writer.at}
     exec(compile(source, filename, "exec"), namespace)
     make: Callable[..., tuple[Any, ...]] = namespace["make"]
     return make

@@ -401,3 +401,27 @@ def test_a_run_subscribed_by_another_run_emits_to_it_directly() -> None:
     assert isinstance(second, FusedObservable)
     assert second.upstream is first
     assert collect(second) == ["0", "1", "2", "3", "4"]
+
+
+def test_the_failing_stage_is_found_even_for_an_exception_raised_before() -> None:
+    stored = Boom("again")
+
+    def reraise(n: int) -> int:
+        if n == 3:
+            raise stored  # carries the traceback of its earlier raise
+        return n
+
+    with pytest.raises(Boom):
+        collect(rx.of(3).pipe(map_(reraise)))  # the first raise, elsewhere
+    stored.__notes__ = []
+    letters: list[str] = []
+    pipeline = rx.of(1, 3).pipe(
+        map_(lambda n: n, name="first"),
+        filter_(lambda _: True, name="second"),
+        map_(
+            reraise, name="third", errors="skip", on_failure=lambda d: letters.append(d.processor)
+        ),
+        map_(lambda n: n * 10, name="fourth"),
+    )
+    assert collect(pipeline) == [10]
+    assert letters == ["third"]
