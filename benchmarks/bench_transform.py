@@ -11,6 +11,8 @@ parentheses are relative to the fastest of the group):
   ``on_next`` per item for the whole run, RxPY one per stage, so the gap grows
   with ``K``.
 * ``chunk``: ``chunk(100)`` beside ``ops.buffer_with_count(100)``.
+* ``fused-chunk``: ``filter_ -> map_ -> chunk(100) -> map_(sum)``, one fused
+  run, beside the RxPY chain and a loop making the same calls.
 
 ``N`` is the item count, read when a case runs (the smoke test in
 ``tests/test_benchmarks_smoke.py`` sets it to a tiny value).
@@ -26,7 +28,7 @@ import reactivex as rx
 from reactivex import operators as ops
 
 from rxstreamz import chunk, collect, filter_, map_
-from rxstreamz._bench import STAGES, double, positive
+from rxstreamz._bench import STAGES, double, positive, total
 
 N = int(os.environ.get("RXSTREAMZ_BENCH_N", "1000000"))
 
@@ -178,3 +180,44 @@ def test_chunk_plain(benchmark: Any) -> None:
     benchmark.extra_info["items"] = len(items)
     result = benchmark(lambda: [items[i : i + 100] for i in range(0, len(items), 100)])
     assert sum(map(len, result)) == N
+
+
+# -- filter -> map -> chunk(100) -> sum: the chunk fused into the run ----------------------
+
+
+def loop_chunked(items: list[int]) -> list[int]:
+    """The same calls as the fused run, written as one loop."""
+    out: list[int] = []
+    current: list[int] = []
+    for n in items:
+        if positive(n):
+            current.append(double(n))
+            if len(current) == 100:
+                out.append(total(current))
+                current = []
+    if current:
+        out.append(total(current))
+    return out
+
+
+def test_fused_chunk_rxstreamz(benchmark: Any) -> None:
+    benchmark.group = "fused-chunk"
+    items = data()
+    operators = [filter_(positive), map_(double), chunk(100), map_(total)]
+    result = benchmark(lambda: collect(rx.from_iterable(items).pipe(*operators)))
+    assert result == loop_chunked(items)
+
+
+def test_fused_chunk_rxpy(benchmark: Any) -> None:
+    benchmark.group = "fused-chunk"
+    items = data()
+    operators = [ops.filter(positive), ops.map(double), ops.buffer_with_count(100), ops.map(total)]
+    result = benchmark(lambda: collect(rx.from_iterable(items).pipe(*operators)))
+    assert result == loop_chunked(items)
+
+
+def test_fused_chunk_plain(benchmark: Any) -> None:
+    benchmark.group = "fused-chunk"
+    items = data()
+    result = benchmark(loop_chunked, items)
+    assert sum(result) == 2 * sum(items)

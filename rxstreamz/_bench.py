@@ -8,7 +8,8 @@ same process, one after the other:
   workers, ``batch(100)``, ``buffer_(1000)``, ``dedupe()`` and ``debounce_``
   on a synchronous burst (RxPY's ``distinct()`` and ``debounce`` run at most a
   few thousand items there: one is quadratic, the other starts a timer per item);
-* ``throughput``: items per second and peak memory of four whole pipelines;
+* ``throughput``: items per second and peak memory of whole pipelines (the
+  last, ``CHUNKED``, a fused run holding a ``chunk``);
 * ``fusion``: a chain of 1, 2, 4 and 6 ``filter_``/``map_`` stages, where the
   gain of fusion shows as the chain grows;
 * ``asyncio``: one pipeline on one event loop (a bursty async source, an
@@ -428,6 +429,24 @@ def _loop_chain_6(data: list[int]) -> list[Any]:
 
 _LOOP_CHAINS = {1: _loop_chain_1, 2: _loop_chain_2, 4: _loop_chain_4, 6: _loop_chain_6}
 
+CHUNKED = "Fused chunk pipeline"
+"""filter, map, chunk(100), sum per chunk: one fused run, the list filled inline."""
+
+
+def _loop_chunked(data: list[int]) -> list[Any]:
+    """The same calls as ``CHUNKED``, written as one loop."""
+    out: list[Any] = []
+    current: list[int] = []
+    for n in data:
+        if positive(n):
+            current.append(double(n))
+            if len(current) == 100:
+                out.append(total(current))
+                current = []
+    if current:
+        out.append(total(current))
+    return out
+
 
 def _chain_ops(stages: int, filter_op: Callable[..., Any], map_op: Callable[..., Any]) -> list[Any]:
     return [(filter_op if i % 2 == 0 else map_op)(fn) for i, fn in enumerate(STAGES[:stages])]
@@ -625,6 +644,30 @@ def cases() -> list[Case]:
             notes=dict.fromkeys(IMPLS, "filter, map, batch(100), sum per batch"),
         ),
     ]
+    result.append(
+        Case(
+            "throughput",
+            CHUNKED,
+            {
+                "rxstreamz": _rxstreamz(
+                    lambda: [
+                        rxstreamz.filter_(positive),
+                        rxstreamz.map_(double),
+                        rxstreamz.chunk(100),
+                        rxstreamz.map_(total),
+                    ]
+                ),
+                "rxpy": _rx(
+                    ops.filter(positive),
+                    ops.map(double),
+                    ops.buffer_with_count(100),
+                    ops.map(total),
+                ),
+                "plain": _plain(_loop_chunked),
+            },
+            notes=dict.fromkeys(IMPLS, "chunk fused into the run"),
+        )
+    )
     result.extend(
         Case(
             "fusion",

@@ -1,41 +1,49 @@
 """Per-item processors: filter_, map_, tap_, take_, skip_, sample_, chunk, unbatch, flatten.
 
-``filter_``, ``map_``, ``tap_``, ``take_``, ``skip_`` and ``sample_`` are
-*stages*: piped directly one after another they fuse into a single subscriber
-(see ``rxstreamz._fusion``), which is what makes them faster than the
-equivalent chain of RxPY operators. ``chunk``, ``unbatch`` and ``flatten``
-change the shape of the stream and end a fused run.
+All of them are *stages*: piped directly one after another they fuse into a
+single subscriber (see ``rxstreamz._fusion``), which is what makes them faster
+than the equivalent chain of RxPY operators; ``chunk`` and ``unbatch`` fuse
+too, as a list filled inline and a loop over the iterable.
+
+Each one's ``stats()`` accounts for every item it received, with an identity
+written in its stats record (``received == emitted + filtered + failed +
+dropped`` for ``filter_``), summed over every subscription and every chain the
+operator object is part of.
 """
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
 import random
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable, Disposable
 from typing_extensions import override
 
-from rxstreamz import _scheduling, _validate
-from rxstreamz._failure import Failures, OnFailure, annotate
+from rxstreamz import _validate
+from rxstreamz._accounting import ProcessorStats
+from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._fusion import Stage
 from rxstreamz._typing import Operator
 
 __all__ = [
     "Chunk",
+    "ChunkStats",
     "Filter",
+    "FilterStats",
     "Map",
     "Sample",
     "SampleStats",
     "Skip",
+    "SkipStats",
     "Take",
+    "TakeStats",
     "Tap",
     "TransformStats",
     "Unbatch",
+    "UnbatchStats",
     "chunk",
     "filter_",
     "flatten",
@@ -53,27 +61,109 @@ _X = TypeVar("_X")
 
 
 @dataclass(frozen=True, slots=True)
-class TransformStats:
-    """Counters of ``filter_``, ``map_`` and ``tap_``.
+class FilterStats(ProcessorStats):
+    """Counters of ``filter_``: ``received == emitted + filtered + failed + dropped``.
 
     Attributes:
-        failed: Items whose user function raised (in both ``errors`` modes).
+        emitted: Items passed on.
+        filtered: Items the predicate rejected.
     """
 
-    failed: int
+    emitted: int
+    filtered: int
 
 
 @dataclass(frozen=True, slots=True)
-class SampleStats:
-    """Counters of ``sample_``.
+class TransformStats(ProcessorStats):
+    """Counters of ``map_`` and ``tap_``: ``received == emitted + failed + dropped``.
 
     Attributes:
-        kept: Items passed on.
-        dropped: Items left out by the draw.
+        emitted: Items passed on (``map_``: the results).
+    """
+
+    emitted: int
+
+
+@dataclass(frozen=True, slots=True)
+class TakeStats(ProcessorStats):
+    """Counters of ``take_``: ``received == emitted + dropped``.
+
+    Attributes:
+        emitted: Items passed on, at most ``n`` per subscription.
+    """
+
+    emitted: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkipStats(ProcessorStats):
+    """Counters of ``skip_``: ``received == emitted + skipped + dropped``.
+
+    Attributes:
+        emitted: Items passed on.
+        skipped: Items left out at the start of each subscription.
+    """
+
+    emitted: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class SampleStats(ProcessorStats):
+    """Counters of ``sample_``: ``received == kept + discarded + dropped``.
+
+    Attributes:
+        kept: Items the draw kept, passed on.
+        discarded: Items the draw left out (the processor's job, so not ``dropped``).
     """
 
     kept: int
-    dropped: int
+    discarded: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkStats(ProcessorStats):
+    """Counters of ``chunk``: ``received == emitted + held + dropped``.
+
+    Attributes:
+        emitted: Items passed on inside lists.
+        chunks: Lists passed on, the partial ones flushed at the end included.
+        held: Items in the lists being filled right now.
+    """
+
+    emitted: int
+    chunks: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnbatchStats(ProcessorStats):
+    """Counters of ``unbatch``/``flatten``: ``received == unpacked + failed + dropped``.
+
+    ``received``, ``unpacked``, ``failed`` and ``dropped`` count iterables;
+    ``emitted`` counts elements. The identity holds once a subscription has
+    ended; until then the iterable being read is in none of the fields.
+
+    Attributes:
+        emitted: Elements passed on.
+        unpacked: Iterables read to their end.
+    """
+
+    emitted: int
+    unpacked: int
+
+
+_S = TypeVar("_S", bound=ProcessorStats)
+
+
+def _snapshot(stats_type: type[_S], stage: Stage[Any, Any], **renamed: str) -> _S:
+    """Build ``stats_type`` from ``stage``'s figures; ``renamed`` maps field -> figure."""
+    figures = stage.figures()
+    values = {
+        field.name: figures.get(renamed.get(field.name, field.name), 0)
+        for field in dataclasses.fields(stats_type)
+    }
+    return stats_type(**values)
 
 
 class _UserStage(Stage[_T, _R]):
@@ -102,11 +192,6 @@ class _UserStage(Stage[_T, _R]):
     def bind(self) -> Callable[..., Any]:
         return self._fn
 
-    def stats(self) -> TransformStats:
-        """Return a snapshot of this operator's counters (all subscriptions)."""
-        assert self._failures is not None
-        return TransformStats(failed=self._failures.count)
-
 
 class Filter(_UserStage[_T, _T]):
     """The operator returned by ``filter_``."""
@@ -115,6 +200,10 @@ class Filter(_UserStage[_T, _T]):
     param = "predicate"
     default_name = "filter"
 
+    def stats(self) -> FilterStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        return _snapshot(FilterStats, self)
+
 
 class Map(_UserStage[_T, _R]):
     """The operator returned by ``map_``."""
@@ -122,12 +211,20 @@ class Map(_UserStage[_T, _R]):
     kind = "map"
     default_name = "map"
 
+    def stats(self) -> TransformStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        return _snapshot(TransformStats, self)
+
 
 class Tap(_UserStage[_T, _T]):
     """The operator returned by ``tap_``."""
 
     kind = "tap"
     default_name = "tap"
+
+    def stats(self) -> TransformStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        return _snapshot(TransformStats, self)
 
 
 def filter_(
@@ -137,7 +234,7 @@ def filter_(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Operator[_T, Observable[_T], TransformStats]:
+) -> Operator[_T, Observable[_T], FilterStats]:
     """Keep the items for which ``predicate`` is true, in order.
 
     ```text
@@ -154,8 +251,12 @@ def filter_(
           disposes upstream; ``errors="skip"`` drops the item, counts it in
           ``stats().failed`` and hands a ``DeadLetter`` to ``on_failure``.
         - Fuses with neighbouring ``filter_``/``map_``/``tap_``/``take_``/
-          ``skip_``/``sample_``: one call per item for the whole run.
+          ``skip_``/``sample_``/``chunk``/``unbatch``: one call per item for
+          the whole run.
         - Emits on the thread that delivered the item; no state of its own.
+        - ``stats()``: ``received == emitted + filtered + failed + dropped``;
+          ``dropped`` counts only items a misbehaving source delivered after
+          the subscription stopped.
 
     Examples:
         >>> import reactivex as rx
@@ -171,7 +272,7 @@ def filter_(
         scheduler: Clock for ``DeadLetter.timestamp``.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> TransformStats``.
+        An operator for ``pipe()`` with ``stats() -> FilterStats``.
 
     Raises:
         TypeError: ``predicate`` or ``on_failure`` is not callable.
@@ -198,12 +299,16 @@ def map_(
 
     Behavior:
         - Same error model, fusion and threading as ``filter_``.
+        - ``stats()``: ``received == emitted + failed + dropped``.
 
     Examples:
         >>> import reactivex as rx
         >>> from rxstreamz import collect
-        >>> collect(rx.of(1, 2, 3).pipe(map_(lambda n: n * 10)))
+        >>> tenfold = map_(lambda n: n * 10)
+        >>> collect(rx.of(1, 2, 3).pipe(tenfold))
         [10, 20, 30]
+        >>> tenfold.stats()
+        TransformStats(received=3, failed=0, dropped=0, emitted=3)
 
     Args:
         fn: Called once per item; its result is emitted.
@@ -241,6 +346,7 @@ def tap_(
     Behavior:
         - Same error model, fusion and threading as ``filter_``. With
           ``errors="skip"`` an item whose ``fn`` raised is *not* emitted.
+        - ``stats()``: ``received == emitted + failed + dropped``.
 
     Examples:
         >>> import reactivex as rx
@@ -294,6 +400,10 @@ class Take(Stage[Any, Any]):
     def opens(self) -> bool:
         return self.count > 0
 
+    def stats(self) -> TakeStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        return _snapshot(TakeStats, self)
+
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
         return super().__call__(source)
@@ -310,6 +420,9 @@ def take_(n: int, *, name: str | None = None) -> Take:
 
     Unlike Go streamz, completion does not wait for upstream to end.
     ``take_(0)`` completes on subscription without subscribing upstream.
+    ``stats()``: ``received == emitted + dropped``, where ``dropped`` counts an
+    item pushed back into the source while the last one was being emitted
+    (ignored, as RxPY's ``take`` ignores it).
 
     Examples:
         >>> import reactivex as rx
@@ -322,7 +435,8 @@ def take_(n: int, *, name: str | None = None) -> Take:
         name: Default ``"take"``.
 
     Returns:
-        An operator for ``pipe()``; fuses like ``filter_``.
+        An operator for ``pipe()`` with ``stats() -> TakeStats``; fuses like
+        ``filter_``.
 
     Raises:
         TypeError: ``n`` is not an int.
@@ -335,6 +449,7 @@ class Skip(Stage[Any, Any]):
     """The operator returned by ``skip_``."""
 
     kind = "filter"
+    removed_as = "skipped"
 
     def __init__(self, count: int, name: str) -> None:
         super().__init__(name, None, None)
@@ -353,6 +468,10 @@ class Skip(Stage[Any, Any]):
 
         return past_skip
 
+    def stats(self) -> SkipStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        return _snapshot(SkipStats, self)
+
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
         return super().__call__(source)
@@ -367,6 +486,8 @@ def skip_(n: int, *, name: str | None = None) -> Skip:
     --------3--4--|
     ```
 
+    ``stats()``: ``received == emitted + skipped + dropped``.
+
     Examples:
         >>> import reactivex as rx
         >>> from rxstreamz import collect
@@ -378,7 +499,8 @@ def skip_(n: int, *, name: str | None = None) -> Skip:
         name: Default ``"skip"``.
 
     Returns:
-        An operator for ``pipe()``; fuses like ``filter_``.
+        An operator for ``pipe()`` with ``stats() -> SkipStats``; fuses like
+        ``filter_``.
 
     Raises:
         TypeError: ``n`` is not an int.
@@ -391,40 +513,26 @@ class Sample(Stage[Any, Any]):
     """The operator returned by ``sample_``."""
 
     kind = "filter"
+    removed_as = "discarded"
 
     def __init__(self, rate: float, seed: int | None, name: str) -> None:
         super().__init__(name, None, None)
         self.rate = rate
         self.seed = seed
-        # The per-item path counts with next() on itertools.count: one C call,
-        # atomic under the GIL, so concurrent subscriptions need no lock.
-        # Reading a count also advances it; stats() subtracts its own reads.
-        self._kept = itertools.count()
-        self._dropped = itertools.count()
-        self._reads = 0
-        self._read_lock = threading.Lock()
 
     @override
     def bind(self) -> Callable[[object], bool]:
         draw = random.Random(self.seed).random
         rate = self.rate
-        count_kept, count_dropped = self._kept.__next__, self._dropped.__next__
 
         def keep(_item: object) -> bool:
-            if draw() < rate:
-                count_kept()
-                return True
-            count_dropped()
-            return False
+            return draw() < rate
 
         return keep
 
     def stats(self) -> SampleStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        with self._read_lock:
-            reads = self._reads
-            self._reads += 1
-            return SampleStats(kept=next(self._kept) - reads, dropped=next(self._dropped) - reads)
+        return _snapshot(SampleStats, self, kept="emitted")
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
@@ -437,6 +545,8 @@ def sample_(rate: float, *, seed: int | None = None, name: str | None = None) ->
     A random draw per item, not a periodic sample: ``sample_(0.1)`` keeps about
     one item in ten, at random. Each subscription draws from its own
     ``random.Random(seed)``, so a fixed ``seed`` reproduces the same selection.
+    ``stats()``: ``received == kept + discarded + dropped``; the items the draw
+    leaves out are ``discarded`` (the processor's job), not ``dropped``.
 
     ```text
     --1--2--3--4--5--|
@@ -451,7 +561,7 @@ def sample_(rate: float, *, seed: int | None = None, name: str | None = None) ->
         >>> collect(rx.of(1, 2, 3).pipe(keep_all))
         [1, 2, 3]
         >>> keep_all.stats()
-        SampleStats(kept=3, dropped=0)
+        SampleStats(received=3, failed=0, dropped=0, kept=3, discarded=0)
 
     Args:
         rate: Probability of keeping an item, in ``[0, 1]``.
@@ -472,40 +582,26 @@ def sample_(rate: float, *, seed: int | None = None, name: str | None = None) ->
     return Sample(checked, seed, _validate.name(name, "sample"))
 
 
-class Chunk:
+class Chunk(Stage[Any, Any]):
     """The operator returned by ``chunk``."""
 
+    kind = "chunk"
+
     def __init__(self, size: int, name: str) -> None:
+        super().__init__(name, None, None)
         self.size = size
-        self.name = name
+
+    @override
+    def bind(self) -> int:
+        return self.size
+
+    def stats(self) -> ChunkStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        return _snapshot(ChunkStats, self)
 
     def __call__(self, source: Observable[_X]) -> Observable[list[_X]]:
         """Apply the operator to ``source``."""
-        size = self.size
-
-        def subscribe(
-            observer: abc.ObserverBase[list[_X]], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            current: list[_X] = []
-
-            def on_next(item: _X) -> None:
-                nonlocal current
-                current.append(item)
-                if len(current) == size:
-                    full, current = current, []
-                    observer.on_next(full)
-
-            def flush() -> bool:  # chunk never stops by itself: always forward
-                nonlocal current
-                if current:
-                    rest, current = current, []
-                    observer.on_next(rest)
-                return True
-
-            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
-            return source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-
-        return Observable(subscribe)
+        return super().__call__(source)
 
 
 def chunk(size: int, *, name: str | None = None) -> Chunk:
@@ -520,8 +616,13 @@ def chunk(size: int, *, name: str | None = None) -> Chunk:
     ```
 
     Behavior:
-        - Completion and upstream error first flush the partial list.
+        - Completion and upstream error first flush the partial list; a
+          dispose drops it.
         - Each subscription has its own list; emits on the upstream's thread.
+        - Fuses with neighbouring per-item stages: the list is filled inline
+          and the stages after ``chunk`` in the run receive it.
+        - ``stats()``: ``received == emitted + held + dropped`` (items), plus
+          ``chunks``, the lists emitted.
 
     Examples:
         >>> import reactivex as rx
@@ -534,7 +635,7 @@ def chunk(size: int, *, name: str | None = None) -> Chunk:
         name: Default ``"chunk"``.
 
     Returns:
-        An operator for ``pipe()``.
+        An operator for ``pipe()`` with ``stats() -> ChunkStats``.
 
     Raises:
         TypeError: ``size`` is not an int.
@@ -543,53 +644,25 @@ def chunk(size: int, *, name: str | None = None) -> Chunk:
     return Chunk(_validate.integer("size", size), _validate.name(name, "chunk"))
 
 
-class Unbatch:
+class Unbatch(Stage[Any, Any]):
     """The operator returned by ``unbatch`` and ``flatten``."""
 
+    kind = "unbatch"
+
     def __init__(self, name: str) -> None:
-        self.name = name
+        super().__init__(name, Failures(name, "raise", None), None)
+
+    @override
+    def bind(self) -> None:
+        return None
+
+    def stats(self) -> UnbatchStats:
+        """Return a snapshot of this operator's counters (all subscriptions)."""
+        return _snapshot(UnbatchStats, self)
 
     def __call__(self, source: Observable[Iterable[_X]]) -> Observable[_X]:
         """Apply the operator to ``source``."""
-        label = self.name
-
-        def subscribe(
-            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            stopped = False
-
-            def stop() -> None:
-                nonlocal stopped
-                stopped = True
-
-            def fail(exc: Exception, items: Iterable[_X]) -> None:
-                stop()
-                observer.on_error(annotate(exc, label, items))
-
-            def on_next(items: Iterable[_X]) -> None:
-                if stopped:
-                    return
-                try:
-                    iterator = iter(items)
-                except Exception as exc:
-                    fail(exc, items)
-                    return
-                while not stopped:  # lazily: a take_ downstream stops an endless iterable
-                    try:
-                        element = next(iterator)
-                    except StopIteration:
-                        return
-                    except Exception as exc:
-                        fail(exc, items)
-                        return
-                    observer.on_next(element)
-
-            subscription = source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
-            return CompositeDisposable(subscription, Disposable(stop))
-
-        return Observable(subscribe)
+        return super().__call__(source)
 
 
 def unbatch(*, name: str | None = None) -> Unbatch:
@@ -609,6 +682,12 @@ def unbatch(*, name: str | None = None) -> Unbatch:
         - An item that is not iterable fails the stream with that
           ``TypeError``, noted with the item; an iterable whose iteration
           raises fails it after the elements it yielded before.
+        - Fuses with neighbouring per-item stages: a loop over the iterable
+          runs the stages after it on each element.
+        - ``stats()`` counts iterables: ``received == unpacked + failed +
+          dropped`` once the subscription has ended (``dropped``: left
+          unfinished by a dispose or a downstream end); ``emitted`` counts
+          elements.
 
     Examples:
         >>> import reactivex as rx
@@ -620,7 +699,7 @@ def unbatch(*, name: str | None = None) -> Unbatch:
         name: Default ``"unbatch"``.
 
     Returns:
-        An operator for ``pipe()``.
+        An operator for ``pipe()`` with ``stats() -> UnbatchStats``.
     """
     return Unbatch(_validate.name(name, "unbatch"))
 
@@ -638,6 +717,6 @@ def flatten(*, name: str | None = None) -> Unbatch:
         name: Default ``"flatten"``.
 
     Returns:
-        An operator for ``pipe()``.
+        An operator for ``pipe()`` with ``stats() -> UnbatchStats``.
     """
     return Unbatch(_validate.name(name, "flatten"))

@@ -48,6 +48,7 @@ EXPECTED_CASES = {
         "Batched processing",
         "Async processing (10 workers)",
         "Complex pipeline",
+        "Fused chunk pipeline",
     ],
     "fusion": ["1 stage", "2 stages", "4 stages", "6 stages"],
     "asyncio": ["async source, enrich x8, batch(50)"],

@@ -17,7 +17,7 @@ from reactivex.disposable import Disposable
 from reactivex.subject import Subject
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxstreamz import collect, filter_, map_, sample_, skip_, take_, tap_
+from rxstreamz import Operator, TransformStats, collect, filter_, map_, sample_, skip_, take_, tap_
 from rxstreamz._fusion import FusedObservable
 from tests.strategies import Step, chains
 
@@ -85,9 +85,11 @@ def test_on_next_calls_per_item_do_not_grow_with_stages(stages: int) -> None:
     ops_chain = [map_(lambda n: n) if i % 2 else filter_(lambda _: True) for i in range(stages)]
     fused = count_on_next_calls(rx.from_iterable(items).pipe(*ops_chain))
     bare = count_on_next_calls(rx.from_iterable(items))
-    # The source's observer wrapper calls the one fused on_next per item;
-    # that is the only call the whole run of stages adds.
-    assert fused - bare == 2 * len(items)
+    # The source calls the one fused on_next per item directly, and that
+    # function inlines the subscriber's AutoDetachObserver.on_next (the one
+    # call of the bare subscription): one call per item whatever the stages.
+    assert bare == len(items)
+    assert fused == len(items)
     native = [ops.map(lambda n: n) if i % 2 else ops.filter(lambda _: True) for i in range(stages)]
     rx_calls = count_on_next_calls(rx.from_iterable(items).pipe(*native))
     assert rx_calls - bare == 2 * stages * len(items)
@@ -196,7 +198,7 @@ def test_generated_code_shows_in_tracebacks() -> None:
     with pytest.raises(ZeroDivisionError) as info:
         collect(rx.of(0).pipe(map_(lambda n: 1 // n)))
     text = "".join(traceback.format_exception(info.value))
-    assert "<rxstreamz fused map>" in text
+    assert "<rxstreamz fused map inline>" in text
     assert "x = f0(x)" in text
 
 
@@ -299,3 +301,127 @@ def test_a_long_run_of_takes_still_compiles() -> None:
         pipeline = pipeline.pipe(take_(n))
     assert collect(pipeline) == list(range(11))
     assert collect(pipeline.pipe(map_(str), take_(3))) == ["0", "1", "2"]
+
+
+# -- subscribing upstream ---------------------------------------------------------------
+
+
+def test_an_error_raised_while_subscribing_upstream_reaches_on_error() -> None:
+    def broken(
+        observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        raise Boom("cannot connect")
+
+    items: list[int] = []
+    errors: list[Exception] = []
+    Observable(broken).pipe(map_(lambda n: n)).subscribe(items.append, errors.append)
+    assert items == []
+    assert [str(e) for e in errors] == ["cannot connect"]
+    native: list[Exception] = []
+    Observable(broken).pipe(ops.map(lambda n: n)).subscribe(items.append, native.append)
+    assert [type(e) for e in native] == [Boom]
+
+
+def test_a_subscribe_function_returning_a_callable_is_disposed_at_the_end() -> None:
+    released: list[str] = []
+
+    def source(observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None) -> Any:
+        observer.on_next(1)
+        observer.on_next(2)
+        return lambda: released.append("released")
+
+    subject_items: list[int] = []
+    subscription = Observable(source).pipe(map_(lambda n: n * 2)).subscribe(subject_items.append)
+    assert subject_items == [2, 4]
+    assert released == []
+    subscription.dispose()
+    assert released == ["released"]
+
+
+def test_an_upstream_that_overrides_subscribe_is_subscribed_through_it() -> None:
+    calls: list[str] = []
+
+    class Logged(Observable[int]):
+        def subscribe(
+            self,
+            on_next: Any = None,
+            on_error: Any = None,
+            on_completed: Any = None,
+            *,
+            scheduler: abc.SchedulerBase | None = None,
+        ) -> abc.DisposableBase:
+            calls.append("subscribe")
+            return super().subscribe(on_next, on_error, on_completed, scheduler=scheduler)
+
+    class Child(Logged):
+        pass
+
+    source = Child(lambda observer, _=None: rx.of(1, 2).subscribe(observer))
+    assert collect(source.pipe(map_(lambda n: n + 1))) == [2, 3]
+    assert calls == ["subscribe"]
+
+
+def test_items_after_a_failure_in_an_eager_source_are_counted_as_dropped() -> None:
+    def eager(
+        observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        for n in range(5):  # ignores disposal and the error it caused
+            observer.on_next(n)
+        return Disposable()
+
+    step: Operator[int, Observable[int], TransformStats] = map_(lambda n: 1 // (n - 1))
+    Observable(eager).pipe(step).subscribe(on_error=lambda _: None)
+    stats = step.stats()
+    assert (stats.received, stats.failed, stats.dropped, stats.emitted) == (5, 1, 3, 1)
+
+
+def test_nothing_reaches_a_subscriber_that_disposed_while_the_item_was_in_the_run() -> None:
+    def run_with(stop_on_two: Callable[..., Any], then: Callable[..., Any]) -> list[int]:
+        subject: Subject[int] = Subject()
+        got: list[int] = []
+        subscription: list[abc.DisposableBase] = []
+
+        def dispose_on_2(n: int) -> None:
+            if n == 2:
+                subscription[0].dispose()
+
+        pipeline = subject.pipe(stop_on_two(dispose_on_2), then(lambda n: n * 10))
+        subscription.append(pipeline.subscribe(got.append))
+        for n in (1, 2, 3):
+            subject.on_next(n)
+        return got
+
+    assert run_with(tap_, map_) == [10]
+    assert run_with(ops.do_action, ops.map) == [10]
+
+
+def test_a_run_subscribed_by_another_run_emits_to_it_directly() -> None:
+    first = rx.range(10).pipe(*[take_(9) for _ in range(16)])  # a full run
+    second = first.pipe(take_(5), map_(str))  # cannot join it: a run of its own
+    assert isinstance(second, FusedObservable)
+    assert second.upstream is first
+    assert collect(second) == ["0", "1", "2", "3", "4"]
+
+
+def test_the_failing_stage_is_found_even_for_an_exception_raised_before() -> None:
+    stored = Boom("again")
+
+    def reraise(n: int) -> int:
+        if n == 3:
+            raise stored  # carries the traceback of its earlier raise
+        return n
+
+    with pytest.raises(Boom):
+        collect(rx.of(3).pipe(map_(reraise)))  # the first raise, elsewhere
+    stored.__notes__ = []
+    letters: list[str] = []
+    pipeline = rx.of(1, 3).pipe(
+        map_(lambda n: n, name="first"),
+        filter_(lambda _: True, name="second"),
+        map_(
+            reraise, name="third", errors="skip", on_failure=lambda d: letters.append(d.processor)
+        ),
+        map_(lambda n: n * 10, name="fourth"),
+    )
+    assert collect(pipeline) == [10]
+    assert letters == ["third"]

@@ -102,7 +102,8 @@ def test_tracked_stats_become_observable_instruments(otel: Telemetry) -> None:
     assert collect(rx.range(4).pipe(thin)) == []
     got = otel.points()
     assert got[key("rxstreamz.failed", processor="parse")] == 1
-    assert got[key("rxstreamz.dropped", processor="thin")] == 4
+    assert got[key("rxstreamz.discarded", processor="thin")] == 4
+    assert got[key("rxstreamz.dropped", processor="thin")] == 0
     # A breaker's requests/failures reset when it closes: gauges, never counters.
     assert got[key("rxstreamz.requests", processor="breaker")] == 20
     assert got[key("rxstreamz.failures", processor="breaker")] == 11

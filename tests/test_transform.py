@@ -17,6 +17,7 @@ from reactivex.testing.subscription import Subscription
 
 from rxstreamz import (
     DeadLetter,
+    FilterStats,
     SampleStats,
     TransformStats,
     chunk,
@@ -156,7 +157,7 @@ def test_skip_mode_drops_counts_and_dead_letters(scheduler: TestScheduler) -> No
         lambda s: s.pipe(step),
     )
     assert messages == [on_next(210, 1), on_next(230, 3), on_completed(240)]
-    assert step.stats() == TransformStats(failed=1)
+    assert step.stats() == TransformStats(received=3, failed=1, dropped=0, emitted=2)
     [letter] = letters
     assert letter.item == 2
     assert type(letter.error) is Boom
@@ -175,7 +176,7 @@ def test_raise_mode_counts_failures_too() -> None:
     step = map_(raise_on(1))
     with pytest.raises(Boom):
         collect(rx.of(1).pipe(step))
-    assert step.stats() == TransformStats(failed=1)
+    assert step.stats() == TransformStats(received=1, failed=1, dropped=0, emitted=0)
 
 
 def test_failing_on_failure_fails_the_stream() -> None:
@@ -215,7 +216,7 @@ def test_predicate_result_whose_truth_test_raises_is_a_failing_predicate(
     assert str(exc) == "the truth value is ambiguous"
     assert exc.__notes__ == ["rxstreamz: raised in processor 'check' on item 2"]
     assert subs == [ReactiveTest.subscribe(200, 220)]
-    assert step.stats() == TransformStats(failed=1)
+    assert step.stats() == FilterStats(received=2, failed=1, dropped=0, emitted=1, filtered=0)
 
 
 def test_skip_mode_counts_a_predicate_result_whose_truth_test_raises(
@@ -229,7 +230,7 @@ def test_skip_mode_counts_a_predicate_result_whose_truth_test_raises(
         lambda s: s.pipe(step),
     )
     assert messages == [on_next(210, 1), on_next(230, 3), on_completed(240)]
-    assert step.stats() == TransformStats(failed=1)
+    assert step.stats() == FilterStats(received=3, failed=1, dropped=0, emitted=2, filtered=0)
     [letter] = letters
     assert (letter.item, type(letter.error), letter.attempts) == (2, ValueError, 1)
     assert letter.processor == "filter"
@@ -317,7 +318,9 @@ def test_sample_is_reproducible_with_a_seed_and_counts() -> None:
     second = collect(rx.range(1000).pipe(step))
     assert first == second
     assert 200 < len(first) < 400
-    assert step.stats() == SampleStats(kept=2 * len(first), dropped=2 * (1000 - len(first)))
+    assert step.stats() == SampleStats(
+        received=2000, failed=0, dropped=0, kept=2 * len(first), discarded=2 * (1000 - len(first))
+    )
 
 
 def test_sample_counts_exactly_under_concurrent_subscriptions(no_thread_leak: None) -> None:
@@ -336,16 +339,18 @@ def test_sample_counts_exactly_under_concurrent_subscriptions(no_thread_leak: No
         thread.start()
     for thread in threads:
         thread.join()
-    assert step.stats() == SampleStats(kept=5 * per_run, dropped=5 * (20_000 - per_run))
+    assert step.stats() == SampleStats(
+        received=100_000, failed=0, dropped=0, kept=5 * per_run, discarded=5 * (20_000 - per_run)
+    )
     assert step.stats() == step.stats()  # reading does not change the counts
-    assert all(40_000 <= s.kept + s.dropped <= 100_000 for s in stats_seen)
+    assert all(40_000 <= s.received == s.kept + s.discarded <= 100_000 for s in stats_seen)
 
 
 def test_sample_extremes() -> None:
     assert collect(rx.range(50).pipe(sample_(1.0))) == list(range(50))
     none = sample_(0.0)
     assert collect(rx.range(50).pipe(none)) == []
-    assert none.stats() == SampleStats(kept=0, dropped=50)
+    assert none.stats() == SampleStats(received=50, failed=0, dropped=0, kept=0, discarded=50)
 
 
 # -- chunk / unbatch / flatten ---------------------------------------------------------

@@ -19,6 +19,7 @@ from rxstreamz import (
     DeadLetter,
     DeadLetterStats,
     DedupeStats,
+    FilterStats,
     Operator,
     PartitionStats,
     RetryStats,
@@ -62,7 +63,7 @@ def lost(_letter: DeadLetter[int]) -> None:
 
 
 def test_stats_keep_their_record_type() -> None:
-    assert_type(filter_(is_even).stats(), TransformStats)
+    assert_type(filter_(is_even).stats(), FilterStats)
     assert_type(map_(label).stats(), TransformStats)
     assert_type(tap_(print).stats(), TransformStats)
     assert_type(dedupe(label).stats(), DedupeStats)
@@ -86,7 +87,7 @@ def test_circuit_breaker_keeps_its_state() -> None:
 
 
 def test_the_declared_type_names_input_output_and_stats() -> None:
-    assert_type(filter_(is_even), Operator[int, Observable[int], TransformStats])
+    assert_type(filter_(is_even), Operator[int, Observable[int], FilterStats])
     assert_type(map_(label), Operator[int, Observable[str], TransformStats])
     assert_type(split(is_even), Operator[int, tuple[Observable[int], Observable[int]], SplitStats])
 
@@ -97,13 +98,13 @@ def test_an_operator_is_an_rxpy_operator() -> None:
 
 
 def test_a_declared_operator_types_a_lambda_outside_pipe() -> None:
-    evens: Operator[int, Observable[int], TransformStats] = filter_(lambda n: n % 2 == 0)
+    evens: Operator[int, Observable[int], FilterStats] = filter_(lambda n: n % 2 == 0)
     halves: Operator[int, Observable[float], TransformStats] = map_(lambda n: n / 2)
     source: Observable[int] = rx.of(1, 2, 3, 4)
     out = source.pipe(evens, halves)
     assert_type(out, Observable[float])
     assert collect(out) == [1.0, 2.0]
-    assert_type(evens.stats(), TransformStats)
+    assert_type(evens.stats(), FilterStats)
 
 
 def test_a_metrics_exporter_tracks_an_operator_in_place() -> None:
@@ -114,6 +115,6 @@ def test_a_metrics_exporter_tracks_an_operator_in_place() -> None:
 
     metrics = PrometheusMetrics(registry=CollectorRegistry())
     evens = metrics.track(filter_(is_even, name="evens"))
-    assert_type(evens, Operator[int, Observable[int], TransformStats])
+    assert_type(evens, Operator[int, Observable[int], FilterStats])
     source: Observable[int] = rx.of(1, 2, 3)
     assert collect(source.pipe(evens)) == [2]

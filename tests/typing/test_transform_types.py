@@ -8,6 +8,7 @@ import reactivex as rx
 from reactivex import Observable
 
 from rxstreamz import (
+    FilterStats,
     SampleStats,
     TransformStats,
     chunk,
@@ -52,5 +53,6 @@ def test_unbatch_and_flatten_restore_the_element_type() -> None:
 
 
 def test_stats_records_are_typed() -> None:
-    assert_type(filter_(positive).stats(), TransformStats)
+    assert_type(filter_(positive).stats(), FilterStats)
+    assert_type(map_(label).stats(), TransformStats)
     assert_type(sample_(0.5).stats(), SampleStats)
