@@ -70,7 +70,7 @@ class _DedupeCore:
         self.max_keys = max_keys
         self.name = failures.processor
         self.scheduler = scheduler
-        self.failures = failures
+        self._failures = failures
         self._lock = threading.Lock()
         self._passed = 0  # of finished subscriptions; live ones are read via _live
         self._duplicates = 0
@@ -88,7 +88,7 @@ class _DedupeCore:
                 passed += run_passed
                 duplicates += run_duplicates
                 tracked += run_tracked
-        failed = self.failures.count
+        failed = self._failures.count
         return DedupeStats(
             received=passed + duplicates + failed,
             failed=failed,
@@ -102,7 +102,7 @@ class _DedupeCore:
         with self._lock:
             self._live.add(counts)
 
-    def retire(self, counts: _Counts) -> None:
+    def _retire(self, counts: _Counts) -> None:
         """Fold a finished subscription's counters into the totals (once)."""
         with self._lock:
             if counts in self._live:
@@ -116,7 +116,15 @@ class _DedupeCore:
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(self.scheduler, scheduler))
-            run = _DedupeRun(self, observer, clock)
+            run: _DedupeRun[_X] = _DedupeRun(
+                observer,
+                clock,
+                self.key,
+                ttl=self.ttl,
+                max_keys=self.max_keys,
+                failures=self._failures,
+                retire=self._retire,
+            )
             self._register(run.counts)
             return run.connect(source, run.accepting(), scheduler)
 
@@ -133,7 +141,6 @@ class _DedupeRun(Run[_X]):
 
     __slots__ = (
         "clock",
-        "core",
         "duplicates",
         "failures",
         "forever",
@@ -143,22 +150,31 @@ class _DedupeRun(Run[_X]):
         "oldest_expiry",
         "passed",
         "purge_armed",
+        "retire",
         "seen",
         "ttl",
         "ttl_delay",
     )
 
     def __init__(
-        self, core: _DedupeCore, observer: abc.ObserverBase[_X], clock: _scheduling.Clock
+        self,
+        observer: abc.ObserverBase[_X],
+        clock: _scheduling.Clock,
+        key: Callable[[Any], Hashable] | None,
+        *,
+        ttl: float | None,
+        max_keys: int | None,
+        failures: Failures,
+        retire: Callable[[_Counts], None],
     ) -> None:
         super().__init__(observer)
-        self.core = core
         self.clock = clock
-        self.key = core.key
-        self.failures = core.failures
-        self.max_keys = core.max_keys
+        self.key = key
+        self.max_keys = max_keys
+        self.failures = failures
+        self.retire = retire
+        self.ttl_delay = None if ttl is None else timedelta(seconds=ttl)
         # Whole microseconds, compared with the clock's cheapest reading.
-        self.ttl_delay = None if core.ttl is None else timedelta(seconds=core.ttl)
         self.ttl = None if self.ttl_delay is None else self.ttl_delay // _MICROSECOND
         self.lock = threading.Lock()
         self.seen: OrderedDict[Hashable, int] = OrderedDict()  # key -> expiry (ttl)
@@ -327,7 +343,7 @@ class _DedupeRun(Run[_X]):
         self.stopped = True
         self.timer.dispose()
         with self.lock:
-            self.core.retire(self.counts)
+            self.retire(self.counts)
             self.seen.clear()
             self.forever.clear()
         return True
