@@ -117,6 +117,10 @@ class Batch:
         return Observable(subscribe)
 
 
+def _none_in_flight() -> int:
+    return 0
+
+
 class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     """One ``batch`` subscription: the open batch, its deadline and the timer.
 
@@ -133,11 +137,11 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     """
 
     __slots__ = (
-        "active",
         "armed_for",
         "clock",
         "current",
         "deadline",
+        "in_flight",
         "latency",
         "max_size",
         "wants",
@@ -158,7 +162,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
         self.current: list[_X] = []
         self.deadline = _NEVER  # when `current` is due; meaningful while it is non-empty
         self.armed_for: datetime | None = None  # due time of the pending timer, if any
-        self.active = 0  # on_next calls in progress
+        self.in_flight = _none_in_flight  # reads the on_next calls in progress
         self.wants = False  # a timer fired: settle the open batch under the lock
 
     def accepting(self) -> Callable[[_X], None]:
@@ -169,9 +173,16 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
         emit = self.observer.on_next
         max_size = self.max_size
         timed = self.latency is not None
+        active = 0  # on_next calls in progress: a cell, cheaper than an attribute
+
+        def in_flight() -> int:
+            return active
+
+        self.in_flight = in_flight
 
         def on_next(item: _X) -> None:
-            run.active += 1  # before reading `wants`
+            nonlocal active
+            active += 1  # before reading `wants`
             try:
                 if run.wants or run.stopped:
                     with lock:
@@ -193,7 +204,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
                     if size == 1 and timed:
                         run.open_batch()
             finally:
-                run.active -= 1
+                active -= 1
                 if run.wants or run.stopped:  # a timer fired or dispose came meanwhile
                     run.catch_up()
 
@@ -219,7 +230,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
             self.release()
             return
         with self.lock:
-            if self.wants and not self.active:
+            if self.wants and not self.in_flight():
                 self.settle()
 
     def count_out(self, size: int) -> None:
@@ -250,7 +261,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
         with self.lock:
             self.armed_for = None
             self.wants = True  # before reading `active`
-            if not self.active:
+            if not self.in_flight():
                 self.settle()
         if self.stopped:  # disposed while the timer held the lock
             self.release()
@@ -294,7 +305,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
 
     def idle(self) -> bool:
         """No item in flight: dispose may release now."""
-        return not self.active
+        return not self.in_flight()
 
 
 def batch(
