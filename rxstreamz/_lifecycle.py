@@ -33,11 +33,21 @@ from reactivex.disposable import (
 from rxstreamz import _scheduling
 from rxstreamz._accounting import Ledger, Row
 
-__all__ = ["HeldRun", "Run"]
+__all__ = ["HeldRun", "Run", "nothing_in_flight"]
 
 _Row = TypeVar("_Row", bound=Row)
 _X = TypeVar("_X")
 _O = TypeVar("_O")
+
+
+def nothing_in_flight() -> int:
+    """The count of items in flight before an ``on_next`` exists (a run's initial reader).
+
+    A run whose timer must not touch state while an item is in flight counts
+    the items in a cell of its ``on_next`` closure (cheaper per item than an
+    attribute) and lets its methods read it through a reader closure.
+    """
+    return 0
 
 
 class Run(Generic[_O]):

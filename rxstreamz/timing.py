@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from reactivex import Observable, abc
 
-from rxstreamz import _scheduling, _validate
+from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._lifecycle import HeldRun
 
@@ -117,10 +117,6 @@ class Batch:
         return Observable(subscribe)
 
 
-def _none_in_flight() -> int:
-    return 0
-
-
 class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     """One ``batch`` subscription: the open batch, its deadline and the timer.
 
@@ -162,7 +158,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
         self.current: list[_X] = []
         self.deadline = _NEVER  # when `current` is due; meaningful while it is non-empty
         self.armed_for: datetime | None = None  # due time of the pending timer, if any
-        self.in_flight = _none_in_flight  # reads the on_next calls in progress
+        self.in_flight = _lifecycle.nothing_in_flight  # reads the on_next calls in progress
         self.wants = False  # a timer fired: settle the open batch under the lock
 
     def accepting(self) -> Callable[[_X], None]:
