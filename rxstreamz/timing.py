@@ -120,10 +120,11 @@ class Batch:
 class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     """One ``batch`` subscription: the open batch, its deadline and the timer.
 
-    The item path takes no lock. A timer touches ``current`` only while no
-    item is in flight: it sets ``wants`` before reading ``active``; the source
-    thread raises ``active`` before reading ``wants`` and re-reads ``wants``
-    after lowering it. So either the timer sees the item in flight and leaves
+    The item path takes no lock. ``active`` counts the items in flight (a
+    cell of ``on_next``, read here through ``in_flight``). A timer touches
+    ``current`` only while no item is in flight: it sets ``wants`` before
+    reading ``active``; the source thread raises ``active`` before reading
+    ``wants`` and re-reads ``wants`` after lowering it. So either the timer sees the item in flight and leaves
     the batch to the source thread (which settles it on the way out), or the
     source thread sees ``wants`` and waits for the lock (the GIL makes these
     reads and writes ordered). Dispose takes no lock either: it sets
