@@ -124,13 +124,13 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     cell of ``on_next``, read here through ``in_flight``). A timer touches
     ``current`` only while no item is in flight: it sets ``wants`` before
     reading ``active``; the source thread raises ``active`` before reading
-    ``wants`` and re-reads ``wants`` after lowering it. So either the timer sees the item in flight and leaves
-    the batch to the source thread (which settles it on the way out), or the
-    source thread sees ``wants`` and waits for the lock (the GIL makes these
-    reads and writes ordered). Dispose takes no lock either: it sets
-    ``stopped`` before reading ``active``, and the source thread reads
-    ``stopped`` after lowering ``active``, so whoever comes last counts the
-    held items as dropped (``release``, once).
+    ``wants`` and re-reads ``wants`` after lowering it. So either the timer
+    sees the item in flight and leaves the batch to the source thread (which
+    settles it on the way out), or the source thread sees ``wants`` and waits
+    for the lock (the GIL makes these reads and writes ordered). Dispose
+    takes no lock either: it sets ``stopped`` before reading ``active``, and
+    the source thread reads ``stopped`` after lowering ``active``, so
+    whoever comes last counts the held items as dropped (``release``, once).
     """
 
     __slots__ = (
