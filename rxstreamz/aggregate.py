@@ -371,13 +371,12 @@ class _AggregateRun(HeldRun[_AggregateRow, AggregateWindow[_R]], Generic[_T, _R]
 
     def accepting(self) -> Callable[[_T], None]:
         """The ``on_next`` given to upstream (closures: cheaper than methods per item)."""
-        run = self
         row = self.row
         step = self.step
         limit = self.limit
         read_clock = self.clock.now
 
-        def fold(item: _T) -> None:
+        def fold(item: _T, run: _AggregateRun[_T, _R] = self) -> None:
             if run.stopped:
                 return
             row.received += 1
@@ -394,7 +393,7 @@ class _AggregateRun(HeldRun[_AggregateRow, AggregateWindow[_R]], Generic[_T, _R]
             return fold
         lock = self.lock
 
-        def fold_timed(item: _T) -> None:
+        def fold_timed(item: _T, run: _AggregateRun[_T, _R] = self) -> None:
             with lock:
                 if not run.stopped and run.next_tick is not None:
                     now = read_clock()

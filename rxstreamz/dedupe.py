@@ -204,12 +204,11 @@ class _DedupeRun(Run[_X]):
             self.observer.on_error(forwarded)
 
     def _on_next_forever(self) -> Callable[[_X], None]:
-        run = self
         key = self.key
         forever = self.forever
         emit = self.observer.on_next
 
-        def on_next(item: _X) -> None:
+        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
             if run.stopped:
                 return
             try:
@@ -227,12 +226,11 @@ class _DedupeRun(Run[_X]):
         return on_next
 
     def _on_next_bounded(self, max_keys: int) -> Callable[[_X], None]:
-        run = self
         key = self.key
         seen = self.seen
         emit = self.observer.on_next
 
-        def on_next(item: _X) -> None:
+        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
             if run.stopped:
                 return
             try:
@@ -256,17 +254,17 @@ class _DedupeRun(Run[_X]):
         emit = self.observer.on_next
         admit = self.admit
 
-        def on_next(item: _X) -> None:
+        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
             try:  # user code runs outside the lock: it may dispose this subscription
                 k = item if key is None else key(item)
             except Exception as exc:
-                self.fail(exc, item)
+                run.fail(exc, item)
                 return
             verdict = admit(k)
             if verdict is True:
                 emit(item)
             elif verdict is not False:  # an unhashable key
-                self.fail(verdict, item)
+                run.fail(verdict, item)
 
         return on_next
 

@@ -234,7 +234,6 @@ class _MonitorRun(Run[_X]):
 
     def accepting(self, timed: bool) -> Callable[[_X], None]:
         """The ``on_next`` given to upstream: pass the item, count it (and time it)."""
-        run = self
         row = self.row
         emit = self.observer.on_next
         micros = self.clock.micros
@@ -246,7 +245,7 @@ class _MonitorRun(Run[_X]):
 
         self.in_flight = in_flight
 
-        def on_next(item: _X) -> None:
+        def on_next(item: _X, run: _MonitorRun[_X] = self) -> None:
             nonlocal active
             active += 1  # raised before reading `failure` (protocol)
             try:
@@ -260,7 +259,7 @@ class _MonitorRun(Run[_X]):
                 if run.failure is not None:
                     run.deliver_failure()
 
-        def on_next_timed(item: _X) -> None:
+        def on_next_timed(item: _X, run: _MonitorRun[_X] = self) -> None:
             nonlocal active
             active += 1
             try:

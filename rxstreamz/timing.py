@@ -164,7 +164,6 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
 
     def accepting(self) -> Callable[[_X], None]:
         """The ``on_next`` given to upstream (the one closure: cheaper than a method)."""
-        run = self
         lock = self.lock
         row = self.row
         emit = self.observer.on_next
@@ -177,7 +176,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
 
         self.in_flight = in_flight
 
-        def on_next(item: _X) -> None:
+        def on_next(item: _X, run: _BatchRun[_X] = self) -> None:
             nonlocal active
             active += 1  # before reading `wants`
             try:
@@ -486,11 +485,10 @@ class _DebounceRun(HeldRun[_DebounceRow, _X]):
 
     def accepting(self) -> Callable[[_X], None]:
         """The ``on_next`` given to upstream (the one closure: cheaper than a method)."""
-        run = self
         row = self.row
         now = self.clock.micros  # spans only: the cheapest reading
 
-        def on_next(item: _X) -> None:
+        def on_next(item: _X, run: _DebounceRun[_X] = self) -> None:
             row.received += 1
             run.latest = (item, now())
             if not run.armed:
