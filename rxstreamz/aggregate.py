@@ -14,8 +14,8 @@ source.pipe(aggregate(folds.mean(), interval=60))   # AggregateWindow[float]
 from __future__ import annotations
 
 import copy
+import functools
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,16 +24,11 @@ from fractions import Fraction
 from typing import Any, Generic, Protocol, TypeVar, overload
 
 from reactivex import Observable, abc
-from reactivex.disposable import (
-    CompositeDisposable,
-    Disposable,
-    SerialDisposable,
-    SingleAssignmentDisposable,
-)
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import Failures, OnFailure, annotate
+from rxstreamz._lifecycle import HeldRun
 from rxstreamz._typing import Operator
 from rxstreamz.types import AggregateWindow
 
@@ -278,186 +273,223 @@ class Aggregate(Generic[_T, _R]):
 
     def __call__(self, source: Observable[_T]) -> Observable[AggregateWindow[_R]]:
         """Apply the operator to ``source``."""
-        step = self._step
-        initial = self._initial
-        finish = self._finish
-        limit = self.count
-        interval = self.interval
-        emit_empty = self.emit_empty
-        failures = self._failures
-        label = self.name
-        own = self._scheduler
-        ledger = self._ledger
-
-        if type(initial) in _IMMUTABLE:
-
-            def fresh() -> Any:
-                return initial
-
-        else:
-
-            def fresh() -> Any:
-                return copy.deepcopy(initial)
 
         def subscribe(
             observer: abc.ObserverBase[AggregateWindow[_R]],
             scheduler: abc.SchedulerBase | None = None,
         ) -> abc.DisposableBase:
-            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            lock = threading.RLock()
-            read_clock = clock.now
-            origin = read_clock()
-            start = origin  # start of the current window
-            state = fresh()
-            n = 0  # items folded into ``state``
-            ticks = 1  # number of the next interval tick
-            next_tick = origin + interval if interval is not None else None
-            timer = SerialDisposable()
-            upstream = SingleAssignmentDisposable()
-            stopped = False
-            row = ledger.open()  # `received` and `failed` per item, the rest per window
-            released = False
-
-            def running() -> bool:
-                return not stopped
-
-            def release() -> None:
-                # Count the open window's items as dropped and retire the row (once).
-                nonlocal released
-                with lock:
-                    if released:
-                        return
-                    released = True
-                    row.dropped = row.received - row.emitted - row.failed
-                ledger.retire(row)
-
-            def close(end: datetime, *, empty: bool) -> bool:
-                # End the current window at ``end``, emitting it if it has items
-                # (or if ``empty``). Returns False when the stream failed.
-                nonlocal state, n, start
-                folded, size, began = state, n, start
-                state, n, start = fresh(), 0, end
-                if not (size or empty):
-                    return True
-                if finish is None:
-                    result = folded
-                else:
-                    try:
-                        result = finish(folded)
-                    except Exception as exc:
-                        fail(annotate(exc, label, folded), flush=False)
-                        return False
-                row.emitted += size
-                row.windows += 1
-                observer.on_next(AggregateWindow(result, began, end, size))
-                return running()
-
-            def tick(now: datetime) -> bool:
-                # The interval boundary ``next_tick`` has come (``now`` >= it, or a
-                # real-time timer woke a hair early): close the window at ``now``.
-                nonlocal ticks, next_tick
-                assert interval is not None
-                if not close(now, empty=emit_empty):
-                    return False
-                # Free-running from the subscription; ticks missed while late are skipped.
-                ticks = max(ticks + 1, (now - origin) // interval + 1)
-                next_tick = origin + interval * ticks
-                arm()
-                return True
-
-            def arm() -> None:
-                planned = next_tick
-                assert planned is not None
-
-                def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
-                    with lock:
-                        if not stopped and planned == next_tick:
-                            tick(read_clock())
-                    if stopped:  # disposed while the timer held the lock
-                        release()
-
-                timer.disposable = clock.schedule_at(planned, fire)
-
-            def fold(item: _T) -> None:
-                # Without an interval no timer touches the state: upstream calls are
-                # serialized (Rx contract), so this runs without the lock.
-                nonlocal state, n
-                if stopped:
-                    return
-                row.received += 1
-                try:
-                    state = step(state, item)
-                except Exception as exc:
-                    row.failed += 1
-                    failure = failures.handle(exc, item, read_clock())
-                    if failure is not None:
-                        fail(failure, flush=True)
-                    return
-                n += 1
-                if n == limit:
-                    close(read_clock(), empty=False)
-
-            def fold_timed(item: _T) -> None:
-                with lock:
-                    if not stopped and next_tick is not None:
-                        now = read_clock()
-                        if now < next_tick or tick(now):  # else the stream has stopped
-                            fold(item)
-                if stopped:
-                    release()
-
-            def finish_stream() -> bool:
-                # Stop, emitting the partial window first; False if already stopped.
-                nonlocal stopped
-                with lock:
-                    if stopped:  # disposed: the release may have been left to us
-                        release()
-                        return False
-                    timer.dispose()
-                    ok = close(read_clock(), empty=False)
-                    stopped = True
-                    release()
-                    return ok
-
-            def fail(exc: Exception, *, flush: bool) -> None:
-                nonlocal stopped
-                with lock:
-                    if stopped:
-                        return
-                    if flush and not finish_stream():
-                        return
-                    stopped = True
-                    timer.dispose()
-                    release()
-                observer.on_error(exc)
-                upstream.dispose()
-
-            on_error, on_completed = _scheduling.flushing_terminals(finish_stream, observer)
-
-            def stop() -> None:
-                # No lock: a timer holds it while downstream receives a window,
-                # and disposal must not wait for downstream (nor deadlock on it).
-                # Whoever holds the lock releases the row on its way out.
-                nonlocal stopped
-                stopped = True
-                timer.dispose()
-                if lock.acquire(blocking=False):
-                    try:
-                        release()
-                    finally:
-                        lock.release()
-
-            if next_tick is not None:
-                arm()
-            upstream.disposable = source.subscribe(
-                fold if next_tick is None else fold_timed,
-                on_error,
-                on_completed,
-                scheduler=scheduler,
+            clock = _scheduling.Clock(_scheduling.resolve(self._scheduler, scheduler))
+            run: _AggregateRun[_T, _R] = _AggregateRun(
+                observer,
+                clock,
+                self._ledger,
+                _Plan(self._step, self._initial, self._finish, self._failures),
+                count=self.count,
+                interval=self.interval,
+                emit_empty=self.emit_empty,
             )
-            return CompositeDisposable(upstream, Disposable(stop))
+            if run.next_tick is not None:
+                run.arm()
+            return run.connect(source, run.accepting(), scheduler)
 
         return Observable(subscribe)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan(Generic[_T, _R]):
+    """What every window of an ``aggregate`` does: fold, start, finish, fail."""
+
+    step: Callable[[Any, _T], Any]
+    initial: object
+    finish: Callable[[Any], _R] | None
+    failures: Failures
+
+
+def _fresh_of(initial: object) -> Callable[[], Any]:
+    """Return what makes a window's initial state: ``initial`` itself, or a deep copy."""
+    if type(initial) in _IMMUTABLE:
+        return lambda: initial
+    return functools.partial(copy.deepcopy, initial)
+
+
+class _AggregateRun(HeldRun[_AggregateRow, AggregateWindow[_R]], Generic[_T, _R]):
+    """One ``aggregate`` subscription: the open window, the interval grid and the timer.
+
+    ``row.received`` and ``row.failed`` are counted per item, the rest per
+    window. Without an interval no timer touches the window, so items fold
+    without the lock (upstream calls are serialized, Rx contract); with one,
+    items fold under the lock shared with the timer.
+    """
+
+    __slots__ = (
+        "clock",
+        "emit_empty",
+        "failures",
+        "finish",
+        "fresh",
+        "interval",
+        "label",
+        "limit",
+        "n",
+        "next_tick",
+        "origin",
+        "start",
+        "state",
+        "step",
+        "ticks",
+    )
+
+    def __init__(
+        self,
+        observer: abc.ObserverBase[AggregateWindow[_R]],
+        clock: _scheduling.Clock,
+        ledger: Ledger[_AggregateRow],
+        plan: _Plan[_T, _R],
+        *,
+        count: int | None,
+        interval: timedelta | None,
+        emit_empty: bool,
+    ) -> None:
+        super().__init__(ledger, observer)
+        self.clock = clock
+        self.step = plan.step
+        self.finish = plan.finish
+        self.fresh = _fresh_of(plan.initial)
+        self.failures = plan.failures
+        self.label = plan.failures.processor
+        self.limit = count
+        self.interval = interval
+        self.emit_empty = emit_empty
+        self.origin = origin = clock.now()
+        self.start = origin  # start of the current window
+        self.state: Any = self.fresh()
+        self.n = 0  # items folded into ``state``
+        self.ticks = 1  # number of the next interval tick
+        self.next_tick = origin + interval if interval is not None else None
+
+    # -- items ---------------------------------------------------------------------------
+
+    def accepting(self) -> Callable[[_T], None]:
+        """The ``on_next`` given to upstream (closures: cheaper than methods per item)."""
+        row = self.row
+        step = self.step
+        limit = self.limit
+        read_clock = self.clock.now
+
+        def fold(item: _T, run: _AggregateRun[_T, _R] = self) -> None:
+            if run.stopped:
+                return
+            row.received += 1
+            try:
+                run.state = step(run.state, item)
+            except Exception as exc:
+                run.step_failed(exc, item)
+                return
+            run.n = n = run.n + 1
+            if n == limit:
+                run.close(read_clock(), empty=False)
+
+        if self.next_tick is None:
+            return fold
+        lock = self.lock
+
+        def fold_timed(item: _T, run: _AggregateRun[_T, _R] = self) -> None:
+            with lock:
+                if not run.stopped and run.next_tick is not None:
+                    now = read_clock()
+                    if now < run.next_tick or run.tick(now):  # else the stream has stopped
+                        fold(item)
+            if run.stopped:
+                run.release()
+
+        return fold_timed
+
+    def step_failed(self, exc: Exception, item: _T) -> None:
+        """``fn`` raised on ``item``: skip it or fail the stream (``errors``)."""
+        self.row.failed += 1
+        failure = self.failures.handle(exc, item, self.clock.now())
+        if failure is not None:
+            self.fail(failure, flush=True)
+
+    # -- windows -------------------------------------------------------------------------
+
+    def close(self, end: datetime, *, empty: bool) -> bool:
+        """End the current window at ``end``, emitting it if it has items (or if ``empty``).
+
+        Returns:
+            ``False`` when the stream stopped (failed, or disposed from
+            downstream).
+        """
+        folded, size, began = self.state, self.n, self.start
+        self.state, self.n, self.start = self.fresh(), 0, end
+        if not (size or empty):
+            return True
+        if self.finish is None:
+            result = folded
+        else:
+            try:
+                result = self.finish(folded)
+            except Exception as exc:
+                self.fail(annotate(exc, self.label, folded), flush=False)
+                return False
+        row = self.row
+        row.emitted += size
+        row.windows += 1
+        self.observer.on_next(AggregateWindow(result, began, end, size))
+        return not self.stopped
+
+    def tick(self, now: datetime) -> bool:
+        """The interval boundary ``next_tick`` has come: close the window at ``now``.
+
+        ``now`` is at or past it, or a real-time timer woke a hair early.
+        """
+        interval = self.interval
+        assert interval is not None
+        if not self.close(now, empty=self.emit_empty):
+            return False
+        # Free-running from the subscription; ticks missed while late are skipped.
+        self.ticks = max(self.ticks + 1, (now - self.origin) // interval + 1)
+        self.next_tick = self.origin + interval * self.ticks
+        self.arm()
+        return True
+
+    def arm(self) -> None:
+        """Arm the timer for ``next_tick``."""
+        planned = self.next_tick
+        assert planned is not None
+
+        def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
+            with self.lock:
+                if not self.stopped and planned == self.next_tick:
+                    self.tick(self.clock.now())
+            if self.stopped:  # disposed while the timer held the lock
+                self.release()
+
+        self.timer.disposable = self.clock.schedule_at(planned, fire)
+
+    # -- the end -------------------------------------------------------------------------
+
+    def flush_held(self) -> bool:
+        """Emit the partial window (lock held)."""
+        return self.close(self.clock.now(), empty=False)
+
+    def drop_held(self) -> None:
+        """Count the open window's items as dropped (lock held, once)."""
+        row = self.row
+        row.dropped = row.received - row.emitted - row.failed
+
+    def fail(self, exc: Exception, *, flush: bool) -> None:
+        """Fail the stream with ``exc``, emitting the open window first if ``flush``."""
+        with self.lock:
+            if self.stopped:
+                return
+            if flush and not self.flush():
+                return
+            self.stopped = True
+            self.timer.dispose()
+            self.release()
+        self.observer.on_error(exc)
+        self.upstream.dispose()
 
 
 class _NoInitial:

@@ -16,11 +16,11 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar, overload
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._lifecycle import Run
 from rxstreamz._typing import Operator
 
 __all__ = ["Dedupe", "DedupeStats", "KeyedDedupe", "dedupe"]
@@ -112,173 +112,243 @@ class _DedupeCore:
                 self._duplicates += duplicates
 
     def _apply(self, source: Observable[_X]) -> Observable[_X]:
-        key = self.key
-        # Whole microseconds, compared with the clock's cheapest reading.
-        ttl = None if self.ttl is None else timedelta(seconds=self.ttl) // _MICROSECOND
-        ttl_delay = None if self.ttl is None else timedelta(seconds=self.ttl)
-        max_keys = self.max_keys
-        failures = self._failures
-        own = self.scheduler
-
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            now_of = clock.micros
-            emit = observer.on_next
-            lock = threading.Lock()  # guards `seen` against the purge timer (ttl only)
-            # Keys in pass order (duplicates never refresh), so the first entry
-            # is always the least recently passed: eviction and purge pop it.
-            seen: OrderedDict[Hashable, int] = OrderedDict()  # key -> expiry (ttl)
-            forever: set[Hashable] = set()  # ttl=None and max_keys=None: a plain set
-            passed = 0
-            duplicates = 0
-            stopped = False
-            # A lower bound of the first entry's expiry; None when `seen` is empty.
-            oldest_expiry: int | None = None
-            purge_armed = False
-            purge_timer = SerialDisposable()
-
-            def counts() -> tuple[int, int, int]:
-                return passed, duplicates, len(seen) + len(forever)
-
-            def fail(exc: Exception, item: _X) -> None:
-                forwarded = failures.handle(exc, item, clock.now())
-                if forwarded is not None and finish():
-                    observer.on_error(forwarded)
-
-            def on_next_forever(item: _X) -> None:
-                nonlocal passed, duplicates
-                if stopped:
-                    return
-                try:
-                    k = item if key is None else key(item)
-                    if k in forever:
-                        duplicates += 1
-                        return
-                    forever.add(k)
-                except Exception as exc:
-                    fail(exc, item)
-                    return
-                passed += 1
-                emit(item)
-
-            def on_next_bounded(item: _X) -> None:
-                nonlocal passed, duplicates
-                if stopped:
-                    return
-                try:
-                    k = item if key is None else key(item)
-                    if k in seen:
-                        duplicates += 1
-                        return
-                    seen[k] = 0  # no ttl: the value is unused
-                except Exception as exc:
-                    fail(exc, item)
-                    return
-                if max_keys is not None and len(seen) > max_keys:
-                    seen.popitem(last=False)
-                passed += 1
-                emit(item)
-
-            def purge(now: int) -> None:  # lock held
-                nonlocal oldest_expiry
-                while seen:
-                    first = next(iter(seen))
-                    expiry = seen[first]
-                    if expiry >= now:  # strictly: expired once now - passed > ttl
-                        oldest_expiry = expiry
-                        return
-                    del seen[first]
-                oldest_expiry = None
-
-            def purge_tick(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
-                nonlocal purge_armed
-                with lock:
-                    purge_armed = False
-                    if stopped:
-                        return
-                    purge(now_of())
-                    if seen:
-                        arm_purge()
-
-            def arm_purge() -> None:  # lock held; at least one purge per ttl while keys are held
-                nonlocal purge_armed
-                assert ttl is not None
-                purge_armed = True
-                assert ttl_delay is not None
-                purge_timer.disposable = clock.scheduler.schedule_relative(ttl_delay, purge_tick)
-
-            def on_next_ttl(item: _X) -> None:
-                nonlocal passed, duplicates
-                assert ttl is not None
-                try:  # user code runs outside the lock: it may dispose this subscription
-                    k = item if key is None else key(item)
-                except Exception as exc:
-                    fail(exc, item)
-                    return
-                failure: Exception | None = None
-                lock.acquire()
-                try:
-                    if stopped:
-                        return
-                    now = now_of()
-                    try:
-                        expiry = seen.get(k)  # an unhashable key raises here
-                    except Exception as exc:
-                        failure = exc
-                    else:
-                        if expiry is not None:
-                            if now <= expiry:
-                                duplicates += 1
-                                return
-                            del seen[k]  # passes again: it moves to the end (pass order)
-                        seen[k] = now + ttl
-                        if max_keys is not None and len(seen) > max_keys:
-                            seen.popitem(last=False)
-                        if oldest_expiry is None or now > oldest_expiry:
-                            purge(now)
-                        if not purge_armed:
-                            arm_purge()
-                        passed += 1
-                finally:
-                    lock.release()
-                if failure is not None:
-                    fail(failure, item)
-                else:
-                    emit(item)
-
-            def retire() -> None:
-                with lock:
-                    self._retire(counts)
-                    seen.clear()
-                    forever.clear()
-
-            def finish() -> bool:  # nothing is held back: just stop; False if already stopped
-                nonlocal stopped
-                if stopped:
-                    return False
-                stopped = True
-                purge_timer.dispose()
-                retire()
-                return True
-
-            on_error, on_completed = _scheduling.flushing_terminals(finish, observer)
-
-            def dispose() -> None:
-                finish()
-
-            self._register(counts)
-            if ttl is not None:
-                on_next = on_next_ttl
-            elif max_keys is not None:
-                on_next = on_next_bounded
-            else:
-                on_next = on_next_forever
-            upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-            return CompositeDisposable(upstream, Disposable(dispose))
+            clock = _scheduling.Clock(_scheduling.resolve(self.scheduler, scheduler))
+            run: _DedupeRun[_X] = _DedupeRun(
+                observer,
+                clock,
+                self.key,
+                ttl=self.ttl,
+                max_keys=self.max_keys,
+                failures=self._failures,
+                retire=self._retire,
+            )
+            self._register(run.counts)
+            return run.connect(source, run.accepting(), scheduler)
 
         return Observable(subscribe)
+
+
+class _DedupeRun(Run[_X]):
+    """One ``dedupe`` subscription: the keys that passed, its counts and the purge timer.
+
+    Keys are kept in pass order (duplicates never refresh), so the first entry
+    of ``seen`` is always the least recently passed: eviction and purge pop
+    it. With ``ttl``, ``lock`` guards ``seen`` against the purge timer.
+    """
+
+    __slots__ = (
+        "clock",
+        "duplicates",
+        "failures",
+        "forever",
+        "key",
+        "lock",
+        "max_keys",
+        "oldest_expiry",
+        "passed",
+        "purge_armed",
+        "retire",
+        "seen",
+        "ttl",
+        "ttl_delay",
+    )
+
+    def __init__(
+        self,
+        observer: abc.ObserverBase[_X],
+        clock: _scheduling.Clock,
+        key: Callable[[Any], Hashable] | None,
+        *,
+        ttl: float | None,
+        max_keys: int | None,
+        failures: Failures,
+        retire: Callable[[_Counts], None],
+    ) -> None:
+        super().__init__(observer)
+        self.clock = clock
+        self.key = key
+        self.max_keys = max_keys
+        self.failures = failures
+        self.retire = retire
+        self.ttl_delay = None if ttl is None else timedelta(seconds=ttl)
+        # Whole microseconds, compared with the clock's cheapest reading.
+        self.ttl = None if self.ttl_delay is None else self.ttl_delay // _MICROSECOND
+        self.lock = threading.Lock()
+        self.seen: OrderedDict[Hashable, int] = OrderedDict()  # key -> expiry (ttl)
+        self.forever: set[Hashable] = set()  # ttl=None and max_keys=None: a plain set
+        self.passed = 0
+        self.duplicates = 0
+        # A lower bound of the first entry's expiry; None when `seen` is empty.
+        self.oldest_expiry: int | None = None
+        self.purge_armed = False
+
+    def counts(self) -> tuple[int, int, int]:
+        """This subscription's (passed, duplicates, tracked_keys)."""
+        return self.passed, self.duplicates, len(self.seen) + len(self.forever)
+
+    def accepting(self) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream: one closure per kind of memory."""
+        if self.ttl is not None:
+            return self._on_next_ttl()
+        if self.max_keys is not None:
+            return self._on_next_bounded(self.max_keys)
+        return self._on_next_forever()
+
+    def fail(self, exc: Exception, item: _X) -> None:
+        """The key of ``item`` failed: skip it or fail the stream (``errors``)."""
+        forwarded = self.failures.handle(exc, item, self.clock.now())
+        if forwarded is not None and self.flush():
+            self.observer.on_error(forwarded)
+
+    def _on_next_forever(self) -> Callable[[_X], None]:
+        key = self.key
+        forever = self.forever
+        emit = self.observer.on_next
+
+        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
+            if run.stopped:
+                return
+            try:
+                k = item if key is None else key(item)
+                if k in forever:
+                    run.duplicates += 1
+                    return
+                forever.add(k)
+            except Exception as exc:
+                run.fail(exc, item)
+                return
+            run.passed += 1
+            emit(item)
+
+        return on_next
+
+    def _on_next_bounded(self, max_keys: int) -> Callable[[_X], None]:
+        key = self.key
+        seen = self.seen
+        emit = self.observer.on_next
+
+        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
+            if run.stopped:
+                return
+            try:
+                k = item if key is None else key(item)
+                if k in seen:
+                    run.duplicates += 1
+                    return
+                seen[k] = 0  # no ttl: the value is unused
+            except Exception as exc:
+                run.fail(exc, item)
+                return
+            if len(seen) > max_keys:
+                seen.popitem(last=False)
+            run.passed += 1
+            emit(item)
+
+        return on_next
+
+    def _on_next_ttl(self) -> Callable[[_X], None]:
+        key = self.key
+        emit = self.observer.on_next
+        admit = self.admit
+
+        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
+            try:  # user code runs outside the lock: it may dispose this subscription
+                k = item if key is None else key(item)
+            except Exception as exc:
+                run.fail(exc, item)
+                return
+            verdict = admit(k)
+            if verdict is True:
+                emit(item)
+            elif verdict is not False:  # an unhashable key
+                run.fail(verdict, item)
+
+        return on_next
+
+    def admit(self, k: Hashable) -> bool | Exception:
+        """Whether key ``k`` passes now (``ttl``), remembering it if so.
+
+        Returns:
+            ``True`` if it passes, ``False`` for a duplicate (or once
+            stopped), the exception if ``k`` cannot be hashed.
+        """
+        assert self.ttl is not None
+        seen = self.seen
+        with self.lock:
+            if self.stopped:
+                return False
+            now = self.clock.micros()
+            try:
+                expiry = seen.get(k)  # an unhashable key raises here
+            except Exception as exc:
+                return exc
+            if expiry is not None:
+                if now <= expiry:
+                    self.duplicates += 1
+                    return False
+                del seen[k]  # passes again: it moves to the end (pass order)
+            seen[k] = now + self.ttl
+            if self.max_keys is not None and len(seen) > self.max_keys:
+                seen.popitem(last=False)
+            if self.oldest_expiry is None or now > self.oldest_expiry:
+                self.purge(now)
+            if not self.purge_armed:
+                self.arm_purge()
+            self.passed += 1
+            return True
+
+    # -- the purge timer (ttl) -----------------------------------------------------------
+
+    def purge(self, now: int) -> None:
+        """Drop the keys expired at ``now`` (lock held)."""
+        seen = self.seen
+        while seen:
+            first = next(iter(seen))
+            expiry = seen[first]
+            if expiry >= now:  # strictly: expired once now - passed > ttl
+                self.oldest_expiry = expiry
+                return
+            del seen[first]
+        self.oldest_expiry = None
+
+    def purge_tick(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
+        """The purge timer: drop expired keys, and wait again while keys are held."""
+        with self.lock:
+            self.purge_armed = False
+            if self.stopped:
+                return
+            self.purge(self.clock.micros())
+            if self.seen:
+                self.arm_purge()
+
+    def arm_purge(self) -> None:
+        """Purge at least once per ``ttl`` while keys are held (lock held)."""
+        assert self.ttl_delay is not None
+        self.purge_armed = True
+        self.timer.disposable = self.clock.scheduler.schedule_relative(
+            self.ttl_delay, self.purge_tick
+        )
+
+    # -- the end -------------------------------------------------------------------------
+
+    def flush(self) -> bool:
+        """Nothing is held back: just stop; ``False`` if already stopped."""
+        if self.stopped:
+            return False
+        self.stopped = True
+        self.timer.dispose()
+        with self.lock:
+            self.retire(self.counts)
+            self.seen.clear()
+            self.forever.clear()
+        return True
+
+    def dispose(self) -> None:
+        """Stop and release the keys."""
+        self.flush()
 
 
 class Dedupe(_DedupeCore):

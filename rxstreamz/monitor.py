@@ -12,16 +12,11 @@ from datetime import timedelta
 from typing import TypeVar
 
 from reactivex import Observable, abc
-from reactivex.disposable import (
-    CompositeDisposable,
-    Disposable,
-    SerialDisposable,
-    SingleAssignmentDisposable,
-)
 
-from rxstreamz import _scheduling, _validate
+from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import short_repr
+from rxstreamz._lifecycle import Run
 from rxstreamz.types import StreamStats
 
 __all__ = ["Monitor", "MonitorStats", "monitor"]
@@ -150,213 +145,281 @@ class Monitor:
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
-        period = timedelta(seconds=self.interval)
-        on_stats = self.on_stats
-        track_latency = self.latency
-        label = self.name
-        own = self.scheduler
-        ledger = self._ledger
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            now_of = clock.now
-            micros = clock.micros
-            emit = observer.on_next
-            # Items pass without a lock. The only downstream call made off the
-            # source thread is the on_error of a failing report; it must never
-            # overlap an on_next. Protocol: the source thread raises `active`
-            # before checking `failure` and re-checks `failure` after lowering
-            # it; a report sets `failure` before checking `active`. So either
-            # the report sees the item in flight and leaves delivery to the
-            # source thread, or the source thread sees the failure and skips
-            # downstream; both may try to deliver, `terminal` picks one.
-            active = 0  # on_next calls in progress (source thread only)
-            failure: Exception | None = None  # a failed report, to deliver
-            terminal = threading.Lock()  # guards `stopped` (one terminal call)
-            stopped = False
-            # `reporting` serializes reports and the report state below.
-            reporting = threading.Lock()
-            row = ledger.open()  # `row.received`: items seen; written by the source thread only
-            # Microseconds in downstream on_next: appended without a lock, folded
-            # into the report's bounded `latencies` every _STAGING samples (by the
-            # source thread) and at each report, under `folding`.
-            samples: array[int] = array("q")
-            rng = random.Random(_SEED)
-            latencies = _Latencies(rng)
-            folding = threading.Lock()
-            started = now_of()
-            last_report = started
-            reported_total = 0
-            ticks = 1  # the next report is due at started + ticks * period
-            finished = False  # no more reports
-            timer = SerialDisposable()
-            upstream = SingleAssignmentDisposable()
-
-            def fold() -> None:
-                # Move the staged samples into the report's reservoir. Samples
-                # appended while we cut stay for the next fold (each array call
-                # is atomic).
-                with folding:
-                    cut = len(samples)
-                    taken = samples[:cut]
-                    del samples[:cut]
-                    latencies.add(taken)
-
-            def next_report() -> StreamStats:  # `reporting` held
-                nonlocal last_report, reported_total, latencies
-                # No lock shared with downstream, so a downstream that blocks
-                # cannot delay a report: `row.received` only grows, and `folding` is
-                # held only to cut and fold samples.
-                now = now_of()
-                seen = row.received
-                fold()
-                with folding:
-                    taken, latencies = latencies, _Latencies(rng)
-                count = seen - reported_total
-                seconds = (now - last_report).total_seconds()
-                reported_total, last_report = seen, now
-                rate = count / seconds if seconds > 0 else 0.0
-                if not taken.count:
-                    return StreamStats(label, count, seen, rate, seconds, now)
-                ordered = sorted(taken.kept)
-                return StreamStats(
-                    label,
-                    count,
-                    seen,
-                    rate,
-                    seconds,
-                    now,
-                    latency_avg=taken.total / (taken.count * 1_000_000),
-                    latency_p50=_nearest_rank(ordered, 0.50) / 1_000_000,
-                    latency_p99=_nearest_rank(ordered, 0.99) / 1_000_000,
-                    latency_max=taken.largest / 1_000_000,
-                )
-
-            def call_on_stats(stats: StreamStats) -> Exception | None:
-                try:
-                    on_stats(stats)
-                except Exception as exc:
-                    exc.add_note(
-                        f"rxstreamz: raised by on_stats of processor {label!r} "
-                        f"on report {short_repr(stats)}"
-                    )
-                    return exc
-                return None
-
-            def claim_terminal() -> bool:
-                nonlocal stopped
-                with terminal:
-                    if stopped:
-                        return False
-                    stopped = True
-                    return True
-
-            def deliver_failure() -> None:
-                assert failure is not None
-                if claim_terminal():
-                    upstream.dispose()
-                    timer.dispose()
-                    ledger.retire(row)
-                    observer.on_error(failure)
-
-            def tick(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
-                nonlocal ticks, finished, failure
-                with reporting:
-                    if finished:
-                        return
-                    error = call_on_stats(next_report())
-                    if error is not None:
-                        finished = True
-                        failure = error  # set before reading `active` (protocol)
-                        if not active:
-                            deliver_failure()
-                        return
-                    # Next report on the grid started + k * interval (no drift);
-                    # grid points already passed (a late timer) are skipped.
-                    now = now_of()
-                    ticks += 1
-                    while started + ticks * period <= now:
-                        ticks += 1
-                    timer.disposable = clock.schedule_at(started + ticks * period, tick)
-
-            def final_report() -> Exception | None:
-                nonlocal finished
-                with reporting:
-                    if finished:
-                        return None
-                    finished = True
-                    timer.dispose()
-                    return call_on_stats(next_report())
-
-            def on_next(item: _X) -> None:
-                nonlocal active
-                active += 1  # raised before reading `failure` (protocol)
-                try:
-                    row.received += 1
-                    if failure is None:
-                        emit(item)
-                    else:
-                        row.dropped += 1
-                finally:
-                    active -= 1
-                    if failure is not None:
-                        deliver_failure()
-
-            def on_next_timed(item: _X) -> None:
-                nonlocal active
-                active += 1
-                try:
-                    row.received += 1
-                    if failure is None:
-                        before = micros()
-                        emit(item)
-                        samples.append(micros() - before)
-                        if len(samples) >= _STAGING:
-                            fold()
-                    else:
-                        row.dropped += 1
-                finally:
-                    active -= 1
-                    if failure is not None:
-                        deliver_failure()
-
-            def on_completed() -> None:
-                error = final_report()
-                ledger.retire(row)
-                if claim_terminal():
-                    if error is None:
-                        observer.on_completed()
-                    else:
-                        observer.on_error(error)
-
-            def on_error(exc: Exception) -> None:
-                error = final_report()
-                ledger.retire(row)
-                if error is not None:
-                    exc.add_note(
-                        f"rxstreamz: on_stats of processor {label!r} also raised {error!r}"
-                    )
-                if claim_terminal():
-                    observer.on_error(exc)
-
-            def dispose() -> None:
-                nonlocal finished, stopped
-                finished = stopped = True  # no final report, no terminal call
-                timer.dispose()
-                ledger.retire(row)
-
-            timer.disposable = clock.schedule_at(started + period, tick)
-            upstream.disposable = source.subscribe(
-                on_next_timed if track_latency else on_next,
-                on_error,
-                on_completed,
-                scheduler=scheduler,
+            clock = _scheduling.Clock(_scheduling.resolve(self.scheduler, scheduler))
+            run = _MonitorRun(
+                self._ledger, observer, clock, self.on_stats, self.interval, self.name
             )
-            return CompositeDisposable(upstream, Disposable(dispose))
+            run.start()
+            return run.connect(source, run.accepting(self.latency), scheduler)
 
         return Observable(subscribe)
+
+
+class _MonitorRun(Run[_X]):
+    """One ``monitor`` subscription: its counts, latency samples, report timer and end.
+
+    Items pass without a lock. The only downstream call made off the source
+    thread is the ``on_error`` of a failing report; it must never overlap an
+    ``on_next``. Protocol: the source thread raises ``active`` (a cell of its
+    ``on_next``, read here through ``in_flight``) before checking ``failure``
+    and re-checks ``failure`` after lowering it; a report sets ``failure``
+    before checking ``active``. So either the report sees the item in flight
+    and leaves delivery to the source thread, or the source thread sees the
+    failure and skips downstream; both may try to deliver, ``terminal``
+    (which guards ``stopped``) picks one.
+
+    ``reporting`` serializes reports and the report state. ``row.received``
+    (items seen) is written by the source thread only. Microseconds spent in
+    downstream ``on_next`` are appended to ``samples`` without a lock and
+    folded into the report's bounded ``latencies`` every ``_STAGING`` samples
+    (by the source thread) and at each report, under ``folding``.
+    """
+
+    __slots__ = (
+        "clock",
+        "failure",
+        "finished",
+        "folding",
+        "in_flight",
+        "label",
+        "last_report",
+        "latencies",
+        "ledger",
+        "on_stats",
+        "period",
+        "reported_total",
+        "reporting",
+        "rng",
+        "row",
+        "samples",
+        "started",
+        "terminal",
+        "ticks",
+    )
+
+    def __init__(
+        self,
+        ledger: Ledger[_MonitorRow],
+        observer: abc.ObserverBase[_X],
+        clock: _scheduling.Clock,
+        on_stats: OnStats,
+        interval: float,
+        label: str,
+    ) -> None:
+        super().__init__(observer)
+        self.ledger = ledger
+        self.clock = clock
+        self.on_stats = on_stats
+        self.period = timedelta(seconds=interval)
+        self.label = label
+        self.in_flight = _lifecycle.nothing_in_flight  # reads the on_next calls in progress
+        self.failure: Exception | None = None  # a failed report, to deliver
+        self.terminal = threading.Lock()  # guards `stopped` (one terminal call)
+        self.reporting = threading.Lock()
+        self.row = ledger.open()
+        self.samples: array[int] = array("q")
+        self.rng = random.Random(_SEED)
+        self.latencies = _Latencies(self.rng)
+        self.folding = threading.Lock()
+        self.started = self.last_report = clock.now()
+        self.reported_total = 0
+        self.ticks = 1  # the next report is due at started + ticks * period
+        self.finished = False  # no more reports
+
+    # -- items ---------------------------------------------------------------------------
+
+    def accepting(self, timed: bool) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream: pass the item, count it (and time it)."""
+        row = self.row
+        emit = self.observer.on_next
+        micros = self.clock.micros
+        samples = self.samples
+        active = 0  # on_next calls in progress: a cell, cheaper than an attribute
+
+        def in_flight() -> int:
+            return active
+
+        self.in_flight = in_flight
+
+        def on_next(item: _X, run: _MonitorRun[_X] = self) -> None:
+            nonlocal active
+            active += 1  # raised before reading `failure` (protocol)
+            try:
+                row.received += 1
+                if run.failure is None:
+                    emit(item)
+                else:
+                    row.dropped += 1
+            finally:
+                active -= 1
+                if run.failure is not None:
+                    run.deliver_failure()
+
+        def on_next_timed(item: _X, run: _MonitorRun[_X] = self) -> None:
+            nonlocal active
+            active += 1
+            try:
+                row.received += 1
+                if run.failure is None:
+                    before = micros()
+                    emit(item)
+                    samples.append(micros() - before)
+                    if len(samples) >= _STAGING:
+                        run.fold()
+                else:
+                    row.dropped += 1
+            finally:
+                active -= 1
+                if run.failure is not None:
+                    run.deliver_failure()
+
+        return on_next_timed if timed else on_next
+
+    def fold(self) -> None:
+        """Move the staged samples into the report's reservoir.
+
+        Samples appended while we cut stay for the next fold (each array
+        call is atomic).
+        """
+        samples = self.samples
+        with self.folding:
+            cut = len(samples)
+            taken = samples[:cut]
+            del samples[:cut]
+            self.latencies.add(taken)
+
+    # -- reports -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Arm the timer for the first report."""
+        self.timer.disposable = self.clock.schedule_at(self.started + self.period, self.tick)
+
+    def tick(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
+        """The timer: report, then wait for the next point of the grid."""
+        with self.reporting:
+            if self.finished:
+                return
+            error = self.call_on_stats(self.next_report())
+            if error is not None:
+                self.finished = True
+                self.failure = error  # set before reading `active` (protocol)
+                if not self.in_flight():
+                    self.deliver_failure()
+                return
+            # Next report on the grid started + k * interval (no drift);
+            # grid points already passed (a late timer) are skipped.
+            now = self.clock.now()
+            self.ticks += 1
+            while self.started + self.ticks * self.period <= now:
+                self.ticks += 1
+            due = self.started + self.ticks * self.period
+            self.timer.disposable = self.clock.schedule_at(due, self.tick)
+
+    def next_report(self) -> StreamStats:
+        """Cut the report of the interval that ends now (``reporting`` held).
+
+        No lock shared with downstream, so a downstream that blocks cannot
+        delay a report: ``row.received`` only grows, and ``folding`` is held
+        only to cut and fold samples.
+        """
+        now = self.clock.now()
+        seen = self.row.received
+        self.fold()
+        with self.folding:
+            taken, self.latencies = self.latencies, _Latencies(self.rng)
+        count = seen - self.reported_total
+        seconds = (now - self.last_report).total_seconds()
+        self.reported_total, self.last_report = seen, now
+        rate = count / seconds if seconds > 0 else 0.0
+        if not taken.count:
+            return StreamStats(self.label, count, seen, rate, seconds, now)
+        ordered = sorted(taken.kept)
+        return StreamStats(
+            self.label,
+            count,
+            seen,
+            rate,
+            seconds,
+            now,
+            latency_avg=taken.total / (taken.count * 1_000_000),
+            latency_p50=_nearest_rank(ordered, 0.50) / 1_000_000,
+            latency_p99=_nearest_rank(ordered, 0.99) / 1_000_000,
+            latency_max=taken.largest / 1_000_000,
+        )
+
+    def call_on_stats(self, stats: StreamStats) -> Exception | None:
+        """Hand ``stats`` to ``on_stats``; return what it raised, with a note."""
+        try:
+            self.on_stats(stats)
+        except Exception as exc:
+            exc.add_note(
+                f"rxstreamz: raised by on_stats of processor {self.label!r} "
+                f"on report {short_repr(stats)}"
+            )
+            return exc
+        return None
+
+    def final_report(self) -> Exception | None:
+        """The report at completion or upstream error; what ``on_stats`` raised, if any."""
+        with self.reporting:
+            if self.finished:
+                return None
+            self.finished = True
+            self.timer.dispose()
+            return self.call_on_stats(self.next_report())
+
+    # -- the end -------------------------------------------------------------------------
+
+    def claim_terminal(self) -> bool:
+        """Take the one terminal call; ``False`` if it was taken (or disposed)."""
+        with self.terminal:
+            if self.stopped:
+                return False
+            self.stopped = True
+            return True
+
+    def deliver_failure(self) -> None:
+        """Fail the stream with the failed report's exception (once)."""
+        failure = self.failure
+        assert failure is not None
+        if self.claim_terminal():
+            self.upstream.dispose()
+            self.timer.dispose()
+            self.ledger.retire(self.row)
+            self.observer.on_error(failure)
+
+    def terminals(self) -> tuple[Callable[[Exception], None], Callable[[], None]]:
+        """Final report, then the terminal event (not a flush: nothing is held)."""
+        return self.on_error, self.on_completed
+
+    def on_completed(self) -> None:
+        """Upstream completed: final report, then completion (or its failure)."""
+        error = self.final_report()
+        self.ledger.retire(self.row)
+        if self.claim_terminal():
+            if error is None:
+                self.observer.on_completed()
+            else:
+                self.observer.on_error(error)
+
+    def on_error(self, exc: Exception) -> None:
+        """Upstream failed: final report, then the error (noting a failing report)."""
+        error = self.final_report()
+        self.ledger.retire(self.row)
+        if error is not None:
+            exc.add_note(f"rxstreamz: on_stats of processor {self.label!r} also raised {error!r}")
+        if self.claim_terminal():
+            self.observer.on_error(exc)
+
+    def dispose(self) -> None:
+        """Downstream disposed: no final report, no terminal call."""
+        self.finished = self.stopped = True
+        self.timer.dispose()
+        self.ledger.retire(self.row)
 
 
 def monitor(

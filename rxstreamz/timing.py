@@ -19,16 +19,16 @@ lost or emitted twice when the timer races the source.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 
-from rxstreamz import _scheduling, _validate
+from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
+from rxstreamz._lifecycle import HeldRun
 
 __all__ = ["Batch", "BatchStats", "Debounce", "DebounceStats", "batch", "debounce_"]
 
@@ -111,163 +111,197 @@ class Batch:
             observer: abc.ObserverBase[list[_X]], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            now = clock.now
-            emit = observer.on_next
-            row = ledger.open()
-            lock = threading.RLock()  # timer hand-off, arming and termination only
-            current: list[_X] = []
-            deadline = _NEVER  # when `current` is due; meaningful while it is non-empty
-            armed_for: datetime | None = None  # due time of the pending timer, if any
-            timer = SerialDisposable()
-            stopped = False
-            # The item path takes no lock. A timer touches `current` only while
-            # no item is in flight: it sets `wants` before reading `active`; the
-            # source thread raises `active` before reading `wants` and re-reads
-            # `wants` after lowering it. So either the timer sees the item in
-            # flight and leaves the batch to the source thread (which settles
-            # it on the way out), or the source thread sees `wants` and waits
-            # for the lock (the GIL makes these reads and writes ordered).
-            # Dispose takes no lock either: it sets `stopped` before reading
-            # `active`, and the source thread reads `stopped` after lowering
-            # `active`, so whoever comes last counts the held items as dropped
-            # (`release`, once).
-            active = 0  # on_next calls in progress
-            wants = False  # a timer fired: settle the open batch under the lock
-            released = False  # the row is retired: the held items were counted
+            run = _BatchRun(ledger, observer, clock, max_size, latency)
+            return run.connect(source, run.accepting(), scheduler)
 
-            def release() -> None:
-                """Count the open batch as dropped and retire the row (once)."""
-                nonlocal current, released
-                with lock:
-                    if released:
-                        return
-                    released = True
-                    row.received += len(current)
-                    row.dropped += len(current)
-                    row.held = 0
-                    current = []
-                ledger.retire(row)
+        return Observable(subscribe)
 
-            def count_out(size: int) -> None:  # a batch leaves: its items are accounted
-                row.received += size
-                row.emitted += size
-                row.batches += 1
-                row.held = 0
 
-            def arm(due: datetime) -> None:  # lock held
-                nonlocal armed_for
-                armed_for = due
-                timer.disposable = clock.schedule_at(due, fire)
+class _BatchRun(HeldRun[_BatchRow, list[_X]]):
+    """One ``batch`` subscription: the open batch, its deadline and the timer.
 
-            def settle() -> None:  # lock held, no item in flight on another thread
-                """Emit the open batch if it is due, else make sure a timer waits for it."""
-                nonlocal current, wants
-                if not stopped and current:
-                    if now() < deadline:  # a later batch than the timer was armed for
-                        if armed_for is None or armed_for > deadline:
-                            arm(deadline)
-                    else:
-                        due, current = current, []
-                        count_out(len(due))
-                        emit(due)
-                wants = False  # last: until now, new items wait for the lock
+    The item path takes no lock. ``active`` counts the items in flight (a
+    cell of ``on_next``, read here through ``in_flight``). A timer touches
+    ``current`` only while no item is in flight: it sets ``wants`` before
+    reading ``active``; the source thread raises ``active`` before reading
+    ``wants`` and re-reads ``wants`` after lowering it. So either the timer
+    sees the item in flight and leaves the batch to the source thread (which
+    settles it on the way out), or the source thread sees ``wants`` and waits
+    for the lock (the GIL makes these reads and writes ordered). Dispose
+    takes no lock either: it sets ``stopped`` before reading ``active``, and
+    the source thread reads ``stopped`` after lowering ``active``, so
+    whoever comes last counts the held items as dropped (``release``, once).
+    """
 
-            def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
-                nonlocal armed_for, wants
-                with lock:
-                    armed_for = None
-                    wants = True  # before reading `active`
-                    if not active:
-                        settle()
-                if stopped:  # disposed while the timer held the lock
-                    release()
+    __slots__ = (
+        "armed_for",
+        "clock",
+        "current",
+        "deadline",
+        "in_flight",
+        "latency",
+        "max_size",
+        "wants",
+    )
 
-            def open_batch() -> None:  # the first item of a batch has arrived
-                nonlocal deadline
-                assert latency is not None
-                with lock:
-                    deadline = now() + latency
-                    if armed_for is None or armed_for > deadline:
-                        arm(deadline)
+    def __init__(
+        self,
+        ledger: Ledger[_BatchRow],
+        observer: abc.ObserverBase[list[_X]],
+        clock: _scheduling.Clock,
+        max_size: int,
+        latency: timedelta | None,
+    ) -> None:
+        super().__init__(ledger, observer)
+        self.clock = clock
+        self.max_size = max_size
+        self.latency = latency
+        self.current: list[_X] = []
+        self.deadline = _NEVER  # when `current` is due; meaningful while it is non-empty
+        self.armed_for: datetime | None = None  # due time of the pending timer, if any
+        self.in_flight = _lifecycle.nothing_in_flight  # reads the on_next calls in progress
+        self.wants = False  # a timer fired: settle the open batch under the lock
 
-            def add(item: _X) -> None:  # lock held (the slow path)
-                nonlocal current
+    def accepting(self) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream (the one closure: cheaper than a method)."""
+        lock = self.lock
+        row = self.row
+        emit = self.observer.on_next
+        max_size = self.max_size
+        timed = self.latency is not None
+        active = 0  # on_next calls in progress: a cell, cheaper than an attribute
+
+        def in_flight() -> int:
+            return active
+
+        self.in_flight = in_flight
+
+        def on_next(item: _X, run: _BatchRun[_X] = self) -> None:
+            nonlocal active
+            active += 1  # before reading `wants`
+            try:
+                if run.wants or run.stopped:
+                    with lock:
+                        if run.stopped:
+                            return
+                        if run.wants:
+                            run.settle()
+                        run.add(item)
+                    return
+                current = run.current  # the fast path: `add` inlined
                 current.append(item)
                 size = len(current)
                 if size >= max_size:
-                    full, current = current, []
-                    count_out(size)
-                    emit(full)
-                    return
-                row.held = size
-                if size == 1 and latency is not None:
-                    open_batch()
+                    run.current = []
+                    run.count_out(size)
+                    emit(current)
+                else:
+                    row.held = size
+                    if size == 1 and timed:
+                        run.open_batch()
+            finally:
+                active -= 1
+                if run.wants or run.stopped:  # a timer fired or dispose came meanwhile
+                    run.catch_up()
 
-            def on_next(item: _X) -> None:
-                nonlocal current, active
-                active += 1  # before reading `wants`
-                try:
-                    if wants or stopped:
-                        with lock:
-                            if stopped:
-                                return
-                            if wants:
-                                settle()
-                            add(item)
-                        return
-                    current.append(item)  # the fast path: `add` inlined
-                    size = len(current)
-                    if size >= max_size:
-                        full, current = current, []
-                        count_out(size)
-                        emit(full)
-                    else:
-                        row.held = size
-                        if size == 1 and latency is not None:
-                            open_batch()
-                finally:
-                    active -= 1
-                    if wants or stopped:  # a timer fired or dispose came meanwhile
-                        if stopped:
-                            release()
-                        else:
-                            with lock:
-                                if wants and not active:
-                                    settle()
+        return on_next
 
-            def flush() -> bool:  # emits the partial batch; False if already stopped
-                nonlocal current, stopped
-                with lock:
-                    if stopped:  # disposed: dispose may have left the release to us
-                        release()
-                        return False
-                    stopped = True
-                    timer.dispose()
-                    if current:
-                        rest, current = current, []
-                        count_out(len(rest))
-                        observer.on_next(rest)
-                    release()
-                    return True
+    def add(self, item: _X) -> None:
+        """Add ``item`` on the slow path (lock held)."""
+        current = self.current
+        current.append(item)
+        size = len(current)
+        if size >= self.max_size:
+            self.current = []
+            self.count_out(size)
+            self.observer.on_next(current)
+            return
+        self.row.held = size
+        if size == 1 and self.latency is not None:
+            self.open_batch()
 
-            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
+    def catch_up(self) -> None:
+        """After an item: release if disposed meanwhile, else settle for a timer that fired."""
+        if self.stopped:
+            self.release()
+            return
+        with self.lock:
+            if self.wants and not self.in_flight():
+                self.settle()
 
-            def dispose() -> None:
-                nonlocal stopped
-                stopped = True  # no lock: a slow downstream must not delay disposal
-                timer.dispose()
-                # Before reading `active` (see above). A timer holding the lock
-                # releases on its way out; a non-blocking attempt never waits for it.
-                if not active and lock.acquire(blocking=False):
-                    try:
-                        release()
-                    finally:
-                        lock.release()
+    def count_out(self, size: int) -> None:
+        """A batch of ``size`` leaves: its items are accounted for."""
+        row = self.row
+        row.received += size
+        row.emitted += size
+        row.batches += 1
+        row.held = 0
 
-            upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-            return CompositeDisposable(upstream, Disposable(dispose))
+    # -- the timer -----------------------------------------------------------------------
 
-        return Observable(subscribe)
+    def open_batch(self) -> None:
+        """The first item of a batch has arrived: make sure a timer waits for its deadline."""
+        assert self.latency is not None
+        with self.lock:
+            self.deadline = deadline = self.clock.now() + self.latency
+            if self.armed_for is None or self.armed_for > deadline:
+                self.arm(deadline)
+
+    def arm(self, due: datetime) -> None:
+        """Arm the timer for ``due`` (lock held)."""
+        self.armed_for = due
+        self.timer.disposable = self.clock.schedule_at(due, self.fire)
+
+    def fire(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
+        """The timer: settle the open batch unless an item is in flight."""
+        with self.lock:
+            self.armed_for = None
+            self.wants = True  # before reading `active`
+            if not self.in_flight():
+                self.settle()
+        if self.stopped:  # disposed while the timer held the lock
+            self.release()
+
+    def settle(self) -> None:
+        """Emit the open batch if it is due, else make sure a timer waits for it.
+
+        Lock held, no item in flight on another thread.
+        """
+        current = self.current
+        if not self.stopped and current:
+            deadline = self.deadline
+            if self.clock.now() < deadline:  # a later batch than the timer was armed for
+                if self.armed_for is None or self.armed_for > deadline:
+                    self.arm(deadline)
+            else:
+                self.current = []
+                self.count_out(len(current))
+                self.observer.on_next(current)
+        self.wants = False  # last: until now, new items wait for the lock
+
+    # -- the end -------------------------------------------------------------------------
+
+    def flush_held(self) -> bool:
+        """Emit the partial batch (lock held)."""
+        self.stopped = True
+        rest = self.current
+        if rest:
+            self.current = []
+            self.count_out(len(rest))
+            self.observer.on_next(rest)
+        return True
+
+    def drop_held(self) -> None:
+        """Count the open batch as dropped (lock held, once)."""
+        row = self.row
+        row.received += len(self.current)
+        row.dropped += len(self.current)
+        row.held = 0
+        self.current = []
+
+    def idle(self) -> bool:
+        """No item in flight: dispose may release now."""
+        return not self.in_flight()
 
 
 def batch(
@@ -416,108 +450,106 @@ class Debounce:
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            now = clock.micros  # spans only: the cheapest reading
-            lock = threading.RLock()
-            # `received` is counted by on_next; every other field is written
-            # under the lock (`held` whenever the pending item changes hands).
-            row = ledger.open()
-            released = False
-            # The latest item and its arrival time (clock microseconds), replaced
-            # by on_next in one store (no lock on the per-item path); `emitted`
-            # is the pair that left last, so a pair is emitted at most once
-            # (identity check).
-            latest: tuple[_X, int] | None = None
-            emitted: tuple[_X, int] | None = None
-            armed = False
-            stopped = False
-            timer = SerialDisposable()
-
-            def release() -> None:
-                """Count the pending item as dropped and retire the row (once)."""
-                nonlocal released, emitted
-                with lock:
-                    if released:
-                        return
-                    released = True
-                    pending = latest
-                    if pending is not None and pending is not emitted:
-                        emitted = pending
-                        row.dropped += 1
-                    row.held = 0
-                ledger.retire(row)
-
-            def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
-                nonlocal armed, emitted
-                with lock:
-                    # Disarm *before* reading `latest`: an on_next that stored a
-                    # newer pair and still saw armed=True is then visible here.
-                    armed = False
-                    pending = latest
-                    if stopped or pending is None or pending is emitted:
-                        pass
-                    elif now() < (due := pending[1] + quiet):
-                        armed = True
-                        row.held = 1
-                        timer.disposable = clock.schedule_at_micros(due, fire)
-                    else:
-                        emitted = pending
-                        row.held = 0
-                        row.emitted += 1
-                        observer.on_next(pending[0])
-                if stopped:  # disposed while the timer held the lock
-                    release()
-
-            def start_timer() -> None:
-                nonlocal armed
-                with lock:
-                    if not (armed or stopped or latest is None):
-                        armed = True
-                        row.held = 1
-                        timer.disposable = clock.schedule_at_micros(latest[1] + quiet, fire)
-                if stopped:
-                    release()
-
-            def on_next(item: _X) -> None:
-                nonlocal latest
-                row.received += 1
-                latest = (item, now())
-                if not armed:
-                    start_timer()
-
-            def flush() -> bool:  # emits the pending item; False if already stopped
-                nonlocal stopped, emitted
-                with lock:
-                    if stopped:  # disposed: dispose may have left the release to us
-                        release()
-                        return False
-                    stopped = True
-                    timer.dispose()
-                    pending = latest
-                    if pending is not None and pending is not emitted:
-                        emitted = pending
-                        row.held = 0
-                        row.emitted += 1
-                        observer.on_next(pending[0])
-                    release()
-                    return True
-
-            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
-
-            def dispose() -> None:
-                nonlocal stopped
-                stopped = True
-                timer.dispose()
-                # Never waits for the lock: a holder releases on its way out.
-                if lock.acquire(blocking=False):
-                    try:
-                        release()
-                    finally:
-                        lock.release()
-
-            upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-            return CompositeDisposable(upstream, Disposable(dispose))
+            run = _DebounceRun(ledger, observer, clock, quiet)
+            return run.connect(source, run.accepting(), scheduler)
 
         return Observable(subscribe)
+
+
+class _DebounceRun(HeldRun[_DebounceRow, _X]):
+    """One ``debounce_`` subscription: the latest item and the timer.
+
+    ``received`` is counted by ``on_next``; every other field of the row is
+    written under the lock (``held`` whenever the pending item changes hands).
+    ``latest`` is the latest item and its arrival time (clock microseconds),
+    replaced by ``on_next`` in one store (no lock on the per-item path);
+    ``emitted`` is the pair that left last, so a pair is emitted at most once
+    (identity check).
+    """
+
+    __slots__ = ("armed", "clock", "emitted", "latest", "quiet")
+
+    def __init__(
+        self,
+        ledger: Ledger[_DebounceRow],
+        observer: abc.ObserverBase[_X],
+        clock: _scheduling.Clock,
+        quiet: int,
+    ) -> None:
+        super().__init__(ledger, observer)
+        self.clock = clock
+        self.quiet = quiet
+        self.latest: tuple[_X, int] | None = None
+        self.emitted: tuple[_X, int] | None = None
+        self.armed = False
+
+    def accepting(self) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream (the one closure: cheaper than a method)."""
+        row = self.row
+        now = self.clock.micros  # spans only: the cheapest reading
+
+        def on_next(item: _X, run: _DebounceRun[_X] = self) -> None:
+            row.received += 1
+            run.latest = (item, now())
+            if not run.armed:
+                run.start_timer()
+
+        return on_next
+
+    def start_timer(self) -> None:
+        """Arm the timer for the latest item, unless it is armed already."""
+        with self.lock:
+            latest = self.latest
+            if not (self.armed or self.stopped or latest is None):
+                self.armed = True
+                self.row.held = 1
+                self.timer.disposable = self.clock.schedule_at_micros(
+                    latest[1] + self.quiet, self.fire
+                )
+        if self.stopped:
+            self.release()
+
+    def fire(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
+        """The timer: emit the latest item if it is due, else re-arm for the rest."""
+        with self.lock:
+            # Disarm *before* reading `latest`: an on_next that stored a
+            # newer pair and still saw armed=True is then visible here.
+            self.armed = False
+            pending = self.latest
+            if self.stopped or pending is None or pending is self.emitted:
+                pass
+            elif self.clock.micros() < (due := pending[1] + self.quiet):
+                self.armed = True
+                self.row.held = 1
+                self.timer.disposable = self.clock.schedule_at_micros(due, self.fire)
+            else:
+                self.emit(pending)
+        if self.stopped:  # disposed while the timer held the lock
+            self.release()
+
+    def emit(self, pending: tuple[_X, int]) -> None:
+        """Hand the pending pair's item downstream (lock held)."""
+        self.emitted = pending
+        row = self.row
+        row.held = 0
+        row.emitted += 1
+        self.observer.on_next(pending[0])
+
+    def flush_held(self) -> bool:
+        """Emit the pending item (lock held)."""
+        self.stopped = True
+        pending = self.latest
+        if pending is not None and pending is not self.emitted:
+            self.emit(pending)
+        return True
+
+    def drop_held(self) -> None:
+        """Count the pending item as dropped (lock held, once)."""
+        pending = self.latest
+        if pending is not None and pending is not self.emitted:
+            self.emitted = pending
+            self.row.dropped += 1
+        self.row.held = 0
 
 
 def debounce_(
