@@ -13,10 +13,11 @@ rate (at 10,000/s one timer per release reached 41 % of it).
 The bucket is kept as a *theoretical arrival time* (the generic cell rate
 algorithm, equivalent to a token bucket): an item may pass at ``now`` when
 ``now >= tat - (burst - 1) * interval``, and passing moves ``tat`` to
-``max(tat, now) + interval``. All instants are scheduler datetimes, so the
-release times are exact under ``TestScheduler`` (``interval`` is ``1 / rate``
-seconds rounded *up* to the microsecond, the clock's resolution, so the rate
-is never exceeded).
+``max(tat, now) + interval``. All instants are whole microseconds of the
+scheduler's clock (the resolution of its datetimes), so the release times are
+exact under ``TestScheduler`` (``interval`` is ``1 / rate`` seconds rounded
+*up* to the microsecond, so the rate is never exceeded), and an item that
+finds a token costs no ``datetime``.
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TypeVar
+from datetime import timedelta
+from typing import Generic, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 
 from rxstreamz import _scheduling, _validate
-from rxstreamz._accounting import ProcessorStats
+from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._queue import BoundedQueue, QueueCounters
 from rxstreamz.errors import BackpressureError
 
@@ -40,8 +43,10 @@ __all__ = ["Throttle", "ThrottleStats", "throttle"]
 
 _X = TypeVar("_X")
 
-_CATCH_UP = timedelta(milliseconds=20)
-"""How much of a late timer's delay the schedule makes up for (see ``throttle``)."""
+_CATCH_UP = 20_000
+"""How much of a late timer's delay the schedule makes up for, in µs (see ``throttle``)."""
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _interval_micros(rate: float) -> int:
@@ -89,6 +94,7 @@ class Throttle:
         self.scheduler = scheduler
         self.interval = timedelta(microseconds=_interval_micros(rate))
         self._counters = QueueCounters()
+        self._passed = Ledger(_PassedRow)
 
     def __repr__(self) -> str:
         return (
@@ -98,186 +104,303 @@ class Throttle:
 
     def stats(self) -> ThrottleStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
+        passed = self._passed.totals()["passed"]
         snapshot = self._counters.snapshot()
         return ThrottleStats(
-            received=snapshot.received,
+            received=snapshot.received + passed,
             failed=0,
             dropped=snapshot.dropped,
-            delivered=snapshot.delivered,
+            delivered=snapshot.delivered + passed,
             queued=snapshot.queued,
             high_watermark=snapshot.high_watermark,
         )
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
-        interval, name, own, counters = self.interval, self.name, self.scheduler, self._counters
-        tolerance = interval * (self.burst - 1)  # how far ahead of tat an item may pass
-        max_pending = self.max_pending
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            timers = _scheduling.resolve(own, scheduler)
-            clock = _scheduling.Clock(timers)
-            now_of = clock.now
-            queue = BoundedQueue[_X](
-                max_pending, processor=name, counters=counters, scheduler=timers
-            )
-            # Re-entrant: a trampoline (CurrentThreadScheduler outside any
-            # trampoline run) runs the release at once, inside ``arm``.
-            lock = threading.RLock()
-            tat: datetime = now_of()  # the bucket starts full
-            pacing = False  # a release is scheduled or emitting: it owns the output
-            ended = False  # upstream ended (or throttle failed): accept nothing more
-            terminated = False
-            stopped = False  # disposed, or the timer could not be scheduled
-            error: Exception | None = None
-            timer = SerialDisposable()
-            upstream = SingleAssignmentDisposable()
-
-            def disposed() -> bool:
-                return stopped
-
-            def finish() -> None:
-                nonlocal terminated
-                with lock:
-                    if stopped or terminated:
-                        return
-                    terminated = True
-                queue.close()
-                if error is None:
-                    observer.on_completed()
-                else:
-                    observer.on_error(error)
-
-            def arm(now: datetime) -> Exception | None:
-                """Schedule the release of the queue's head (lock held, ``pacing`` set).
-
-                Returns what the scheduler raised if it refused (``ImmediateScheduler``
-                cannot wait, a disposed scheduler takes no work); the caller then
-                fails the stream with it, once the lock is released.
-                """
-                try:
-                    timer.disposable = clock.schedule_at(max(tat - tolerance, now), release)
-                except Exception as exc:
-                    exc.add_note(
-                        f"rxstreamz: processor {name!r} could not schedule a timer "
-                        f"on {type(timers).__name__}"
-                    )
-                    return exc
-                return None
-
-            def abort(exc: Exception) -> None:
-                """Pacing cannot go on: drop what waits and fail at once."""
-                nonlocal stopped
-                with lock:
-                    if stopped or terminated:
-                        return
-                    stopped = True
-                queue.close()
-                queue.discard()
-                upstream.dispose()
-                observer.on_error(exc)
-
-            def release(_: abc.SchedulerBase, __: object = None) -> None:
-                nonlocal tat, pacing
-                queue.claim_consumer()
-                out: list[_X] = []
-                with lock:
-                    if stopped:
-                        return
-                    now = now_of()
-                    # While items wait, their slots are one interval apart. A timer
-                    # that runs late releases every item whose slot has passed, so
-                    # timer latency does not lower the rate; it makes up for at most
-                    # `_CATCH_UP` of its delay (a longer stall is not flooded).
-                    slot = max(tat, now - _CATCH_UP)
-                    while len(queue) and now >= slot - tolerance:
-                        out.append(queue.pop())
-                        slot += interval
-                    tat = slot
-                for index, item in enumerate(out):
-                    if disposed():
-                        counters.count_dropped(len(out) - index)
-                        return
-                    observer.on_next(item)
-                    queue.delivered()
-                with lock:
-                    if disposed():
-                        return
-                    if len(queue):
-                        refused = arm(now_of())
-                        done = False
-                    else:
-                        refused = None
-                        pacing = False
-                        done = ended
-                if refused is not None:
-                    abort(refused)
-                elif done:
-                    finish()
-
-            def end(exc: Exception | None) -> None:
-                nonlocal ended, error
-                with lock:
-                    if ended:
-                        return
-                    ended = True
-                    error = exc
-                    idle = not pacing
-                if idle:
-                    finish()
-
-            def on_next(item: _X) -> None:
-                nonlocal tat, pacing
-                with lock:
-                    if ended or stopped:
-                        return
-                    now = now_of()
-                    direct = not pacing and now >= tat - tolerance
-                    if direct:
-                        tat = max(tat, now) + interval
-                if direct:
-                    counters.record_passed()
-                    observer.on_next(item)
-                    return
-                try:
-                    queue.put(item)  # may wait for room when max_pending is set
-                except BackpressureError as exc:
-                    end(exc)
-                    upstream.dispose()
-                    return
-                with lock:
-                    if pacing or stopped or not len(queue):
-                        return
-                    pacing = True
-                    refused = arm(now_of())
-                if refused is not None:
-                    abort(refused)
-
-            def dispose() -> None:
-                nonlocal stopped
-                with lock:
-                    stopped = True
-                queue.close()
-                queue.discard()
-                timer.dispose()
-                upstream.dispose()
-
-            if max_pending is not None:
-                # Claim the timers' thread before any item can come: a producer
-                # subscribed on the same single-threaded scheduler then fails when
-                # the queue is full instead of blocking the releases queued behind
-                # it. The first release timer replaces this action if it comes first.
-                # A scheduler that refuses it refuses the timers too: arm() reports that.
-                with contextlib.suppress(Exception):
-                    timer.disposable = timers.schedule(queue.claim_consumer)
-            upstream.disposable = source.subscribe(
-                on_next, end, lambda: end(None), scheduler=scheduler
-            )
-            return Disposable(dispose)
+            timers = _scheduling.resolve(self.scheduler, scheduler)
+            run = _Pacer(self, observer, timers, self._counters, self._passed)
+            return run.connect(source, scheduler)
 
         return Observable(subscribe)
+
+
+class _PassedRow(Row):
+    """One subscription's count of the items that found a token (never queued)."""
+
+    __slots__ = ("passed",)
+    passed: int
+
+
+class _Pacer(Generic[_X]):
+    """The state of one ``throttle`` subscription, and what happens to it.
+
+    Times are whole microseconds of the subscription's ``Clock``. Two threads
+    meet here: the producer, in the ``on_next`` made by ``accepting`` (an item
+    that finds a token passes at once; otherwise it is queued and, if no
+    release is pending, the timer is armed), and the timer, in ``release``
+    (emits the items whose slots have come, re-arms while items wait). State
+    they share is changed under ``lock``, re-entrant because a trampoline
+    runs ``release`` inside ``arm``.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "clock",
+        "counters",
+        "direct",
+        "ended",
+        "error",
+        "interval",
+        "label",
+        "ledger",
+        "lock",
+        "observer",
+        "pacing",
+        "queue",
+        "row",
+        "stopped",
+        "tat",
+        "terminated",
+        "timer",
+        "timers",
+        "tolerance",
+        "upstream",
+    )
+
+    def __init__(
+        self,
+        op: Throttle,
+        observer: abc.ObserverBase[_X],
+        timers: abc.SchedulerBase,
+        counters: QueueCounters,
+        passed: Ledger[_PassedRow],
+    ) -> None:
+        self.observer = observer
+        self.timers = timers
+        self.clock = _scheduling.Clock(timers)
+        self.label = op.name
+        self.counters = counters
+        self.ledger = passed
+        self.row = self.ledger.open()
+        # Folded into the totals once nothing can count in it any more (the
+        # direct path counts without a lock, so not at dispose).
+        weakref.finalize(self, self.ledger.retire, self.row)
+        self.queue = BoundedQueue[_X](
+            op.max_pending, processor=op.name, counters=self.counters, scheduler=timers
+        )
+        self.interval = op.interval // _MICROSECOND
+        self.tolerance = self.interval * (op.burst - 1)  # how far ahead of tat an item may pass
+        self.lock = threading.RLock()
+        self.tat = self.clock.micros()  # theoretical arrival time: the bucket starts full
+        self.pacing = False  # a release is scheduled or emitting: it owns the output
+        self.direct = True  # neither pacing, ended nor stopped: an item may pass at once
+        self.ended = False  # upstream ended (or throttle failed): accept nothing more
+        self.terminated = False
+        self.stopped = False  # disposed, or the timer could not be scheduled
+        self.error: Exception | None = None
+        self.timer = SerialDisposable()
+        self.upstream = SingleAssignmentDisposable()
+
+    def connect(self, source: Observable[_X], scheduler: abc.SchedulerBase | None) -> Disposable:
+        """Subscribe upstream; return what disposes the whole subscription."""
+        if self.queue.capacity is not None:
+            # Claim the timers' thread before any item can come: a producer
+            # subscribed on the same single-threaded scheduler then fails when
+            # the queue is full instead of blocking the releases queued behind
+            # it. The first release timer replaces this action if it comes first.
+            # A scheduler that refuses it refuses the timers too: arm() reports that.
+            with contextlib.suppress(Exception):
+                self.timer.disposable = self.timers.schedule(self.queue.claim_consumer)
+        self.upstream.disposable = source.subscribe(
+            self.accepting(), self.end, self.complete, scheduler=scheduler
+        )
+        return Disposable(self.dispose)
+
+    # -- the producer --------------------------------------------------------------------
+
+    def accepting(self) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream: pass the item if it finds a token, else queue it.
+
+        The one closure of the subscription (cheaper per item than a bound
+        method). The direct path takes no lock: ``direct`` is set only on the
+        producer's thread, and while it is set no release is pending or
+        running, so ``tat`` is the producer's alone.
+        """
+        micros = self.clock.micros
+        interval = self.interval
+        tolerance = self.tolerance
+        row = self.row
+        emit = self.observer.on_next
+        wait_turn = self.wait_turn
+
+        def on_next(item: _X) -> None:
+            if self.direct:
+                now = micros()
+                tat = self.tat
+                if now >= tat - tolerance:
+                    self.tat = (tat if tat > now else now) + interval
+                    row.passed += 1
+                    emit(item)
+                    return
+            wait_turn(item)
+
+        return on_next
+
+    def wait_turn(self, item: _X) -> None:
+        """Queue an item that found no token; arm the timer unless a release is pending."""
+        with self.lock:
+            if self.ended or self.stopped:
+                return
+        try:
+            self.queue.put(item)  # may wait for room when max_pending is set
+        except BackpressureError as exc:
+            self.end(exc)
+            self.upstream.dispose()
+            return
+        with self.lock:
+            if self.pacing or self.stopped or not len(self.queue):
+                return
+            self.pacing = True
+            self.direct = False
+            refused = self.arm()
+        if refused is not None:
+            self.abort(refused)
+
+    def end(self, error: Exception | None) -> None:
+        """Upstream ended (or the queue overflowed): complete once nothing waits."""
+        with self.lock:
+            if self.ended:
+                return
+            self.ended = True
+            self.direct = False
+            self.error = error
+            idle = not self.pacing
+        if idle:
+            self.finish()
+
+    def complete(self) -> None:
+        """Upstream completed."""
+        self.end(None)
+
+    # -- the timer -----------------------------------------------------------------------
+
+    def arm(self) -> Exception | None:
+        """Schedule the release of the queue's head (``lock`` held, ``pacing`` set).
+
+        Returns what the scheduler raised if it refused (``ImmediateScheduler``
+        cannot wait, a disposed scheduler takes no work); the caller then fails
+        the stream with it, once the lock is released.
+        """
+        clock = self.clock
+        due = max(self.tat - self.tolerance, clock.micros())
+        try:
+            self.timer.disposable = clock.schedule_at_micros(due, self.release)
+        except Exception as exc:
+            exc.add_note(
+                f"rxstreamz: processor {self.label!r} could not schedule a timer "
+                f"on {type(self.timers).__name__}"
+            )
+            return exc
+        return None
+
+    def release(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
+        """The timer: emit the items whose turn has come, then re-arm or finish."""
+        self.queue.claim_consumer()
+        with self.lock:
+            if self.stopped:
+                return
+            out = self.take_due()
+        if not self.hand_on(out):
+            return
+        with self.lock:
+            if self.stopped:  # disposed since hand_on looked
+                return  # type: ignore[unreachable]
+            if len(self.queue):
+                refused = self.arm()
+                done = False
+            else:
+                refused = None
+                self.pacing = False
+                self.direct = not self.ended
+                done = self.ended
+        if refused is not None:
+            self.abort(refused)
+        elif done:
+            self.finish()
+
+    def take_due(self) -> list[_X]:
+        """Take the waiting items whose slots have come (``lock`` held).
+
+        While items wait, their slots are one interval apart. A timer that runs
+        late takes every item whose slot has passed, so timer latency does not
+        lower the rate; it makes up for at most ``_CATCH_UP`` of its delay (a
+        longer stall is not flooded).
+        """
+        queue = self.queue
+        now = self.clock.micros()
+        ready = now + self.tolerance
+        slot = max(self.tat, now - _CATCH_UP)
+        out: list[_X] = []
+        while len(queue) and slot <= ready:
+            out.append(queue.pop())
+            slot += self.interval
+        self.tat = slot
+        return out
+
+    def hand_on(self, out: list[_X]) -> bool:
+        """Emit ``out``; ``False`` if the subscription was disposed on the way."""
+        emit = self.observer.on_next
+        sent = 0
+        try:
+            for item in out:
+                if self.stopped:
+                    self.counters.count_dropped(len(out) - sent)
+                    return False
+                emit(item)
+                sent += 1
+        finally:
+            self.queue.delivered(sent)  # one count per release, not one per item
+        return not self.stopped
+
+    # -- the end -------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Forward the terminal event, once, when nothing waits any more."""
+        with self.lock:
+            if self.stopped or self.terminated:
+                return
+            self.terminated = True
+        self.queue.close()
+        if self.error is None:
+            self.observer.on_completed()
+        else:
+            self.observer.on_error(self.error)
+
+    def abort(self, error: Exception) -> None:
+        """Pacing cannot go on: drop what waits and fail at once."""
+        with self.lock:
+            if self.stopped or self.terminated:
+                return
+            self.stopped = True
+            self.direct = False
+        self.queue.close()
+        self.queue.discard()
+        self.upstream.dispose()
+        self.observer.on_error(error)
+
+    def dispose(self) -> None:
+        """Downstream disposed: cancel the timer, drop what waits, release a blocked producer."""
+        with self.lock:
+            self.stopped = True
+            self.direct = False
+        self.queue.close()
+        self.queue.discard()
+        self.timer.dispose()
+        self.upstream.dispose()
 
 
 def throttle(

@@ -57,8 +57,10 @@ __all__ = [
 
 _T = TypeVar("_T")
 _X = TypeVar("_X")
+_C = TypeVar("_C", bound="_CountRow")
 
 _MICROSECOND = timedelta(microseconds=1)
+_NEVER = -(2**63)  # a boundary no clock reading is below
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)  # for a scheduler whose clock is naive
 
@@ -80,11 +82,15 @@ def epoch_of(now: datetime) -> datetime:
     return _UTC_EPOCH if now.tzinfo is not None else _NAIVE_EPOCH
 
 
-class _WindowRow(Row):
-    __slots__ = ("emitted", "placements", "windows")
+class _CountRow(Row):
+    __slots__ = ("emitted", "windows")
     emitted: int
-    placements: int
     windows: int
+
+
+class _WindowRow(_CountRow):
+    __slots__ = ("placements",)
+    placements: int
 
 
 def _held(totals: dict[str, int]) -> int:
@@ -95,6 +101,162 @@ def _held(totals: dict[str, int]) -> int:
     received: hence the floor.
     """
     return max(0, totals["received"] - totals["emitted"] - totals["failed"] - totals["dropped"])
+
+
+class _Run(Generic[_X, _C]):
+    """What every window subscription shares: clock, lock, counters, the timer and the end.
+
+    Times are whole microseconds since the epoch (``Clock.micros``): no
+    ``datetime`` per item; labels are built once per window. Two threads meet
+    here, under ``lock`` (re-entrant: a downstream that disposes while it
+    receives a window re-enters ``stop``): the producer, in the ``on_next``
+    that a subclass's ``accepting`` makes, and the timer, in ``fire``.
+    Subclasses keep the open windows and say what is due (``on_timer``), what
+    completion emits (``emit_all``) and how to forget the rest (``clear``).
+    """
+
+    __slots__ = (
+        "clock",
+        "epoch",
+        "latest",
+        "ledger",
+        "lock",
+        "observer",
+        "read_clock",
+        "released",
+        "row",
+        "stopped",
+        "timer",
+        "timer_due",
+        "upstream",
+    )
+
+    def __init__(
+        self, observer: abc.ObserverBase[Window[_X]], clock: _scheduling.Clock, ledger: Ledger[_C]
+    ) -> None:
+        self.observer = observer
+        self.clock = clock
+        self.read_clock = clock.micros
+        self.epoch = epoch_of(clock.now())
+        self.latest = self.read_clock()  # time never runs backwards for a subscription
+        self.lock = threading.RLock()
+        self.timer = SerialDisposable()
+        self.timer_due: int | None = None  # what the pending timer waits for
+        self.upstream = SingleAssignmentDisposable()
+        self.stopped = False
+        self.ledger = ledger
+        self.row = ledger.open()  # `received` (and `failed`) per item, the rest per window
+        self.released = False
+
+    def connect(
+        self, source: Observable[_X], scheduler: abc.SchedulerBase | None
+    ) -> abc.DisposableBase:
+        """Subscribe upstream; return what disposes the subscription."""
+        on_error, on_completed = _scheduling.flushing_terminals(self.flush, self.observer)
+        self.upstream.disposable = source.subscribe(
+            self.accepting(), on_error, on_completed, scheduler=scheduler
+        )
+        return CompositeDisposable(self.upstream, Disposable(self.stop))
+
+    def accepting(self) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream (a closure: cheaper per item than a method)."""
+        raise NotImplementedError
+
+    def at(self, micros: int) -> datetime:
+        """The label of clock reading ``micros``."""
+        return self.epoch + timedelta(microseconds=micros)
+
+    def reading(self, micros: int) -> int:
+        """The clock reading ``micros``, never earlier than a previous reading."""
+        if micros > self.latest:
+            self.latest = micros
+        return self.latest
+
+    # -- the timer -----------------------------------------------------------------------
+
+    def schedule(self, due: int) -> None:
+        """Arm the timer for ``due``, replacing the pending one (``lock`` held)."""
+        self.timer_due = due
+        self.timer.disposable = self.clock.schedule_at_micros(due, self.fire)
+
+    def fire(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
+        """The timer: emit what is due by the clock, re-arm for what is next."""
+        with self.lock:
+            if not self.stopped:
+                self.timer_due = None
+                # Only what is due by the clock: a real-time timer may wake a
+                # hair early, and the subclass then waits again for the rest.
+                self.on_timer(self.reading(self.read_clock()))
+        if self.stopped:  # disposed while the timer held the lock
+            self.release()
+
+    def on_timer(self, now: int) -> None:
+        """Emit what is due at ``now`` and re-arm (``lock`` held)."""
+        raise NotImplementedError
+
+    # -- the end -------------------------------------------------------------------------
+
+    def emit_all(self) -> None:
+        """Emit every open window, in completion order (``lock`` held)."""
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        """Forget the open windows (``lock`` held)."""
+        raise NotImplementedError
+
+    def flush(self) -> bool:
+        """Upstream ended: emit every open window; ``False`` if already stopped."""
+        with self.lock:
+            if self.stopped:  # disposed: the release may have been left to us
+                self.release()
+                return False
+            self.stopped = True
+            self.timer.dispose()
+            self.emit_all()
+            self.release()
+            return True
+
+    def release(self) -> None:
+        """Count what the open windows hold as dropped and retire the row (once)."""
+        with self.lock:
+            if self.released:
+                return
+            self.released = True
+            row = self.row
+            row.dropped = row.received - row.emitted - row.failed
+            self.clear()
+        self.ledger.retire(self.row)
+
+    def stop(self) -> None:
+        """Dispose: emit nothing more, drop what is held.
+
+        No lock: a timer holds it while downstream receives a window, and
+        disposal must not wait for downstream (nor deadlock on it). Whoever
+        holds the lock releases the row on its way out.
+        """
+        self.stopped = True
+        self.timer.dispose()
+        if self.lock.acquire(blocking=False):
+            try:
+                self.release()
+            finally:
+                self.lock.release()
+
+
+def _windowed(
+    source: Observable[_X],
+    own: abc.SchedulerBase | None,
+    start: Callable[[abc.ObserverBase[Window[_X]], _scheduling.Clock], _Run[_X, Any]],
+) -> Observable[Window[_X]]:
+    """The windowed ``source``: each subscription gets its own clock and its own ``_Run``."""
+
+    def subscribe(
+        observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
+        return start(observer, clock).connect(source, scheduler)
+
+    return Observable(subscribe)
 
 
 # -- tumbling_window / sliding_window ---------------------------------------------------
@@ -144,163 +306,143 @@ class TimeWindow:
 
     def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
         """Apply the operator to ``source``."""
-        size = self.size_micros
-        slide = self.slide_micros
-        own = self._scheduler
-        ledger = self._ledger
 
-        def subscribe(
-            observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            read_clock = clock.micros  # microseconds since the epoch: no datetime per item
-            epoch = epoch_of(clock.now())
-            never = -(2**63)
-            lock = threading.RLock()
-            # Open windows as (start, items), in start order (hence end order too).
-            windows: deque[tuple[int, list[_X]]] = deque()
-            newest: int | None = None  # index (start // slide) of the newest window opened
-            latest = read_clock()  # latest clock reading, microseconds
-            # Until ``boundary`` (microseconds) an arriving item belongs to exactly
-            # the open windows: the fast path. ``never`` forces the slow path.
-            boundary = never
-            timer = SerialDisposable()
-            timer_due: int | None = None  # window end the pending timer waits for
-            stopped = False
-            # Counters: `received` per item under the lock, the others per window.
-            # An item counts as emitted with the newest window open when it
-            # arrived (its last one). When a newer window opens, the previous
-            # newest one's count of such items is fixed here, by start.
-            row = ledger.open()
-            owned: dict[int, int] = {}
-            released = False
+        def start(
+            observer: abc.ObserverBase[Window[_X]], clock: _scheduling.Clock
+        ) -> _Run[_X, Any]:
+            return _TimeWindows(self, observer, clock, self._ledger)
 
-            def at(micros: int) -> datetime:
-                return epoch + timedelta(microseconds=micros)
+        return _windowed(source, self._scheduler, start)
 
-            def emit(start: int, items: list[_X]) -> None:
-                mine = owned.pop(start, None)
-                row.emitted += len(items) if mine is None else mine
-                row.placements += len(items)
-                row.windows += 1
-                observer.on_next(Window(at(start), at(start + size), items))
 
-            def release() -> None:
-                # Count what the open windows hold as dropped and retire the row (once).
-                nonlocal released
-                with lock:
-                    if released:
-                        return
-                    released = True
-                    row.dropped = row.received - row.emitted
-                    windows.clear()
-                ledger.retire(row)
+class _TimeWindows(_Run[_X, _WindowRow]):
+    """One ``tumbling_window`` / ``sliding_window`` subscription.
 
-            def reading(micros: int) -> int:
-                # The clock in microseconds, never earlier than a previous reading.
-                nonlocal latest
-                if micros > latest:
-                    latest = micros
-                return latest
+    Open windows are ``(start, items)`` in start order (hence end order too).
+    Until ``boundary`` an arriving item belongs to exactly the open windows:
+    the per-item path is one clock reading and one append per open window.
 
-            def emit_due(now: int) -> bool:
-                # Emit every window that ended at or before ``now``, oldest first.
-                # False if the subscription was disposed meanwhile (by downstream).
-                while windows and windows[0][0] + size <= now:
-                    start, items = windows.popleft()
-                    emit(start, items)
-                return not stopped
+    Counting: ``received`` per item, the rest per window. An item counts as
+    emitted with the newest window open when it arrived (its last one); when
+    a newer window opens, the previous newest one's count of such items is
+    fixed in ``owned``, by start.
+    """
 
-            def refresh() -> None:
-                # After the open windows changed: move the boundary, re-arm the timer.
-                nonlocal boundary, timer_due
-                if windows and newest is not None:
-                    due = windows[0][0] + size
-                    boundary = min(due, (newest + 1) * slide)
-                    if due != timer_due:
-                        timer_due = due
-                        timer.disposable = clock.schedule_at_micros(due, fire)
-                else:
-                    boundary = never
-                    if timer_due is not None:
-                        timer_due = None
-                        timer.disposable = Disposable()
+    __slots__ = ("boundary", "newest", "owned", "size", "slide", "windows")
 
-            def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
-                nonlocal timer_due
-                with lock:
-                    if not stopped:
-                        timer_due = None
-                        # Only what has ended by the clock: a real-time timer may wake
-                        # a hair early, and refresh() then waits again for the rest.
-                        if emit_due(reading(read_clock())):
-                            refresh()
-                if stopped:  # disposed while the timer held the lock
-                    release()
+    def __init__(
+        self,
+        op: TimeWindow,
+        observer: abc.ObserverBase[Window[_X]],
+        clock: _scheduling.Clock,
+        ledger: Ledger[_WindowRow],
+    ) -> None:
+        super().__init__(observer, clock, ledger)
+        self.size = op.size_micros
+        self.slide = op.slide_micros
+        self.windows: deque[tuple[int, list[_X]]] = deque()
+        self.newest: int | None = None  # index (start // slide) of the newest window opened
+        self.boundary = _NEVER  # forces the slow path
+        self.owned: dict[int, int] = {}
 
-            def advance(now: int) -> bool:
-                # Slow path: emit the ended windows, open the ones containing ``now``.
-                nonlocal newest
-                if windows and windows[0][0] + size <= now and not emit_due(now):
-                    return False
-                last = now // slide
-                if newest is None or last > newest:
-                    first = (now - size) // slide + 1
-                    if newest is not None and first <= newest:
-                        first = newest + 1
-                    if newest is not None and windows and windows[-1][0] == newest * slide:
-                        # The newest window so far is no longer the newest.
-                        owned[windows[-1][0]] = len(windows[-1][1])
-                    owned.update((index * slide, 0) for index in range(first, last))
-                    windows.extend((index * slide, []) for index in range(first, last + 1))
-                    newest = last
-                refresh()
-                return True
+    def accepting(self) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream: add the item to every window open at its arrival.
 
-            def on_next(item: _X) -> None:
-                with lock:
-                    if not stopped:
-                        row.received += 1
-                        now = read_clock()
-                        if now < boundary or advance(reading(now)):
-                            for _start, items in windows:
-                                items.append(item)
-                if stopped:  # disposed meanwhile (perhaps by a downstream of advance)
-                    release()
+        The one closure of the subscription (cheaper per item than a bound method).
+        """
+        lock = self.lock
+        row = self.row
+        read_clock = self.read_clock
+        windows = self.windows
+        advance = self.advance
+        release = self.release
 
-            def stop() -> None:
-                # No lock: a timer holds it while downstream receives a window,
-                # and disposal must not wait for downstream (nor deadlock on it).
-                # Whoever holds the lock releases the row on its way out.
-                nonlocal stopped
-                stopped = True
-                timer.dispose()
-                if lock.acquire(blocking=False):
-                    try:
-                        release()
-                    finally:
-                        lock.release()
+        def on_next(item: _X) -> None:
+            with lock:
+                if not self.stopped:
+                    row.received += 1
+                    now = read_clock()
+                    if now < self.boundary or advance(now):
+                        for _start, items in windows:
+                            items.append(item)
+            if self.stopped:  # disposed meanwhile (perhaps by a downstream of advance)
+                release()
 
-            def flush() -> bool:
-                nonlocal stopped
-                with lock:
-                    if stopped:  # disposed: the release may have been left to us
-                        release()
-                        return False
-                    stopped = True
-                    timer.dispose()
-                    while windows:
-                        start, items = windows.popleft()
-                        emit(start, items)
-                    release()
-                    return True
+        return on_next
 
-            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
+    def advance(self, now: int) -> bool:
+        """Slow path: emit the ended windows, open the ones containing ``now``.
 
-            upstream = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-            return CompositeDisposable(upstream, Disposable(stop))
+        ``False`` if the subscription was disposed meanwhile (by downstream).
+        """
+        now = self.reading(now)
+        windows = self.windows
+        if windows and windows[0][0] + self.size <= now and not self.emit_due(now):
+            return False
+        slide, newest = self.slide, self.newest
+        last = now // slide
+        if newest is None or last > newest:
+            first = (now - self.size) // slide + 1
+            if newest is not None and first <= newest:
+                first = newest + 1
+            if newest is not None and windows and windows[-1][0] == newest * slide:
+                # The newest window so far is no longer the newest.
+                self.owned[windows[-1][0]] = len(windows[-1][1])
+            self.owned.update((index * slide, 0) for index in range(first, last))
+            windows.extend((index * slide, []) for index in range(first, last + 1))
+            self.newest = last
+        self.refresh()
+        return True
 
-        return Observable(subscribe)
+    def emit(self, start: int, items: list[_X]) -> None:
+        """Emit one window and count it."""
+        row = self.row
+        mine = self.owned.pop(start, None)
+        row.emitted += len(items) if mine is None else mine
+        row.placements += len(items)
+        row.windows += 1
+        self.observer.on_next(Window(self.at(start), self.at(start + self.size), items))
+
+    def emit_due(self, now: int) -> bool:
+        """Emit every window that ended at or before ``now``, oldest first.
+
+        ``False`` if the subscription was disposed meanwhile (by downstream).
+        """
+        windows, size = self.windows, self.size
+        while windows and windows[0][0] + size <= now:
+            start, items = windows.popleft()
+            self.emit(start, items)
+        return not self.stopped
+
+    def refresh(self) -> None:
+        """After the open windows changed: move the boundary, re-arm the timer."""
+        windows = self.windows
+        if windows and self.newest is not None:
+            due = windows[0][0] + self.size
+            self.boundary = min(due, (self.newest + 1) * self.slide)
+            if due != self.timer_due:
+                self.schedule(due)
+        else:
+            self.boundary = _NEVER
+            if self.timer_due is not None:
+                self.timer_due = None
+                self.timer.disposable = Disposable()
+
+    def on_timer(self, now: int) -> None:
+        """Emit the windows ended by ``now``; re-arm for the next one."""
+        if self.emit_due(now):
+            self.refresh()
+
+    def emit_all(self) -> None:
+        """Emit every open window in start order."""
+        windows = self.windows
+        while windows:
+            start, items = windows.popleft()
+            self.emit(start, items)
+
+    def clear(self) -> None:
+        """Forget the open windows."""
+        self.windows.clear()
 
 
 def tumbling_window(
@@ -483,10 +625,8 @@ class SessionWindowStats(ProcessorStats):
     held: int
 
 
-class _SessionRow(Row):
-    __slots__ = ("emitted", "windows")
-    emitted: int
-    windows: int
+class _SessionRow(_CountRow):
+    __slots__ = ()
 
 
 class _Session(Generic[_T]):
@@ -528,219 +668,197 @@ class _SessionOperator:
         return SessionWindowStats(**totals, held=_held(totals))
 
     def _apply(self, source: Observable[_X]) -> Observable[Window[_X]]:
-        gap = self.gap_micros
-        longest = self.max_duration_micros
-        most = self.max_sessions
-        key_fn = self._key
-        failures = self._failures
-        own = self._scheduler
-        ledger = self._ledger
+        def start(
+            observer: abc.ObserverBase[Window[_X]], clock: _scheduling.Clock
+        ) -> _Run[_X, Any]:
+            return _Sessions(self, observer, clock, self._ledger, self._key, self._failures)
 
-        def subscribe(
-            observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            # Whole microseconds since the epoch: no datetime per item; the
-            # labels are built once per session.
-            read_clock = clock.micros
-            epoch = epoch_of(clock.now())
-            latest = read_clock()  # time never runs backwards for a subscription
-            lock = threading.RLock()
-            sessions: dict[str | None, _Session[_X]] = {}
-            # One entry per open session: (deadline, first, key for sorting, seq, session).
-            # A deadline moves later as items arrive; the entry is corrected lazily
-            # when it reaches the top of the heap. A session closed early (the
-            # max_sessions limit) leaves its entry behind until it reaches the top
-            # or the heap is rebuilt. With max_sessions, `sessions` is kept in
-            # order of last item (oldest first).
-            deadlines: list[tuple[int, int, str, int, _Session[_X]]] = []
-            seq = 0
-            timer = SerialDisposable()
-            timer_due: int | None = None
-            upstream = SingleAssignmentDisposable()
-            stopped = False
-            row = ledger.open()  # `received` and `failed` per item, the rest per session
-            released = False
+        return _windowed(source, self._scheduler, start)
 
-            def release() -> None:
-                # Count what the open sessions hold as dropped and retire the row (once).
-                nonlocal released
+
+class _Sessions(_Run[_X, _SessionRow]):
+    """One ``session_window`` subscription.
+
+    ``deadlines`` holds one entry per open session: ``(deadline, first, key
+    for sorting, seq, session)``. A deadline moves later as items arrive; the
+    entry is corrected lazily when it reaches the top of the heap. A session
+    closed early (the ``max_sessions`` limit) leaves its entry behind until it
+    reaches the top or the heap is rebuilt. With ``max_sessions``,
+    ``sessions`` is kept in order of last item (oldest first).
+    """
+
+    __slots__ = ("deadlines", "failures", "gap", "key_fn", "longest", "most", "seq", "sessions")
+
+    def __init__(
+        self,
+        op: _SessionOperator,
+        observer: abc.ObserverBase[Window[_X]],
+        clock: _scheduling.Clock,
+        ledger: Ledger[_SessionRow],
+        key_fn: Callable[[Any], str] | None,
+        failures: Failures,
+    ) -> None:
+        super().__init__(observer, clock, ledger)
+        self.gap = op.gap_micros
+        self.longest = op.max_duration_micros
+        self.most = op.max_sessions
+        self.key_fn = key_fn
+        self.failures = failures
+        self.sessions: dict[str | None, _Session[_X]] = {}
+        self.deadlines: list[tuple[int, int, str, int, _Session[_X]]] = []
+        self.seq = 0
+
+    def accepting(self) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream: add the item to its key's session.
+
+        The one closure of the subscription (cheaper per item than a bound method).
+        """
+        lock = self.lock
+        row = self.row
+        read_clock = self.read_clock
+        sessions = self.sessions
+        keyed = self.key_fn is not None
+        key_of = self.key_of
+        expire = self.expire
+        open_session = self.open_session
+        release = self.release
+        ordered = self.most is not None  # keep `sessions` in order of last item
+
+        def on_next(item: _X) -> None:
+            if self.stopped:
+                return
+            row.received += 1
+            key = key_of(item) if keyed else None
+            if key is not None or not keyed:  # None from key_of: the key function failed
                 with lock:
-                    if released:
-                        return
-                    released = True
-                    row.dropped = row.received - row.emitted - row.failed
-                    sessions.clear()
-                    deadlines.clear()
-                ledger.retire(row)
+                    if not self.stopped:  # not disposed while the key function ran
+                        now = read_clock()
+                        if now > self.latest:
+                            self.latest = now
+                        else:
+                            now = self.latest
+                        deadlines = self.deadlines
+                        if not deadlines or deadlines[0][0] > now or expire(now):
+                            session = sessions.get(key)
+                            if session is None:
+                                open_session(key, item, now)
+                            else:
+                                session.last = now
+                                session.items.append(item)
+                                if ordered:
+                                    del sessions[key]
+                                    sessions[key] = session
+            if self.stopped:  # disposed meanwhile (by the key function, or downstream)
+                release()  # type: ignore[unreachable]
 
-            def at(micros: int) -> datetime:
-                return epoch + timedelta(microseconds=micros)
+        return on_next
 
-            def reading() -> int:
-                nonlocal latest
-                now = read_clock()
-                if now > latest:
-                    latest = now
-                return latest
+    def key_of(self, item: _X) -> str | None:
+        """The item's session key, or ``None`` if the key function failed (counted)."""
+        assert self.key_fn is not None
+        try:
+            result: object = self.key_fn(item)
+            if not isinstance(result, str):
+                raise TypeError(
+                    f"session_window key must return a str, got {type(result).__name__}"
+                )
+        except Exception as exc:
+            self.row.failed += 1
+            failure = self.failures.handle(exc, item, self.clock.now())
+            if failure is not None:
+                self.fail(failure)
+            return None
+        return result
 
-            def end_of(session: _Session[_X]) -> int:
-                # When the session expires: `gap` after its last item, or
-                # `max_duration` after its first, whichever comes first.
-                end = session.last + gap
-                if longest is not None:
-                    end = min(end, session.first + longest)
-                return end
+    def open_session(self, key: str | None, item: _X, now: int) -> None:
+        """Open a session for ``key`` with its first item (``lock`` held)."""
+        most = self.most
+        if most is not None and len(self.sessions) >= most and not self.close_oldest(now):
+            return
+        session = self.sessions[key] = _Session(key, now, item)
+        self.seq += 1
+        gap, longest = self.gap, self.longest
+        due = now + gap if longest is None else now + min(gap, longest)
+        heapq.heappush(self.deadlines, (due, now, key or "", self.seq, session))
+        self.arm()
 
-            def emit(session: _Session[_X], end: int) -> None:
-                del sessions[session.key]
-                row.emitted += len(session.items)
-                row.windows += 1
-                observer.on_next(Window(at(session.first), at(end), session.items, session.key))
+    def end_of(self, session: _Session[_X]) -> int:
+        """When ``session`` expires: ``gap`` after its last item, or sooner by ``max_duration``."""
+        end = session.last + self.gap
+        if self.longest is not None:
+            end = min(end, session.first + self.longest)
+        return end
 
-            def expire(now: int) -> bool:
-                # Emit every session whose deadline is at or before ``now``, in
-                # (deadline, start, key) order. False if disposed meanwhile.
-                while deadlines and deadlines[0][0] <= now:
-                    deadline, first, sort_key, number, session = heapq.heappop(deadlines)
-                    if sessions.get(session.key) is not session:
-                        continue  # closed early
-                    actual = end_of(session)
-                    if actual != deadline:
-                        heapq.heappush(deadlines, (actual, first, sort_key, number, session))
-                    else:
-                        emit(session, actual)
-                        if stopped:
-                            return False
-                return True
+    def emit(self, session: _Session[_X], end: int) -> None:
+        """Emit one session, ending at ``end``, and count it."""
+        del self.sessions[session.key]
+        self.row.emitted += len(session.items)
+        self.row.windows += 1
+        window = Window(self.at(session.first), self.at(end), session.items, session.key)
+        self.observer.on_next(window)
 
-            def close_oldest(now: int) -> bool:
-                # The max_sessions limit: close the session whose last item is the
-                # oldest, ending it now. False if disposed meanwhile.
-                nonlocal deadlines
-                emit(sessions[next(iter(sessions))], now)
-                if len(deadlines) > 2 * len(sessions) + 16:  # drop the entries left behind
-                    deadlines = [
-                        entry for entry in deadlines if sessions.get(entry[4].key) is entry[4]
-                    ]
-                    heapq.heapify(deadlines)
-                return not stopped
+    def expire(self, now: int) -> bool:
+        """Emit every session whose deadline is at or before ``now``, by (deadline, start, key).
 
-            def arm() -> None:
-                nonlocal timer_due
-                if deadlines:
-                    due = deadlines[0][0]
-                    if timer_due is None or due < timer_due:
-                        timer_due = due
-                        timer.disposable = clock.schedule_at_micros(due, fire)
+        ``False`` if the subscription was disposed meanwhile (by downstream).
+        """
+        deadlines, sessions = self.deadlines, self.sessions
+        while deadlines and deadlines[0][0] <= now:
+            deadline, first, sort_key, number, session = heapq.heappop(deadlines)
+            if sessions.get(session.key) is not session:
+                continue  # closed early
+            actual = self.end_of(session)
+            if actual != deadline:
+                heapq.heappush(deadlines, (actual, first, sort_key, number, session))
+            else:
+                self.emit(session, actual)
+                if self.stopped:
+                    return False
+        return True
 
-            def fire(_scheduler: abc.SchedulerBase, _state: object = None) -> None:
-                nonlocal timer_due
-                with lock:
-                    if not stopped:
-                        timer_due = None
-                        # Only what has expired by the clock (a real-time timer may wake
-                        # early).
-                        if expire(reading()):
-                            arm()
-                if stopped:  # disposed while the timer held the lock
-                    release()
+    def close_oldest(self, now: int) -> bool:
+        """The ``max_sessions`` limit: close the session whose last item is the oldest, ending now.
 
-            def running() -> bool:
-                return not stopped
+        ``False`` if the subscription was disposed meanwhile (by downstream).
+        """
+        sessions = self.sessions
+        self.emit(sessions[next(iter(sessions))], now)
+        if len(self.deadlines) > 2 * len(sessions) + 16:  # drop the entries left behind
+            self.deadlines = [
+                entry for entry in self.deadlines if sessions.get(entry[4].key) is entry[4]
+            ]
+            heapq.heapify(self.deadlines)
+        return not self.stopped
 
-            def on_next(item: _X) -> None:
-                if not running():
-                    return
-                row.received += 1
-                take(item)
-                if stopped:  # disposed meanwhile (by the key function, or downstream)
-                    release()
+    def arm(self) -> None:
+        """Arm the timer for the earliest deadline, unless it is armed for an earlier one."""
+        if self.deadlines:
+            due = self.deadlines[0][0]
+            if self.timer_due is None or due < self.timer_due:
+                self.schedule(due)
 
-            def take(item: _X) -> None:
-                nonlocal seq, latest
-                key: str | None = None
-                if key_fn is not None:
-                    try:
-                        result: object = key_fn(item)
-                        if not isinstance(result, str):
-                            raise TypeError(
-                                f"session_window key must return a str, got {type(result).__name__}"
-                            )
-                        key = result
-                    except Exception as exc:
-                        row.failed += 1
-                        failure = failures.handle(exc, item, clock.now())
-                        if failure is not None:
-                            fail(failure)
-                        return
-                with lock:
-                    if stopped:  # disposed while the key function ran
-                        return
-                    now = read_clock()
-                    if now > latest:
-                        latest = now
-                    else:
-                        now = latest
-                    if deadlines and deadlines[0][0] <= now and not expire(now):
-                        return
-                    session = sessions.get(key)
-                    if session is None:
-                        if most is not None and len(sessions) >= most and not close_oldest(now):
-                            return
-                        session = sessions[key] = _Session(key, now, item)
-                        seq += 1
-                        due = now + gap if longest is None else now + min(gap, longest)
-                        heapq.heappush(deadlines, (due, now, key or "", seq, session))
-                        arm()
-                    else:
-                        session.last = now
-                        session.items.append(item)
-                        if most is not None:  # keep `sessions` in order of last item
-                            del sessions[key]
-                            sessions[key] = session
+    def on_timer(self, now: int) -> None:
+        """Emit the sessions expired by ``now``; re-arm for the next deadline."""
+        if self.expire(now):
+            self.arm()
 
-            def stop() -> None:
-                # No lock: a timer holds it while downstream receives a window,
-                # and disposal must not wait for downstream (nor deadlock on it).
-                # Whoever holds the lock releases the row on its way out.
-                nonlocal stopped
-                stopped = True
-                timer.dispose()
-                if lock.acquire(blocking=False):
-                    try:
-                        release()
-                    finally:
-                        lock.release()
+    def emit_all(self) -> None:
+        """Emit every open session ordered by start, then key."""
+        sessions = self.sessions
+        for session in sorted(sessions.values(), key=lambda s: (s.first, s.key or "")):
+            if sessions.get(session.key) is session:  # not disposed meanwhile
+                self.emit(session, self.end_of(session))
 
-            def flush() -> bool:
-                nonlocal stopped
-                with lock:
-                    if stopped:  # disposed: the release may have been left to us
-                        release()
-                        return False
-                    stopped = True
-                    timer.dispose()
-                    order = sorted(sessions.values(), key=lambda s: (s.first, s.key or ""))
-                    for session in order:
-                        if sessions.get(session.key) is session:  # not disposed meanwhile
-                            emit(session, end_of(session))
-                    release()
-                    return True
+    def clear(self) -> None:
+        """Forget the open sessions."""
+        self.sessions.clear()
+        self.deadlines.clear()
 
-            def fail(exc: Exception) -> None:
-                if flush():
-                    observer.on_error(exc)
-                upstream.dispose()
-
-            on_error, on_completed = _scheduling.flushing_terminals(flush, observer)
-
-            upstream.disposable = source.subscribe(
-                on_next, on_error, on_completed, scheduler=scheduler
-            )
-            return CompositeDisposable(upstream, Disposable(stop))
-
-        return Observable(subscribe)
+    def fail(self, error: Exception) -> None:
+        """A key function failed in ``"raise"`` mode: emit the open sessions, then fail."""
+        if self.flush():
+            self.observer.on_error(error)
+        self.upstream.dispose()
 
 
 class SessionWindow(_SessionOperator):
