@@ -2,8 +2,8 @@
 
 A token bucket of ``burst`` tokens refills at ``rate`` tokens per second and
 starts full. An item that finds a token passes at once (on the producer's
-thread); otherwise it waits, in order, in the bounded queue of SPEC 3
-(``max_pending``), and **one** timer per subscription releases the queue's
+thread); otherwise it waits, in order, in the bounded queue every waiting processor
+uses (``max_pending``), and **one** timer per subscription releases the queue's
 head when the next token is due, then re-arms for the next one. A burst of any
 length costs one timer at a time, never one per item. While items wait, their
 turns are slots one interval apart; a timer that runs late releases every item

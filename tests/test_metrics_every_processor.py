@@ -1,4 +1,4 @@
-"""Every public processor can be tracked and exports the three common counters.
+"""Every public processor can be tracked by both exporters with the three common counters.
 
 Each factory is built with minimal arguments, run over a few items to
 completion, then read through a real Prometheus registry: ``received``,
@@ -18,6 +18,7 @@ from typing import Any, cast
 import pytest
 
 pytest.importorskip("prometheus_client")
+pytest.importorskip("opentelemetry.sdk")
 
 import reactivex as rx
 from prometheus_client import CollectorRegistry
@@ -148,6 +149,29 @@ def check_exported(name: str, operator: Any) -> None:
         assert got == getattr(stats, field), field
     row = rxstreamz.stats_table({name: operator}).splitlines()[1].split()
     assert [row[2], row[4], row[5]] == [str(stats.received), str(stats.failed), str(stats.dropped)]
+    check_exported_by_opentelemetry(name, operator, stats)
+
+
+def check_exported_by_opentelemetry(name: str, operator: Any, stats: ProcessorStats) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from rxstreamz.metrics.otel import OpenTelemetryMetrics
+    from tests.test_metrics_otel import points
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    try:
+        assert (
+            OpenTelemetryMetrics(provider.get_meter("every")).track(operator, name=name) is operator
+        )
+        got = points(reader)
+    finally:
+        provider.shutdown()
+    for field in COMMON:
+        assert got[(f"rxstreamz.{field}", frozenset({("processor", name)}))] == getattr(
+            stats, field
+        )
 
 
 @pytest.mark.parametrize("name", sorted(VIRTUAL_TIME))

@@ -87,6 +87,10 @@ BASELINES: dict[tuple[str, str], tuple[str, str]] = {
         "`ops.filter`, `ops.map`, `buffer_with_count(100)`, `ops.map`",
         "a generator and a loop building lists of 100",
     ),
+    ("throughput", "Fused chunk pipeline"): (
+        "`ops.filter`, `ops.map`, `buffer_with_count(100)`, `ops.map`",
+        "a `for` loop making the same calls",
+    ),
 }
 """(table, case) -> (what ran as "rxpy", what ran as "plain")."""
 
