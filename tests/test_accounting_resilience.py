@@ -341,6 +341,67 @@ def test_retry_on_threads_accounts_for_every_item_whatever_the_dispose_point(
     assert balances(stats)
 
 
+@pytest.mark.usefixtures("no_thread_leak")
+@settings(max_examples=15, deadline=None)
+@given(
+    count=st.integers(1, 40),
+    dispose_after=st.integers(0, 40),
+    failing=st.sets(st.integers(0, 39), max_size=10),
+    max_pending=st.sampled_from([None, 2]),
+)
+def test_dead_letter_on_threads_accounts_for_every_item_whatever_the_dispose_point(
+    count: int, dispose_after: int, failing: set[int], max_pending: int | None
+) -> None:
+    """Calls on the producer's thread and on timer threads, disposed from a third one."""
+    results: list[int] = []
+    letters: list[DeadLetter[int]] = []
+    taken = 0
+
+    def fn(n: int) -> int:
+        time.sleep(0.0005)  # room for dispose to land while a call runs
+        if n in failing:
+            raise ConnectionError(n)
+        return n
+
+    def count_taken(_: int) -> None:
+        nonlocal taken
+        taken += 1
+
+    op = dead_letter(
+        fn,
+        sink=letters.append,
+        max_retries=1,
+        retry_delay=0.001,
+        max_pending=max_pending,
+        scheduler=TimeoutScheduler(),
+    )
+    source: Subject[int] = Subject()
+    subscription = source.pipe(ops.do_action(count_taken), op).subscribe(results.append)
+    reached = threading.Event()
+
+    def produce() -> None:
+        for n in range(count):
+            if n == dispose_after:
+                reached.set()
+            source.on_next(n)
+        reached.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert reached.wait(10)
+    subscription.dispose()
+    producer.join(10)
+    assert not producer.is_alive()
+    # A call still running at dispose counts its item when it returns.
+    assert until(lambda: op.stats().in_flight == 0)
+    stats = op.stats()
+    assert stats.received == taken
+    assert stats.succeeded == len(results)
+    assert stats.failed == len(letters)
+    assert stats.queued == 0
+    assert balances(stats)
+
+
 # -- the queue decides who may wait --------------------------------------------------------
 
 
