@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -117,15 +118,11 @@ def test_buffer_delivers_everything_in_order_on_its_drain_thread(no_thread_leak:
     assert recorder.items == list(range(1000))
     assert recorder.completed
     assert recorder.threads == {"rxstreamz-buffer"}
-    assert buffered.stats() == QueueStats(
-        received=1000,
-        failed=0,
-        delivered=1000,
-        dropped=0,
-        queued=0,
-        high_watermark=buffered.stats().high_watermark,
+    stats = buffered.stats()
+    assert 1 <= stats.high_watermark <= 4  # how deep it got depends on the threads
+    assert dataclasses.replace(stats, high_watermark=0) == QueueStats(
+        received=1000, failed=0, delivered=1000, dropped=0, queued=0, high_watermark=0
     )
-    assert 1 <= buffered.stats().high_watermark <= 4
 
 
 def test_buffer_of_an_empty_source_completes(no_thread_leak: None) -> None:
