@@ -24,7 +24,6 @@ NOT_YET_STRICT = {
     "docs/concepts/errors.md",
     "docs/concepts/observability.md",
     "docs/performance.md",
-    "docs/processors/bridges.md",
     "docs/processors/buffer.md",
     "docs/processors/circuit_breaker.md",
     "docs/processors/debounce.md",
