@@ -27,7 +27,6 @@ NOT_YET_STRICT = {
     "docs/processors/buffer.md",
     "docs/processors/circuit_breaker.md",
     "docs/processors/debounce.md",
-    "docs/processors/dedupe.md",
     "docs/processors/fan_in.md",
     "docs/processors/fan_out.md",
     "docs/processors/filter.md",
