@@ -29,7 +29,6 @@ NOT_YET_STRICT = {
     "docs/processors/debounce.md",
     "docs/processors/fan_in.md",
     "docs/processors/fan_out.md",
-    "docs/processors/filter.md",
     "docs/processors/partition.md",
     "docs/processors/retry.md",
     "docs/processors/router.md",
