@@ -33,7 +33,6 @@ NOT_YET_STRICT = {
     "docs/processors/retry.md",
     "docs/processors/router.md",
     "docs/processors/split.md",
-    "docs/processors/throttle.md",
 }
 """Pages whose examples use untyped helpers or build operators from lambdas outside pipe()."""
 
