@@ -23,7 +23,6 @@ NOT_YET_STRICT = {
     "docs/concepts/concurrency.md",
     "docs/concepts/errors.md",
     "docs/performance.md",
-    "docs/processors/buffer.md",
     "docs/processors/circuit_breaker.md",
     "docs/processors/debounce.md",
     "docs/processors/fan_out.md",
