@@ -26,7 +26,6 @@ NOT_YET_STRICT = {
     "docs/processors/circuit_breaker.md",
     "docs/processors/debounce.md",
     "docs/processors/fan_out.md",
-    "docs/processors/partition.md",
     "docs/processors/retry.md",
     "docs/processors/router.md",
     "docs/processors/split.md",
