@@ -25,7 +25,6 @@ NOT_YET_STRICT = {
     "docs/performance.md",
     "docs/processors/circuit_breaker.md",
     "docs/processors/debounce.md",
-    "docs/processors/fan_out.md",
     "docs/processors/retry.md",
     "docs/processors/router.md",
     "docs/processors/split.md",
