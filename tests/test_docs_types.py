@@ -27,7 +27,6 @@ NOT_YET_STRICT = {
     "docs/processors/debounce.md",
     "docs/processors/retry.md",
     "docs/processors/router.md",
-    "docs/processors/split.md",
 }
 """Pages whose examples use untyped helpers or build operators from lambdas outside pipe()."""
 
