@@ -26,7 +26,6 @@ NOT_YET_STRICT = {
     "docs/processors/circuit_breaker.md",
     "docs/processors/debounce.md",
     "docs/processors/retry.md",
-    "docs/processors/router.md",
 }
 """Pages whose examples use untyped helpers or build operators from lambdas outside pipe()."""
 
