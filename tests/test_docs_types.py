@@ -21,7 +21,6 @@ NOT_YET_STRICT = {
     "docs/concepts/asyncio.md",
     "docs/concepts/backpressure.md",
     "docs/concepts/concurrency.md",
-    "docs/concepts/errors.md",
     "docs/performance.md",
     "docs/processors/circuit_breaker.md",
     "docs/processors/debounce.md",
