@@ -22,7 +22,6 @@ NOT_YET_STRICT = {
     "docs/concepts/backpressure.md",
     "docs/concepts/concurrency.md",
     "docs/performance.md",
-    "docs/processors/circuit_breaker.md",
     "docs/processors/debounce.md",
     "docs/processors/retry.md",
 }
