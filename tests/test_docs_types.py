@@ -23,7 +23,6 @@ NOT_YET_STRICT = {
     "docs/concepts/concurrency.md",
     "docs/performance.md",
     "docs/processors/debounce.md",
-    "docs/processors/retry.md",
 }
 """Pages whose examples use untyped helpers or build operators from lambdas outside pipe()."""
 
