@@ -19,7 +19,6 @@ from tests.test_docs import PAGES, ROOT, python_blocks
 
 NOT_YET_STRICT = {
     "docs/concepts/asyncio.md",
-    "docs/concepts/concurrency.md",
     "docs/performance.md",
     "docs/processors/debounce.md",
 }
