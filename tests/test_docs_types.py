@@ -19,29 +19,7 @@ from tests.test_docs import PAGES, ROOT, python_blocks
 
 NOT_YET_STRICT = {
     "docs/concepts/asyncio.md",
-    "docs/concepts/backpressure.md",
-    "docs/concepts/concurrency.md",
-    "docs/concepts/errors.md",
-    "docs/concepts/observability.md",
     "docs/performance.md",
-    "docs/processors/aggregate.md",
-    "docs/processors/async_map.md",
-    "docs/processors/bridges.md",
-    "docs/processors/buffer.md",
-    "docs/processors/circuit_breaker.md",
-    "docs/processors/debounce.md",
-    "docs/processors/dedupe.md",
-    "docs/processors/dropping_buffer.md",
-    "docs/processors/fan_in.md",
-    "docs/processors/fan_out.md",
-    "docs/processors/filter.md",
-    "docs/processors/partition.md",
-    "docs/processors/retry.md",
-    "docs/processors/router.md",
-    "docs/processors/sliding_buffer.md",
-    "docs/processors/split.md",
-    "docs/processors/switch.md",
-    "docs/processors/throttle.md",
 }
 """Pages whose examples use untyped helpers or build operators from lambdas outside pipe()."""
 
