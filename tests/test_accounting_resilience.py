@@ -284,36 +284,18 @@ def test_in_flight_and_queued_show_while_items_wait() -> None:
 # -- real threads ------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("no_thread_leak")
-@settings(max_examples=15, deadline=None)
-@given(
-    count=st.integers(1, 40),
-    dispose_after=st.integers(0, 40),
-    failing=st.sets(st.integers(0, 39), max_size=10),
-    max_pending=st.sampled_from([None, 2]),
-)
-def test_retry_on_threads_accounts_for_every_item_whatever_the_dispose_point(
-    count: int, dispose_after: int, failing: set[int], max_pending: int | None
-) -> None:
-    """Calls on the producer's thread and on timer threads, disposed from a third one."""
-    calls: dict[int, int] = {}
+def run_disposed_from_another_thread(
+    op: Operator[int, Observable[int], Any], count: int, dispose_after: int
+) -> tuple[int, list[int]]:
+    """Push ``count`` items from one thread, dispose from this one once ``dispose_after``
+    was reached, and wait until no call is left running; return (items taken, results)."""
     results: list[int] = []
     taken = 0
-
-    def fn(n: int) -> int:
-        calls[n] = calls.get(n, 0) + 1
-        time.sleep(0.0005)  # room for dispose to land while a call runs
-        if n in failing and calls[n] == 1:
-            raise ConnectionError(n)
-        return n
 
     def count_taken(_: int) -> None:
         nonlocal taken
         taken += 1
 
-    op = retry_(
-        fn, base_delay=0.001, jitter=False, max_pending=max_pending, scheduler=TimeoutScheduler()
-    )
     source: Subject[int] = Subject()
     subscription = source.pipe(ops.do_action(count_taken), op).subscribe(results.append)
     reached = threading.Event()
@@ -333,6 +315,37 @@ def test_retry_on_threads_accounts_for_every_item_whatever_the_dispose_point(
     assert not producer.is_alive()
     # A call still running at dispose counts its item when it returns.
     assert until(lambda: op.stats().in_flight == 0)
+    return taken, results
+
+
+ON_THREADS = given(
+    count=st.integers(1, 40),
+    dispose_after=st.integers(0, 40),
+    failing=st.sets(st.integers(0, 39), max_size=10),
+    max_pending=st.sampled_from([None, 2]),
+)
+"""Calls on the producer's thread and on timer threads, disposed from a third one."""
+
+
+@pytest.mark.usefixtures("no_thread_leak")
+@settings(max_examples=15, deadline=None)
+@ON_THREADS
+def test_retry_on_threads_accounts_for_every_item_whatever_the_dispose_point(
+    count: int, dispose_after: int, failing: set[int], max_pending: int | None
+) -> None:
+    calls: dict[int, int] = {}
+
+    def fn(n: int) -> int:
+        calls[n] = calls.get(n, 0) + 1
+        time.sleep(0.0005)  # room for dispose to land while a call runs
+        if n in failing and calls[n] == 1:
+            raise ConnectionError(n)
+        return n
+
+    op = retry_(
+        fn, base_delay=0.001, jitter=False, max_pending=max_pending, scheduler=TimeoutScheduler()
+    )
+    taken, results = run_disposed_from_another_thread(op, count, dispose_after)
     stats = op.stats()
     assert stats.received == taken
     assert stats.succeeded == len(results)
@@ -343,29 +356,17 @@ def test_retry_on_threads_accounts_for_every_item_whatever_the_dispose_point(
 
 @pytest.mark.usefixtures("no_thread_leak")
 @settings(max_examples=15, deadline=None)
-@given(
-    count=st.integers(1, 40),
-    dispose_after=st.integers(0, 40),
-    failing=st.sets(st.integers(0, 39), max_size=10),
-    max_pending=st.sampled_from([None, 2]),
-)
+@ON_THREADS
 def test_dead_letter_on_threads_accounts_for_every_item_whatever_the_dispose_point(
     count: int, dispose_after: int, failing: set[int], max_pending: int | None
 ) -> None:
-    """Calls on the producer's thread and on timer threads, disposed from a third one."""
-    results: list[int] = []
     letters: list[DeadLetter[int]] = []
-    taken = 0
 
     def fn(n: int) -> int:
         time.sleep(0.0005)  # room for dispose to land while a call runs
         if n in failing:
             raise ConnectionError(n)
         return n
-
-    def count_taken(_: int) -> None:
-        nonlocal taken
-        taken += 1
 
     op = dead_letter(
         fn,
@@ -375,25 +376,7 @@ def test_dead_letter_on_threads_accounts_for_every_item_whatever_the_dispose_poi
         max_pending=max_pending,
         scheduler=TimeoutScheduler(),
     )
-    source: Subject[int] = Subject()
-    subscription = source.pipe(ops.do_action(count_taken), op).subscribe(results.append)
-    reached = threading.Event()
-
-    def produce() -> None:
-        for n in range(count):
-            if n == dispose_after:
-                reached.set()
-            source.on_next(n)
-        reached.set()
-
-    producer = threading.Thread(target=produce)
-    producer.start()
-    assert reached.wait(10)
-    subscription.dispose()
-    producer.join(10)
-    assert not producer.is_alive()
-    # A call still running at dispose counts its item when it returns.
-    assert until(lambda: op.stats().in_flight == 0)
+    taken, results = run_disposed_from_another_thread(op, count, dispose_after)
     stats = op.stats()
     assert stats.received == taken
     assert stats.succeeded == len(results)
