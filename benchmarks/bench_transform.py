@@ -28,7 +28,13 @@ import reactivex as rx
 from reactivex import operators as ops
 
 from rxstreamz import chunk, collect, filter_, map_
-from rxstreamz._bench import STAGES, double, positive, total
+from rxstreamz._bench import (
+    STAGES,
+    double,
+    loop_chunked,
+    positive,
+    total,
+)
 
 N = int(os.environ.get("RXSTREAMZ_BENCH_N", "1000000"))
 
@@ -183,21 +189,6 @@ def test_chunk_plain(benchmark: Any) -> None:
 
 
 # -- filter -> map -> chunk(100) -> sum: the chunk fused into the run ----------------------
-
-
-def loop_chunked(items: list[int]) -> list[int]:
-    """The same calls as the fused run, written as one loop."""
-    out: list[int] = []
-    current: list[int] = []
-    for n in items:
-        if positive(n):
-            current.append(double(n))
-            if len(current) == 100:
-                out.append(total(current))
-                current = []
-    if current:
-        out.append(total(current))
-    return out
 
 
 def test_fused_chunk_rxstreamz(benchmark: Any) -> None:

@@ -433,7 +433,7 @@ CHUNKED = "Fused chunk pipeline"
 """filter, map, chunk(100), sum per chunk: one fused run, the list filled inline."""
 
 
-def _loop_chunked(data: list[int]) -> list[Any]:
+def loop_chunked(data: list[int]) -> list[Any]:
     """The same calls as ``CHUNKED``, written as one loop."""
     out: list[Any] = []
     current: list[int] = []
@@ -663,7 +663,7 @@ def cases() -> list[Case]:
                     ops.buffer_with_count(100),
                     ops.map(total),
                 ),
-                "plain": _plain(_loop_chunked),
+                "plain": _plain(loop_chunked),
             },
             notes=dict.fromkeys(IMPLS, "chunk fused into the run"),
         )
