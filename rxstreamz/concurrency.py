@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from queue import SimpleQueue
 from types import CoroutineType
-from typing import Any, Generic, Protocol, TypeVar, cast, overload
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, cast, overload
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
@@ -145,12 +145,12 @@ def _must_propagate(error: BaseException) -> bool:
     return isinstance(error, KeyboardInterrupt | SystemExit)
 
 
-_Finish = Callable[[int, object], None]
-"""``finish(seq, outcome)``: a runner reports a result or a ``_Failed``."""
+_Report = Callable[[int, object], None]
+"""``report(seq, outcome)``: a runner reports a result or a ``_Failed``."""
 
 
 class _Runner(Protocol):
-    """Runs the calls of one subscription; reports each outcome to ``finish``."""
+    """Runs the calls of one subscription; reports each outcome to ``report``."""
 
     def start(self, seq: int, item: object) -> None:
         """Run ``fn(item)`` now or as soon as a worker is free."""
@@ -163,7 +163,7 @@ class _Threads:
     """Private worker threads that pull items from a queue themselves.
 
     No future per item: the producer puts ``(seq, item)`` on a ``SimpleQueue``,
-    a worker takes it, calls ``fn`` and hands the outcome to ``finish``. Thread
+    a worker takes it, calls ``fn`` and hands the outcome to ``report``. Thread
     ``i`` starts when item ``i`` arrives (at most ``workers`` threads). On
     close every thread gets a stop marker; a thread busy in ``fn`` ends as soon
     as that call returns (``close`` never waits for user code).
@@ -174,13 +174,13 @@ class _Threads:
         fn: Callable[[Any], object],
         workers: int,
         label: str,
-        finish: _Finish,
+        report: _Report,
         clock: abc.SchedulerBase,
     ) -> None:
         self._fn = fn
         self._workers = workers
         self._label = label
-        self._finish = finish
+        self._report = report
         self._clock = clock
         self._work: SimpleQueue[tuple[int, object] | None] = SimpleQueue()
         self._lock = threading.Lock()
@@ -206,7 +206,7 @@ class _Threads:
     def _serve(self) -> None:
         get = self._work.get
         fn = self._fn
-        finish = self._finish
+        report = self._report
         clock = self._clock
         while True:
             job = get()
@@ -218,13 +218,13 @@ class _Threads:
             try:
                 outcome = fn(item)
             except BaseException as exc:  # not swallowed: it fails the item or the stream
-                finish(seq, _raised(exc, item, clock.now))
+                report(seq, _raised(exc, item, clock.now))
                 if _must_propagate(exc):
                     raise
                 continue
             if type(outcome) is _COROUTINE:
                 outcome = _not_awaited(outcome, item, clock.now)
-            finish(seq, outcome)
+            report(seq, outcome)
 
     def close(self) -> None:
         with self._lock:
@@ -249,13 +249,13 @@ class _Executor:
         fn: Callable[[Any], object],
         workers: int,
         executor: concurrent.futures.Executor,
-        finish: _Finish,
+        report: _Report,
         clock: abc.SchedulerBase,
     ) -> None:
         self._fn = fn
         self._workers = workers
         self._executor = executor
-        self._finish = finish
+        self._report = report
         self._clock = clock
         self._lock = threading.Lock()
         self._waiting: deque[tuple[int, object]] = deque()
@@ -279,7 +279,7 @@ class _Executor:
             try:
                 future = self._executor.submit(self._fn, item)
             except Exception as exc:  # executor shut down or broken: the item fails
-                self._finish(seq, _Failed(exc, item, self._clock.now))
+                self._report(seq, _Failed(exc, item, self._clock.now))
                 job = self._next()
                 if job is None:
                     return
@@ -312,9 +312,9 @@ class _Executor:
             outcome = future.result()
             if type(outcome) is _COROUTINE:
                 outcome = _not_awaited(outcome, item, self._clock.now)
-            self._finish(seq, outcome)
+            self._report(seq, outcome)
         else:  # the item fails; a BaseException fails the stream (KeyboardInterrupt goes on up)
-            self._finish(seq, _raised(error, item, self._clock.now))
+            self._report(seq, _raised(error, item, self._clock.now))
             if _must_propagate(error):
                 raise error
         job = self._next()
@@ -374,7 +374,7 @@ class _Loop:
         fn: Callable[[Any], Awaitable[object]],
         workers: int,
         label: str,
-        finish: _Finish,
+        report: _Report,
         clock: abc.SchedulerBase,
         loop: asyncio.AbstractEventLoop | None,
         on_lost: Callable[[Exception], None],
@@ -382,7 +382,7 @@ class _Loop:
         self._fn = fn
         self._workers = workers
         self._label = label
-        self._finish = finish
+        self._report = report
         self._clock = clock
         self._loop = loop
         self._private = loop is None
@@ -406,10 +406,6 @@ class _Loop:
             self._adopt()
         else:
             self._call(self._adopt)
-
-    def on_loop_thread(self) -> bool:
-        """Whether the caller runs on the loop's thread."""
-        return threading.get_ident() == self._loop_thread
 
     def _adopt(self) -> None:
         """Runs on the loop's thread: remember it."""
@@ -479,7 +475,7 @@ class _Loop:
 
     async def _work(self, seq: int, item: object) -> None:
         fn = self._fn
-        finish = self._finish
+        report = self._report
         waiting = self._waiting
         while True:
             try:
@@ -502,11 +498,11 @@ class _Loop:
                 outcome = _raised(exc, item, self._clock.now)  # raised by fn itself
             except BaseException as exc:  # not swallowed: it fails the stream
                 self._running -= 1
-                finish(seq, _raised(exc, item, self._clock.now))
+                report(seq, _raised(exc, item, self._clock.now))
                 if _must_propagate(exc):
                     raise
                 return
-            finish(seq, outcome)
+            report(seq, outcome)
             if self._closed or not waiting:
                 self._running -= 1
                 return
@@ -589,19 +585,17 @@ class AsyncMap(Generic[_T, _R]):
         def subscribe(
             observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            own = self._scheduler
+            clock = _scheduling.resolve(self._scheduler, scheduler)
             # async def workers on the subscription's loop: the gate knows that
             # loop, so a producer running on it fails rather than wait for room.
-            loop_scheduler = (own or scheduler) if self.is_async else None
-            loop = scheduler_loop(loop_scheduler)
+            loop = scheduler_loop(clock) if self.is_async else None
             gate: BoundedQueue[object] = BoundedQueue(
                 self.workers + self.max_pending,
                 overflow="block",
                 processor=self.name,
                 counters=self._queue_counters,
-                scheduler=loop_scheduler if loop is not None else None,
+                scheduler=clock if loop is not None else None,
             )
-            clock = _scheduling.resolve(own, scheduler)
             run = _Subscription(self, observer, gate, self._counts, self._failures, clock, loop)
             return run.connect(source, scheduler)
 
@@ -638,24 +632,24 @@ class _Subscription(Generic[_T, _R]):
 
     * the producer, in the ``on_next`` made by ``accepting``: waits for room
       in the gate, numbers the item and hands it to the runner;
-    * the runner's threads (or loop), in ``finish_*``: park the outcome, and
+    * the runner's threads (or loop), in ``report_*``: park the outcome, and
       take the emitter's turn if nobody has it and the outcome is due;
     * the emitter, in ``drain``: one thread at a time (``emitting``), claimed
       as the gate's consumer while it hands results on, so that the gate's own
       rule turns feedback from downstream (and cycles through other queues)
       into ``BackpressureError`` instead of a deadlock;
-    * whoever ends it: upstream's terminal event (``end``), a lost loop
-      (``abort``), a failure (``fail``) or ``dispose``; ``teardown`` releases
+    * whoever ends it: upstream's terminal event (``close``), a lost loop
+      (``fail_lost``), a failure (``fail``) or ``dispose``; ``dispose_held`` releases
       the gate, the runner and upstream once.
     """
 
     __slots__ = (
         "accepted",
         "clock",
+        "closed",
         "count",
         "emitting",
-        "end_error",
-        "ended",
+        "error",
         "failures",
         "gate",
         "head",
@@ -698,11 +692,11 @@ class _Subscription(Generic[_T, _R]):
         self.head = 0  # items finalized (emitted or failed); ordered: next seq to emit
         self.accepted = 0  # items taken from upstream; the next seq
         self.emitting = False  # a thread has the emitter's turn
-        self.ended = False  # upstream completed, failed, or we overflowed
-        self.end_error: Exception | None = None
+        self.closed = False  # upstream completed or failed, or we overflowed: accept nothing
+        self.error: Exception | None = None
         self.lost = False  # the runner can no longer finish the items held
         self.stopped = False  # terminal sent, failed, or disposed: emit nothing more
-        self.released = False  # teardown has run
+        self.released = False  # dispose_held has run
         self.upstream = SingleAssignmentDisposable()
         self.loop: _Loop | None = None
         self.runner = self._make_runner(workers_loop)
@@ -711,15 +705,15 @@ class _Subscription(Generic[_T, _R]):
         """The back-end that runs the calls: an executor, async def workers, or threads."""
         op = self.op
         fn: Callable[[Any], Any] = op.fn
-        finish = self.finish_ordered if self.ordered else self.finish_unordered
+        report = self.report_ordered if self.ordered else self.report_unordered
         if op.executor is not None:
-            return _Executor(fn, op.workers, op.executor, finish, self.clock)
+            return _Executor(fn, op.workers, op.executor, report, self.clock)
         if op.is_async:
             self.loop = _Loop(
-                fn, op.workers, self.label, finish, self.clock, workers_loop, self.abort
+                fn, op.workers, self.label, report, self.clock, workers_loop, self.fail_lost
             )
             return self.loop
-        return _Threads(fn, op.workers, self.label, finish, self.clock)
+        return _Threads(fn, op.workers, self.label, report, self.clock)
 
     def connect(
         self, source: Observable[_T], scheduler: abc.SchedulerBase | None
@@ -728,7 +722,7 @@ class _Subscription(Generic[_T, _R]):
         if self.loop is not None:
             self.loop.attach()
         self.upstream.disposable = source.subscribe(
-            self.accepting(), self.end, self.complete, scheduler=scheduler
+            self.accepting(), self.close, self.close, scheduler=scheduler
         )
         return CompositeDisposable(self.upstream, Disposable(self.dispose))
 
@@ -747,7 +741,7 @@ class _Subscription(Generic[_T, _R]):
         start = self.runner.start
 
         def on_next(item: _T) -> None:
-            if self.ended or self.stopped:
+            if self.closed or self.stopped:
                 count(refused=1)
                 return
             try:
@@ -758,7 +752,7 @@ class _Subscription(Generic[_T, _R]):
                 self.overflow(exc)
                 return
             with lock:
-                if self.stopped or self.ended:  # disposed or lost while we waited for room
+                if self.stopped or self.closed:  # disposed or lost while we waited for room
                     count(refused=1)  # type: ignore[unreachable]
                     return
                 seq = self.accepted
@@ -772,40 +766,22 @@ class _Subscription(Generic[_T, _R]):
         """Waiting for room would deadlock: stop pulling, deliver what is held, fail."""
         self.count(refused=1)
         self.upstream.dispose()  # no further pulls
-        self.end(self._explained(error))
+        self.close(error)
 
-    def _explained(self, error: BackpressureError) -> BackpressureError:
-        """The gate's error, reworded for a synchronous source on the workers' loop."""
-        loop = self.loop
-        if loop is None or self.emitting or not loop.on_loop_thread():
-            return error
-        return BackpressureError(
-            f"processor {self.label!r}: queue full (capacity {error.capacity}); a "
-            "synchronous source on the event loop's thread cannot wait for "
-            "the async def workers on that loop: use from_async_iterable, or "
-            "subscribe the source on another thread",
-            processor=self.label,
-            capacity=error.capacity,
-        )
-
-    def end(self, error: Exception | None) -> None:
-        """Upstream ended (or overflowed): emit what is held, then the terminal event."""
+    def close(self, error: Exception | None = None) -> None:
+        """Upstream ended (or overflowed): accept nothing more; emit what is held, then the end."""
         with self.lock:
-            if self.stopped or self.ended:
+            if self.stopped or self.closed:
                 return
-            self.ended = True
-            self.end_error = error
+            self.closed = True
+            self.error = error
             if not self._take_turn():
                 return
         self.drain()
 
-    def complete(self) -> None:
-        """Upstream completed."""
-        self.end(None)
-
     # -- the runner ----------------------------------------------------------------------
 
-    def finish_ordered(self, seq: int, outcome: object) -> None:
+    def report_ordered(self, seq: int, outcome: object) -> None:
         """Park the outcome of item ``seq``; emit if it is the one due."""
         with self.lock:
             if self.stopped:
@@ -815,7 +791,7 @@ class _Subscription(Generic[_T, _R]):
                 return
         self.drain()
 
-    def finish_unordered(self, seq: int, outcome: object) -> None:
+    def report_unordered(self, seq: int, outcome: object) -> None:
         """Queue the outcome of item ``seq`` for emission."""
         with self.lock:
             if self.stopped:
@@ -825,7 +801,7 @@ class _Subscription(Generic[_T, _R]):
                 return
         self.drain()
 
-    def abort(self, error: Exception) -> None:
+    def fail_lost(self, error: Exception) -> None:
         """The runner lost the items it held: deliver what is ready, then fail."""
         self.gate.close()  # release a blocked producer; later items are refused
         self.upstream.dispose()
@@ -833,11 +809,11 @@ class _Subscription(Generic[_T, _R]):
             if self.stopped:
                 return
             self.lost = True
-            if not self.ended:
-                self.ended = True
-                self.end_error = error
-            elif self.end_error is None:  # completed upstream, results still due
-                self.end_error = error
+            if not self.closed:
+                self.closed = True
+                self.error = error
+            elif self.error is None:  # completed upstream, results still due
+                self.error = error
             if not self._take_turn():
                 return
         self.drain()
@@ -867,7 +843,7 @@ class _Subscription(Generic[_T, _R]):
                     return
                 batch = self._take_ready()
                 if not batch:
-                    if self.ended and (self.head == self.accepted or self.lost):
+                    if self.closed and (self.head == self.accepted or self.lost):
                         self.stopped = True
                         gate.release_consumer()
                         break
@@ -880,11 +856,11 @@ class _Subscription(Generic[_T, _R]):
             if not self._emit(batch):
                 return
         # upstream ended and every item is accounted for
-        self.teardown()
-        if self.end_error is None:
+        self.dispose_held()
+        if self.error is None:
             self.observer.on_completed()
         else:
-            self.observer.on_error(self.end_error)
+            self.observer.on_error(self.error)
 
     def _take_ready(self) -> list[object]:
         """Take the results that may go downstream now, oldest first (under ``lock``)."""
@@ -926,7 +902,7 @@ class _Subscription(Generic[_T, _R]):
             with self.lock:
                 self.stopped = True
                 self._end_turn()
-            self.teardown()
+            self.dispose_held()
             raise
         if error is None:
             self.gate.delivered(sent)
@@ -953,10 +929,10 @@ class _Subscription(Generic[_T, _R]):
             if self.stopped:
                 return
             self.stopped = True
-        self.teardown()
+        self.dispose_held()
         self.observer.on_error(error)
 
-    def teardown(self) -> None:
+    def dispose_held(self) -> None:
         """Release the gate, the runner and upstream; count the items held as dropped."""
         with self.lock:
             if self.released:
@@ -973,36 +949,33 @@ class _Subscription(Generic[_T, _R]):
         """Downstream disposed: emit nothing more, drop what is held."""
         with self.lock:
             self.stopped = True
-        self.teardown()
+        self.dispose_held()
+
+
+class _Options(TypedDict, total=False):
+    """The keyword options of ``async_map``, for its overloads (defaults: the function's)."""
+
+    workers: int
+    ordered: bool
+    max_pending: int | None
+    executor: concurrent.futures.Executor | None
+    errors: _validate.ErrorMode
+    on_failure: OnFailure | None
+    name: str | None
+    scheduler: abc.SchedulerBase | None
 
 
 @overload
 def async_map(
     fn: Callable[[_T], Coroutine[object, object, _R] | _R],
-    *,
-    workers: int = 4,
-    ordered: bool = True,
-    max_pending: int | None = None,
-    executor: concurrent.futures.Executor | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    **options: Unpack[_Options],
 ) -> Operator[_T, Observable[_R], AsyncMapStats]: ...
 
 
 @overload
 def async_map(
     fn: Callable[[_T], Coroutine[object, object, _R]],
-    *,
-    workers: int = 4,
-    ordered: bool = True,
-    max_pending: int | None = None,
-    executor: concurrent.futures.Executor | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    **options: Unpack[_Options],
 ) -> Operator[_T, Observable[_R], AsyncMapStats]: ...
 
 
