@@ -35,12 +35,22 @@ import functools
 import inspect
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from queue import SimpleQueue
 from types import CoroutineType
-from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, cast, overload
+from typing import (
+    Any,
+    Generic,
+    NamedTuple,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    cast,
+    overload,
+)
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
@@ -159,7 +169,45 @@ class _Runner(Protocol):
         """Cancel work not yet started and release threads, tasks and loops."""
 
 
-class _Threads:
+class _Calls(NamedTuple):
+    """What every runner is given: ``fn``, how many calls at once, where each outcome goes."""
+
+    fn: Callable[[Any], Any]
+    workers: int
+    label: str
+    report: _Report
+    clock: abc.SchedulerBase
+
+
+class _RunnerBase:
+    """The state every runner keeps: its ``_Calls`` unpacked, a lock, whether it is closed."""
+
+    def __init__(self, calls: _Calls) -> None:
+        self._fn, self._workers, self._label, self._report, self._clock = calls
+        self._lock = threading.Lock()
+        self._closed = False
+
+
+class _Slots(_RunnerBase):
+    """A runner that starts at most ``workers`` calls at once; the other items wait in line."""
+
+    def __init__(self, calls: _Calls) -> None:
+        super().__init__(calls)
+        self._waiting: deque[tuple[int, object]] = deque()
+        self._running = 0  # calls started and not yet ended
+
+    def _take_slot(self, seq: int, item: object) -> bool:
+        """Whether item ``seq`` may start now; if not, it waits in line (none once closed)."""
+        if self._closed:
+            return False
+        if self._running >= self._workers:
+            self._waiting.append((seq, item))
+            return False
+        self._running += 1
+        return True
+
+
+class _Threads(_RunnerBase):
     """Private worker threads that pull items from a queue themselves.
 
     No future per item: the producer puts ``(seq, item)`` on a ``SimpleQueue``,
@@ -169,23 +217,10 @@ class _Threads:
     as that call returns (``close`` never waits for user code).
     """
 
-    def __init__(
-        self,
-        fn: Callable[[Any], object],
-        workers: int,
-        label: str,
-        report: _Report,
-        clock: abc.SchedulerBase,
-    ) -> None:
-        self._fn = fn
-        self._workers = workers
-        self._label = label
-        self._report = report
-        self._clock = clock
+    def __init__(self, calls: _Calls) -> None:
+        super().__init__(calls)
         self._work: SimpleQueue[tuple[int, object] | None] = SimpleQueue()
-        self._lock = threading.Lock()
         self._threads = 0
-        self._closed = False
 
     def start(self, seq: int, item: object) -> None:
         if self._threads < self._workers:
@@ -236,7 +271,7 @@ class _Threads:
             self._work.put(None)
 
 
-class _Executor:
+class _Executor(_Slots):
     """Submits to a user's ``concurrent.futures.Executor``, at most ``workers`` at once.
 
     Items beyond ``workers`` wait in a deque; each finished future submits the
@@ -244,34 +279,16 @@ class _Executor:
     closing cancels the futures still pending.
     """
 
-    def __init__(
-        self,
-        fn: Callable[[Any], object],
-        workers: int,
-        executor: concurrent.futures.Executor,
-        report: _Report,
-        clock: abc.SchedulerBase,
-    ) -> None:
-        self._fn = fn
-        self._workers = workers
+    def __init__(self, calls: _Calls, executor: concurrent.futures.Executor) -> None:
+        super().__init__(calls)
         self._executor = executor
-        self._report = report
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._waiting: deque[tuple[int, object]] = deque()
-        self._running = 0
         self._futures: set[concurrent.futures.Future[object]] = set()
-        self._closed = False
         self._callback = threading.local()  # .active: this thread runs one of our callbacks
 
     def start(self, seq: int, item: object) -> None:
         with self._lock:
-            if self._closed:
+            if not self._take_slot(seq, item):
                 return
-            if self._running >= self._workers:
-                self._waiting.append((seq, item))
-                return
-            self._running += 1
         self._submit(seq, item)
 
     def _submit(self, seq: int, item: object) -> None:
@@ -354,7 +371,7 @@ def _cancel_all(futures: list[concurrent.futures.Future[object]]) -> None:
         future.cancel()
 
 
-class _Loop:
+class _Loop(_Slots):
     """Runs an ``async def`` fn as ``workers`` long-lived tasks on an event loop.
 
     The loop is the subscription's (``AsyncIOScheduler``) or a private one on a
@@ -371,31 +388,19 @@ class _Loop:
 
     def __init__(
         self,
-        fn: Callable[[Any], Awaitable[object]],
-        workers: int,
-        label: str,
-        report: _Report,
-        clock: abc.SchedulerBase,
+        calls: _Calls,
         loop: asyncio.AbstractEventLoop | None,
         on_lost: Callable[[Exception], None],
     ) -> None:
-        self._fn = fn
-        self._workers = workers
-        self._label = label
-        self._report = report
-        self._clock = clock
+        super().__init__(calls)
         self._loop = loop
         self._private = loop is None
         self._on_lost = on_lost
-        self._lock = threading.Lock()
-        self._closed = False
         self._lost = False
         self._loop_thread = 0  # ident of the loop's thread, once known
-        self._waiting: deque[tuple[int, object]] = deque()
         self._inbox: list[tuple[int, object]] = []  # from other threads, under _lock
         self._wakeup_pending = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._running = 0  # worker tasks alive (loop thread only)
+        self._tasks: set[asyncio.Task[None]] = set()  # the worker tasks alive (_running of them)
 
     def attach(self) -> None:
         """Learn the subscription loop's thread, so that items from it start at once."""
@@ -462,12 +467,8 @@ class _Loop:
             self._launch(seq, item)
 
     def _launch(self, seq: int, item: object) -> None:
-        if self._closed:
+        if not self._take_slot(seq, item):
             return
-        if self._running >= self._workers:
-            self._waiting.append((seq, item))
-            return
-        self._running += 1
         assert self._loop is not None
         task = self._loop.create_task(self._work(seq, item))
         self._tasks.add(task)
@@ -632,7 +633,7 @@ class _Subscription(Generic[_T, _R]):
 
     * the producer, in the ``on_next`` made by ``accepting``: waits for room
       in the gate, numbers the item and hands it to the runner;
-    * the runner's threads (or loop), in ``report_*``: park the outcome, and
+    * the runner's threads (or loop), in ``report``: park the outcome, and
       take the emitter's turn if nobody has it and the outcome is due;
     * the emitter, in ``drain``: one thread at a time (``emitting``), claimed
       as the gate's consumer while it hands results on, so that the gate's own
@@ -704,16 +705,13 @@ class _Subscription(Generic[_T, _R]):
     def _make_runner(self, workers_loop: asyncio.AbstractEventLoop | None) -> _Runner:
         """The back-end that runs the calls: an executor, async def workers, or threads."""
         op = self.op
-        fn: Callable[[Any], Any] = op.fn
-        report = self.report_ordered if self.ordered else self.report_unordered
+        calls = _Calls(op.fn, op.workers, self.label, self.report, self.clock)
         if op.executor is not None:
-            return _Executor(fn, op.workers, op.executor, report, self.clock)
+            return _Executor(calls, op.executor)
         if op.is_async:
-            self.loop = _Loop(
-                fn, op.workers, self.label, report, self.clock, workers_loop, self.fail_lost
-            )
+            self.loop = _Loop(calls, workers_loop, self.fail_lost)
             return self.loop
-        return _Threads(fn, op.workers, self.label, report, self.clock)
+        return _Threads(calls)
 
     def connect(
         self, source: Observable[_T], scheduler: abc.SchedulerBase | None
@@ -775,31 +773,30 @@ class _Subscription(Generic[_T, _R]):
                 return
             self.closed = True
             self.error = error
-            if not self._take_turn():
-                return
-        self.drain()
+            turn = self._take_turn()
+        if turn:
+            self.drain()
 
     # -- the runner ----------------------------------------------------------------------
 
-    def report_ordered(self, seq: int, outcome: object) -> None:
-        """Park the outcome of item ``seq``; emit if it is the one due."""
-        with self.lock:
-            if self.stopped:
-                return
-            self.parked[seq] = outcome
-            if seq != self.head or not self._take_turn():
-                return
-        self.drain()
+    def report(self, seq: int, outcome: object) -> None:
+        """Take the outcome of item ``seq``; emit what is due, unless a thread already does.
 
-    def report_unordered(self, seq: int, outcome: object) -> None:
-        """Queue the outcome of item ``seq`` for emission."""
+        Ordered, the outcome is parked until every earlier one has gone
+        downstream; unordered, it is queued for emission at once.
+        """
         with self.lock:
             if self.stopped:
                 return
-            self.ready.append(outcome)
-            if not self._take_turn():
-                return
-        self.drain()
+            if self.ordered:
+                self.parked[seq] = outcome
+                if seq != self.head:
+                    return
+            else:
+                self.ready.append(outcome)
+            turn = self._take_turn()
+        if turn:
+            self.drain()
 
     def fail_lost(self, error: Exception) -> None:
         """The runner lost the items it held: deliver what is ready, then fail."""
@@ -814,9 +811,9 @@ class _Subscription(Generic[_T, _R]):
                 self.error = error
             elif self.error is None:  # completed upstream, results still due
                 self.error = error
-            if not self._take_turn():
-                return
-        self.drain()
+            turn = self._take_turn()
+        if turn:
+            self.drain()
 
     # -- the emitter ---------------------------------------------------------------------
 
