@@ -67,6 +67,12 @@ def _check_observable(value: object) -> None:
         raise TypeError(f"observable must be an Observable, got {type(value).__name__}")
 
 
+def _checked_maxsize(observable: object, maxsize: object) -> int:
+    """The arguments of ``to_iterator`` / ``to_async_iterator`` checked; ``maxsize`` returned."""
+    _check_observable(observable)
+    return _validate.integer("maxsize", maxsize)
+
+
 # -- the feeder thread ----------------------------------------------------------------
 
 
@@ -753,9 +759,7 @@ def to_iterator(
             not an ``int``.
         ValueError: ``maxsize`` is < 1.
     """
-    _check_observable(observable)
-    size = _validate.integer("maxsize", maxsize)
-    return ObservableIterator(observable, size)
+    return ObservableIterator(observable, _checked_maxsize(observable, maxsize))
 
 
 def to_async_iterator(
@@ -814,9 +818,7 @@ def to_async_iterator(
             not an ``int``.
         ValueError: ``maxsize`` is < 1.
     """
-    _check_observable(observable)
-    size = _validate.integer("maxsize", maxsize)
-    return ObservableAsyncIterator(observable, size)
+    return ObservableAsyncIterator(observable, _checked_maxsize(observable, maxsize))
 
 
 # -- from_async_iterable ------------------------------------------------------------------

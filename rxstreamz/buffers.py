@@ -512,7 +512,8 @@ def dropping_buffer(
         scheduler: Drain on this scheduler instead of a dedicated thread.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> QueueStats``.
+        A ``Buffer`` with ``overflow="drop_newest"``: an operator for
+        ``pipe()`` with ``stats() -> QueueStats``.
 
     Raises:
         TypeError: ``capacity`` is not an int, ``on_drop`` is not callable, or
@@ -566,7 +567,8 @@ def sliding_buffer(
         scheduler: Drain on this scheduler instead of a dedicated thread.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> QueueStats``.
+        A ``Buffer`` with ``overflow="drop_oldest"``: an operator for
+        ``pipe()`` with ``stats() -> QueueStats``.
 
     Raises:
         TypeError: ``capacity`` is not an int, ``on_drop`` is not callable, or
