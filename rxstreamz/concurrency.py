@@ -1103,21 +1103,27 @@ def async_map(
     if not isinstance(ordered, bool):
         raise TypeError(f"ordered must be a bool, got {type(ordered).__name__}")
     pending = _validate.optional_integer("max_pending", max_pending)
-    if executor is not None and not isinstance(executor, concurrent.futures.Executor):
-        raise TypeError(
-            f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
-        )
     is_async = _is_async(checked_fn)
-    if is_async and executor is not None:
-        raise ValueError("executor cannot run an async def fn; drop executor= or use a plain fn")
-    label = _validate.name(name, "async_map")
     return AsyncMap[_T, Any](
         checked_fn,
         is_async=is_async,
         workers=checked_workers,
         ordered=ordered,
         max_pending=2 * checked_workers if pending is None else pending,
-        executor=executor,
-        failures=Failures(label, errors, on_failure),
+        executor=_checked_executor(executor, is_async=is_async),
+        failures=Failures(_validate.name(name, "async_map"), errors, on_failure),
         scheduler=scheduler,
     )
+
+
+def _checked_executor(executor: object, *, is_async: bool) -> concurrent.futures.Executor | None:
+    """``async_map``'s ``executor``: ``None`` or an ``Executor``, and never for an ``async def``."""
+    if executor is None:
+        return None
+    if not isinstance(executor, concurrent.futures.Executor):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
+        )
+    if is_async:
+        raise ValueError("executor cannot run an async def fn; drop executor= or use a plain fn")
+    return executor

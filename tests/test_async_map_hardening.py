@@ -23,15 +23,8 @@ from reactivex import Observable, Subject
 from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
 
-from rxstreamz import (
-    AsyncMapStats,
-    BackpressureError,
-    DeadLetter,
-    Operator,
-    async_map,
-    collect,
-)
-from rxstreamz.concurrency import AsyncMap
+from rxstreamz import BackpressureError, DeadLetter, Operator, collect
+from rxstreamz.concurrency import AsyncMap, AsyncMapStats, async_map
 from tests.support import TIMEOUT, Abort, Boom, Recorder, start_thread, wait_until
 
 
