@@ -494,6 +494,15 @@ class BoundedQueue(Generic[_T]):
         if policy == "error":
             counters.dropped += 1
             raise self._error("overflow='error'")
+        return self._put_blocking(item)
+
+    def _put_blocking(self, item: _T) -> tuple[bool, list[_T]]:
+        """``put`` on a full ``"block"`` queue, lock held: pause, wait for room, or raise.
+
+        An async producer is paused (``_overdraw``); any other producer waits
+        for room unless waiting would deadlock (``_hazard``, ``_cycle``).
+        """
+        counters = self._counters
         me = threading.current_thread()
         flow = _flow.current()
         if flow is not None and flow not in self._paused:
