@@ -77,7 +77,6 @@ overdraft of each async producer it paused.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 import threading
@@ -92,7 +91,7 @@ from reactivex.scheduler import ImmediateScheduler, TrampolineScheduler, Virtual
 
 from rxstreamz import _flow, _validate
 from rxstreamz._accounting import ProcessorStats
-from rxstreamz._asyncio import scheduler_loop
+from rxstreamz._asyncio import running_loop, scheduler_loop
 from rxstreamz.errors import BackpressureError
 
 __all__ = [
@@ -110,7 +109,8 @@ Overflow = Literal["block", "drop_newest", "drop_oldest", "error"]
 
 OVERFLOW_POLICIES: tuple[Overflow, ...] = ("block", "drop_newest", "drop_oldest", "error")
 
-_NEVER = sys.maxsize
+_NO_LIMIT = sys.maxsize
+"""A limit no depth reaches: an unbounded queue's capacity, a wake-up nobody waits for."""
 
 _SAME_THREAD_SCHEDULERS = (VirtualTimeScheduler, TrampolineScheduler, ImmediateScheduler)
 
@@ -137,14 +137,6 @@ _PAUSED_PUSH = (
 # lock, never before one.
 _WAITS_LOCK = threading.Lock()
 _WAITING_ON: dict[threading.Thread, BoundedQueue[Any]] = {}
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop running on the calling thread, if any."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +316,7 @@ class BoundedQueue(Generic[_T]):
         self._sealed = False
         self._refusing = False  # closed or sealed: every put is refused
         # The fast path's one test: the capacity, or -1 once refusing.
-        self._limit = _NEVER if self.capacity is None else self.capacity
+        self._limit = _NO_LIMIT if self.capacity is None else self.capacity
         # The consumer's Thread object, not its ident: a finished thread's ident
         # is soon given to a new thread, which must not inherit the claim.
         self._consumer: threading.Thread | None = None
@@ -337,7 +329,7 @@ class BoundedQueue(Generic[_T]):
         # only by the consumer thread (single writer), so release() is lock-free.
         self._held = 0
         self._released = 0
-        self._wake_at = _NEVER  # release() wakes producers once _released reaches it
+        self._wake_at = _NO_LIMIT  # release() wakes producers once _released reaches it
         # Blocked producers are woken at the first free slot. (Waking them only
         # once half the queue is free was measured: no faster, since the GIL
         # already lets a woken producer refill every free slot in one go.)
@@ -410,10 +402,10 @@ class BoundedQueue(Generic[_T]):
         """Why ``me`` may not wait for room, cycles aside; ``None`` if it may."""
         if self._same_thread:
             return _VIRTUAL_TIME
-        if self._consumer is me or (self._loop is not None and _running_loop() is self._loop):
+        if self._consumer is me or (self._loop is not None and running_loop() is self._loop):
             if flow is not None:
                 return _PAUSED_PUSH
-            if _running_loop() is not None:
+            if running_loop() is not None:
                 return _LOOP_THREAD
             return _SAME_THREAD
         return None
@@ -502,6 +494,15 @@ class BoundedQueue(Generic[_T]):
         if policy == "error":
             counters.dropped += 1
             raise self._error("overflow='error'")
+        return self._put_blocking(item)
+
+    def _put_blocking(self, item: _T) -> tuple[bool, list[_T]]:
+        """``put`` on a full ``"block"`` queue, lock held: pause, wait for room, or raise.
+
+        An async producer is paused (``_overdraw``); any other producer waits
+        for room unless waiting would deadlock (``_hazard``, ``_cycle``).
+        """
+        counters = self._counters
         me = threading.current_thread()
         flow = _flow.current()
         if flow is not None and flow not in self._paused:
@@ -566,7 +567,7 @@ class BoundedQueue(Generic[_T]):
         target = self._resume if self._producers_waiting else -1
         if self._paused and self._low > target:
             target = self._low
-        self._wake_at = _NEVER if target < 0 else len(self._items) + self._held - target
+        self._wake_at = _NO_LIMIT if target < 0 else len(self._items) + self._held - target
 
     def _on_room(self) -> None:
         """The depth went down: wake producers and resume flows that it concerns (lock held)."""

@@ -42,7 +42,7 @@ from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignme
 from reactivex.scheduler import CurrentThreadScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxstreamz import _flow, _validate
+from rxstreamz import _flow, _scheduling, _validate
 from rxstreamz._asyncio import running_loop
 from rxstreamz._queue import BoundedQueue, QueueCounters, QueueStats
 from rxstreamz.errors import BackpressureError
@@ -65,6 +65,12 @@ DEFAULT_MAXSIZE = 1024
 def _check_observable(value: object) -> None:
     if not isinstance(value, Observable):
         raise TypeError(f"observable must be an Observable, got {type(value).__name__}")
+
+
+def _checked_maxsize(observable: object, maxsize: object) -> int:
+    """The arguments of ``to_iterator`` / ``to_async_iterator`` checked; ``maxsize`` returned."""
+    _check_observable(observable)
+    return _validate.integer("maxsize", maxsize)
 
 
 # -- the feeder thread ----------------------------------------------------------------
@@ -244,11 +250,11 @@ def collect(observable: Observable[_T], timeout: _validate.Duration | None = Non
     feeder = _Feeder(observable, items.append, on_error, done.set, processor="collect")
     feeder.start()
     try:
-        finished = done.wait(limit)
+        in_time = done.wait(limit)
     except BaseException:
         feeder.dispose()
         raise
-    if not finished:
+    if not in_time:
         feeder.dispose()
         raise TimeoutError(f"collect: the pipeline did not complete within {limit:g} s")
     feeder.join()
@@ -278,9 +284,9 @@ class _Channel(Generic[_T]):
         "closed",
         "consumer",
         "feeder",
-        "finished",
         "parking",
         "queue",
+        "source_done",
         "starting",
     )
 
@@ -297,7 +303,7 @@ class _Channel(Generic[_T]):
             maxsize, overflow="block", processor=processor, counters=counters
         )
         self._lock = threading.Lock()
-        self.finished = False  # the source terminated (or overflowed); set before queue.close()
+        self.source_done = False  # completed, failed or overflowed; set before queue.close()
         self.closed = False  # the iterator was closed (or collected): stop at once
         self.consumer = 0  # thread id of the consumer, once claimed
         self.starting = True  # until the source's first notification (see _Feeder)
@@ -332,7 +338,7 @@ class _Channel(Generic[_T]):
             self.queue.put(item)  # blocks while the queue is full; False once closed
         except BackpressureError as exc:  # emitted on the consumer's own thread, queue full
             self.feeder.dispose()
-            self._terminate(exc)
+            self._close(exc)
 
     def _on_next_async(self, item: _T) -> None:
         self._on_next(item)
@@ -340,18 +346,19 @@ class _Channel(Generic[_T]):
             self._wake()
 
     def _on_error(self, exc: BaseException) -> None:
-        self._terminate(exc)
+        self._close(exc)
 
     def _on_completed(self) -> None:
-        self._terminate(None)
+        self._close(None)
 
-    def _terminate(self, error: BaseException | None) -> None:
+    def _close(self, error: BaseException | None) -> None:
+        """The source ended (or overflowed): accept nothing more; the consumer takes the rest."""
         self.feeder.started()
         with self._lock:
-            if self.finished:
+            if self.source_done:
                 return
             self._error = error
-            self.finished = True
+            self.source_done = True
         self.queue.close()  # wakes a waiting consumer; queued items stay takeable
         self._wake()
 
@@ -388,7 +395,7 @@ class _Channel(Generic[_T]):
             error, self._error = self._error, None
         return error
 
-    def shutdown(self) -> None:
+    def dispose(self) -> None:
         """Dispose the subscription and release a blocked producer (any thread, idempotent)."""
         self.closed = True
         self.feeder.dispose()
@@ -401,7 +408,7 @@ class _Channel(Generic[_T]):
         future: asyncio.Future[None] = loop.create_future()
         waiter = (loop, future)  # allocated outside the lock (a GC pass must not run under it)
         with self._lock:
-            if self._signalled or self.finished or self.closed:
+            if self._signalled or self.source_done or self.closed:
                 self._signalled = False
                 return None
             self._waiter = waiter
@@ -476,7 +483,7 @@ class _Pull(Generic[_T]):
         self._lock = threading.Lock()
         self._settled = False  # the batch was accounted for at close: nothing more is taken
         self._kept = 0  # items of the batch counted as delivered when it was settled
-        self._finalizer = weakref.finalize(self, channel.shutdown)
+        self._finalizer = weakref.finalize(self, channel.dispose)
         channel.claim()
         channel.feeder.start()
         try:
@@ -530,7 +537,7 @@ class _Pull(Generic[_T]):
         if len(batch) > handed:
             queue.discard(len(batch) - handed)
 
-    def _end(self) -> None:
+    def _complete(self) -> None:
         """The stream ended and everything was handed out: raise its error, if any."""
         self._finalizer()
         error = self._channel.error()
@@ -576,12 +583,12 @@ class ObservableIterator(_Pull[_T]):
             if channel.closed:
                 self._settle()
                 raise StopIteration
-            finished = channel.finished  # read before taking: no item can follow it
+            done = channel.source_done  # read before taking: no item can follow it
             batch = self._refill()
             if batch:
                 return batch[0]
-            if finished:
-                self._end()
+            if done:
+                self._complete()
                 raise StopIteration
             channel.queue.wait()
 
@@ -641,13 +648,13 @@ class ObservableAsyncIterator(_Pull[_T]):
             if channel.closed:
                 self._settle()
                 raise StopAsyncIteration
-            finished = channel.finished
+            done = channel.source_done
             batch = self._refill()
             if batch:
                 channel.parking = False
                 return batch[0]
-            if finished:
-                self._end()
+            if done:
+                self._complete()
                 raise StopAsyncIteration
             if not channel.parking:
                 channel.parking = True
@@ -753,9 +760,7 @@ def to_iterator(
             not an ``int``.
         ValueError: ``maxsize`` is < 1.
     """
-    _check_observable(observable)
-    size = _validate.integer("maxsize", maxsize)
-    return ObservableIterator(observable, size)
+    return ObservableIterator(observable, _checked_maxsize(observable, maxsize))
 
 
 def to_async_iterator(
@@ -814,9 +819,7 @@ def to_async_iterator(
             not an ``int``.
         ValueError: ``maxsize`` is < 1.
     """
-    _check_observable(observable)
-    size = _validate.integer("maxsize", maxsize)
-    return ObservableAsyncIterator(observable, size)
+    return ObservableAsyncIterator(observable, _checked_maxsize(observable, maxsize))
 
 
 # -- from_async_iterable ------------------------------------------------------------------
@@ -905,10 +908,9 @@ def from_async_iterable(
     def subscribe(
         observer: abc.ObserverBase[_T], subscribed: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        chosen = scheduler
-        if chosen is None and isinstance(subscribed, AsyncIOScheduler):
-            chosen = subscribed
-        pump = _Pump(aiterable, observer, label, chosen)
+        chosen = _scheduling.resolve(scheduler, subscribed)
+        loop_scheduler = chosen if isinstance(chosen, AsyncIOScheduler) else None
+        pump = _Pump(aiterable, observer, label, loop_scheduler)
         # Trampolined: starts once the outermost subscribe() has returned.
         launched = CurrentThreadScheduler.singleton().schedule(pump.launch)
         return CompositeDisposable(Disposable(pump.dispose), launched)

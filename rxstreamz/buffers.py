@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
@@ -41,7 +41,6 @@ from rxstreamz._queue import (
     QueueCounters,
     QueueStats,
 )
-from rxstreamz.errors import BackpressureError
 
 __all__ = ["Buffer", "QueueStats", "buffer_", "dropping_buffer", "sliding_buffer"]
 
@@ -84,215 +83,278 @@ class Buffer:
 
     def __call__(self, source: Observable[_X]) -> Observable[_X]:
         """Apply the operator to ``source``."""
-        capacity, overflow, name = self.capacity, self.overflow, self.name
-        on_drop, own_scheduler, counters = self.on_drop, self.scheduler, self._counters
-        # A batch drain keeps its taken items' slots until each is handed on; a
-        # drop_oldest queue must be able to evict them, so it drains one by one.
-        batched = overflow != "drop_oldest"
-
-        def notify_drop(item: _X) -> None:
-            """``on_drop`` with a failure noted on the item it was given (maybe an evicted one)."""
-            assert on_drop is not None
-            try:
-                on_drop(item)
-            except Exception as exc:
-                annotate(exc, name, item)
-                raise
 
         def subscribe(
             observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             queue = BoundedQueue[_X](
-                capacity,
-                overflow=overflow,
-                processor=name,
-                counters=counters,
-                on_drop=None if on_drop is None else notify_drop,
-                scheduler=own_scheduler,
+                self.capacity,
+                overflow=self.overflow,
+                processor=self.name,
+                counters=self._counters,
+                on_drop=None if self.on_drop is None else self._notify_drop,
+                scheduler=self.scheduler,
             )
-            lock = threading.Lock()
-            stopped = False  # disposed, or the drain failed: deliver nothing more
-            finished = False  # upstream ended or the buffer failed: accept nothing more
-            terminated = False  # the terminal notification went downstream
-            draining = False  # scheduler mode: a drain run is scheduled or running
-            error: Exception | None = None
-            upstream = SingleAssignmentDisposable()
-            drain_run = SerialDisposable()
-
-            def deliver_available() -> bool:
-                """Hand on everything queued now, in order; ``False`` once stopped."""
-                emit = observer.on_next
-                if batched:
-                    release = queue.release
-                    while True:
-                        batch = queue.pop_all(hold=True)
-                        if not batch:
-                            return True
-                        handed = 0
-                        try:
-                            for item in batch:
-                                if stopped:
-                                    break
-                                release()
-                                handed += 1
-                                emit(item)
-                        except BaseException:
-                            queue.delivered(handed - 1)
-                            counters.count_dropped(1)  # the item whose delivery raised
-                            queue.discard(held=len(batch) - handed)
-                            raise
-                        queue.delivered(handed)
-                        if handed < len(batch):
-                            queue.discard(held=len(batch) - handed)
-                            return False
-                while not stopped:
-                    try:
-                        item = queue.pop()
-                    except IndexError:
-                        return True
-                    try:
-                        emit(item)
-                    except BaseException:
-                        counters.count_dropped(1)
-                        raise
-                    queue.delivered()
-                queue.discard()
-                return False
-
-            def finish() -> None:
-                nonlocal terminated
-                with lock:
-                    if stopped or terminated:
-                        return
-                    terminated = True
-                if error is None:
-                    observer.on_completed()
-                else:
-                    observer.on_error(error)
-
-            def crash() -> None:
-                """Downstream raised on the drain: stop everything before re-raising."""
-                nonlocal stopped
-                stopped = True
-                queue.close()
-                queue.discard()
-                upstream.dispose()
-
-            def run_thread() -> None:
-                queue.claim_consumer()
-                try:
-                    while queue.wait():
-                        if not deliver_available():
-                            return
-                    finish()
-                except BaseException:
-                    crash()
-                    raise  # reported by threading.excepthook, like any thread's crash
-
-            def run_scheduled(_: abc.SchedulerBase, __: object = None) -> None:
-                nonlocal draining
-                queue.claim_consumer()
-                try:
-                    while True:
-                        if not deliver_available():
-                            return
-                        with lock:
-                            if len(queue):
-                                continue
-                            draining = False
-                            done = finished
-                        if done:
-                            finish()
-                        return
-                except BaseException:
-                    crash()
-                    raise
-
-            def kick() -> None:
-                """Scheduler mode: make sure a drain run is on its way."""
-                nonlocal draining
-                if own_scheduler is None:  # the drain thread waits on the queue itself
-                    return
-                with lock:
-                    if draining or stopped:
-                        return
-                    draining = True
-                try:
-                    drain_run.disposable = own_scheduler.schedule(run_scheduled)
-                except Exception as exc:  # a disposed scheduler, for one
-                    exc.add_note(
-                        f"rxstreamz: processor {name!r} could not schedule its drain "
-                        f"on {type(own_scheduler).__name__}"
-                    )
-                    abort(exc)
-
-            def abort(exc: Exception) -> None:
-                """No drain can run: drop what waits and fail at once."""
-                nonlocal stopped, terminated
-                with lock:
-                    if stopped or terminated:
-                        return
-                    stopped = terminated = True
-                queue.close()
-                queue.discard()
-                upstream.dispose()
-                observer.on_error(exc)
-
-            def end(exc: Exception | None) -> None:
-                """Accept nothing more; the drain delivers the queue, then ``exc`` or completion."""
-                nonlocal finished, error
-                with lock:
-                    if finished:
-                        return
-                    finished = True
-                    error = exc
-                queue.close()
-                kick()
-
-            def fail(exc: Exception) -> None:
-                end(exc)
-                upstream.dispose()
-
-            put = queue.put
-
-            def on_next(item: _X) -> None:
-                try:
-                    put(item)
-                except BackpressureError as exc:
-                    fail(exc)
-                    return
-                except Exception as exc:  # raised by on_drop, noted by notify_drop
-                    fail(exc)
-                    return
-                if own_scheduler is not None:
-                    kick()
-
-            def dispose() -> None:
-                nonlocal stopped
-                with lock:
-                    stopped = True
-                queue.close()
-                queue.discard()
-                upstream.dispose()
-                drain_run.dispose()
-
-            if own_scheduler is None:
-                threading.Thread(target=run_thread, name=f"rxstreamz-{name}", daemon=True).start()
-            else:
-                # Claim the scheduler's thread before any item can come: a producer
-                # subscribed on the same single-threaded scheduler (subscribe_on an
-                # EventLoopScheduler) then fails when full instead of blocking the
-                # drain queued behind it. A drain run replaces this action if it
-                # comes first (then it claims its own thread).
-                # A scheduler that refuses it refuses the drain too: kick() reports that.
-                with contextlib.suppress(Exception):
-                    drain_run.disposable = own_scheduler.schedule(queue.claim_consumer)
-            upstream.disposable = source.subscribe(
-                on_next, end, lambda: end(None), scheduler=scheduler
-            )
-            return Disposable(dispose)
+            return _Subscription(queue, observer, self.scheduler).connect(source, scheduler)
 
         return Observable(subscribe)
+
+    def _notify_drop(self, item: object) -> None:
+        """``on_drop`` with a failure noted on the item it was given (maybe an evicted one)."""
+        assert self.on_drop is not None
+        try:
+            self.on_drop(item)
+        except Exception as exc:
+            annotate(exc, self.name, item)
+            raise
+
+
+class _Subscription(Generic[_X]):
+    """One subscription of a buffer: its queue, the drain that empties it, and how it stops.
+
+    Three parties meet here, under ``lock`` where they share a flag:
+
+    * the producer, in the ``on_next`` made by ``producer``: puts the item in
+      the queue (waiting for room under ``"block"``) and, in scheduler mode,
+      makes sure a drain run is on its way (``_schedule_drain``);
+    * the drain, on its own thread (``_drain_thread``) or as runs on the
+      buffer's scheduler (``_drain_scheduled``): hands the queued items on,
+      then the terminal event (``_send_terminal``);
+    * whoever stops it: upstream's terminal event (``close``), the buffer's
+      own failure (``fail``), a scheduler that refuses the drain
+      (``_fail_now``), ``dispose``, or an exception from downstream (the
+      drain disposes, then re-raises).
+    """
+
+    __slots__ = (
+        "batched",
+        "closed",
+        "drain_run",
+        "draining",
+        "error",
+        "lock",
+        "name",
+        "observer",
+        "queue",
+        "scheduler",
+        "stopped",
+        "terminal_sent",
+        "upstream",
+    )
+
+    def __init__(
+        self,
+        queue: BoundedQueue[_X],
+        observer: abc.ObserverBase[_X],
+        scheduler: abc.SchedulerBase | None,
+    ) -> None:
+        self.queue = queue
+        self.observer = observer
+        self.name = queue.processor
+        self.scheduler = scheduler  # the buffer's own: drain there, not on a thread
+        # A batch drain keeps its taken items' slots until each is handed on; a
+        # drop_oldest queue must be able to evict them, so it drains one by one.
+        self.batched = queue.overflow != "drop_oldest"
+        self.lock = threading.Lock()
+        self.stopped = False  # disposed, or the drain failed: deliver nothing more
+        self.closed = False  # upstream ended or the buffer failed: accept nothing more
+        self.terminal_sent = False  # the terminal notification went downstream
+        self.draining = False  # scheduler mode: a drain run is scheduled or running
+        self.error: Exception | None = None
+        self.upstream = SingleAssignmentDisposable()
+        self.drain_run = SerialDisposable()
+
+    def connect(
+        self, source: Observable[_X], scheduler: abc.SchedulerBase | None
+    ) -> abc.DisposableBase:
+        """Start the drain, subscribe upstream; return what disposes the subscription."""
+        own = self.scheduler
+        if own is None:
+            threading.Thread(
+                target=self._drain_thread, name=f"rxstreamz-{self.name}", daemon=True
+            ).start()
+        else:
+            # Claim the scheduler's thread before any item can come: a producer
+            # subscribed on the same single-threaded scheduler (subscribe_on an
+            # EventLoopScheduler) then fails when full instead of blocking the
+            # drain queued behind it. A drain run replaces this action if it
+            # comes first (then it claims its own thread). A scheduler that
+            # refuses it refuses the drain too: _schedule_drain reports that.
+            with contextlib.suppress(Exception):
+                self.drain_run.disposable = own.schedule(self.queue.claim_consumer)
+        self.upstream.disposable = source.subscribe(
+            self.producer(), self.close, self.close, scheduler=scheduler
+        )
+        return Disposable(self.dispose)
+
+    # -- the producer side -----------------------------------------------------------
+
+    def producer(self) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream: queue the item, wake a scheduled drain.
+
+        The one closure of the subscription: the per-item path reads its
+        collaborators from cells rather than attributes.
+        """
+        put = self.queue.put
+        fail = self.fail
+        schedule_drain = None if self.scheduler is None else self._schedule_drain
+
+        def on_next(item: _X) -> None:
+            try:
+                put(item)
+            except Exception as exc:  # BackpressureError, or on_drop's (noted by _notify_drop)
+                fail(exc)
+                return
+            if schedule_drain is not None:
+                schedule_drain()
+
+        return on_next
+
+    def close(self, error: Exception | None = None) -> None:
+        """Accept nothing more; the drain delivers the queue, then ``error`` or completion."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.error = error
+        self.queue.close()
+        self._schedule_drain()
+
+    def fail(self, error: Exception) -> None:
+        """The buffer's own failure: stop pulling; deliver what is queued, then ``error``."""
+        self.close(error)
+        self.upstream.dispose()
+
+    def dispose(self) -> None:
+        """Deliver nothing more: drop what is queued, release the producer, end the drain."""
+        with self.lock:
+            self.stopped = True
+        self.queue.close()
+        self.queue.discard()
+        self.upstream.dispose()
+        self.drain_run.dispose()
+
+    # -- the drain ---------------------------------------------------------------------
+
+    def _drain_thread(self) -> None:
+        """The drain thread: wait for items, hand them on, then the terminal event."""
+        queue = self.queue
+        queue.claim_consumer()
+        deliver = self._deliver_batches if self.batched else self._deliver_each
+        try:
+            while queue.wait():
+                if not deliver():
+                    return
+            self._send_terminal()
+        except BaseException:
+            self.dispose()  # downstream raised: stop everything before re-raising
+            raise  # reported by threading.excepthook, like any thread's failure
+
+    def _drain_scheduled(self, _: abc.SchedulerBase, __: object = None) -> None:
+        """One drain run on the buffer's scheduler: empty the queue, then stand down."""
+        queue = self.queue
+        queue.claim_consumer()
+        deliver = self._deliver_batches if self.batched else self._deliver_each
+        try:
+            while deliver():
+                with self.lock:
+                    if len(queue):
+                        continue
+                    self.draining = False
+                    closed = self.closed
+                if closed:
+                    self._send_terminal()
+                return
+        except BaseException:
+            self.dispose()  # downstream raised: stop everything before re-raising
+            raise
+
+    def _schedule_drain(self) -> None:
+        """Scheduler mode: make sure a drain run is on its way."""
+        own = self.scheduler
+        if own is None:  # the drain thread waits on the queue itself
+            return
+        with self.lock:
+            if self.draining or self.stopped:
+                return
+            self.draining = True
+        try:
+            self.drain_run.disposable = own.schedule(self._drain_scheduled)
+        except Exception as exc:  # a disposed scheduler, for one
+            exc.add_note(
+                f"rxstreamz: processor {self.name!r} could not schedule its drain "
+                f"on {type(own).__name__}"
+            )
+            self._fail_now(exc)
+
+    def _deliver_batches(self) -> bool:
+        """Hand on everything queued now, a batch at a time; ``False`` once stopped."""
+        queue = self.queue
+        emit = self.observer.on_next
+        release = queue.release
+        while True:
+            batch = queue.pop_all(hold=True)
+            if not batch:
+                return True
+            handed = 0
+            try:
+                for item in batch:
+                    if self.stopped:
+                        break
+                    release()
+                    handed += 1
+                    emit(item)
+            except BaseException:
+                queue.delivered(handed - 1)
+                queue.counters.count_dropped(1)  # the item whose delivery raised
+                queue.discard(held=len(batch) - handed)
+                raise
+            queue.delivered(handed)
+            if handed < len(batch):
+                queue.discard(held=len(batch) - handed)
+                return False
+
+    def _deliver_each(self) -> bool:
+        """Hand on everything queued now, one item at a time; ``False`` once stopped."""
+        queue = self.queue
+        emit = self.observer.on_next
+        while not self.stopped:
+            try:
+                item = queue.pop()
+            except IndexError:
+                return True
+            try:
+                emit(item)
+            except BaseException:
+                queue.counters.count_dropped(1)  # the item whose delivery raised
+                raise
+            queue.delivered()
+        queue.discard()
+        return False
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def _send_terminal(self) -> None:
+        """Complete, or fail with the recorded error, unless stopped or sent already."""
+        with self.lock:
+            if self.stopped or self.terminal_sent:
+                return
+            self.terminal_sent = True
+        if self.error is None:
+            self.observer.on_completed()
+        else:
+            self.observer.on_error(self.error)
+
+    def _fail_now(self, error: Exception) -> None:
+        """No drain can run: drop what waits and fail at once."""
+        with self.lock:
+            if self.stopped or self.terminal_sent:
+                return
+            self.stopped = self.terminal_sent = True
+        self.queue.close()
+        self.queue.discard()
+        self.upstream.dispose()
+        self.observer.on_error(error)
 
 
 def _make(
@@ -450,7 +512,8 @@ def dropping_buffer(
         scheduler: Drain on this scheduler instead of a dedicated thread.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> QueueStats``.
+        A ``Buffer`` with ``overflow="drop_newest"``: an operator for
+        ``pipe()`` with ``stats() -> QueueStats``.
 
     Raises:
         TypeError: ``capacity`` is not an int, ``on_drop`` is not callable, or
@@ -504,7 +567,8 @@ def sliding_buffer(
         scheduler: Drain on this scheduler instead of a dedicated thread.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> QueueStats``.
+        A ``Buffer`` with ``overflow="drop_oldest"``: an operator for
+        ``pipe()`` with ``stats() -> QueueStats``.
 
     Raises:
         TypeError: ``capacity`` is not an int, ``on_drop`` is not callable, or

@@ -48,13 +48,6 @@ DEFAULT_MAXSIZE = 1024
 """Default number of items a channel holds before its subscriber arrives."""
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 class Channel(Observable[_T]):
     """An ``Observable`` fed by ``await send(item)``; made by ``channel()``.
 
@@ -84,7 +77,7 @@ class Channel(Observable[_T]):
         self._gone = False  # the subscription was disposed or downstream failed
         self._closed = False  # close() or fail() was called
         self._error: Exception | None = None
-        self._finished = False  # the terminal event was delivered
+        self._terminal_sent = False  # the terminal event was delivered
         self._flow: _flow.FlowControl | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._waiters: set[asyncio.Future[None]] = set()
@@ -126,7 +119,7 @@ class Channel(Observable[_T]):
     # -- the producer side: on the loop -------------------------------------------
 
     def _bind(self, call: str) -> asyncio.AbstractEventLoop:
-        loop = _running_loop()
+        loop = _asyncio.running_loop()
         if loop is None:
             raise RuntimeError(
                 f"channel {self._name!r}: {call} must be called on an event loop's thread"
@@ -245,7 +238,7 @@ class Channel(Observable[_T]):
         except Exception as exc:  # the subscriber failed: nothing more goes through
             with self._lock:
                 self._dropped += 1
-            self._break(exc)
+            self._fail_now(exc)
             return False
         with self._lock:
             self._delivered += 1
@@ -271,7 +264,7 @@ class Channel(Observable[_T]):
         self, loop: asyncio.AbstractEventLoop, flow: _flow.FlowControl
     ) -> None:
         """Wait while the pipeline holds the flow paused, unless the subscription ends."""
-        while flow.paused and not (self._gone or self._finished):
+        while flow.paused and not (self._gone or self._terminal_sent):
             changed: asyncio.Future[None] = loop.create_future()
             self._waiters.add(changed)  # now, so that a dispose before we run wakes us
             resumed = loop.create_task(flow.wait())
@@ -289,7 +282,7 @@ class Channel(Observable[_T]):
         Senders waiting for room raise ``RuntimeError``. Calling ``close`` or
         ``fail`` again does nothing. Any thread.
         """
-        self._terminate(None)
+        self._close(None)
 
     def fail(self, error: Exception) -> None:
         """End the stream with ``error`` after the items already sent; later sends raise.
@@ -299,9 +292,10 @@ class Channel(Observable[_T]):
         """
         if not isinstance(error, Exception):
             raise TypeError(f"error must be an Exception, got {type(error).__name__}")
-        self._terminate(error)
+        self._close(error)
 
-    def _terminate(self, error: Exception | None) -> None:
+    def _close(self, error: Exception | None) -> None:
+        """Accept nothing more; the terminal event follows the items held (any thread)."""
         with self._lock:
             if self._closed:
                 return
@@ -317,12 +311,12 @@ class Channel(Observable[_T]):
             due = (
                 observer is not None
                 and self._closed
-                and not self._finished
+                and not self._terminal_sent
                 and not self._buffer
                 and self._flusher is None
             )
             if due:
-                self._finished = True
+                self._terminal_sent = True
         if due and observer is not None:
             if self._error is None:
                 observer.on_completed()
@@ -331,7 +325,7 @@ class Channel(Observable[_T]):
 
     def _on_loop(self, action: Callable[[], object]) -> None:
         loop = self._loop
-        if loop is None or _running_loop() is loop:
+        if loop is None or _asyncio.running_loop() is loop:
             action()
             return
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to wake
@@ -342,7 +336,7 @@ class Channel(Observable[_T]):
     def _subscribe_core(
         self, observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        loop = _running_loop() or _asyncio.scheduler_loop(scheduler)
+        loop = _asyncio.running_loop() or _asyncio.scheduler_loop(scheduler)
         with self._lock:
             if self._subscribed:
                 raise RuntimeError(
@@ -368,7 +362,7 @@ class Channel(Observable[_T]):
     def _start(self) -> None:
         """Hand on what was held before the subscription (on the loop)."""
         with self._lock:
-            if self._gone or self._finished:
+            if self._gone or self._terminal_sent:
                 return
             backlog = bool(self._buffer) and self._flusher is None
             if backlog:
@@ -400,18 +394,18 @@ class Channel(Observable[_T]):
                 "without the subscription being disposed (its event loop is shutting down?)"
             )
             problem.__cause__ = cancelled
-            self._break(problem)
+            self._fail_now(problem)
             raise
         finally:
             self._flusher = None
         self._settle()
 
-    def _break(self, error: Exception) -> None:
+    def _fail_now(self, error: Exception) -> None:
         """The subscriber failed or was cut off: drop what is held and tell it (on the loop)."""
         with self._lock:
             observer, self._observer = self._observer, None
             self._gone = True
-            self._finished = True
+            self._terminal_sent = True
             self._dropped += len(self._buffer)
             self._buffer.clear()
         self._notify()

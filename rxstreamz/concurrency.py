@@ -35,12 +35,22 @@ import functools
 import inspect
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from queue import SimpleQueue
 from types import CoroutineType
-from typing import Any, Generic, Protocol, TypeVar, cast, overload
+from typing import (
+    Any,
+    Generic,
+    NamedTuple,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    cast,
+    overload,
+)
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
@@ -145,12 +155,12 @@ def _must_propagate(error: BaseException) -> bool:
     return isinstance(error, KeyboardInterrupt | SystemExit)
 
 
-_Finish = Callable[[int, object], None]
-"""``finish(seq, outcome)``: a runner reports a result or a ``_Failed``."""
+_Report = Callable[[int, object], None]
+"""``report(seq, outcome)``: a runner reports a result or a ``_Failed``."""
 
 
 class _Runner(Protocol):
-    """Runs the calls of one subscription; reports each outcome to ``finish``."""
+    """Runs the calls of one subscription; reports each outcome to ``report``."""
 
     def start(self, seq: int, item: object) -> None:
         """Run ``fn(item)`` now or as soon as a worker is free."""
@@ -159,33 +169,58 @@ class _Runner(Protocol):
         """Cancel work not yet started and release threads, tasks and loops."""
 
 
-class _Threads:
+class _Calls(NamedTuple):
+    """What every runner is given: ``fn``, how many calls at once, where each outcome goes."""
+
+    fn: Callable[[Any], Any]
+    workers: int
+    label: str
+    report: _Report
+    clock: abc.SchedulerBase
+
+
+class _RunnerBase:
+    """The state every runner keeps: its ``_Calls`` unpacked, a lock, whether it is closed."""
+
+    def __init__(self, calls: _Calls) -> None:
+        self._fn, self._workers, self._label, self._report, self._clock = calls
+        self._lock = threading.Lock()
+        self._closed = False
+
+
+class _Slots(_RunnerBase):
+    """A runner that starts at most ``workers`` calls at once; the other items wait in line."""
+
+    def __init__(self, calls: _Calls) -> None:
+        super().__init__(calls)
+        self._waiting: deque[tuple[int, object]] = deque()
+        self._running = 0  # calls started and not yet ended
+
+    def _take_slot(self, seq: int, item: object) -> bool:
+        """Whether item ``seq`` may start now; if not, it waits in line (none once closed)."""
+        if self._closed:
+            return False
+        if self._running >= self._workers:
+            self._waiting.append((seq, item))
+            return False
+        self._running += 1
+        return True
+
+
+class _Threads(_RunnerBase):
     """Private worker threads that pull items from a queue themselves.
 
     No future per item: the producer puts ``(seq, item)`` on a ``SimpleQueue``,
-    a worker takes it, calls ``fn`` and hands the outcome to ``finish``. Thread
+    a worker takes it, calls ``fn`` and hands the outcome to ``report``. Thread
     ``i`` starts when item ``i`` arrives (at most ``workers`` threads). On
     close every thread gets a stop marker; a thread busy in ``fn`` ends as soon
     as that call returns (``close`` never waits for user code).
     """
 
-    def __init__(
-        self,
-        fn: Callable[[Any], object],
-        workers: int,
-        label: str,
-        finish: _Finish,
-        clock: abc.SchedulerBase,
-    ) -> None:
-        self._fn = fn
-        self._workers = workers
-        self._label = label
-        self._finish = finish
-        self._clock = clock
+    def __init__(self, calls: _Calls) -> None:
+        super().__init__(calls)
         self._work: SimpleQueue[tuple[int, object] | None] = SimpleQueue()
-        self._lock = threading.Lock()
         self._threads = 0
-        self._closed = False
 
     def start(self, seq: int, item: object) -> None:
         if self._threads < self._workers:
@@ -206,7 +241,7 @@ class _Threads:
     def _serve(self) -> None:
         get = self._work.get
         fn = self._fn
-        finish = self._finish
+        report = self._report
         clock = self._clock
         while True:
             job = get()
@@ -218,13 +253,13 @@ class _Threads:
             try:
                 outcome = fn(item)
             except BaseException as exc:  # not swallowed: it fails the item or the stream
-                finish(seq, _raised(exc, item, clock.now))
+                report(seq, _raised(exc, item, clock.now))
                 if _must_propagate(exc):
                     raise
                 continue
             if type(outcome) is _COROUTINE:
                 outcome = _not_awaited(outcome, item, clock.now)
-            finish(seq, outcome)
+            report(seq, outcome)
 
     def close(self) -> None:
         with self._lock:
@@ -236,7 +271,7 @@ class _Threads:
             self._work.put(None)
 
 
-class _Executor:
+class _Executor(_Slots):
     """Submits to a user's ``concurrent.futures.Executor``, at most ``workers`` at once.
 
     Items beyond ``workers`` wait in a deque; each finished future submits the
@@ -244,34 +279,16 @@ class _Executor:
     closing cancels the futures still pending.
     """
 
-    def __init__(
-        self,
-        fn: Callable[[Any], object],
-        workers: int,
-        executor: concurrent.futures.Executor,
-        finish: _Finish,
-        clock: abc.SchedulerBase,
-    ) -> None:
-        self._fn = fn
-        self._workers = workers
+    def __init__(self, calls: _Calls, executor: concurrent.futures.Executor) -> None:
+        super().__init__(calls)
         self._executor = executor
-        self._finish = finish
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._waiting: deque[tuple[int, object]] = deque()
-        self._running = 0
         self._futures: set[concurrent.futures.Future[object]] = set()
-        self._closed = False
         self._callback = threading.local()  # .active: this thread runs one of our callbacks
 
     def start(self, seq: int, item: object) -> None:
         with self._lock:
-            if self._closed:
+            if not self._take_slot(seq, item):
                 return
-            if self._running >= self._workers:
-                self._waiting.append((seq, item))
-                return
-            self._running += 1
         self._submit(seq, item)
 
     def _submit(self, seq: int, item: object) -> None:
@@ -279,7 +296,7 @@ class _Executor:
             try:
                 future = self._executor.submit(self._fn, item)
             except Exception as exc:  # executor shut down or broken: the item fails
-                self._finish(seq, _Failed(exc, item, self._clock.now))
+                self._report(seq, _Failed(exc, item, self._clock.now))
                 job = self._next()
                 if job is None:
                     return
@@ -312,9 +329,9 @@ class _Executor:
             outcome = future.result()
             if type(outcome) is _COROUTINE:
                 outcome = _not_awaited(outcome, item, self._clock.now)
-            self._finish(seq, outcome)
+            self._report(seq, outcome)
         else:  # the item fails; a BaseException fails the stream (KeyboardInterrupt goes on up)
-            self._finish(seq, _raised(error, item, self._clock.now))
+            self._report(seq, _raised(error, item, self._clock.now))
             if _must_propagate(error):
                 raise error
         job = self._next()
@@ -354,7 +371,7 @@ def _cancel_all(futures: list[concurrent.futures.Future[object]]) -> None:
         future.cancel()
 
 
-class _Loop:
+class _Loop(_Slots):
     """Runs an ``async def`` fn as ``workers`` long-lived tasks on an event loop.
 
     The loop is the subscription's (``AsyncIOScheduler``) or a private one on a
@@ -371,31 +388,19 @@ class _Loop:
 
     def __init__(
         self,
-        fn: Callable[[Any], Awaitable[object]],
-        workers: int,
-        label: str,
-        finish: _Finish,
-        clock: abc.SchedulerBase,
+        calls: _Calls,
         loop: asyncio.AbstractEventLoop | None,
         on_lost: Callable[[Exception], None],
     ) -> None:
-        self._fn = fn
-        self._workers = workers
-        self._label = label
-        self._finish = finish
-        self._clock = clock
+        super().__init__(calls)
         self._loop = loop
         self._private = loop is None
         self._on_lost = on_lost
-        self._lock = threading.Lock()
-        self._closed = False
         self._lost = False
         self._loop_thread = 0  # ident of the loop's thread, once known
-        self._waiting: deque[tuple[int, object]] = deque()
         self._inbox: list[tuple[int, object]] = []  # from other threads, under _lock
         self._wakeup_pending = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._running = 0  # worker tasks alive (loop thread only)
+        self._tasks: set[asyncio.Task[None]] = set()  # the worker tasks alive (_running of them)
 
     def attach(self) -> None:
         """Learn the subscription loop's thread, so that items from it start at once."""
@@ -406,10 +411,6 @@ class _Loop:
             self._adopt()
         else:
             self._call(self._adopt)
-
-    def on_loop_thread(self) -> bool:
-        """Whether the caller runs on the loop's thread."""
-        return threading.get_ident() == self._loop_thread
 
     def _adopt(self) -> None:
         """Runs on the loop's thread: remember it."""
@@ -466,12 +467,8 @@ class _Loop:
             self._launch(seq, item)
 
     def _launch(self, seq: int, item: object) -> None:
-        if self._closed:
+        if not self._take_slot(seq, item):
             return
-        if self._running >= self._workers:
-            self._waiting.append((seq, item))
-            return
-        self._running += 1
         assert self._loop is not None
         task = self._loop.create_task(self._work(seq, item))
         self._tasks.add(task)
@@ -479,7 +476,7 @@ class _Loop:
 
     async def _work(self, seq: int, item: object) -> None:
         fn = self._fn
-        finish = self._finish
+        report = self._report
         waiting = self._waiting
         while True:
             try:
@@ -502,11 +499,11 @@ class _Loop:
                 outcome = _raised(exc, item, self._clock.now)  # raised by fn itself
             except BaseException as exc:  # not swallowed: it fails the stream
                 self._running -= 1
-                finish(seq, _raised(exc, item, self._clock.now))
+                report(seq, _raised(exc, item, self._clock.now))
                 if _must_propagate(exc):
                     raise
                 return
-            finish(seq, outcome)
+            report(seq, outcome)
             if self._closed or not waiting:
                 self._running -= 1
                 return
@@ -589,19 +586,17 @@ class AsyncMap(Generic[_T, _R]):
         def subscribe(
             observer: abc.ObserverBase[_R], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            own = self._scheduler
+            clock = _scheduling.resolve(self._scheduler, scheduler)
             # async def workers on the subscription's loop: the gate knows that
             # loop, so a producer running on it fails rather than wait for room.
-            loop_scheduler = (own or scheduler) if self.is_async else None
-            loop = scheduler_loop(loop_scheduler)
+            loop = scheduler_loop(clock) if self.is_async else None
             gate: BoundedQueue[object] = BoundedQueue(
                 self.workers + self.max_pending,
                 overflow="block",
                 processor=self.name,
                 counters=self._queue_counters,
-                scheduler=loop_scheduler if loop is not None else None,
+                scheduler=clock if loop is not None else None,
             )
-            clock = _scheduling.resolve(own, scheduler)
             run = _Subscription(self, observer, gate, self._counts, self._failures, clock, loop)
             return run.connect(source, scheduler)
 
@@ -638,24 +633,24 @@ class _Subscription(Generic[_T, _R]):
 
     * the producer, in the ``on_next`` made by ``accepting``: waits for room
       in the gate, numbers the item and hands it to the runner;
-    * the runner's threads (or loop), in ``finish_*``: park the outcome, and
+    * the runner's threads (or loop), in ``report``: park the outcome, and
       take the emitter's turn if nobody has it and the outcome is due;
     * the emitter, in ``drain``: one thread at a time (``emitting``), claimed
       as the gate's consumer while it hands results on, so that the gate's own
       rule turns feedback from downstream (and cycles through other queues)
       into ``BackpressureError`` instead of a deadlock;
-    * whoever ends it: upstream's terminal event (``end``), a lost loop
-      (``abort``), a failure (``fail``) or ``dispose``; ``teardown`` releases
+    * whoever ends it: upstream's terminal event (``close``), a lost loop
+      (``fail_lost``), a failure (``fail``) or ``dispose``; ``dispose_held`` releases
       the gate, the runner and upstream once.
     """
 
     __slots__ = (
         "accepted",
         "clock",
+        "closed",
         "count",
         "emitting",
-        "end_error",
-        "ended",
+        "error",
         "failures",
         "gate",
         "head",
@@ -698,11 +693,11 @@ class _Subscription(Generic[_T, _R]):
         self.head = 0  # items finalized (emitted or failed); ordered: next seq to emit
         self.accepted = 0  # items taken from upstream; the next seq
         self.emitting = False  # a thread has the emitter's turn
-        self.ended = False  # upstream completed, failed, or we overflowed
-        self.end_error: Exception | None = None
+        self.closed = False  # upstream completed or failed, or we overflowed: accept nothing
+        self.error: Exception | None = None
         self.lost = False  # the runner can no longer finish the items held
         self.stopped = False  # terminal sent, failed, or disposed: emit nothing more
-        self.released = False  # teardown has run
+        self.released = False  # dispose_held has run
         self.upstream = SingleAssignmentDisposable()
         self.loop: _Loop | None = None
         self.runner = self._make_runner(workers_loop)
@@ -710,16 +705,13 @@ class _Subscription(Generic[_T, _R]):
     def _make_runner(self, workers_loop: asyncio.AbstractEventLoop | None) -> _Runner:
         """The back-end that runs the calls: an executor, async def workers, or threads."""
         op = self.op
-        fn: Callable[[Any], Any] = op.fn
-        finish = self.finish_ordered if self.ordered else self.finish_unordered
+        calls = _Calls(op.fn, op.workers, self.label, self.report, self.clock)
         if op.executor is not None:
-            return _Executor(fn, op.workers, op.executor, finish, self.clock)
+            return _Executor(calls, op.executor)
         if op.is_async:
-            self.loop = _Loop(
-                fn, op.workers, self.label, finish, self.clock, workers_loop, self.abort
-            )
+            self.loop = _Loop(calls, workers_loop, self.fail_lost)
             return self.loop
-        return _Threads(fn, op.workers, self.label, finish, self.clock)
+        return _Threads(calls)
 
     def connect(
         self, source: Observable[_T], scheduler: abc.SchedulerBase | None
@@ -728,7 +720,7 @@ class _Subscription(Generic[_T, _R]):
         if self.loop is not None:
             self.loop.attach()
         self.upstream.disposable = source.subscribe(
-            self.accepting(), self.end, self.complete, scheduler=scheduler
+            self.accepting(), self.close, self.close, scheduler=scheduler
         )
         return CompositeDisposable(self.upstream, Disposable(self.dispose))
 
@@ -747,7 +739,7 @@ class _Subscription(Generic[_T, _R]):
         start = self.runner.start
 
         def on_next(item: _T) -> None:
-            if self.ended or self.stopped:
+            if self.closed or self.stopped:
                 count(refused=1)
                 return
             try:
@@ -758,7 +750,7 @@ class _Subscription(Generic[_T, _R]):
                 self.overflow(exc)
                 return
             with lock:
-                if self.stopped or self.ended:  # disposed or lost while we waited for room
+                if self.stopped or self.closed:  # disposed or lost while we waited for room
                     count(refused=1)  # type: ignore[unreachable]
                     return
                 seq = self.accepted
@@ -772,60 +764,41 @@ class _Subscription(Generic[_T, _R]):
         """Waiting for room would deadlock: stop pulling, deliver what is held, fail."""
         self.count(refused=1)
         self.upstream.dispose()  # no further pulls
-        self.end(self._explained(error))
+        self.close(error)
 
-    def _explained(self, error: BackpressureError) -> BackpressureError:
-        """The gate's error, reworded for a synchronous source on the workers' loop."""
-        loop = self.loop
-        if loop is None or self.emitting or not loop.on_loop_thread():
-            return error
-        return BackpressureError(
-            f"processor {self.label!r}: queue full (capacity {error.capacity}); a "
-            "synchronous source on the event loop's thread cannot wait for "
-            "the async def workers on that loop: use from_async_iterable, or "
-            "subscribe the source on another thread",
-            processor=self.label,
-            capacity=error.capacity,
-        )
-
-    def end(self, error: Exception | None) -> None:
-        """Upstream ended (or overflowed): emit what is held, then the terminal event."""
+    def close(self, error: Exception | None = None) -> None:
+        """Upstream ended (or overflowed): accept nothing more; emit what is held, then the end."""
         with self.lock:
-            if self.stopped or self.ended:
+            if self.stopped or self.closed:
                 return
-            self.ended = True
-            self.end_error = error
-            if not self._take_turn():
-                return
-        self.drain()
-
-    def complete(self) -> None:
-        """Upstream completed."""
-        self.end(None)
+            self.closed = True
+            self.error = error
+            turn = self._take_turn()
+        if turn:
+            self.drain()
 
     # -- the runner ----------------------------------------------------------------------
 
-    def finish_ordered(self, seq: int, outcome: object) -> None:
-        """Park the outcome of item ``seq``; emit if it is the one due."""
+    def report(self, seq: int, outcome: object) -> None:
+        """Take the outcome of item ``seq``; emit what is due, unless a thread already does.
+
+        Ordered, the outcome is parked until every earlier one has gone
+        downstream; unordered, it is queued for emission at once.
+        """
         with self.lock:
             if self.stopped:
                 return
-            self.parked[seq] = outcome
-            if seq != self.head or not self._take_turn():
-                return
-        self.drain()
+            if self.ordered:
+                self.parked[seq] = outcome
+                if seq != self.head:
+                    return
+            else:
+                self.ready.append(outcome)
+            turn = self._take_turn()
+        if turn:
+            self.drain()
 
-    def finish_unordered(self, seq: int, outcome: object) -> None:
-        """Queue the outcome of item ``seq`` for emission."""
-        with self.lock:
-            if self.stopped:
-                return
-            self.ready.append(outcome)
-            if not self._take_turn():
-                return
-        self.drain()
-
-    def abort(self, error: Exception) -> None:
+    def fail_lost(self, error: Exception) -> None:
         """The runner lost the items it held: deliver what is ready, then fail."""
         self.gate.close()  # release a blocked producer; later items are refused
         self.upstream.dispose()
@@ -833,14 +806,14 @@ class _Subscription(Generic[_T, _R]):
             if self.stopped:
                 return
             self.lost = True
-            if not self.ended:
-                self.ended = True
-                self.end_error = error
-            elif self.end_error is None:  # completed upstream, results still due
-                self.end_error = error
-            if not self._take_turn():
-                return
-        self.drain()
+            if not self.closed:
+                self.closed = True
+                self.error = error
+            elif self.error is None:  # completed upstream, results still due
+                self.error = error
+            turn = self._take_turn()
+        if turn:
+            self.drain()
 
     # -- the emitter ---------------------------------------------------------------------
 
@@ -867,7 +840,7 @@ class _Subscription(Generic[_T, _R]):
                     return
                 batch = self._take_ready()
                 if not batch:
-                    if self.ended and (self.head == self.accepted or self.lost):
+                    if self.closed and (self.head == self.accepted or self.lost):
                         self.stopped = True
                         gate.release_consumer()
                         break
@@ -880,11 +853,11 @@ class _Subscription(Generic[_T, _R]):
             if not self._emit(batch):
                 return
         # upstream ended and every item is accounted for
-        self.teardown()
-        if self.end_error is None:
+        self.dispose_held()
+        if self.error is None:
             self.observer.on_completed()
         else:
-            self.observer.on_error(self.end_error)
+            self.observer.on_error(self.error)
 
     def _take_ready(self) -> list[object]:
         """Take the results that may go downstream now, oldest first (under ``lock``)."""
@@ -926,7 +899,7 @@ class _Subscription(Generic[_T, _R]):
             with self.lock:
                 self.stopped = True
                 self._end_turn()
-            self.teardown()
+            self.dispose_held()
             raise
         if error is None:
             self.gate.delivered(sent)
@@ -953,10 +926,10 @@ class _Subscription(Generic[_T, _R]):
             if self.stopped:
                 return
             self.stopped = True
-        self.teardown()
+        self.dispose_held()
         self.observer.on_error(error)
 
-    def teardown(self) -> None:
+    def dispose_held(self) -> None:
         """Release the gate, the runner and upstream; count the items held as dropped."""
         with self.lock:
             if self.released:
@@ -973,36 +946,33 @@ class _Subscription(Generic[_T, _R]):
         """Downstream disposed: emit nothing more, drop what is held."""
         with self.lock:
             self.stopped = True
-        self.teardown()
+        self.dispose_held()
+
+
+class _Options(TypedDict, total=False):
+    """The keyword options of ``async_map``, for its overloads (defaults: the function's)."""
+
+    workers: int
+    ordered: bool
+    max_pending: int | None
+    executor: concurrent.futures.Executor | None
+    errors: _validate.ErrorMode
+    on_failure: OnFailure | None
+    name: str | None
+    scheduler: abc.SchedulerBase | None
 
 
 @overload
 def async_map(
     fn: Callable[[_T], Coroutine[object, object, _R] | _R],
-    *,
-    workers: int = 4,
-    ordered: bool = True,
-    max_pending: int | None = None,
-    executor: concurrent.futures.Executor | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    **options: Unpack[_Options],
 ) -> Operator[_T, Observable[_R], AsyncMapStats]: ...
 
 
 @overload
 def async_map(
     fn: Callable[[_T], Coroutine[object, object, _R]],
-    *,
-    workers: int = 4,
-    ordered: bool = True,
-    max_pending: int | None = None,
-    executor: concurrent.futures.Executor | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    **options: Unpack[_Options],
 ) -> Operator[_T, Observable[_R], AsyncMapStats]: ...
 
 
@@ -1133,21 +1103,27 @@ def async_map(
     if not isinstance(ordered, bool):
         raise TypeError(f"ordered must be a bool, got {type(ordered).__name__}")
     pending = _validate.optional_integer("max_pending", max_pending)
-    if executor is not None and not isinstance(executor, concurrent.futures.Executor):
-        raise TypeError(
-            f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
-        )
     is_async = _is_async(checked_fn)
-    if is_async and executor is not None:
-        raise ValueError("executor cannot run an async def fn; drop executor= or use a plain fn")
-    label = _validate.name(name, "async_map")
     return AsyncMap[_T, Any](
         checked_fn,
         is_async=is_async,
         workers=checked_workers,
         ordered=ordered,
         max_pending=2 * checked_workers if pending is None else pending,
-        executor=executor,
-        failures=Failures(label, errors, on_failure),
+        executor=_checked_executor(executor, is_async=is_async),
+        failures=Failures(_validate.name(name, "async_map"), errors, on_failure),
         scheduler=scheduler,
     )
+
+
+def _checked_executor(executor: object, *, is_async: bool) -> concurrent.futures.Executor | None:
+    """``async_map``'s ``executor``: ``None`` or an ``Executor``, and never for an ``async def``."""
+    if executor is None:
+        return None
+    if not isinstance(executor, concurrent.futures.Executor):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
+        )
+    if is_async:
+        raise ValueError("executor cannot run an async def fn; drop executor= or use a plain fn")
+    return executor

@@ -23,15 +23,8 @@ from reactivex import Observable, Subject
 from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
 
-from rxstreamz import (
-    AsyncMapStats,
-    BackpressureError,
-    DeadLetter,
-    Operator,
-    async_map,
-    collect,
-)
-from rxstreamz.concurrency import AsyncMap
+from rxstreamz import BackpressureError, DeadLetter, Operator, collect
+from rxstreamz.concurrency import AsyncMap, AsyncMapStats, async_map
 from tests.support import TIMEOUT, Abort, Boom, Recorder, start_thread, wait_until
 
 
@@ -262,9 +255,9 @@ def test_a_sync_source_on_the_workers_loop_stops_being_pulled_at_the_overflow() 
     assert recorder.items == list(range(12))  # what was held is delivered first
     assert isinstance(recorder.error, BackpressureError)
     assert str(recorder.error) == (
-        "processor 'enrich': queue full (capacity 12); a synchronous source on the event "
-        "loop's thread cannot wait for the async def workers on that loop: use "
-        "from_async_iterable, or subscribe the source on another thread"
+        "processor 'enrich': queue full (capacity 12); blocking would deadlock: the producer "
+        "runs on the event loop that drains it, as a synchronous source; use "
+        "from_async_iterable or subscribe the source on another thread"
     )
     stats = op.stats()
     assert (stats.received, stats.completed, stats.dropped, stats.in_flight) == (13, 12, 1, 0)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import itertools
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from datetime import timedelta
 from typing import Any, assert_type
 
@@ -596,29 +597,28 @@ class Recording:
         self.paused = threading.Event()
 
     async def items(self) -> AsyncIterator[int]:
-        try:
+        with self._noting_an_early_end():
             for n in itertools.count() if self.count is None else range(self.count):
                 if n == self.fail_after:
                     raise self.error
                 self.pulled += 1
                 yield n
-        except asyncio.CancelledError:
-            self.ended.append("cancelled")
-            raise
-        except GeneratorExit:
-            self.ended.append("closed")
-            raise
-        else:
-            self.ended.append("finished")
+        self.ended.append("finished")
 
     async def pause_after(self, n: int) -> AsyncIterator[int]:
         """Yield 0..n-1, then wait forever for a pull that never completes."""
-        try:
+        with self._noting_an_early_end():
             for i in range(n):
                 self.pulled += 1
                 yield i
             self.paused.set()
             await asyncio.Event().wait()
+
+    @contextlib.contextmanager
+    def _noting_an_early_end(self) -> Generator[None]:
+        """Record in ``ended`` a cancelled pull or an iterator closed before its end."""
+        try:
+            yield
         except asyncio.CancelledError:
             self.ended.append("cancelled")
             raise
@@ -654,13 +654,18 @@ def test_from_async_iterable_never_reads_ahead_on_a_private_loop_thread() -> Non
 
 
 @thread_safe
-def test_from_async_iterable_on_the_asyncio_scheduler_loop() -> None:
+@pytest.mark.parametrize("given_to", ["from_async_iterable", "subscribe"])
+def test_from_async_iterable_on_the_asyncio_scheduler_loop(given_to: str) -> None:
+    """The loop of an ``AsyncIOScheduler`` given as ``scheduler=``, or failing that to subscribe."""
     recording = Recording(4)
     sink = Sink(recording)
 
     async def main() -> None:
         loop_scheduler = AsyncIOScheduler(asyncio.get_running_loop())
-        sink.subscribe(from_async_iterable(recording.items(), scheduler=loop_scheduler))
+        if given_to == "from_async_iterable":
+            sink.subscribe(from_async_iterable(recording.items(), scheduler=loop_scheduler))
+        else:
+            sink.subscribe(from_async_iterable(recording.items()), scheduler=loop_scheduler)
         while not sink.done.is_set():
             await asyncio.sleep(0)
 
@@ -669,23 +674,6 @@ def test_from_async_iterable_on_the_asyncio_scheduler_loop() -> None:
     assert sink.pulled_at == [1, 2, 3, 4]
     assert sink.threads == {threading.current_thread().name}  # the loop's own thread
     assert recording.ended == ["finished"]
-
-
-@thread_safe
-def test_from_async_iterable_uses_the_subscribe_time_asyncio_scheduler() -> None:
-    recording = Recording(3)
-    sink = Sink(recording)
-
-    async def main() -> None:
-        loop_scheduler = AsyncIOScheduler(asyncio.get_running_loop())
-        sink.subscribe(from_async_iterable(recording.items()), scheduler=loop_scheduler)
-        while not sink.done.is_set():
-            await asyncio.sleep(0)
-
-    asyncio.run(main())
-    assert sink.items == [0, 1, 2]
-    assert sink.pulled_at == [1, 2, 3]
-    assert sink.threads == {threading.current_thread().name}
 
 
 @thread_safe

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable
 from reactivex import operators as ops
-from reactivex.disposable import Disposable
 from reactivex.scheduler import EventLoopScheduler, ImmediateScheduler, NewThreadScheduler
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 
 from rxstreamz import (
     BackpressureError,
@@ -29,53 +28,17 @@ from rxstreamz import (
 )
 from rxstreamz._queue import Overflow
 from rxstreamz.buffers import Buffer
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
-on_error = ReactiveTest.on_error
-
-
-class Boom(Exception):
-    pass
-
-
-def until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Bounded polling for a state another thread reaches (not a timing assumption)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
-
-
-class Recorder:
-    """Collects what a subscription emits, from any thread."""
-
-    def __init__(self, on_item: Callable[[int], None] | None = None) -> None:
-        self.items: list[int] = []
-        self.error: Exception | None = None
-        self.completed = False
-        self.done = threading.Event()
-        self.threads: set[str] = set()
-        self._on_item = on_item
-
-    def on_next(self, item: int) -> None:
-        self.threads.add(threading.current_thread().name)
-        if self._on_item is not None:
-            self._on_item(item)
-        self.items.append(item)
-
-    def on_error(self, exc: Exception) -> None:
-        self.error = exc
-        self.done.set()
-
-    def on_completed(self) -> None:
-        self.completed = True
-        self.done.set()
-
-    def subscribe(self, source: Observable[int]) -> rx.abc.DisposableBase:
-        return source.subscribe(self.on_next, self.on_error, self.on_completed)
+from tests.support import (
+    Boom,
+    Recorder,
+    on_completed,
+    on_error,
+    on_next,
+    pushed,
+    start_thread,
+    subscribe,
+    wait_until,
+)
 
 
 def failure(messages: list[Any], *, at: float) -> Exception:
@@ -88,29 +51,10 @@ def failure(messages: list[Any], *, at: float) -> Exception:
     return exc
 
 
-def in_thread(fn: Callable[[], object]) -> threading.Thread:
-    thread = threading.Thread(target=fn, daemon=True)
-    thread.start()
-    return thread
-
-
-def pushed(count: int, returned: list[int]) -> Observable[int]:
-    """``count`` ints pushed in one loop that records each ``on_next`` that returned."""
-
-    def push(observer: rx.abc.ObserverBase[int], _: Any = None) -> rx.abc.DisposableBase:
-        for n in range(count):
-            observer.on_next(n)  # returns normally, also after the buffer failed
-            returned.append(n)
-        observer.on_completed()
-        return Disposable()
-
-    return rx.create(push)
-
-
 # -- happy path, completion, errors (thread drain) -----------------------------------------
 
 
-def test_buffer_delivers_everything_in_order_on_its_drain_thread(no_thread_leak: None) -> None:
+def test_buffer_delivers_everything_in_order_on_its_drastart_thread(no_thread_leak: None) -> None:
     buffered = buffer_(4)
     recorder = Recorder()
     recorder.subscribe(rx.from_iterable(range(1000)).pipe(buffered))
@@ -175,10 +119,12 @@ def test_a_gated_consumer_blocks_the_producer_after_exactly_capacity_items(
 
     buffered = buffer_(3)
     recorder = Recorder(stall_on_first)
-    producer = in_thread(lambda: recorder.subscribe(rx.from_iterable(range(10_000)).pipe(buffered)))
+    producer = start_thread(
+        lambda: recorder.subscribe(rx.from_iterable(range(10_000)).pipe(buffered))
+    )
     assert holding.wait(30)
     # Item 0 is in hand; the producer fills the 3 slots and then waits in on_next.
-    assert until(lambda: buffered.stats().received == 4)
+    assert wait_until(lambda: buffered.stats().received == 4)
     assert buffered.stats() == QueueStats(
         received=4, failed=0, delivered=0, dropped=0, queued=3, high_watermark=3
     )
@@ -212,14 +158,14 @@ def test_dispose_mid_way_stops_at_once_and_releases_the_producer(no_thread_leak:
             source.on_next(n)
             returned.append(n)
 
-    producer = in_thread(produce)
+    producer = start_thread(produce)
     assert holding.wait(30)
-    assert until(lambda: buffered.stats().received == 3)  # 0 in hand, 1 and 2 queued
+    assert wait_until(lambda: buffered.stats().received == 3)  # 0 in hand, 1 and 2 queued
     subscription.dispose()  # releases the producer blocked on item 3
     producer.join(30)
     assert returned == list(range(10))
     gate.set()
-    assert until(lambda: not any(t.name == "rxstreamz-buffer" for t in threading.enumerate()))
+    assert wait_until(lambda: not any(t.name == "rxstreamz-buffer" for t in threading.enumerate()))
     assert recorder.items == [0]  # nothing after dispose
     assert not recorder.done.is_set()
     stats = buffered.stats()
@@ -411,7 +357,7 @@ def test_buffer_on_a_test_scheduler_is_deterministic(scheduler: TestScheduler) -
         on_next(220, 3),
         on_completed(230),
     ]
-    assert source.subscriptions == [ReactiveTest.subscribe(200, 230)]
+    assert source.subscriptions == [subscribe(200, 230)]
 
 
 def test_scheduler_drain_flushes_before_an_upstream_error(scheduler: TestScheduler) -> None:
@@ -425,7 +371,7 @@ def test_scheduler_drain_dispose_emits_nothing_after(scheduler: TestScheduler) -
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(300, 2), on_completed(400))
     result = scheduler.start(lambda: source.pipe(buffer_(2, scheduler=scheduler)), disposed=250)
     assert result.messages == [on_next(210, 1)]
-    assert source.subscriptions == [ReactiveTest.subscribe(200, 250)]
+    assert source.subscriptions == [subscribe(200, 250)]
 
 
 def test_a_scheduler_that_refuses_the_drain_fails_the_stream() -> None:
@@ -439,10 +385,11 @@ def test_a_scheduler_that_refuses_the_drain_fails_the_stream() -> None:
     assert recorder.items == []
     error = recorder.error
     assert error is not None
-    assert (type(error).__name__, str(error)) == ("DisposedException", "Object has been disposed")
-    assert error.__notes__ == [
-        "rxstreamz: processor 'ingest' could not schedule its drain on EventLoopScheduler"
-    ]
+    assert (type(error).__name__, str(error), error.__notes__) == (
+        "DisposedException",
+        "Object has been disposed",
+        ["rxstreamz: processor 'ingest' could not schedule its drain on EventLoopScheduler"],
+    )
     assert buffered.stats() == QueueStats(
         received=3, failed=0, delivered=0, dropped=3, queued=0, high_watermark=1
     )
@@ -493,9 +440,8 @@ def test_buffer_is_usable_beside_rx_operators(no_thread_leak: None) -> None:
 def test_invalid_arguments_fail_at_the_call(
     build: Callable[[], object], error: type[Exception], message: str
 ) -> None:
-    with pytest.raises(error) as info:
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         build()
-    assert str(info.value) == message
 
 
 def test_default_names() -> None:
@@ -559,7 +505,7 @@ def test_threaded_stress_loses_nothing_and_leaves_no_thread(capacity: int, count
     stats = buffered.stats()
     assert stats.received == stats.delivered == count
     assert stats.high_watermark <= capacity
-    assert until(lambda: not [t for t in threading.enumerate() if t not in before])
+    assert wait_until(lambda: not [t for t in threading.enumerate() if t not in before])
 
 
 @settings(max_examples=100, deadline=None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from typing import Literal
 
@@ -15,17 +14,7 @@ from reactivex.testing import TestScheduler
 
 from rxstreamz._queue import BoundedQueue, Overflow, QueueCounters, QueueStats
 from rxstreamz.errors import BackpressureError
-
-
-def until(predicate: object, timeout: float = 5.0) -> bool:
-    """Bounded polling for a state another thread reaches (not a timing assumption)."""
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
+from tests.support import wait_until
 
 
 def stats(queue: BoundedQueue[int]) -> QueueStats:
@@ -165,7 +154,7 @@ def test_a_thread_pool_scheduler_does_not_count_as_same_thread() -> None:
     queue.put(1)
     producer = threading.Thread(target=queue.put, args=(2,))
     producer.start()
-    assert until(lambda: queue.blocked_producers == 1)
+    assert wait_until(lambda: queue.blocked_producers == 1)
     assert queue.pop() == 1
     producer.join(5)
     assert not producer.is_alive()
@@ -245,7 +234,7 @@ def test_block_waits_for_room_and_close_releases_the_producer() -> None:
     queue.put(1)
     producer = threading.Thread(target=lambda: results.append(queue.put(2)))
     producer.start()
-    assert until(lambda: queue.blocked_producers == 1)
+    assert wait_until(lambda: queue.blocked_producers == 1)
     assert stats(queue).received == 2  # counted once resolved: it still waits
     queue.close()
     producer.join(5)
@@ -260,7 +249,7 @@ def test_release_wakes_a_producer_blocked_on_held_slots() -> None:
     batch = queue.pop_all(hold=True)
     producer = threading.Thread(target=queue.put, args=(2,))
     producer.start()
-    assert until(lambda: queue.blocked_producers == 1)
+    assert wait_until(lambda: queue.blocked_producers == 1)
     queue.release()
     producer.join(5)
     assert not producer.is_alive()
@@ -287,7 +276,7 @@ def claim_then_produce() -> tuple[bool, object]:
 
     producer = threading.Thread(target=produce)
     producer.start()
-    assert until(lambda: queue.blocked_producers == 1 or len(outcome) == 2)
+    assert wait_until(lambda: queue.blocked_producers == 1 or len(outcome) == 2)
     assert queue.pop() == 0
     producer.join(5)
     return outcome[0] is True, outcome[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterable
 
 import pytest
 import reactivex as rx
@@ -14,6 +15,7 @@ from reactivex.testing import TestScheduler
 from rxstreamz import buffer_
 from rxstreamz._flow import FlowControl, producing
 from rxstreamz._queue import BoundedQueue
+from rxstreamz.buffers import Buffer
 from rxstreamz.errors import BackpressureError
 from tests.support import start_thread, wait_until
 
@@ -24,6 +26,36 @@ pytestmark = pytest.mark.timeout(30)
 WAIT = 5.0  # upper bound for waiting on a state another thread reaches
 
 
+def push_async(queue: BoundedQueue[int], items: Iterable[int]) -> FlowControl:
+    """Put ``items`` as one pull of an async producer on the running loop; return its flow.
+
+    Every put is accepted: a full queue takes the item over capacity and pauses the flow.
+    """
+    flow = FlowControl(asyncio.get_running_loop())
+    with producing(flow):
+        accepted = [queue.put(n) for n in items]
+    assert accepted == [True] * len(accepted)
+    return flow
+
+
+async def push_all(
+    subject: Subject[int], items: range, flow: FlowControl, buffered: Buffer | None = None
+) -> list[int]:
+    """A minimal async source: one push per pull, and no pull while paused; then complete.
+
+    Returns the depth of ``buffered`` after each push (nothing without one).
+    """
+    depths: list[int] = []
+    for item in items:
+        await flow.wait()
+        with producing(flow):
+            subject.on_next(item)
+        if buffered is not None:
+            depths.append(buffered.stats().queued)
+    subject.on_completed()
+    return depths
+
+
 # -- an async producer on the loop is paused, not blocked ---------------------------------
 
 
@@ -31,11 +63,7 @@ def test_a_full_queue_takes_one_item_over_and_pauses_the_async_producer() -> Non
     queue = BoundedQueue[int](4, processor="q")
 
     async def main() -> FlowControl:
-        flow = FlowControl(asyncio.get_running_loop())
-        with producing(flow):
-            accepted = [queue.put(n) for n in range(5)]
-        assert accepted == [True] * 5
-        return flow
+        return push_async(queue, range(5))
 
     flow = asyncio.run(main())
     assert flow.paused
@@ -48,10 +76,7 @@ def test_the_flow_resumes_once_the_depth_is_down_to_half_the_capacity() -> None:
     queue = BoundedQueue[int](4, processor="q")
 
     async def main() -> list[tuple[int, bool]]:
-        flow = FlowControl(asyncio.get_running_loop())
-        with producing(flow):
-            for n in range(5):
-                queue.put(n)
+        flow = push_async(queue, range(5))
         seen: list[tuple[int, bool]] = []
         for _ in range(3):
             queue.pop()
@@ -66,10 +91,7 @@ def test_releasing_held_slots_resumes_the_flow_at_the_low_watermark() -> None:
     queue = BoundedQueue[int](4, processor="q")
 
     async def main() -> list[tuple[int, bool]]:
-        flow = FlowControl(asyncio.get_running_loop())
-        with producing(flow):
-            for n in range(5):
-                queue.put(n)
+        flow = push_async(queue, range(5))
         assert queue.pop_all(hold=True) == [0, 1, 2, 3, 4]
         seen: list[tuple[int, bool]] = []
         for _ in range(3):
@@ -84,10 +106,7 @@ def test_a_capacity_of_one_resumes_when_empty() -> None:
     queue = BoundedQueue[int](1, processor="q")
 
     async def main() -> list[bool]:
-        flow = FlowControl(asyncio.get_running_loop())
-        with producing(flow):
-            queue.put(0)
-            queue.put(1)
+        flow = push_async(queue, [0, 1])
         seen = [flow.paused]
         queue.pop()
         seen.append(flow.paused)
@@ -103,10 +122,7 @@ def test_close_and_discard_resume_a_paused_producer(end: str) -> None:
     queue = BoundedQueue[int](2, processor="q")
 
     async def main() -> bool:
-        flow = FlowControl(asyncio.get_running_loop())
-        with producing(flow):
-            for n in range(3):
-                queue.put(n)
+        flow = push_async(queue, range(3))
         assert flow.paused
         queue.close() if end == "close" else queue.discard()
         await asyncio.wait_for(flow.wait(), 5)
@@ -229,15 +245,6 @@ def test_same_thread_and_virtual_time_errors_point_to_the_fix() -> None:
     ]
 
 
-async def push_all(subject: Subject[int], items: range, flow: FlowControl) -> None:
-    """A minimal async source: one push per pull, and no pull while paused."""
-    for item in items:
-        await flow.wait()
-        with producing(flow):
-            subject.on_next(item)
-    subject.on_completed()
-
-
 def test_an_async_producer_into_a_thread_drained_buffer_is_paused(no_thread_leak: None) -> None:
     buffered = buffer_(4)
     received: list[int] = []
@@ -257,12 +264,7 @@ def test_an_async_producer_into_a_thread_drained_buffer_is_paused(no_thread_leak
         flows.append(flow)
         subject: Subject[int] = Subject()
         subject.pipe(buffered).subscribe(sink, errors.append, done.set)
-        for item in range(40):
-            await flow.wait()
-            with producing(flow):
-                subject.on_next(item)
-            depths.append(buffered.stats().queued)
-        subject.on_completed()
+        depths.extend(await push_all(subject, range(40), flow, buffered))
 
     asyncio.run(main())
     assert done.wait(10)
@@ -288,12 +290,7 @@ def test_an_async_producer_and_its_drain_share_the_loop() -> None:
         subject: Subject[int] = Subject()
         subject.pipe(buffered).subscribe(received.append, errors.append, finished.set)
         await asyncio.sleep(0)  # the drain claims the loop's thread
-        for item in range(40):
-            await flow.wait()
-            with producing(flow):
-                subject.on_next(item)
-            depths.append(buffered.stats().queued)
-        subject.on_completed()
+        depths.extend(await push_all(subject, range(40), flow, buffered))
         await asyncio.wait_for(finished.wait(), 5)
         assert buffered.stats().high_watermark == 5
 
