@@ -40,7 +40,7 @@ from rxstreamz import (
     switch,
 )
 from rxstreamz._accounting import ProcessorStats, Row
-from rxstreamz._branches import Accounts
+from rxstreamz.routing._hub import Accounts
 
 Item = tuple[int, bool]
 """A value and whether the routing function fails on it."""

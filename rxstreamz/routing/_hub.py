@@ -21,7 +21,8 @@ time such an operator is applied to a source; it owns the branches and the
 A branch that is never subscribed keeps its run pending: nothing flows.
 
 The per-item routing is the processor's: ``Hub`` calls ``bind(run)``
-once per run to get the upstream ``on_next``. That function reads
+once per run to get the upstream ``on_next`` (``to_one_branch`` builds it for
+the processors that send each item to at most one branch). That function reads
 ``run.slots`` (one tuple of observers per branch, replaced copy-on-write
 under the hub's lock) without locking, and counts into the rows that
 ``Accounts.open`` gave the run, also without locking: a run's ``on_next``
@@ -85,15 +86,15 @@ class Run(Generic[_T]):
         self.scheduler: abc.SchedulerBase | None = None
         self.upstream = SingleAssignmentDisposable()
 
-    def error(self, exc: Exception) -> None:
-        """End the run with ``exc`` on every branch (upstream error or raise mode)."""
-        self.hub.finish(self, exc)
+    def fail(self, exc: Exception) -> None:
+        """Fail the run with ``exc`` on every branch (upstream error or raise mode)."""
+        self.hub.complete_or_fail(self, exc)
 
     def complete(self) -> None:
-        """End the run with completion on every branch."""
-        self.hub.finish(self, None)
+        """Complete the run on every branch."""
+        self.hub.complete_or_fail(self, None)
 
-    def fail(
+    def handle_failure(
         self,
         failures: Failures,
         own_scheduler: abc.SchedulerBase | None,
@@ -101,10 +102,8 @@ class Run(Generic[_T]):
         item: object,
     ) -> None:
         """Apply the processor's error policy to a routing function's exception."""
-        now = _scheduling.resolve(own_scheduler, self.scheduler).now
-        forwarded = failures.handle(exc, item, now)
-        if forwarded is not None:
-            self.error(forwarded)
+        clock = _scheduling.resolve(own_scheduler, self.scheduler)
+        failures.forward(exc, item, clock, self.fail)
 
 
 class Hub(Generic[_T]):
@@ -154,7 +153,7 @@ class Hub(Generic[_T]):
             # Outside the lock: a synchronous upstream delivers from here, and
             # its subscribers may subscribe or dispose branches re-entrantly.
             run.upstream.disposable = self._source.subscribe(
-                on_next, run.error, run.complete, scheduler=scheduler
+                on_next, run.fail, run.complete, scheduler=scheduler
             )
         return subscription
 
@@ -174,8 +173,11 @@ class Hub(Generic[_T]):
                 self._run = None
         run.upstream.dispose()
 
-    def finish(self, run: Run[_T], exc: Exception | None) -> None:
-        """End ``run``: dispose upstream, then signal every subscriber in branch order."""
+    def complete_or_fail(self, run: Run[_T], exc: Exception | None) -> None:
+        """Dispose ``run``'s upstream, then complete (``exc`` None) or fail every subscriber.
+
+        Subscribers are signalled in branch order.
+        """
         with self._lock:
             if run.stopped:
                 return
@@ -257,3 +259,71 @@ class Accounts(Generic[_W]):
             self._ledger.retire(row)
             for ledger, count in zip(self._branches, counts, strict=True):
                 ledger.retire(count)
+
+
+class RouteRow(Row):
+    """A run's item outcomes, for the processors that choose a branch per item."""
+
+    __slots__ = ("routed", "unrouted")
+    routed: int
+    unrouted: int
+
+
+def to_one_branch(
+    run: Run[_T],
+    accounts: Accounts[RouteRow],
+    choose: Callable[[_T], int | None],
+    failures: Failures,
+    own_scheduler: abc.SchedulerBase | None,
+) -> Callable[[_T], None]:
+    """Return ``run``'s upstream ``on_next``, sending each item to the branch ``choose`` picks.
+
+    ``choose(item)`` returns a branch index, or ``None``: the item is counted
+    as unrouted. An exception from it is a failure of the item, under the
+    processor's policy. An item for a branch without subscribers, or offered
+    after the run stopped, is dropped. The run's rows are opened here and
+    retired once the returned function is collected.
+
+    Each item is counted once, in its outcome: ``routed`` is left to the
+    per-branch counts (one branch per emitted item) and ``received`` to
+    their sum (``one_branch_totals``), which keeps two increments off the
+    per-item path.
+    """
+    rows = accounts.open()
+    row, counts = rows
+    slots = run.slots
+
+    def on_next(item: _T) -> None:
+        if run.stopped:
+            row.dropped += 1
+            return
+        try:
+            index = choose(item)
+        except Exception as exc:
+            row.failed += 1
+            run.handle_failure(failures, own_scheduler, exc, item)
+            return
+        if index is None:
+            row.unrouted += 1
+            return
+        observers = slots[index]
+        if observers:
+            counts[index].count += 1
+            for observer in observers:
+                observer.on_next(item)
+        else:
+            row.dropped += 1
+
+    accounts.watch(on_next, rows)
+    return on_next
+
+
+def one_branch_totals(accounts: Accounts[RouteRow]) -> tuple[dict[str, int], tuple[int, ...]]:
+    """Return ``accounts.totals()`` for rows written by ``to_one_branch``, with ``received``.
+
+    ``received == sum(per-branch counts) + unrouted + failed + dropped``:
+    every item has exactly one of those outcomes.
+    """
+    totals, counts = accounts.totals()
+    totals["received"] = sum(counts) + totals["unrouted"] + totals["failed"] + totals["dropped"]
+    return totals, counts
