@@ -12,7 +12,8 @@ from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignme
 
 from rxstreamz import _validate
 from rxstreamz._accounting import ProcessorStats, Row
-from rxstreamz.routing._hub import Accounts, Count, Hub, Run
+from rxstreamz._failure import Failures
+from rxstreamz.routing._hub import Accounts, Count, Hub, RouteRow, Run, route_totals, to_branches
 
 _T = TypeVar("_T")
 _X = TypeVar("_X")
@@ -68,11 +69,6 @@ class FanOutStats(ProcessorStats):
 class _MergeRow(Row):
     __slots__ = ("emitted",)
     emitted: int
-
-
-class _BroadcastRow(Row):
-    __slots__ = ("delivered",)
-    delivered: int
 
 
 # --------------------------------------------------------------------------- fan_in
@@ -241,7 +237,10 @@ class FanOut:
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self._accounts = Accounts(_BroadcastRow, n)
+        self._accounts = Accounts(RouteRow, n)
+        self._failures = Failures("fan_out", "raise", None)  # unused: nothing user-made can fail
+        everyone = tuple(range(n))
+        self._everyone: Callable[[object], tuple[int, ...]] = lambda _item: everyone
 
     def __call__(self, source: Observable[_X]) -> tuple[Observable[_X], ...]:
         """Apply the operator to ``source``: ``n`` branches."""
@@ -253,39 +252,17 @@ class FanOut:
 
     def stats(self) -> FanOutStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        totals, per_branch = self._accounts.totals()
+        totals, per_branch = route_totals(self._accounts, one_branch=False)
         return FanOutStats(
             received=totals["received"],
             failed=0,
             dropped=totals["dropped"],
-            delivered=totals["delivered"],
+            delivered=totals["routed"],
             per_branch=per_branch,
         )
 
     def _bind(self, run: Run[_X]) -> Callable[[_X], None]:
-        rows = self._accounts.open()
-        row, counts = rows
-        slots = run.slots
-
-        def on_next(item: _X) -> None:
-            row.received += 1
-            reached = False
-            if not run.stopped:
-                # zip reads each slot when it gets there: an earlier branch's
-                # subscriber may dispose a later branch while handling the item.
-                for emitted, observers in zip(counts, slots, strict=True):
-                    if observers:
-                        emitted.count += 1
-                        reached = True
-                        for observer in observers:
-                            observer.on_next(item)
-            if reached:
-                row.delivered += 1
-            else:
-                row.dropped += 1
-
-        self._accounts.watch(on_next, rows)
-        return on_next
+        return to_branches(run, self._accounts, self._everyone, self._failures, None)
 
 
 def fan_out(n: int) -> FanOut:

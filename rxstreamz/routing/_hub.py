@@ -42,7 +42,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from reactivex import Observable, abc
@@ -262,7 +262,11 @@ class Accounts(Generic[_W]):
 
 
 class RouteRow(Row):
-    """A run's item outcomes, for the processors that choose a branch per item."""
+    """A run's item outcomes, for the processors that choose branches per item.
+
+    ``received`` stays 0: every item is counted once, in its outcome, and
+    ``route_totals`` adds them up.
+    """
 
     __slots__ = ("routed", "unrouted")
     routed: int
@@ -284,10 +288,8 @@ def to_one_branch(
     after the run stopped, is dropped. The run's rows are opened here and
     retired once the returned function is collected.
 
-    Each item is counted once, in its outcome: ``routed`` is left to the
-    per-branch counts (one branch per emitted item) and ``received`` to
-    their sum (``one_branch_totals``), which keeps two increments off the
-    per-item path.
+    ``routed`` is left to the per-branch counts (one branch per emitted
+    item): with ``received`` derived, an emitted item costs one increment.
     """
     rows = accounts.open()
     row, counts = rows
@@ -318,12 +320,69 @@ def to_one_branch(
     return on_next
 
 
-def one_branch_totals(accounts: Accounts[RouteRow]) -> tuple[dict[str, int], tuple[int, ...]]:
-    """Return ``accounts.totals()`` for rows written by ``to_one_branch``, with ``received``.
+def to_branches(
+    run: Run[_T],
+    accounts: Accounts[RouteRow],
+    choose: Callable[[_T], Sequence[int]],
+    failures: Failures,
+    own_scheduler: abc.SchedulerBase | None,
+) -> Callable[[_T], None]:
+    """Return ``run``'s upstream ``on_next``, sending each item to every branch ``choose`` picks.
 
-    ``received == sum(per-branch counts) + unrouted + failed + dropped``:
-    every item has exactly one of those outcomes.
+    As ``to_one_branch``, but ``choose(item)`` returns the branch indexes,
+    in delivery order (none: unrouted), and is called before any delivery.
+    The item counts once in ``routed`` if it reached a branch, else once in
+    ``dropped``, and once in the count of each branch it reached.
+    """
+    rows = accounts.open()
+    row, counts = rows
+    slots = run.slots
+
+    def on_next(item: _T) -> None:
+        if run.stopped:
+            row.dropped += 1
+            return
+        try:
+            targets = choose(item)
+        except Exception as exc:
+            row.failed += 1
+            run.handle_failure(failures, own_scheduler, exc, item)
+            return
+        if not targets:
+            row.unrouted += 1
+            return
+        reached = False
+        for index in targets:
+            # Read when reached: an earlier branch's subscriber may dispose a
+            # later branch while handling the item.
+            observers = slots[index]
+            if observers:
+                counts[index].count += 1
+                reached = True
+                for observer in observers:
+                    observer.on_next(item)
+        if reached:
+            row.routed += 1
+        else:
+            row.dropped += 1
+
+    accounts.watch(on_next, rows)
+    return on_next
+
+
+def route_totals(
+    accounts: Accounts[RouteRow], *, one_branch: bool
+) -> tuple[dict[str, int], tuple[int, ...]]:
+    """Return ``accounts.totals()`` with ``routed`` and ``received`` filled in.
+
+    ``one_branch``: the rows were written by ``to_one_branch``, whose routed
+    items are the sum of the per-branch counts. Every item has exactly one
+    outcome: ``received == routed + unrouted + failed + dropped``.
     """
     totals, counts = accounts.totals()
-    totals["received"] = sum(counts) + totals["unrouted"] + totals["failed"] + totals["dropped"]
+    if one_branch:
+        totals["routed"] = sum(counts)
+    totals["received"] = (
+        totals["routed"] + totals["unrouted"] + totals["failed"] + totals["dropped"]
+    )
     return totals, counts

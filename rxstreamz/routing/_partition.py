@@ -14,14 +14,7 @@ from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import Operator
 from rxstreamz.errors import PartitionError
-from rxstreamz.routing._hub import (
-    Accounts,
-    Hub,
-    RouteRow,
-    Run,
-    one_branch_totals,
-    to_one_branch,
-)
+from rxstreamz.routing._hub import Accounts, Hub, RouteRow, Run, route_totals, to_one_branch
 
 _T = TypeVar("_T")
 
@@ -123,7 +116,7 @@ class Partition(Generic[_T]):
 
     def stats(self) -> PartitionStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        totals, counts = one_branch_totals(self._accounts)
+        totals, counts = route_totals(self._accounts, one_branch=True)
         routed = sum(counts)
         mean = routed / len(counts)
         balance = 0.0 if routed == 0 else sum((c - mean) ** 2 for c in counts) / len(counts) / mean

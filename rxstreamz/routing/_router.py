@@ -17,10 +17,11 @@ from rxstreamz.routing._hub import (
     Hub,
     RouteRow,
     Run,
-    one_branch_totals,
+    route_totals,
+    to_branches,
     to_one_branch,
 )
-from rxstreamz.routing._routes import entries, first_match
+from rxstreamz.routing._routes import entries, every_match, first_match
 
 _T = TypeVar("_T")
 
@@ -78,8 +79,9 @@ class Router(Generic[_T]):
         self._failures = failures
         self._scheduler = _validate.scheduler(scheduler)
         self._accounts = Accounts(RouteRow, len(self.names))
-        self._fallback = len(predicates) if default else None
-        self._first = first_match(predicates, self._fallback)
+        fallback = len(predicates) if default else None
+        self._first = first_match(predicates, fallback)
+        self._every = every_match(predicates, fallback)  # all run before any delivery
 
     def __call__(self, source: Observable[_T]) -> dict[str, Observable[_T]]:
         """Apply the operator to ``source``: one observable per route name."""
@@ -92,70 +94,21 @@ class Router(Generic[_T]):
 
     def stats(self) -> RouterStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        if self.mode == "first":
-            # An emitted item reached one route: the per-route counts say how
-            # many were routed, so on_next skips that count.
-            totals, counts = one_branch_totals(self._accounts)
-            routed = sum(counts)
-        else:
-            totals, counts = self._accounts.totals()
-            routed = totals["routed"]
+        totals, counts = route_totals(self._accounts, one_branch=self.mode == "first")
         return RouterStats(
             received=totals["received"],
             failed=totals["failed"],
             dropped=totals["dropped"],
             total=totals["received"],
             per_route=dict(zip(self.names, counts, strict=True)),
-            routed=routed,
+            routed=totals["routed"],
             unrouted=totals["unrouted"],
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
         if self.mode == "first":
             return to_one_branch(run, self._accounts, self._first, self._failures, self._scheduler)
-        return self._to_every_match(run)
-
-    def _to_every_match(self, run: Run[_T]) -> Callable[[_T], None]:
-        """Return ``run``'s upstream ``on_next`` under ``mode="all"``."""
-        fallback = self._fallback
-        rows = self._accounts.open()
-        failures = self._failures
-        own_scheduler = self._scheduler
-        row, counts = rows
-        predicates = tuple(enumerate(self._predicates))
-        slots = run.slots
-
-        def every_match(item: _T) -> None:
-            row.received += 1
-            if run.stopped:
-                row.dropped += 1
-                return
-            try:  # every predicate runs before any delivery
-                targets = [index for index, predicate in predicates if predicate(item)]
-            except Exception as exc:
-                row.failed += 1
-                run.handle_failure(failures, own_scheduler, exc, item)
-                return
-            if not targets:
-                if fallback is None:
-                    row.unrouted += 1
-                    return
-                targets.append(fallback)
-            reached = False
-            for index in targets:
-                observers = slots[index]  # read now: a delivery may dispose a later route
-                if observers:
-                    counts[index].count += 1
-                    reached = True
-                    for observer in observers:
-                        observer.on_next(item)
-            if reached:
-                row.routed += 1
-            else:
-                row.dropped += 1
-
-        self._accounts.watch(every_match, rows)
-        return every_match
+        return to_branches(run, self._accounts, self._every, self._failures, self._scheduler)
 
 
 def router(

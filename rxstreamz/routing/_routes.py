@@ -1,4 +1,4 @@
-"""What ``router`` and ``switch`` share: their routes or cases, and the first-match choice."""
+"""What ``router`` and ``switch`` share: their routes or cases, and how a branch is chosen."""
 
 from __future__ import annotations
 
@@ -67,5 +67,23 @@ def first_match(
             if predicate(item):
                 return index
         return fallback
+
+    return choose
+
+
+def every_match(
+    predicates: Sequence[Callable[[_T], object]], fallback: int | None
+) -> Callable[[_T], list[int]]:
+    """Return the function giving the indexes of every predicate an item satisfies.
+
+    ``[fallback]`` when none does (the default branch), or ``[]`` when
+    ``fallback`` is ``None``.
+    """
+    indexed = tuple(enumerate(predicates))
+    otherwise = [] if fallback is None else [fallback]
+
+    def choose(item: _T) -> list[int]:
+        targets = [index for index, predicate in indexed if predicate(item)]
+        return targets or otherwise
 
     return choose

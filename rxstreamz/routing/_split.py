@@ -12,14 +12,7 @@ from rxstreamz import _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import Operator
-from rxstreamz.routing._hub import (
-    Accounts,
-    Hub,
-    RouteRow,
-    Run,
-    one_branch_totals,
-    to_one_branch,
-)
+from rxstreamz.routing._hub import Accounts, Hub, RouteRow, Run, route_totals, to_one_branch
 
 _T = TypeVar("_T")
 
@@ -75,7 +68,7 @@ class Split(Generic[_T]):
 
     def stats(self) -> SplitStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        totals, (matched, unmatched) = one_branch_totals(self._accounts)
+        totals, (matched, unmatched) = route_totals(self._accounts, one_branch=True)
         return SplitStats(
             received=totals["received"],
             failed=totals["failed"],

@@ -13,14 +13,7 @@ from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import Operator
 from rxstreamz.routing._fan import merge
-from rxstreamz.routing._hub import (
-    Accounts,
-    Hub,
-    RouteRow,
-    Run,
-    one_branch_totals,
-    to_one_branch,
-)
+from rxstreamz.routing._hub import Accounts, Hub, RouteRow, Run, route_totals, to_one_branch
 from rxstreamz.routing._routes import entries, first_match
 
 _T = TypeVar("_T")
@@ -111,7 +104,7 @@ class Switch(Generic[_T, _R]):
 
     def stats(self) -> SwitchStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        totals, counts = one_branch_totals(self._accounts)
+        totals, counts = route_totals(self._accounts, one_branch=True)
         cases = len(self._predicates)
         return SwitchStats(
             received=totals["received"],
