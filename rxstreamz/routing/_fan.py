@@ -252,14 +252,8 @@ class FanOut:
 
     def stats(self) -> FanOutStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        totals, per_branch = route_totals(self._accounts, one_branch=False)
-        return FanOutStats(
-            received=totals["received"],
-            failed=0,
-            dropped=totals["dropped"],
-            delivered=totals["routed"],
-            per_branch=per_branch,
-        )
+        outcomes = route_totals(self._accounts, one_branch=False)
+        return FanOutStats(*outcomes.common, delivered=outcomes.routed, per_branch=outcomes.counts)
 
     def _bind(self, run: Run[_X]) -> Callable[[_X], None]:
         return to_branches(run, self._accounts, self._everyone, self._failures, None)

@@ -20,15 +20,20 @@ time such an operator is applied to a source; it owns the branches and the
 
 A branch that is never subscribed keeps its run pending: nothing flows.
 
-The per-item routing is the processor's: ``Hub`` calls ``bind(run)``
-once per run to get the upstream ``on_next`` (``to_one_branch`` builds it for
-the processors that send each item to at most one branch). That function reads
-``run.slots`` (one tuple of observers per branch, replaced copy-on-write
-under the hub's lock) without locking, and counts into the rows that
-``Accounts.open`` gave the run, also without locking: a run's ``on_next``
-calls never overlap (the Rx contract), so only ``stats()`` and the start
-of a run take the counters' locks. That keeps a lock acquisition off the per-item
-path, which measured about a third of the routing cost.
+The choice of branches is the processor's: ``Hub`` calls ``bind(run)``
+once per run to get the upstream ``on_next``, which ``to_one_branch``
+(``partition_``, ``split``, ``router(mode="first")``, ``switch``) or
+``to_branches`` (``fan_out``, ``router(mode="all")``) builds around the
+processor's ``choose``. That function reads ``run.slots`` (one tuple of
+observers per branch, replaced copy-on-write under the hub's lock) without
+locking, and counts into the rows that ``Accounts.open`` gave the run, also
+without locking: a run's ``on_next`` calls never overlap (the Rx contract),
+so only ``stats()`` and the start of a run take the counters' locks. That
+keeps a lock acquisition off the per-item path, which measured about a
+third of the routing cost. For the same reason each item is counted once,
+in its outcome (``received`` is their sum, see ``route_totals``), and the
+two loops repeat their first lines (a stopped run, a failing ``choose``):
+sharing them would cost a call per item.
 
 A run's rows are folded into the totals once its ``on_next`` has been
 garbage collected, not when the run ends: an upstream on another thread may
@@ -43,7 +48,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
@@ -370,19 +375,32 @@ def to_branches(
     return on_next
 
 
-def route_totals(
-    accounts: Accounts[RouteRow], *, one_branch: bool
-) -> tuple[dict[str, int], tuple[int, ...]]:
-    """Return ``accounts.totals()`` with ``routed`` and ``received`` filled in.
+class Outcomes(NamedTuple):
+    """A branching processor's outcomes over every run (``route_totals``)."""
 
-    ``one_branch``: the rows were written by ``to_one_branch``, whose routed
-    items are the sum of the per-branch counts. Every item has exactly one
-    outcome: ``received == routed + unrouted + failed + dropped``.
+    received: int
+    failed: int
+    dropped: int
+    routed: int
+    unrouted: int
+    counts: tuple[int, ...]
+    """Per branch: the items emitted on it."""
+
+    @property
+    def common(self) -> tuple[int, int, int]:
+        """``(received, failed, dropped)``: the first fields of every stats record."""
+        return self.received, self.failed, self.dropped
+
+
+def route_totals(accounts: Accounts[RouteRow], *, one_branch: bool) -> Outcomes:
+    """Add up the rows of ``to_one_branch`` (``one_branch``) or ``to_branches``.
+
+    An item routed by ``to_one_branch`` counts in one branch only, so
+    ``routed`` is the sum of the per-branch counts. Every item has exactly
+    one outcome: ``received == routed + unrouted + failed + dropped``.
     """
     totals, counts = accounts.totals()
-    if one_branch:
-        totals["routed"] = sum(counts)
-    totals["received"] = (
-        totals["routed"] + totals["unrouted"] + totals["failed"] + totals["dropped"]
-    )
-    return totals, counts
+    routed = sum(counts) if one_branch else totals["routed"]
+    unrouted, failed, dropped = totals["unrouted"], totals["failed"], totals["dropped"]
+    received = routed + unrouted + failed + dropped
+    return Outcomes(received, failed, dropped, routed, unrouted, counts)

@@ -116,17 +116,12 @@ class Partition(Generic[_T]):
 
     def stats(self) -> PartitionStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        totals, counts = route_totals(self._accounts, one_branch=True)
-        routed = sum(counts)
+        outcomes = route_totals(self._accounts, one_branch=True)
+        counts, routed = outcomes.counts, outcomes.routed
         mean = routed / len(counts)
         balance = 0.0 if routed == 0 else sum((c - mean) ** 2 for c in counts) / len(counts) / mean
         return PartitionStats(
-            received=totals["received"],
-            failed=totals["failed"],
-            dropped=totals["dropped"],
-            total=totals["received"],
-            per_partition=counts,
-            balance=balance,
+            *outcomes.common, total=outcomes.received, per_partition=counts, balance=balance
         )
 
     def _invalid(self, index: object) -> PartitionError:

@@ -94,15 +94,13 @@ class Router(Generic[_T]):
 
     def stats(self) -> RouterStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        totals, counts = route_totals(self._accounts, one_branch=self.mode == "first")
+        outcomes = route_totals(self._accounts, one_branch=self.mode == "first")
         return RouterStats(
-            received=totals["received"],
-            failed=totals["failed"],
-            dropped=totals["dropped"],
-            total=totals["received"],
-            per_route=dict(zip(self.names, counts, strict=True)),
-            routed=totals["routed"],
-            unrouted=totals["unrouted"],
+            *outcomes.common,
+            total=outcomes.received,
+            per_route=dict(zip(self.names, outcomes.counts, strict=True)),
+            routed=outcomes.routed,
+            unrouted=outcomes.unrouted,
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:

@@ -68,14 +68,10 @@ class Split(Generic[_T]):
 
     def stats(self) -> SplitStats:
         """Return a snapshot of this operator's counters (all runs)."""
-        totals, (matched, unmatched) = route_totals(self._accounts, one_branch=True)
+        outcomes = route_totals(self._accounts, one_branch=True)
+        matched, unmatched = outcomes.counts
         return SplitStats(
-            received=totals["received"],
-            failed=totals["failed"],
-            dropped=totals["dropped"],
-            total=totals["received"],
-            matched=matched,
-            unmatched=unmatched,
+            *outcomes.common, total=outcomes.received, matched=matched, unmatched=unmatched
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:

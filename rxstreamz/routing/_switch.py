@@ -104,16 +104,14 @@ class Switch(Generic[_T, _R]):
 
     def stats(self) -> SwitchStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        totals, counts = route_totals(self._accounts, one_branch=True)
-        cases = len(self._predicates)
+        outcomes = route_totals(self._accounts, one_branch=True)
+        counts, cases = outcomes.counts, len(self._predicates)
         return SwitchStats(
-            received=totals["received"],
-            failed=totals["failed"],
-            dropped=totals["dropped"],
-            total=totals["received"],
+            *outcomes.common,
+            total=outcomes.received,
             per_case=counts[:cases],
             defaulted=counts[cases] if self._default is not None else 0,
-            unmatched=totals["unrouted"],
+            unmatched=outcomes.unrouted,
         )
 
     def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
