@@ -42,6 +42,7 @@ from rxstreamz import (
     switch,
     take_,
 )
+from rxstreamz.metrics._sources import Tracked
 from rxstreamz.routing import Case, RouteMode
 from tests.support import (
     Ambiguous,
@@ -283,6 +284,34 @@ def test_branch_repr_names_the_processor() -> None:
     assert repr(branches[1]) == "<Branch 'fan_out'[1]>"
     routes = rx.of(1).pipe(router({"a": bool}, default=True, name="r"))
     assert repr(routes["default"]) == "<Branch 'r'['default']>"
+
+
+def test_fan_out_name_labels_its_branches_and_its_metrics() -> None:
+    default, named = fan_out(2), fan_out(2, name="copies")
+    assert (default.name, named.name) == ("fan_out", "copies")
+    assert repr(rx.of(1).pipe(named)[1]) == "<Branch 'copies'[1]>"
+    assert Tracked().add(default, None) == "fan_out"
+    assert Tracked().add(named, None) == "copies"
+
+
+def test_fan_in_name_labels_its_metrics() -> None:
+    default, named = fan_in(rx.of(1)), fan_in(rx.of(1), rx.of(2), name="merged")
+    assert (default.name, named.name) == ("fan_in", "merged")
+    assert Tracked().add(default, None) == "fan_in"
+    assert Tracked().add(named, None) == "merged"
+    assert collect(named) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [lambda name: fan_out(2, name=name), lambda name: fan_in(rx.of(1), name=name)],
+    ids=["fan_out", "fan_in"],
+)
+def test_fan_name_is_checked(factory: Callable[[Any], object]) -> None:
+    with pytest.raises(ValueError, match=r"^name must not be empty$"):
+        factory("")
+    with pytest.raises(TypeError, match=r"^name must be a str, got int$"):
+        factory(3)
 
 
 # -- fan_in --------------------------------------------------------------------------------

@@ -161,8 +161,9 @@ def merge(sources: Sequence[Observable[_T]]) -> Observable[_T]:
 class FanIn(Observable[_T]):
     """The observable returned by ``fan_in``: the merged sources, with ``stats()``."""
 
-    def __init__(self, sources: tuple[Observable[_T], ...]) -> None:
+    def __init__(self, sources: tuple[Observable[_T], ...], name: str = "fan_in") -> None:
         self.sources = sources
+        self.name = name
         self._accounts = Accounts(_MergeRow, len(sources))
         super().__init__(_merging(sources, self._accounts))
 
@@ -181,7 +182,7 @@ class FanIn(Observable[_T]):
         )
 
 
-def fan_in(*sources: Observable[_T]) -> FanIn[_T]:
+def fan_in(*sources: Observable[_T], name: str | None = None) -> FanIn[_T]:
     """Merge several observables into one.
 
     ```text
@@ -215,18 +216,21 @@ def fan_in(*sources: Observable[_T]) -> FanIn[_T]:
 
     Args:
         *sources: The observables to merge.
+        name: Names the result in metric labels (its ``name``); default
+            ``"fan_in"``.
 
     Returns:
         One observable of every source's items (a ``FanIn``, an
         ``Observable`` with ``stats() -> FanInStats``).
 
     Raises:
-        TypeError: A source is not an ``Observable``.
+        TypeError: A source is not an ``Observable``, or ``name`` is not a str.
+        ValueError: ``name`` is empty.
     """
     for index, source in enumerate(sources):
         if not isinstance(source, Observable):
             raise TypeError(f"sources[{index}] must be an Observable, got {type(source).__name__}")
-    return FanIn(sources)
+    return FanIn(sources, _validate.name(name, "fan_in"))
 
 
 # --------------------------------------------------------------------------- fan_out
@@ -235,16 +239,17 @@ def fan_in(*sources: Observable[_T]) -> FanIn[_T]:
 class FanOut:
     """The operator returned by ``fan_out``."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, name: str = "fan_out") -> None:
         self.n = n
+        self.name = name
         self._accounts = Accounts(RouteRow, n)
-        self._failures = Failures("fan_out", "raise", None)  # unused: nothing user-made can fail
+        self._failures = Failures(name, "raise", None)  # unused: nothing user-made can fail
         everyone = tuple(range(n))
         self._everyone: Callable[[object], tuple[int, ...]] = lambda _item: everyone
 
     def __call__(self, source: Observable[_X]) -> tuple[Observable[_X], ...]:
         """Apply the operator to ``source``: ``n`` branches."""
-        labels = tuple(f"'fan_out'[{index}]" for index in range(self.n))
+        labels = tuple(f"{self.name!r}[{index}]" for index in range(self.n))
         return Hub(source, labels, self._bind).branches
 
     def __repr__(self) -> str:
@@ -259,7 +264,7 @@ class FanOut:
         return to_branches(run, self._accounts, self._everyone, self._failures, None)
 
 
-def fan_out(n: int) -> FanOut:
+def fan_out(n: int, *, name: str | None = None) -> FanOut:
     """Broadcast every item to ``n`` branches.
 
     ```text
@@ -295,13 +300,15 @@ def fan_out(n: int) -> FanOut:
 
     Args:
         n: The number of branches (>= 1).
+        name: Names the branches (``<Branch 'fan_out'[0]>``) and the
+            operator in metric labels; default ``"fan_out"``.
 
     Returns:
         An operator for ``pipe()`` returning a tuple of ``n`` observables,
         with ``stats() -> FanOutStats``.
 
     Raises:
-        TypeError: ``n`` is not an int.
-        ValueError: ``n`` is less than 1.
+        TypeError: ``n`` is not an int, or ``name`` is not a str.
+        ValueError: ``n`` is less than 1, or ``name`` is empty.
     """
-    return FanOut(_validate.integer("n", n))
+    return FanOut(_validate.integer("n", n), _validate.name(name, "fan_out"))
