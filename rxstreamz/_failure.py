@@ -101,7 +101,7 @@ class Failures:
         clock: abc.SchedulerBase | Callable[[], datetime],
         fail: Callable[[Exception], None],
     ) -> None:
-        """Apply the policy to ``exc``, raised on ``item``; hand ``fail`` what ends the stream.
+        """Apply the policy to ``exc``, raised on ``item``; hand ``fail`` what fails the stream.
 
         For an operator whose ``stats().failed`` comes from its own rows:
         ``count`` is left alone. ``fail`` gets the annotated exception (raise

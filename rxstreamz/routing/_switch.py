@@ -150,7 +150,7 @@ def switch(
         - Upstream completion completes every branch; the result completes
           when every case output has completed (so operators that flush, like
           ``chunk``, emit their rest first). The first error from a case
-          output, or an upstream error, ends the result.
+          output, or an upstream error, fails the result.
         - A raising predicate: ``errors="raise"`` fails the result (the
           exception reaches every case); ``errors="skip"`` drops the item,
           counts it and hands a ``DeadLetter`` to ``on_failure``.
