@@ -15,7 +15,10 @@ the processor, because the processor may be running on a thread that nobody
 watches (a timer, a worker), and a stream whose error escapes that way never
 ends.
 
-A ``Failures`` object owns that decision and the count for one operator.
+A ``Failures`` object owns that decision for one operator: ``handle`` also
+keeps its count (for the operators whose ``stats().failed`` reads it),
+``forward`` hands the result straight to the stream (for those that count
+failures in their own stats rows).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from reactivex import abc
 
 from rxstreamz import _validate
 from rxstreamz._asyncio import escaped
@@ -53,7 +58,9 @@ def annotate(exc: Exception, processor: str, item: object) -> Exception:
 class Failures:
     """Applies one operator's ``errors=`` / ``on_failure=`` policy and counts failures.
 
-    Thread-safe: the counter is shared by every subscription of the operator.
+    ``handle`` counts what it handles in ``count``; ``forward`` does not (its
+    callers count in their stats rows, without a lock). Thread-safe: the
+    counter is shared by every subscription of the operator.
     """
 
     __slots__ = ("_count", "_lock", "mode", "on_failure", "processor")
@@ -85,8 +92,50 @@ class Failures:
             failing ``on_failure``), or ``None`` when the item was skipped.
         """
         self.record()
+        return self._apply(exc, item, now, attempts)
+
+    def forward(
+        self,
+        exc: Exception,
+        item: object,
+        clock: abc.SchedulerBase | Callable[[], datetime],
+        fail: Callable[[Exception], None],
+    ) -> None:
+        """Apply the policy to ``exc``, raised on ``item``; hand ``fail`` what fails the stream.
+
+        For an operator whose ``stats().failed`` comes from its own rows:
+        ``count`` is left alone. ``fail`` gets the annotated exception (raise
+        mode) or what a failing ``on_failure`` returned; nothing, when the
+        item was skipped.
+
+        Args:
+            exc: What the user function raised.
+            item: The item it raised on.
+            clock: Dates the dead letter (read only in skip mode): a
+                scheduler (its ``now``, e.g. ``_scheduling.resolve(own,
+                subscribed)``), or a function returning the time.
+            fail: Fails the stream with an exception.
+        """
+        error = self._apply(exc, item, clock, 1)
+        if error is not None:
+            fail(error)
+
+    def _apply(
+        self,
+        exc: Exception,
+        item: object,
+        clock: datetime | abc.SchedulerBase | Callable[[], datetime],
+        attempts: int,
+    ) -> Exception | None:
+        """The policy: what fails the stream, or ``None`` (the item was skipped)."""
         if self.mode == "raise":
             return annotate(exc, self.processor, item)
+        if isinstance(clock, datetime):
+            now = clock
+        elif isinstance(clock, abc.SchedulerBase):
+            now = clock.now
+        else:
+            now = clock()
         return self.dead_letter(DeadLetter(item, exc, attempts, now, self.processor))
 
     def dead_letter(self, letter: DeadLetter[Any]) -> Exception | None:

@@ -19,7 +19,7 @@ from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.notification import OnError, OnNext
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 from reactivex.testing.mockobserver import MockObserver
 
 from rxstreamz import (
@@ -42,19 +42,20 @@ from rxstreamz import (
     switch,
     take_,
 )
+from rxstreamz.metrics._sources import Tracked
 from rxstreamz.routing import Case, RouteMode
+from tests.support import (
+    Ambiguous,
+    Boom,
+    ambiguous_on,
+    on_completed,
+    on_error,
+    on_next,
+    subscribe,
+)
 
 Partitioned = Operator[int, tuple[Observable[int], ...], PartitionStats]
 """A ``partition_`` of ints: the declared type lets a ``lambda`` key infer ``int``."""
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
-on_error = ReactiveTest.on_error
-subscribe = ReactiveTest.subscribe
-
-
-class Boom(Exception):
-    pass
 
 
 def raise_on(bad: int, result: object = True) -> Callable[[int], Any]:
@@ -283,6 +284,34 @@ def test_branch_repr_names_the_processor() -> None:
     assert repr(branches[1]) == "<Branch 'fan_out'[1]>"
     routes = rx.of(1).pipe(router({"a": bool}, default=True, name="r"))
     assert repr(routes["default"]) == "<Branch 'r'['default']>"
+
+
+def test_fan_out_name_labels_its_branches_and_its_metrics() -> None:
+    default, named = fan_out(2), fan_out(2, name="copies")
+    assert (default.name, named.name) == ("fan_out", "copies")
+    assert repr(rx.of(1).pipe(named)[1]) == "<Branch 'copies'[1]>"
+    assert Tracked().add(default, None) == "fan_out"
+    assert Tracked().add(named, None) == "copies"
+
+
+def test_fan_in_name_labels_its_metrics() -> None:
+    default, named = fan_in(rx.of(1)), fan_in(rx.of(1), rx.of(2), name="merged")
+    assert (default.name, named.name) == ("fan_in", "merged")
+    assert Tracked().add(default, None) == "fan_in"
+    assert Tracked().add(named, None) == "merged"
+    assert collect(named) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [lambda name: fan_out(2, name=name), lambda name: fan_in(rx.of(1), name=name)],
+    ids=["fan_out", "fan_in"],
+)
+def test_fan_name_is_checked(factory: Callable[[Any], object]) -> None:
+    with pytest.raises(ValueError, match=r"^name must not be empty$"):
+        factory("")
+    with pytest.raises(TypeError, match=r"^name must be a str, got int$"):
+        factory(3)
 
 
 # -- fan_in --------------------------------------------------------------------------------
@@ -535,20 +564,6 @@ def test_partition_skip_mode_dead_letters_invalid_indexes() -> None:
     assert letter.error.index == 5
 
 
-class Ambiguous:
-    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
-
-    def __bool__(self) -> bool:
-        raise ValueError("the truth value is ambiguous")
-
-
-def ambiguous_on(bad: int) -> Callable[[int], object]:
-    def predicate(n: int) -> object:
-        return Ambiguous() if n == bad else True
-
-    return predicate
-
-
 class Slippery(int):
     """An int whose comparisons answer with an ``Ambiguous`` result."""
 
@@ -655,32 +670,16 @@ def test_split_sends_matches_left_and_the_rest_right(scheduler: TestScheduler) -
     )
 
 
-def test_split_predicate_errors_both_modes() -> None:
+@pytest.mark.parametrize(
+    ("predicate", "error"),
+    [(raise_on(2), Boom), (ambiguous_on(2), ValueError)],
+    ids=["predicate-raises", "truth-test-of-its-answer-raises"],
+)
+def test_split_failing_predicate_both_modes(
+    predicate: Callable[[int], object], error: type[Exception]
+) -> None:
     log = Log()
-    matched, unmatched = rx.of(1, 2, 3).pipe(split(raise_on(2), name="check"))
-    log.follow("m", matched)
-    log.follow("u", unmatched)
-    assert [(lab, kind) for lab, kind, _ in log.entries] == [
-        ("m", "next"),
-        ("m", "error"),
-        ("u", "error"),
-    ]
-    exc = log.entries[-1][2]
-    assert isinstance(exc, Boom)
-    assert exc.__notes__ == ["rxstreamz: raised in processor 'check' on item 2"]
-
-    letters: list[DeadLetter[Any]] = []
-    lenient = split(raise_on(2), errors="skip", on_failure=letters.append)
-    assert run_all(rx.of(1, 2, 3).pipe(lenient)) == [[1, 3], []]
-    assert [letter.item for letter in letters] == [2]
-    assert lenient.stats() == SplitStats(
-        received=3, failed=1, dropped=0, total=3, matched=2, unmatched=0
-    )
-
-
-def test_split_predicate_result_whose_truth_test_raises_both_modes() -> None:
-    log = Log()
-    matched, unmatched = rx.of(1, 2, 3).pipe(split(ambiguous_on(2), name="check"))
+    matched, unmatched = rx.of(1, 2, 3).pipe(split(predicate, name="check"))
     log.follow("m", matched)
     log.follow("u", unmatched)
     assert [(label, kind) for label, kind, _ in log.entries] == [
@@ -689,13 +688,13 @@ def test_split_predicate_result_whose_truth_test_raises_both_modes() -> None:
         ("u", "error"),
     ]
     exc = log.entries[-1][2]
-    assert type(exc) is ValueError
+    assert type(exc) is error
     assert exc.__notes__ == ["rxstreamz: raised in processor 'check' on item 2"]
 
     letters: list[DeadLetter[Any]] = []
-    lenient = split(ambiguous_on(2), errors="skip", on_failure=letters.append)
+    lenient = split(predicate, errors="skip", on_failure=letters.append)
     assert run_all(rx.of(1, 2, 3).pipe(lenient)) == [[1, 3], []]
-    assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
+    assert [(letter.item, type(letter.error)) for letter in letters] == [(2, error)]
     assert lenient.stats() == SplitStats(
         received=3, failed=1, dropped=0, total=3, matched=2, unmatched=0
     )
@@ -770,14 +769,9 @@ def test_router_default_route_takes_the_unmatched() -> None:
     routes = rx.of(6, 7, 9, 5).pipe(routing)
     assert list(routes) == ["2", "3", "default"]
     assert run_all(list(routes.values())) == [[6], [9], [7, 5]]
+    per_route = {"2": 1, "3": 1, "default": 2}
     assert routing.stats() == RouterStats(
-        received=4,
-        failed=0,
-        dropped=0,
-        total=4,
-        per_route={"2": 1, "3": 1, "default": 2},
-        routed=4,
-        unrouted=0,
+        received=4, failed=0, dropped=0, total=4, per_route=per_route, routed=4, unrouted=0
     )
 
 
@@ -809,14 +803,9 @@ def test_router_predicate_error_raise_and_skip() -> None:
     lenient = router(everything, mode="all", errors="skip", on_failure=letters.append)
     assert run_all(list(rx.of(1, 3, 5).pipe(lenient).values())) == [[1, 5], []]
     assert [letter.item for letter in letters] == [3]
+    per_route = {"yes": 2, "boom": 0}
     assert lenient.stats() == RouterStats(
-        received=3,
-        failed=1,
-        dropped=0,
-        total=3,
-        per_route={"yes": 2, "boom": 0},
-        routed=2,
-        unrouted=0,
+        received=3, failed=1, dropped=0, total=3, per_route=per_route, routed=2, unrouted=0
     )
 
 
@@ -952,30 +941,24 @@ def test_switch_empty_never_and_upstream_error(scheduler: TestScheduler) -> None
     assert info.value is err
 
 
-def test_switch_predicate_errors_both_modes() -> None:
-    with pytest.raises(Boom) as info:
-        collect(rx.of(1, 2, 3).pipe(switch([(raise_on(2), ops.map(tens))], name="sw")))
-    assert info.value.__notes__ == ["rxstreamz: raised in processor 'sw' on item 2"]
-
-    letters: list[DeadLetter[Any]] = []
-    lenient = switch([(raise_on(2), ops.map(tens))], errors="skip", on_failure=letters.append)
-    assert collect(rx.of(1, 2, 3).pipe(lenient)) == [10, 30]
-    assert [letter.item for letter in letters] == [2]
-    assert lenient.stats() == SwitchStats(
-        received=3, failed=1, dropped=0, total=3, per_case=(2,), defaulted=0, unmatched=0
-    )
-
-
-def test_switch_predicate_result_whose_truth_test_raises_both_modes() -> None:
-    cases: list[Case[int, int]] = [(ambiguous_on(2), ops.map(lambda n: n * 10))]
-    with pytest.raises(ValueError, match="the truth value is ambiguous") as info:
-        collect(rx.of(1, 2, 3).pipe(switch(cases)))
-    assert info.value.__notes__ == ["rxstreamz: raised in processor 'switch' on item 2"]
+@pytest.mark.parametrize(
+    ("predicate", "error", "name"),
+    [(raise_on(2), Boom, "sw"), (ambiguous_on(2), ValueError, None)],
+    ids=["predicate-raises", "truth-test-of-its-answer-raises"],
+)
+def test_switch_failing_predicate_both_modes(
+    predicate: Callable[[int], object], error: type[Exception], name: str | None
+) -> None:
+    cases: list[Case[int, int]] = [(predicate, ops.map(tens))]
+    with pytest.raises(error) as info:
+        collect(rx.of(1, 2, 3).pipe(switch(cases, name=name)))
+    label = name or "switch"
+    assert info.value.__notes__ == [f"rxstreamz: raised in processor {label!r} on item 2"]
 
     letters: list[DeadLetter[Any]] = []
     lenient = switch(cases, errors="skip", on_failure=letters.append)
     assert collect(rx.of(1, 2, 3).pipe(lenient)) == [10, 30]
-    assert [(letter.item, type(letter.error)) for letter in letters] == [(2, ValueError)]
+    assert [(letter.item, type(letter.error)) for letter in letters] == [(2, error)]
     assert lenient.stats() == SwitchStats(
         received=3, failed=1, dropped=0, total=3, per_case=(2,), defaulted=0, unmatched=0
     )

@@ -40,7 +40,8 @@ from rxstreamz import (
     switch,
 )
 from rxstreamz._accounting import ProcessorStats, Row
-from rxstreamz._branches import Accounts
+from rxstreamz.routing._hub import Accounts
+from tests.support import Boom, pushed
 
 Item = tuple[int, bool]
 """A value and whether the routing function fails on it."""
@@ -67,10 +68,6 @@ def events(branches: int) -> st.SearchStrategy[list[Event]]:
 
 
 errors_modes = st.sampled_from(["raise", "skip"])
-
-
-class Boom(Exception):
-    """The failure of a routing function in these tests."""
 
 
 def fails(item: Item) -> Item:
@@ -369,14 +366,9 @@ def test_router_all_counts_an_item_once_and_each_route_it_reached() -> None:
     subject.on_next(12)  # both match; only "even" is listening
     subject.on_next(9)  # only "triple" matches, and it has gone
     subject.on_next(7)  # nothing matches
+    per_route = {"even": 2, "triple": 1}
     assert routing.stats() == RouterStats(
-        received=4,
-        failed=0,
-        dropped=1,
-        total=4,
-        per_route={"even": 2, "triple": 1},
-        routed=2,
-        unrouted=1,
+        received=4, failed=0, dropped=1, total=4, per_route=per_route, routed=2, unrouted=1
     )
 
 
@@ -423,20 +415,6 @@ def test_a_case_that_stopped_listening_drops_its_items() -> None:
     assert (stats.received, stats.per_case, stats.defaulted, stats.dropped) == (4, (1,), 1, 2)
 
 
-def _leaky(items: Sequence[int]) -> Observable[int]:
-    """A synchronous source that keeps emitting after it was disposed."""
-
-    def subscribe(
-        observer: abc.ObserverBase[int], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        for item in items:
-            observer.on_next(item)
-        observer.on_completed()
-        return Disposable()
-
-    return Observable(subscribe)
-
-
 @pytest.mark.parametrize("mode", ["raise", "skip"])
 def test_items_offered_after_a_raise_mode_failure_are_dropped(mode: ErrorMode) -> None:
     def predicate(n: int) -> bool:
@@ -445,7 +423,7 @@ def test_items_offered_after_a_raise_mode_failure_are_dropped(mode: ErrorMode) -
         return n % 2 == 0
 
     parity = split(predicate, errors=mode)
-    evens, odds = _leaky([0, 1, 2, 3]).pipe(parity)
+    evens, odds = pushed(4, []).pipe(parity)  # keeps pushing after the failure
     evens.subscribe(on_error=lambda _: None)
     odds.subscribe(on_error=lambda _: None)
     stats = parity.stats()

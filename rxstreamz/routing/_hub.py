@@ -20,14 +20,20 @@ time such an operator is applied to a source; it owns the branches and the
 
 A branch that is never subscribed keeps its run pending: nothing flows.
 
-The per-item routing is the processor's: ``Hub`` calls ``bind(run)``
-once per run to get the upstream ``on_next``. That function reads
-``run.slots`` (one tuple of observers per branch, replaced copy-on-write
-under the hub's lock) without locking, and counts into the rows that
-``Accounts.open`` gave the run, also without locking: a run's ``on_next``
-calls never overlap (the Rx contract), so only ``stats()`` and the start
-of a run take the counters' locks. That keeps a lock acquisition off the per-item
-path, which measured about a third of the routing cost.
+The choice of branches is the processor's: ``Hub`` calls ``bind(run)``
+once per run to get the upstream ``on_next``, which ``to_one_branch``
+(``partition_``, ``split``, ``router(mode="first")``, ``switch``) or
+``to_branches`` (``fan_out``, ``router(mode="all")``) builds around the
+processor's ``choose``. That function reads ``run.slots`` (one tuple of
+observers per branch, replaced copy-on-write under the hub's lock) without
+locking, and counts into the rows that ``Accounts.open`` gave the run, also
+without locking: a run's ``on_next`` calls never overlap (the Rx contract),
+so only ``stats()`` and the start of a run take the counters' locks. That
+keeps a lock acquisition off the per-item path, which measured about a
+third of the routing cost. For the same reason each item is counted once,
+in its outcome (``received`` is their sum, see ``route_totals``), and the
+two loops repeat their first lines (a stopped run, a failing ``choose``):
+sharing them would cost a call per item.
 
 A run's rows are folded into the totals once its ``on_next`` has been
 garbage collected, not when the run ends: an upstream on another thread may
@@ -41,8 +47,8 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Generic, NamedTuple, TypeVar
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
@@ -85,15 +91,15 @@ class Run(Generic[_T]):
         self.scheduler: abc.SchedulerBase | None = None
         self.upstream = SingleAssignmentDisposable()
 
-    def error(self, exc: Exception) -> None:
-        """End the run with ``exc`` on every branch (upstream error or raise mode)."""
-        self.hub.finish(self, exc)
+    def fail(self, exc: Exception) -> None:
+        """Fail the run with ``exc`` on every branch (upstream error or raise mode)."""
+        self.hub.complete_or_fail(self, exc)
 
     def complete(self) -> None:
-        """End the run with completion on every branch."""
-        self.hub.finish(self, None)
+        """Complete the run on every branch."""
+        self.hub.complete_or_fail(self, None)
 
-    def fail(
+    def handle_failure(
         self,
         failures: Failures,
         own_scheduler: abc.SchedulerBase | None,
@@ -101,10 +107,8 @@ class Run(Generic[_T]):
         item: object,
     ) -> None:
         """Apply the processor's error policy to a routing function's exception."""
-        now = _scheduling.resolve(own_scheduler, self.scheduler).now
-        forwarded = failures.handle(exc, item, now)
-        if forwarded is not None:
-            self.error(forwarded)
+        clock = _scheduling.resolve(own_scheduler, self.scheduler)
+        failures.forward(exc, item, clock, self.fail)
 
 
 class Hub(Generic[_T]):
@@ -154,7 +158,7 @@ class Hub(Generic[_T]):
             # Outside the lock: a synchronous upstream delivers from here, and
             # its subscribers may subscribe or dispose branches re-entrantly.
             run.upstream.disposable = self._source.subscribe(
-                on_next, run.error, run.complete, scheduler=scheduler
+                on_next, run.fail, run.complete, scheduler=scheduler
             )
         return subscription
 
@@ -174,8 +178,11 @@ class Hub(Generic[_T]):
                 self._run = None
         run.upstream.dispose()
 
-    def finish(self, run: Run[_T], exc: Exception | None) -> None:
-        """End ``run``: dispose upstream, then signal every subscriber in branch order."""
+    def complete_or_fail(self, run: Run[_T], exc: Exception | None) -> None:
+        """Dispose ``run``'s upstream, then complete (``exc`` None) or fail every subscriber.
+
+        Subscribers are signalled in branch order.
+        """
         with self._lock:
             if run.stopped:
                 return
@@ -257,3 +264,143 @@ class Accounts(Generic[_W]):
             self._ledger.retire(row)
             for ledger, count in zip(self._branches, counts, strict=True):
                 ledger.retire(count)
+
+
+class RouteRow(Row):
+    """A run's item outcomes, for the processors that choose branches per item.
+
+    ``received`` stays 0: every item is counted once, in its outcome, and
+    ``route_totals`` adds them up.
+    """
+
+    __slots__ = ("routed", "unrouted")
+    routed: int
+    unrouted: int
+
+
+def to_one_branch(
+    run: Run[_T],
+    accounts: Accounts[RouteRow],
+    choose: Callable[[_T], int | None],
+    failures: Failures,
+    own_scheduler: abc.SchedulerBase | None,
+) -> Callable[[_T], None]:
+    """Return ``run``'s upstream ``on_next``, sending each item to the branch ``choose`` picks.
+
+    ``choose(item)`` returns a branch index, or ``None``: the item is counted
+    as unrouted. An exception from it is a failure of the item, under the
+    processor's policy. An item for a branch without subscribers, or offered
+    after the run stopped, is dropped. The run's rows are opened here and
+    retired once the returned function is collected.
+
+    ``routed`` is left to the per-branch counts (one branch per emitted
+    item): with ``received`` derived, an emitted item costs one increment.
+    """
+    rows = accounts.open()
+    row, counts = rows
+    slots = run.slots
+
+    def on_next(item: _T) -> None:
+        if run.stopped:
+            row.dropped += 1
+            return
+        try:
+            index = choose(item)
+        except Exception as exc:
+            row.failed += 1
+            run.handle_failure(failures, own_scheduler, exc, item)
+            return
+        if index is None:
+            row.unrouted += 1
+            return
+        observers = slots[index]
+        if observers:
+            counts[index].count += 1
+            for observer in observers:
+                observer.on_next(item)
+        else:
+            row.dropped += 1
+
+    accounts.watch(on_next, rows)
+    return on_next
+
+
+def to_branches(
+    run: Run[_T],
+    accounts: Accounts[RouteRow],
+    choose: Callable[[_T], Sequence[int]],
+    failures: Failures,
+    own_scheduler: abc.SchedulerBase | None,
+) -> Callable[[_T], None]:
+    """Return ``run``'s upstream ``on_next``, sending each item to every branch ``choose`` picks.
+
+    As ``to_one_branch``, but ``choose(item)`` returns the branch indexes,
+    in delivery order (none: unrouted), and is called before any delivery.
+    The item counts once in ``routed`` if it reached a branch, else once in
+    ``dropped``, and once in the count of each branch it reached.
+    """
+    rows = accounts.open()
+    row, counts = rows
+    slots = run.slots
+
+    def on_next(item: _T) -> None:
+        if run.stopped:
+            row.dropped += 1
+            return
+        try:
+            targets = choose(item)
+        except Exception as exc:
+            row.failed += 1
+            run.handle_failure(failures, own_scheduler, exc, item)
+            return
+        if not targets:
+            row.unrouted += 1
+            return
+        reached = False
+        for index in targets:
+            # Read when reached: an earlier branch's subscriber may dispose a
+            # later branch while handling the item.
+            observers = slots[index]
+            if observers:
+                counts[index].count += 1
+                reached = True
+                for observer in observers:
+                    observer.on_next(item)
+        if reached:
+            row.routed += 1
+        else:
+            row.dropped += 1
+
+    accounts.watch(on_next, rows)
+    return on_next
+
+
+class Outcomes(NamedTuple):
+    """A branching processor's outcomes over every run (``route_totals``)."""
+
+    received: int
+    failed: int
+    dropped: int
+    routed: int
+    unrouted: int
+    counts: tuple[int, ...]
+    """Per branch: the items emitted on it."""
+
+    @property
+    def common(self) -> tuple[int, int, int]:
+        """``(received, failed, dropped)``: the first fields of every stats record."""
+        return self.received, self.failed, self.dropped
+
+
+def route_totals(accounts: Accounts[RouteRow], *, one_branch: bool) -> Outcomes:
+    """Add up the rows of ``to_one_branch`` (``one_branch``) or ``to_branches``.
+
+    An item routed by ``to_one_branch`` counts in one branch only, so
+    ``routed`` is the sum of the per-branch counts. Every item has exactly
+    one outcome: ``received == routed + unrouted + failed + dropped``.
+    """
+    totals, counts = accounts.totals()
+    routed = sum(counts) if one_branch else totals["routed"]
+    unrouted, failed, dropped = totals["unrouted"], totals["failed"], totals["dropped"]
+    received = routed + unrouted + failed + dropped
+    return Outcomes(received, failed, dropped, routed, unrouted, counts)
