@@ -4,7 +4,7 @@ The pipeline an asyncio service runs: an async generator yields records in
 bursts (50, then a 2 ms pause), an ``async def enrich`` awaits a 1 ms call
 with 8 calls in flight and the output kept in input order, then batches of
 50 go to a sink on the loop's thread. The four implementations, all in
-``rxstreamz._bench`` (shared with the ``asyncio`` table of ``rxstreamz
+``rxstreamz.bench.asyncio_cases`` (shared with the ``asyncio`` table of ``rxstreamz
 bench``):
 
 * ``rxstreamz``: ``from_async_iterable``, ``async_map(enrich, workers=8)``,
@@ -33,9 +33,8 @@ import os
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from rxstreamz._bench import (
+from rxstreamz.bench.asyncio_cases import (
     ASYNCIO_IDEAL,
-    Gauge,
     Pipeline,
     aiostream_pipeline,
     plain_pipeline,
@@ -43,6 +42,7 @@ from rxstreamz._bench import (
     rxstreamz_pipeline,
     streamz_pipeline,
 )
+from rxstreamz.bench.model import Gauge
 
 N = int(os.environ.get("RXSTREAMZ_BENCH_N", "20000"))
 

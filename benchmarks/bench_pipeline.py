@@ -28,7 +28,7 @@ from reactivex import operators as ops
 
 import rxstreamz
 from rxstreamz import collect, filter_, map_
-from rxstreamz._bench import double, positive, total
+from rxstreamz.bench.baselines import double, positive, total
 
 N = int(os.environ.get("RXSTREAMZ_BENCH_N", "1000000"))
 IO_SECONDS = 0.0001

@@ -28,7 +28,7 @@ import reactivex as rx
 from reactivex import operators as ops
 
 from rxstreamz import chunk, collect, filter_, map_
-from rxstreamz._bench import (
+from rxstreamz.bench.baselines import (
     STAGES,
     double,
     loop_chunked,

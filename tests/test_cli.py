@@ -12,8 +12,12 @@ from typing import Any
 import pytest
 
 import rxstreamz
-from rxstreamz import _bench
-from rxstreamz.cli import main, render
+from rxstreamz.bench import asyncio_cases as aio
+from rxstreamz.bench import cases as tables
+from rxstreamz.bench.cli import main
+from rxstreamz.bench.measure import machine, measure, steps
+from rxstreamz.bench.model import DEFAULT_TABLES, Case, Gauge, Impl, Run, Unavailable, processor
+from rxstreamz.bench.render import render
 from tests.support import no_new_threads
 
 ROW_KEYS = {
@@ -146,9 +150,9 @@ def test_slow_cases_run_fewer_items(quick_run: tuple[dict[str, Any], str, str]) 
     document, _, _ = quick_run
     items = {(row["case"], row["impl"]): row["items"] for row in document["rows"]}
     assert items["filter_", "rxstreamz"] == 2000
-    assert items["async_map(workers=10)", "plain"] == 2000 // _bench.ASYNC_DIVISOR
-    assert items["Async processing (10 workers)", "rxpy"] == 2000 // _bench.IO_DIVISOR
-    assert items["async source, enrich x8, batch(50)", "streamz"] == 2000 // _bench.ASYNCIO_DIVISOR
+    assert items["async_map(workers=10)", "plain"] == 2000 // tables.ASYNC_DIVISOR
+    assert items["Async processing (10 workers)", "rxpy"] == 2000 // tables.IO_DIVISOR
+    assert items["async source, enrich x8, batch(50)", "streamz"] == 2000 // aio.ASYNCIO_DIVISOR
 
 
 def test_text_report_has_machine_line_and_tables(
@@ -184,7 +188,7 @@ def test_text_report_has_machine_line_and_tables(
 def test_plain_progress_goes_to_stderr(quick_run: tuple[dict[str, Any], str, str]) -> None:
     _, out, err = quick_run
     progress = [line for line in err.splitlines() if not line.startswith("warning: load average")]
-    total = _bench.steps([c for c in _bench.cases() if c.table in _bench.DEFAULT_TABLES])
+    total = steps(tables.cases(DEFAULT_TABLES))
     assert progress[0] == f"[1/{total}] processor: filter_ [rxstreamz] time"
     assert progress[-1] == (
         f"[{total}/{total}] asyncio: async source, enrich x8, batch(50) [plain] memory"
@@ -227,9 +231,9 @@ def test_asyncio_table_in_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(cell.endswith("x") for cell in first[7:10])  # speed-ups
 
 
-@pytest.mark.parametrize("impl", _bench.ASYNCIO_IMPLS)
-def test_asyncio_pipelines_write_every_record_in_order(impl: _bench.Impl) -> None:
-    (case,) = _bench.asyncio_cases()
+@pytest.mark.parametrize("impl", aio.ASYNCIO_IMPLS)
+def test_asyncio_pipelines_write_every_record_in_order(impl: Impl) -> None:
+    (case,) = aio.asyncio_cases()
     data = list(range(1, 121))  # two full batches and a partial one
     batches = case.impls[impl](data)()
     assert [len(rows) for rows in batches] == [50, 50, 20]
@@ -240,7 +244,7 @@ def test_asyncio_pipelines_write_every_record_in_order(impl: _bench.Impl) -> Non
 
 
 def test_gauge_keeps_the_largest_gap_across_runs() -> None:
-    gauge = _bench.Gauge()
+    gauge = Gauge()
     for _ in range(3):
         gauge.pull()
     gauge.write(2)
@@ -252,8 +256,8 @@ def test_gauge_keeps_the_largest_gap_across_runs() -> None:
 
 
 def test_a_missing_package_is_unavailable() -> None:
-    with pytest.raises(_bench.Unavailable, match="no_such_package_xyz is not installed"):
-        _bench._package("no_such_package_xyz")  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(Unavailable, match="no_such_package_xyz is not installed"):
+        aio._package("no_such_package_xyz")  # pyright: ignore[reportPrivateUsage]
 
 
 @pytest.mark.parametrize("kind", ["rich", "tqdm", "none"])
@@ -300,35 +304,35 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_missing_processor_is_reported_not_fatal() -> None:
-    def unavailable(data: list[int]) -> _bench.Run:
+    def unavailable(data: list[int]) -> Run:
         del data
-        raise _bench.Unavailable("teleport not available in this installation")
+        raise Unavailable("teleport not available in this installation")
 
-    def plain(data: list[int]) -> _bench.Run:
+    def plain(data: list[int]) -> Run:
         return lambda: [n * 2 for n in data]
 
-    case = _bench.Case(
+    case = Case(
         "processor", "teleport(3)", {"rxstreamz": unavailable, "rxpy": plain, "plain": plain}
     )
     ticks: list[str] = []
-    rows = _bench.measure([case], items=10, repeat=2, progress=ticks.append)
-    assert len(ticks) == _bench.steps([case]) == 6
+    rows = measure([case], items=10, repeat=2, progress=ticks.append)
+    assert len(ticks) == steps([case]) == 6
     assert ticks[0] == "processor: teleport(3) [rxstreamz] not available"
     missing, rxpy, _ = rows
     assert missing.note == "teleport not available in this installation"
     assert (missing.seconds, missing.ns_per_item, missing.peak_bytes) == (None, None, None)
     assert rxpy.seconds is not None
     assert rxpy.allocs_per_item is not None
-    text = render(rows, [case], _bench.machine(), items=10, repeat=2, markdown=False)
+    text = render(rows, [case], machine(), items=10, repeat=2, markdown=False)
     line = next(line for line in text.splitlines() if line.startswith("teleport(3)"))
     assert line.split()[3:5] == ["n/a", "n/a"]
     assert line.endswith("teleport not available in this installation")
 
 
 def test_factory_lookup() -> None:
-    with pytest.raises(_bench.Unavailable, match="no_such_thing not available"):
-        _bench._processor("no_such_thing")  # pyright: ignore[reportPrivateUsage]
-    assert _bench._processor("batch") is rxstreamz.batch  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(Unavailable, match="no_such_thing not available"):
+        processor("no_such_thing")
+    assert processor("batch") is rxstreamz.batch
 
 
 def test_cpu_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -353,11 +357,11 @@ def test_chart_tables_run_only_when_named(tmp_path: Path) -> None:
     growth = [(r["case"], r["impl"], r["items"]) for r in rows if r["table"] == "growth"]
     assert growth == [
         (f"items / {d}", impl, 400 // d)
-        for d in _bench.GROWTH_DIVISORS
+        for d in tables.GROWTH_DIVISORS
         for impl in ("rxstreamz", "rxpy", "plain")
     ]
     assert all(r["peak_bytes"] > 0 for r in rows if r["table"] == "growth")
     workers = [r["case"] for r in rows if r["table"] == "workers" and r["impl"] == "rxstreamz"]
-    assert workers == [f"workers={n}" for n in _bench.WORKER_COUNTS]
+    assert workers == [f"workers={n}" for n in tables.WORKER_COUNTS]
     assert "Growth: buffer_ beside observe_on" in out.getvalue()
     assert {r["table"] for r in rows} == {"growth", "workers"}
