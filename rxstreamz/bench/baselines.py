@@ -170,39 +170,28 @@ def loop_chunked(data: list[int]) -> list[Any]:
     return out
 
 
-def _loop_chain_4(data: list[int]) -> list[Any]:
+def _chain_1(data: list[int]) -> list[Any]:
+    f0 = STAGES[0]
+    return [n for n in data if f0(n)]
+
+
+def _chain_2(data: list[int]) -> list[Any]:
+    f0, f1 = STAGES[:2]
+    return [f1(n) for n in data if f0(n)]
+
+
+def _chain_4(data: list[int]) -> list[Any]:
     f0, f1, f2, f3 = STAGES[:4]
-    out: list[Any] = []
-    append = out.append
-    for n in data:
-        if f0(n):
-            x = f1(n)
-            if f2(x):
-                append(f3(x))
-    return out
+    return [f3(x) for n in data if f0(n) and f2(x := f1(n))]
 
 
-def _loop_chain_6(data: list[int]) -> list[Any]:
+def _chain_6(data: list[int]) -> list[Any]:
     f0, f1, f2, f3, f4, f5 = STAGES
-    out: list[Any] = []
-    append = out.append
-    for n in data:
-        if f0(n):
-            x = f1(n)
-            if f2(x):
-                x = f3(x)
-                if f4(x):
-                    append(f5(x))
-    return out
+    return [f5(y) for n in data if f0(n) and f2(x := f1(n)) and f4(y := f3(x))]
 
 
-LOOP_CHAINS: dict[int, Loop] = {
-    1: loop_filter,
-    2: loop_filter_map,
-    4: _loop_chain_4,
-    6: _loop_chain_6,
-}
-"""The first ``k`` ``STAGES`` as the loop a user would write by hand, by ``k``."""
+LOOP_CHAINS: dict[int, Loop] = {1: _chain_1, 2: _chain_2, 4: _chain_4, 6: _chain_6}
+"""The first ``k`` ``STAGES`` as the one loop (a comprehension) a user would write, by ``k``."""
 
 
 def pool_map(fn: Callable[[int], int], workers: int) -> Loop:
