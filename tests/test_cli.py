@@ -15,8 +15,17 @@ import rxstreamz
 from rxstreamz.bench import asyncio_cases as aio
 from rxstreamz.bench import cases as tables
 from rxstreamz.bench.cli import main
-from rxstreamz.bench.measure import machine, measure, steps
-from rxstreamz.bench.model import DEFAULT_TABLES, Case, Gauge, Impl, Run, Unavailable, processor
+from rxstreamz.bench.measure import machine, measure, over_ceiling, steps
+from rxstreamz.bench.model import (
+    DEFAULT_TABLES,
+    Case,
+    Gauge,
+    Impl,
+    Row,
+    Run,
+    Unavailable,
+    processor,
+)
 from rxstreamz.bench.render import render
 from tests.support import no_new_threads
 
@@ -24,6 +33,7 @@ ROW_KEYS = {
     "allocs_per_item",
     "bytes_per_item",
     "case",
+    "ceiling_ratio",
     "ideal_ratio",
     "impl",
     "items",
@@ -61,7 +71,7 @@ IMPLS_OF = {
     "processor": ("rxstreamz", "rxpy", "plain"),
     "throughput": ("rxstreamz", "rxpy", "plain"),
     "fusion": ("rxstreamz", "rxpy", "plain"),
-    "asyncio": ("rxstreamz", "aiostream", "streamz", "plain"),
+    "asyncio": ("rxstreamz", "aiostream", "streamz", "plain", "ceiling"),
 }
 
 
@@ -138,9 +148,10 @@ def test_every_case_has_all_its_impls_with_positive_numbers(
                 assert isinstance(row[key], int | float), where
                 assert row[key] >= 0, where
         if row["table"] == "asyncio":
-            measured += ["ideal_ratio", "read_ahead"]
+            measured += ["ideal_ratio", "ceiling_ratio", "read_ahead"]
         else:
-            assert (row["ideal_ratio"], row["read_ahead"]) == (None, None), where
+            ratios = (row["ideal_ratio"], row["ceiling_ratio"], row["read_ahead"])
+            assert ratios == (None, None, None), where
         for key in measured:
             assert isinstance(row[key], int | float), f"{key} missing in {where}"
             assert row[key] > 0, f"{key} in {where}"
@@ -191,7 +202,7 @@ def test_plain_progress_goes_to_stderr(quick_run: tuple[dict[str, Any], str, str
     total = steps(tables.cases(DEFAULT_TABLES))
     assert progress[0] == f"[1/{total}] processor: filter_ [rxstreamz] time"
     assert progress[-1] == (
-        f"[{total}/{total}] asyncio: async source, enrich x8, batch(50) [plain] memory"
+        f"[{total}/{total}] asyncio: async source, enrich x8, batch(50) [ceiling] memory"
     )
     assert "[1/" not in out
 
@@ -215,24 +226,30 @@ def test_asyncio_table_in_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     assert "## asyncio: one event loop, an async source to batches" in lines
     table = [line for line in lines if line.startswith("|")]
     assert table[0] == (
-        "| Pipeline | impl | items | items/s | of ideal | read-ahead | peak memory "
-        "| vs aiostream | vs python-streamz | vs plain asyncio | note |"
+        "| Pipeline | impl | items | items/s | of nominal | of ceiling | read-ahead "
+        "| peak memory | vs aiostream | vs python-streamz | vs plain asyncio | note |"
     )
     assert [cells.split(" | ")[1] for cells in table[2:]] == [
         "rxstreamz",
         "aiostream",
         "python-streamz",
         "plain asyncio",
+        "ceiling",
     ]
     first = table[2].split(" | ")
     assert first[0] == "| async source, enrich x8, batch(50)"
-    assert first[2] == "30"
-    assert first[4].endswith("%")  # of the ideal
-    assert all(cell.endswith("x") for cell in first[7:10])  # speed-ups
+    assert first[2] == str(300 // aio.ASYNCIO_DIVISOR)
+    assert first[4].endswith("%")  # of the nominal rate
+    assert first[5].endswith("%")  # of the ceiling
+    assert all(cell.endswith("x") for cell in first[8:11])  # speed-ups
+    ceiling = table[-1].split(" | ")
+    assert ceiling[5] == "100%"
+    assert ceiling[8:11] == ["", "", ""]
 
 
-@pytest.mark.parametrize("impl", aio.ASYNCIO_IMPLS)
+@pytest.mark.parametrize("impl", aio.ASYNCIO_IMPLS[:-1])
 def test_asyncio_pipelines_write_every_record_in_order(impl: Impl) -> None:
+    assert impl != "ceiling"
     (case,) = aio.asyncio_cases()
     data = list(range(1, 121))  # two full batches and a partial one
     batches = case.impls[impl](data)()
@@ -241,6 +258,30 @@ def test_asyncio_pipelines_write_every_record_in_order(impl: Impl) -> None:
     gauge = case.gauges[impl]
     assert (gauge.pulled, gauge.written) == (120, 120)
     assert 1 <= gauge.most <= 120
+
+
+def test_the_ceiling_awaits_every_record_on_as_many_tasks_as_workers() -> None:
+    (case,) = aio.asyncio_cases()
+    assert case.ceiling == "ceiling"
+    data = list(range(1, 121))
+    (results,) = case.impls["ceiling"](data)()
+    assert results == [2 * n for n in data]
+    gauge = case.gauges["ceiling"]
+    assert (gauge.pulled, gauge.written, gauge.most) == (120, 120, aio.ASYNCIO_WORKERS)
+
+
+def _rate(impl: Impl, items_per_s: float | None) -> Row:
+    return Row("asyncio", "c", impl, 10, None, items_per_s, None, None, None, None, "")
+
+
+def test_every_measured_row_is_divided_by_the_ceiling_of_its_run() -> None:
+    case = Case("asyncio", "c", {}, ceiling="ceiling")
+    rows = [_rate("rxstreamz", 450.0), _rate("aiostream", None), _rate("ceiling", 600.0)]
+    ratios = [row.ceiling_ratio for row in over_ceiling(case, rows)]
+    assert ratios == [0.75, None, 1.0]
+    assert over_ceiling(case, rows[:2]) == rows[:2]  # no ceiling measured: nothing to divide
+    no_ceiling = Case("asyncio", "c", {})
+    assert over_ceiling(no_ceiling, rows) == rows
 
 
 def test_gauge_keeps_the_largest_gap_across_runs() -> None:

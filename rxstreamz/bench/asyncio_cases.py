@@ -1,4 +1,4 @@
-"""The ``asyncio`` table: one pipeline on one event loop, beside aiostream, python-streamz, asyncio.
+"""The ``asyncio`` table: one pipeline on one event loop, beside its rivals and its ceiling.
 
 The pipeline an asyncio service runs: ``records`` yields records in bursts
 of ``ASYNCIO_BURST`` with ``ASYNCIO_BURST_GAP`` between them (a peak rate
@@ -13,10 +13,16 @@ concurrent calls with the output in input order, then batches of
 * ``streamz`` (python-streamz): ``await emit`` into ``map_async`` and
   ``partition(timeout=...)``;
 * ``plain``: hand-written asyncio (a semaphore, tasks awaited in order,
-  timed batches).
+  timed batches);
+* ``ceiling``: no pipeline at all, ``ASYNCIO_WORKERS`` tasks that only
+  await ``enrich`` on the same records, with no source pacing and no
+  batching: the most this loop attains on this machine.
 
-Every row reports its items/s over the ideal ``ASYNCIO_IDEAL``
-(``workers / latency``, Little's law) and how far its source read ahead.
+Every row reports its items/s over the nominal ``ASYNCIO_IDEAL``
+(``workers / latency``, Little's law) and over the ceiling measured in the
+same run: the event loop's sleep overshoots, so even the ceiling stays below
+the nominal rate, and the gap between a pipeline and the ceiling is what the
+pipeline costs.
 """
 
 from __future__ import annotations
@@ -46,18 +52,22 @@ __all__ = [
     "asyncio_cases",
     "plain_pipeline",
     "run_asyncio_pipeline",
+    "run_ceiling",
     "rxstreamz_pipeline",
     "streamz_pipeline",
 ]
 
-ASYNCIO_IMPLS: tuple[Impl, ...] = ("rxstreamz", "aiostream", "streamz", "plain")
+ASYNCIO_IMPLS: tuple[Impl, ...] = ("rxstreamz", "aiostream", "streamz", "plain", "ceiling")
 """The implementations of the ``asyncio`` table, in report order."""
 ASYNCIO_RIVALS: tuple[Impl, ...] = ("aiostream", "streamz", "plain")
-"""The pipelines rxstreamz is compared with (speed-ups)."""
+"""The pipelines rxstreamz is compared with (speed-ups); the ceiling is not one."""
 ASYNCIO_WORKERS = 8
 """Calls of ``enrich`` in flight at once, in every implementation."""
-ASYNCIO_LATENCY = 0.001
-"""What each ``enrich`` call awaits (``asyncio.sleep``): a network call, say."""
+ASYNCIO_LATENCY = 0.005
+"""What each ``enrich`` call awaits (``asyncio.sleep``): a network call, say.
+
+Long enough that the loop's own overshoot on each sleep (a fraction of a
+millisecond) is a small share of it."""
 ASYNCIO_IDEAL = ASYNCIO_WORKERS / ASYNCIO_LATENCY
 """Items per second with every worker always waiting on a call (Little's law)."""
 ASYNCIO_BATCH = 50
@@ -66,9 +76,9 @@ ASYNCIO_MAX_LATENCY = 0.2
 """The longest a batch waits for more items, where the implementation has a bound."""
 ASYNCIO_BURST = 50
 """The source yields its records in bursts of this many ..."""
-ASYNCIO_BURST_GAP = 0.002
+ASYNCIO_BURST_GAP = 0.01
 """... with this pause between bursts (a peak rate well above ``ASYNCIO_IDEAL``)."""
-ASYNCIO_DIVISOR = 10
+ASYNCIO_DIVISOR = 50
 """The asyncio case runs ``items // ASYNCIO_DIVISOR`` items (each waits on a call)."""
 
 Write = Callable[[Sequence[int]], None]
@@ -215,6 +225,33 @@ async def plain_pipeline(source: AsyncIterator[int], write: Write, total: int) -
         group.create_task(consume())
 
 
+async def _ceiling(data: Sequence[int], gauge: Gauge) -> list[int]:
+    """Await ``enrich`` on every record from ``ASYNCIO_WORKERS`` tasks; return the results."""
+    out = [0] * len(data)
+    todo = enumerate(data)
+
+    async def worker() -> None:
+        for index, record in todo:
+            gauge.pull()
+            out[index] = await enrich(record)
+            gauge.write(1)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(ASYNCIO_WORKERS):
+            group.create_task(worker())
+    return out
+
+
+def run_ceiling(data: Sequence[int], gauge: Gauge) -> list[Any]:
+    """Run the ceiling over ``data`` in a new event loop.
+
+    Returns:
+        The results in input order, as one batch.
+    """
+    gauge.start()
+    return [asyncio.run(_ceiling(data, gauge))]
+
+
 def run_asyncio_pipeline(pipeline: Pipeline, data: Sequence[int], gauge: Gauge) -> list[Any]:
     """Run ``pipeline`` over ``records(data, gauge)`` in a new event loop.
 
@@ -266,7 +303,7 @@ def _processors(*names: str) -> None:
 
 
 def _nothing() -> None:
-    """Require nothing (the hand-written pipeline)."""
+    """Require nothing (the hand-written pipeline and the ceiling)."""
 
 
 def _notes() -> dict[Impl, str]:
@@ -280,6 +317,8 @@ def _notes() -> dict[Impl, str]:
         f"partition({ASYNCIO_BATCH}, timeout={ASYNCIO_MAX_LATENCY:g})",
         "plain": f"Semaphore({ASYNCIO_WORKERS}) + TaskGroup, tasks awaited in order, "
         "hand-written timed batches",
+        "ceiling": f"{ASYNCIO_WORKERS} tasks awaiting enrich only: no source pacing, "
+        "no pipeline, no batches",
     }
 
 
@@ -297,6 +336,7 @@ def asyncio_cases() -> list[Case]:
         ),
         "streamz": (functools.partial(run_asyncio_pipeline, streamz_pipeline), _streamz_map_async),
         "plain": (functools.partial(run_asyncio_pipeline, plain_pipeline), _nothing),
+        "ceiling": (run_ceiling, _nothing),
     }
     return [
         Case(
@@ -309,6 +349,7 @@ def asyncio_cases() -> list[Case]:
             divisor=ASYNCIO_DIVISOR,
             notes=_notes(),
             ideal=ASYNCIO_IDEAL,
+            ceiling="ceiling",
             gauges=gauges,
         )
     ]

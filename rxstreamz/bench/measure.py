@@ -13,10 +13,14 @@ so:
   they show in the time.
 * ``peak_bytes``: the highest traced memory during the run, above the level at
   its start (the input list is built before and not counted).
+
+A case with a ``ceiling`` implementation also gets, on every row, its items/s
+over the ceiling's items/s of the same run (``ceiling_ratio``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import platform
@@ -30,7 +34,7 @@ from typing import Literal
 import rxstreamz
 from rxstreamz.bench.model import Case, Impl, Row, Run, Unavailable
 
-__all__ = ["WARMUP_ITEMS", "Clock", "Progress", "machine", "measure", "steps"]
+__all__ = ["WARMUP_ITEMS", "Clock", "Progress", "machine", "measure", "over_ceiling", "steps"]
 
 WARMUP_ITEMS = 1_000
 """Items of the untimed run made before a row is timed (imports, caches, threads)."""
@@ -112,7 +116,7 @@ def _measure_case(
 
     Alternating (rxstreamz, rxpy, plain, rxstreamz, ...) rather than timing
     each implementation in a block keeps a change in machine load from
-    favouring one of them.
+    favouring one of them (or the ceiling).
     """
     data: dict[Impl, list[int]] = {
         impl: list(range(1, case.items_for(impl, items) + 1)) for impl in case.impls
@@ -145,7 +149,7 @@ def _measure_case(
             tick(f"{_label(case, impl)} memory")
             memory = _memory(case.impls[impl](data[impl]))
         rows.append(_row(case, impl, len(data[impl]), best[impl], memory))
-    return rows
+    return over_ceiling(case, rows)
 
 
 def _label(case: Case, impl: Impl) -> str:
@@ -173,6 +177,19 @@ def _row(
         ideal_ratio=None if case.ideal is None else count / seconds / case.ideal,
         read_ahead=None if gauge is None else gauge.most,
     )
+
+
+def over_ceiling(case: Case, rows: list[Row]) -> list[Row]:
+    """Return ``rows`` with ``ceiling_ratio`` set, where the case's ceiling was measured."""
+    ceiling = next((row for row in rows if row.impl == case.ceiling), None)
+    if ceiling is None or ceiling.items_per_s is None:
+        return rows
+    return [
+        row
+        if row.items_per_s is None
+        else dataclasses.replace(row, ceiling_ratio=row.items_per_s / ceiling.items_per_s)
+        for row in rows
+    ]
 
 
 def _silent(message: str) -> None:

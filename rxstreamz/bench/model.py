@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 Table = Literal["processor", "throughput", "fusion", "asyncio", "growth", "workers"]
-Impl = Literal["rxstreamz", "rxpy", "plain", "aiostream", "streamz"]
+Impl = Literal["rxstreamz", "rxpy", "plain", "aiostream", "streamz", "ceiling"]
 Run = Callable[[], list[Any]]
 """Runs one pipeline over the prepared data to completion; returns its output."""
 Prepare = Callable[[list[int]], Run]
@@ -93,6 +93,8 @@ class Case:
         memory: Whether to make the extra ``tracemalloc`` run.
         ideal: The items per second the case reaches at best, if it has such
             a bound (``workers / latency`` for concurrent calls that wait).
+        ceiling: The implementation that measures the attainable bound of
+            the case on this machine (the bare calls, no pipeline), if any.
         gauges: Per implementation, the ``Gauge`` its runs report to.
     """
 
@@ -104,6 +106,7 @@ class Case:
     notes: Mapping[Impl, str] = field(default_factory=dict[Impl, str])
     memory: bool = True
     ideal: float | None = None
+    ceiling: Impl | None = None
     gauges: Mapping[Impl, Gauge] = field(default_factory=dict[Impl, Gauge])
 
     def items_for(self, impl: Impl, items: int) -> int:
@@ -116,9 +119,10 @@ class Case:
 class Row:
     """One measured (case, implementation) pair; ``None`` where not measured.
 
-    ``ideal_ratio`` (items/s over the case's ideal) and ``read_ahead`` (the
-    most items pulled from the source but not yet written) are measured by
-    the ``asyncio`` table only.
+    ``ideal_ratio`` (items/s over the case's ideal), ``ceiling_ratio``
+    (items/s over the items/s of the case's ceiling, measured in the same
+    run) and ``read_ahead`` (the most items pulled from the source but not
+    yet written) are measured by the ``asyncio`` table only.
     """
 
     table: Table
@@ -133,6 +137,7 @@ class Row:
     peak_bytes: int | None
     note: str
     ideal_ratio: float | None = None
+    ceiling_ratio: float | None = None
     read_ahead: int | None = None
 
     def as_dict(self) -> dict[str, object]:
