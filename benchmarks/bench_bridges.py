@@ -28,9 +28,10 @@ import asyncio
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+import pytest
 import reactivex as rx
 from reactivex import operators as ops
 
@@ -96,32 +97,20 @@ def plain_loop(items: list[int]) -> int:
     return total(items)
 
 
-def test_to_iterator_rxstreamz(benchmark: Any) -> None:
+TO_ITERATOR: dict[str, Callable[[list[int]], int]] = {
+    "rxstreamz": rxstreamz_to_iterator,
+    "rxpy_to_iterable_run": rxpy_to_iterable_run,
+    "queue_thread": queue_bridge,
+    "plain": plain_loop,
+}
+
+
+@pytest.mark.parametrize("impl", list(TO_ITERATOR))
+def test_to_iterator(benchmark: Any, impl: str) -> None:
     benchmark.group = "to_iterator"
     items = data()
     benchmark.extra_info["items"] = len(items)
-    assert benchmark(rxstreamz_to_iterator, items) == sum(items)
-
-
-def test_to_iterator_rxpy_to_iterable_run(benchmark: Any) -> None:
-    benchmark.group = "to_iterator"
-    items = data()
-    benchmark.extra_info["items"] = len(items)
-    assert benchmark(rxpy_to_iterable_run, items) == sum(items)
-
-
-def test_to_iterator_queue_thread(benchmark: Any) -> None:
-    benchmark.group = "to_iterator"
-    items = data()
-    benchmark.extra_info["items"] = len(items)
-    assert benchmark(queue_bridge, items) == sum(items)
-
-
-def test_to_iterator_plain(benchmark: Any) -> None:
-    benchmark.group = "to_iterator"
-    items = data()
-    benchmark.extra_info["items"] = len(items)
-    assert benchmark(plain_loop, items) == sum(items)
+    assert benchmark(TO_ITERATOR[impl], items) == sum(items)
 
 
 # -- to_async_iterator --------------------------------------------------------------------------
@@ -151,18 +140,14 @@ def plain_async_generator(items: list[int]) -> int:
     return asyncio.run(_async_total(_generate(items)))
 
 
-def test_to_async_iterator_rxstreamz(benchmark: Any) -> None:
+@pytest.mark.parametrize(
+    "impl", [rxstreamz_to_async_iterator, plain_async_generator], ids=["rxstreamz", "plain"]
+)
+def test_to_async_iterator(benchmark: Any, impl: Callable[[list[int]], int]) -> None:
     benchmark.group = "to_async_iterator"
     items = async_data()
     benchmark.extra_info["items"] = len(items)
-    assert benchmark(rxstreamz_to_async_iterator, items) == sum(items)
-
-
-def test_to_async_iterator_plain(benchmark: Any) -> None:
-    benchmark.group = "to_async_iterator"
-    items = async_data()
-    benchmark.extra_info["items"] = len(items)
-    assert benchmark(plain_async_generator, items) == sum(items)
+    assert benchmark(impl, items) == sum(items)
 
 
 # -- from_async_iterable ------------------------------------------------------------------------
@@ -179,15 +164,11 @@ def plain_async_for(items: list[int]) -> list[int]:
     return asyncio.run(main())
 
 
-def test_from_async_iterable_rxstreamz(benchmark: Any) -> None:
+@pytest.mark.parametrize(
+    "impl", [rxstreamz_from_async_iterable, plain_async_for], ids=["rxstreamz", "plain"]
+)
+def test_from_async_iterable(benchmark: Any, impl: Callable[[list[int]], list[int]]) -> None:
     benchmark.group = "from_async_iterable"
     items = async_data()
     benchmark.extra_info["items"] = len(items)
-    assert benchmark(rxstreamz_from_async_iterable, items) == items
-
-
-def test_from_async_iterable_plain(benchmark: Any) -> None:
-    benchmark.group = "from_async_iterable"
-    items = async_data()
-    benchmark.extra_info["items"] = len(items)
-    assert benchmark(plain_async_for, items) == items
+    assert benchmark(impl, items) == items

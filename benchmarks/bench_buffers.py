@@ -25,6 +25,7 @@ run.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -32,6 +33,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import harness
 import pytest
 import reactivex as rx
 from reactivex import Observable
@@ -47,13 +49,8 @@ def sized(divisor: int = 1, factor: int = 1) -> int:
     return max(1, N * factor // divisor)
 
 
-def measure(benchmark: Any, group: str, run: Callable[[], Any], items: int, rounds: int = 3) -> Any:
-    benchmark.group = group
-    result = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=0)
-    benchmark.extra_info["items"] = items
-    if benchmark.stats is not None:  # None under --benchmark-disable
-        benchmark.extra_info["items_per_s"] = round(items / benchmark.stats.stats.min)
-    return result
+measure = functools.partial(harness.measure, warmup_rounds=0)
+"""Every case without a warm-up round."""
 
 
 def ints(count: int) -> Observable[int]:

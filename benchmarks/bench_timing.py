@@ -27,31 +27,23 @@ compare like with like.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import reactivex as rx
+from harness import measure
 from reactivex import Observable
 from reactivex import operators as ops
 
 from rxstreamz import batch, collect, debounce_, dedupe
+from rxstreamz.bench.baselines import loop_batch, loop_debounce, loop_dedupe
 
 N = int(os.environ.get("RXSTREAMZ_BENCH_N", "1000000"))
 
 
 def sized(divisor: int = 1) -> int:
     return max(1, N // divisor)
-
-
-def measure(benchmark: Any, group: str, run: Callable[[], Any], items: int, rounds: int = 3) -> Any:
-    benchmark.group = group
-    result = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=1)
-    benchmark.extra_info["items"] = items
-    if benchmark.stats is not None:  # None under --benchmark-disable
-        benchmark.extra_info["items_per_s"] = round(items / benchmark.stats.stats.min)
-    return result
 
 
 def ints(count: int) -> Observable[int]:
@@ -84,20 +76,7 @@ def test_batch_rxpy_buffer_with_time_or_count(benchmark: Any) -> None:
 def test_batch_plain_loop(benchmark: Any) -> None:
     n = sized()
     data = list(range(n))
-
-    def run() -> list[list[int]]:
-        out: list[list[int]] = []
-        current: list[int] = []
-        for item in data:
-            current.append(item)
-            if len(current) == 100:
-                out.append(current)
-                current = []
-        if current:
-            out.append(current)
-        return out
-
-    result = measure(benchmark, "batch", run, n)
+    result = measure(benchmark, "batch", lambda: loop_batch(data), n)
     assert sum(len(group) for group in result) == n
 
 
@@ -115,18 +94,7 @@ def test_dedupe_rxstreamz(benchmark: Any, ttl: float | None) -> None:
 def test_dedupe_plain_set_loop(benchmark: Any) -> None:
     n = sized(5)
     data = list(range(n))
-
-    def run() -> list[int]:
-        seen: set[int] = set()
-        out: list[int] = []
-        for item in data:
-            if item in seen:
-                continue
-            seen.add(item)
-            out.append(item)
-        return out
-
-    result = measure(benchmark, "dedupe", run, n)
+    result = measure(benchmark, "dedupe", lambda: loop_dedupe(data), n)
     assert len(result) == n
 
 
@@ -164,12 +132,5 @@ def test_debounce_rxpy_burst(benchmark: Any) -> None:
 def test_debounce_plain_loop(benchmark: Any) -> None:
     n = sized(10)
     data = list(range(n))
-
-    def run() -> list[int]:
-        latest: tuple[int, float] | None = None
-        for item in data:
-            latest = (item, time.monotonic())
-        return [] if latest is None else [latest[0]]
-
-    result = measure(benchmark, "debounce", run, n)
+    result = measure(benchmark, "debounce", lambda: loop_debounce(data), n)
     assert result == [n - 1]

@@ -12,14 +12,28 @@ from typing import Any
 import pytest
 
 import rxstreamz
-from rxstreamz import _bench
-from rxstreamz.cli import main, render
+from rxstreamz.bench import asyncio_cases as aio
+from rxstreamz.bench import cases as tables
+from rxstreamz.bench.cli import main
+from rxstreamz.bench.measure import machine, measure, over_ceiling, steps
+from rxstreamz.bench.model import (
+    DEFAULT_TABLES,
+    Case,
+    Gauge,
+    Impl,
+    Row,
+    Run,
+    Unavailable,
+    processor,
+)
+from rxstreamz.bench.render import render
 from tests.support import no_new_threads
 
 ROW_KEYS = {
     "allocs_per_item",
     "bytes_per_item",
     "case",
+    "ceiling_ratio",
     "ideal_ratio",
     "impl",
     "items",
@@ -57,7 +71,7 @@ IMPLS_OF = {
     "processor": ("rxstreamz", "rxpy", "plain"),
     "throughput": ("rxstreamz", "rxpy", "plain"),
     "fusion": ("rxstreamz", "rxpy", "plain"),
-    "asyncio": ("rxstreamz", "aiostream", "streamz", "plain"),
+    "asyncio": ("rxstreamz", "aiostream", "streamz", "plain", "ceiling"),
 }
 
 
@@ -134,9 +148,10 @@ def test_every_case_has_all_its_impls_with_positive_numbers(
                 assert isinstance(row[key], int | float), where
                 assert row[key] >= 0, where
         if row["table"] == "asyncio":
-            measured += ["ideal_ratio", "read_ahead"]
+            measured += ["ideal_ratio", "ceiling_ratio", "read_ahead"]
         else:
-            assert (row["ideal_ratio"], row["read_ahead"]) == (None, None), where
+            ratios = (row["ideal_ratio"], row["ceiling_ratio"], row["read_ahead"])
+            assert ratios == (None, None, None), where
         for key in measured:
             assert isinstance(row[key], int | float), f"{key} missing in {where}"
             assert row[key] > 0, f"{key} in {where}"
@@ -146,9 +161,9 @@ def test_slow_cases_run_fewer_items(quick_run: tuple[dict[str, Any], str, str]) 
     document, _, _ = quick_run
     items = {(row["case"], row["impl"]): row["items"] for row in document["rows"]}
     assert items["filter_", "rxstreamz"] == 2000
-    assert items["async_map(workers=10)", "plain"] == 2000 // _bench.ASYNC_DIVISOR
-    assert items["Async processing (10 workers)", "rxpy"] == 2000 // _bench.IO_DIVISOR
-    assert items["async source, enrich x8, batch(50)", "streamz"] == 2000 // _bench.ASYNCIO_DIVISOR
+    assert items["async_map(workers=10)", "plain"] == 2000 // tables.ASYNC_DIVISOR
+    assert items["Async processing (10 workers)", "rxpy"] == 2000 // tables.IO_DIVISOR
+    assert items["async source, enrich x8, batch(50)", "streamz"] == 2000 // aio.ASYNCIO_DIVISOR
 
 
 def test_text_report_has_machine_line_and_tables(
@@ -184,10 +199,10 @@ def test_text_report_has_machine_line_and_tables(
 def test_plain_progress_goes_to_stderr(quick_run: tuple[dict[str, Any], str, str]) -> None:
     _, out, err = quick_run
     progress = [line for line in err.splitlines() if not line.startswith("warning: load average")]
-    total = _bench.steps([c for c in _bench.cases() if c.table in _bench.DEFAULT_TABLES])
+    total = steps(tables.cases(DEFAULT_TABLES))
     assert progress[0] == f"[1/{total}] processor: filter_ [rxstreamz] time"
     assert progress[-1] == (
-        f"[{total}/{total}] asyncio: async source, enrich x8, batch(50) [plain] memory"
+        f"[{total}/{total}] asyncio: async source, enrich x8, batch(50) [ceiling] memory"
     )
     assert "[1/" not in out
 
@@ -211,25 +226,31 @@ def test_asyncio_table_in_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     assert "## asyncio: one event loop, an async source to batches" in lines
     table = [line for line in lines if line.startswith("|")]
     assert table[0] == (
-        "| Pipeline | impl | items | items/s | of ideal | read-ahead | peak memory "
-        "| vs aiostream | vs python-streamz | vs plain asyncio | note |"
+        "| Pipeline | impl | items | items/s | of nominal | of ceiling | read-ahead "
+        "| peak memory | vs aiostream | vs python-streamz | vs plain asyncio | note |"
     )
     assert [cells.split(" | ")[1] for cells in table[2:]] == [
         "rxstreamz",
         "aiostream",
         "python-streamz",
         "plain asyncio",
+        "ceiling",
     ]
     first = table[2].split(" | ")
     assert first[0] == "| async source, enrich x8, batch(50)"
-    assert first[2] == "30"
-    assert first[4].endswith("%")  # of the ideal
-    assert all(cell.endswith("x") for cell in first[7:10])  # speed-ups
+    assert first[2] == str(300 // aio.ASYNCIO_DIVISOR)
+    assert first[4].endswith("%")  # of the nominal rate
+    assert first[5].endswith("%")  # of the ceiling
+    assert all(cell.endswith("x") for cell in first[8:11])  # speed-ups
+    ceiling = table[-1].split(" | ")
+    assert ceiling[5] == "100%"
+    assert ceiling[8:11] == ["", "", ""]
 
 
-@pytest.mark.parametrize("impl", _bench.ASYNCIO_IMPLS)
-def test_asyncio_pipelines_write_every_record_in_order(impl: _bench.Impl) -> None:
-    (case,) = _bench.asyncio_cases()
+@pytest.mark.parametrize("impl", aio.ASYNCIO_IMPLS[:-1])
+def test_asyncio_pipelines_write_every_record_in_order(impl: Impl) -> None:
+    assert impl != "ceiling"
+    (case,) = aio.asyncio_cases()
     data = list(range(1, 121))  # two full batches and a partial one
     batches = case.impls[impl](data)()
     assert [len(rows) for rows in batches] == [50, 50, 20]
@@ -239,8 +260,32 @@ def test_asyncio_pipelines_write_every_record_in_order(impl: _bench.Impl) -> Non
     assert 1 <= gauge.most <= 120
 
 
+def test_the_ceiling_awaits_every_record_on_as_many_tasks_as_workers() -> None:
+    (case,) = aio.asyncio_cases()
+    assert case.ceiling == "ceiling"
+    data = list(range(1, 121))
+    (results,) = case.impls["ceiling"](data)()
+    assert results == [2 * n for n in data]
+    gauge = case.gauges["ceiling"]
+    assert (gauge.pulled, gauge.written, gauge.most) == (120, 120, aio.ASYNCIO_WORKERS)
+
+
+def _rate(impl: Impl, items_per_s: float | None) -> Row:
+    return Row("asyncio", "c", impl, 10, None, items_per_s, None, None, None, None, "")
+
+
+def test_every_measured_row_is_divided_by_the_ceiling_of_its_run() -> None:
+    case = Case("asyncio", "c", {}, ceiling="ceiling")
+    rows = [_rate("rxstreamz", 450.0), _rate("aiostream", None), _rate("ceiling", 600.0)]
+    ratios = [row.ceiling_ratio for row in over_ceiling(case, rows)]
+    assert ratios == [0.75, None, 1.0]
+    assert over_ceiling(case, rows[:2]) == rows[:2]  # no ceiling measured: nothing to divide
+    no_ceiling = Case("asyncio", "c", {})
+    assert over_ceiling(no_ceiling, rows) == rows
+
+
 def test_gauge_keeps_the_largest_gap_across_runs() -> None:
-    gauge = _bench.Gauge()
+    gauge = Gauge()
     for _ in range(3):
         gauge.pull()
     gauge.write(2)
@@ -252,8 +297,8 @@ def test_gauge_keeps_the_largest_gap_across_runs() -> None:
 
 
 def test_a_missing_package_is_unavailable() -> None:
-    with pytest.raises(_bench.Unavailable, match="no_such_package_xyz is not installed"):
-        _bench._package("no_such_package_xyz")  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(Unavailable, match="no_such_package_xyz is not installed"):
+        aio._package("no_such_package_xyz")  # pyright: ignore[reportPrivateUsage]
 
 
 @pytest.mark.parametrize("kind", ["rich", "tqdm", "none"])
@@ -300,35 +345,35 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_missing_processor_is_reported_not_fatal() -> None:
-    def unavailable(data: list[int]) -> _bench.Run:
+    def unavailable(data: list[int]) -> Run:
         del data
-        raise _bench.Unavailable("teleport not available in this installation")
+        raise Unavailable("teleport not available in this installation")
 
-    def plain(data: list[int]) -> _bench.Run:
+    def plain(data: list[int]) -> Run:
         return lambda: [n * 2 for n in data]
 
-    case = _bench.Case(
+    case = Case(
         "processor", "teleport(3)", {"rxstreamz": unavailable, "rxpy": plain, "plain": plain}
     )
     ticks: list[str] = []
-    rows = _bench.measure([case], items=10, repeat=2, progress=ticks.append)
-    assert len(ticks) == _bench.steps([case]) == 6
+    rows = measure([case], items=10, repeat=2, progress=ticks.append)
+    assert len(ticks) == steps([case]) == 6
     assert ticks[0] == "processor: teleport(3) [rxstreamz] not available"
     missing, rxpy, _ = rows
     assert missing.note == "teleport not available in this installation"
     assert (missing.seconds, missing.ns_per_item, missing.peak_bytes) == (None, None, None)
     assert rxpy.seconds is not None
     assert rxpy.allocs_per_item is not None
-    text = render(rows, [case], _bench.machine(), items=10, repeat=2, markdown=False)
+    text = render(rows, [case], machine(), items=10, repeat=2, markdown=False)
     line = next(line for line in text.splitlines() if line.startswith("teleport(3)"))
     assert line.split()[3:5] == ["n/a", "n/a"]
     assert line.endswith("teleport not available in this installation")
 
 
 def test_factory_lookup() -> None:
-    with pytest.raises(_bench.Unavailable, match="no_such_thing not available"):
-        _bench._processor("no_such_thing")  # pyright: ignore[reportPrivateUsage]
-    assert _bench._processor("batch") is rxstreamz.batch  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(Unavailable, match="no_such_thing not available"):
+        processor("no_such_thing")
+    assert processor("batch") is rxstreamz.batch
 
 
 def test_cpu_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -353,11 +398,11 @@ def test_chart_tables_run_only_when_named(tmp_path: Path) -> None:
     growth = [(r["case"], r["impl"], r["items"]) for r in rows if r["table"] == "growth"]
     assert growth == [
         (f"items / {d}", impl, 400 // d)
-        for d in _bench.GROWTH_DIVISORS
+        for d in tables.GROWTH_DIVISORS
         for impl in ("rxstreamz", "rxpy", "plain")
     ]
     assert all(r["peak_bytes"] > 0 for r in rows if r["table"] == "growth")
     workers = [r["case"] for r in rows if r["table"] == "workers" and r["impl"] == "rxstreamz"]
-    assert workers == [f"workers={n}" for n in _bench.WORKER_COUNTS]
+    assert workers == [f"workers={n}" for n in tables.WORKER_COUNTS]
     assert "Growth: buffer_ beside observe_on" in out.getvalue()
     assert {r["table"] for r in rows} == {"growth", "workers"}

@@ -21,7 +21,7 @@ and names every baseline by what actually ran (``ThreadPoolExecutor.map``,
 Ratios are speed-ups of rxstreamz: the baseline's time per item divided by
 rxstreamz's. Above 1, rxstreamz is faster. Where a baseline ran fewer items
 (RxPY's ``observe_on``, ``distinct()`` and ``debounce`` are capped, see
-``rxstreamz/_bench.py``), the table says how many.
+``rxstreamz/bench/cases.py``), the table says how many.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rxstreamz.bench import render
+from rxstreamz.bench.model import IMPLS
+
 ROOT = Path(__file__).resolve().parent.parent
-IMPLS = ("rxstreamz", "rxpy", "plain")
 TIMES = "\N{MULTIPLICATION SIGN}"
 """What follows a speed-up in the generated text."""
 
@@ -190,14 +192,8 @@ def per_item(row: dict[str, Any]) -> str:
 
 
 def size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
+    """Format a number of bytes as the bench report does, ``-`` where not measured."""
+    return "-" if n is None else render.size(n)
 
 
 def code(case: str) -> str:

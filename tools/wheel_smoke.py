@@ -7,6 +7,7 @@ a message on the first failed check.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import subprocess
 import sys
@@ -14,7 +15,18 @@ from pathlib import Path
 
 RUNTIME = {"rxstreamz", "reactivex", "typing-extensions", "typing_extensions"}
 INSTALLER = {"pip", "setuptools", "wheel"}
-EXTRAS = ("aiostream", "dask", "distributed", "opentelemetry", "prometheus_client", "rich", "tqdm")
+EXTRAS = (
+    "aiostream",
+    "dask",
+    "distributed",
+    "opentelemetry",
+    "prometheus_client",
+    "rich",
+    "streamz",
+    "tqdm",
+)
+BENCH = ("cli", "cases", "asyncio_cases", "baselines", "measure", "model", "render")
+"""The modules of ``rxstreamz.bench``, the package of the ``rxstreamz`` console script."""
 
 
 def check(condition: bool, message: str) -> None:
@@ -41,6 +53,13 @@ def main() -> None:
 
     imported = sorted(name for name in EXTRAS if name in sys.modules)
     check(not imported, f"importing rxstreamz imported optional extras: {imported}")
+    check("rxstreamz.bench.cli" not in sys.modules, "importing rxstreamz imported the bench")
+
+    for name in BENCH:
+        check((package / "bench" / f"{name}.py").is_file(), f"rxstreamz/bench/{name}.py is missing")
+        importlib.import_module(f"rxstreamz.bench.{name}")
+    imported = sorted(name for name in EXTRAS if name in sys.modules)
+    check(not imported, f"importing rxstreamz.bench imported optional extras: {imported}")
 
     script = Path(sys.executable).parent / "rxstreamz"
     result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
