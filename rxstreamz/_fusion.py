@@ -87,6 +87,7 @@ without its call.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import linecache
 import threading
@@ -100,10 +101,12 @@ from reactivex.observer import AutoDetachObserver
 from reactivex.scheduler import CurrentThreadScheduler
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+_S = TypeVar("_S", bound=ProcessorStats)
 
 Kind = Literal["filter", "map", "tap", "take", "chunk", "unbatch"]
 """How the generated code uses a stage's bound value ``f``.
@@ -172,6 +175,15 @@ class Stage(ABC, Generic[_T, _R]):
         for run, index in live:
             _add(totals, run.figures()[index])
         return totals
+
+    def snapshot(self, stats_type: type[_S], **renamed: str) -> _S:
+        """Return ``figures()`` as a ``stats_type``; ``renamed`` maps a field to its figure."""
+        figures = self.figures()
+        values = {
+            field.name: figures.get(renamed.get(field.name, field.name), 0)
+            for field in dataclasses.fields(stats_type)
+        }
+        return stats_type(**values)
 
     def _enter(self, run: _Run, index: int) -> None:
         with self._lock:
