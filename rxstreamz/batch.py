@@ -1,41 +1,46 @@
 """Grouping by size and latency: batch.
 
-Both keep **one timer per subscription** that is re-armed, never one per item:
+**One timer per subscription**, re-armed, never one per batch or per item:
 the timer carries no identity of its own; when it fires it compares the
-scheduler clock with the deadline of what is pending *now* and either emits it
-or re-arms itself for the remaining time. A timer that outlived its batch or
-its item therefore never emits anything early, and a synchronous burst of any
-length schedules O(1) timers. The clock is the subscription's
-``_scheduling.Clock``, which a wall-clock step does not move on real-time
-schedulers.
+clock with the deadline of the batch open *now* and either emits it or waits
+again for the rest (``_fusion.Deadline``). A timer that outlived its batch
+therefore never emits anything early, and a synchronous burst of any length
+schedules O(1) timers. The clock is the subscription's ``_scheduling.Clock``,
+which a wall-clock step does not move on real-time schedulers.
 
 The item path takes no lock (it is the hot path); the timer and the source
-thread hand pending state to each other through flags whose reads and writes
-the GIL orders, and every emission the timer makes happens under one
+thread hand the open batch to each other through flags whose reads and
+writes the GIL orders, and every emission the timer makes happens under one
 re-entrant lock per subscription while no item is being added. So downstream
 ``on_next`` calls are serialized whichever thread makes them, and no item is
 lost or emitted twice when the timer races the source.
+
+Piped right after a run of fused stages (``filter_``, ``map_``, ...),
+``batch`` joins the run: its list is filled inline in the run's generated
+``on_next``, and the stages after it join too (``rxstreamz._fusion``, which
+generates the same hand-off with the timer). Elsewhere it subscribes on its
+own (``_BatchRun``). Both count in the same ``stats()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from reactivex import Observable, abc
+from typing_extensions import override
 
 from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
+from rxstreamz._fusion import Deadline, FusedObservable, Latency, Stage, fuse
 from rxstreamz._lifecycle import HeldRun
+from rxstreamz.chunk import Chunk
 
 __all__ = ["Batch", "BatchStats", "batch"]
 
 _X = TypeVar("_X")
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-"""The epoch: the deadline of a batch run before its first batch opens (never read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,20 @@ class _BatchRow(Row):
     held: int
 
 
+class _TimedStage(Stage[Any, Any]):
+    """``batch`` with ``max_latency`` inside a fused run."""
+
+    kind = "batch"
+
+    def __init__(self, latency: Latency, name: str) -> None:
+        super().__init__(name, None, latency.scheduler)
+        self.latency = latency
+
+    @override
+    def bind(self) -> Latency:
+        return self.latency
+
+
 class Batch:
     """The operator returned by ``batch``."""
 
@@ -82,26 +101,37 @@ class Batch:
         self.name = name
         self.scheduler = scheduler
         self._ledger = Ledger(_BatchRow)
+        self._latency = None if max_latency is None else timedelta(seconds=max_latency)
+        # In a fused run: without a latency, exactly a `chunk`.
+        self._stage: Stage[Any, Any] = (
+            Chunk(max_size, name)
+            if self._latency is None
+            else _TimedStage(Latency(max_size, self._latency, scheduler), name)
+        )
 
     def __repr__(self) -> str:
         return f"<Batch {self.name!r} max_size={self.max_size} max_latency={self.max_latency}>"
 
     def stats(self) -> BatchStats:
-        """Return the counters of every subscription, past and present."""
+        """Return the counters of every subscription, past and present, fused or not."""
         totals = self._ledger.totals()
+        fused = self._stage.figures()
+        held = totals["held"] + fused.get("held", 0)
         return BatchStats(
-            received=totals["received"] + totals["held"],
-            failed=totals["failed"],
-            dropped=totals["dropped"],
-            emitted=totals["emitted"],
-            batches=totals["batches"],
-            held=totals["held"],
+            received=totals["received"] + totals["held"] + fused.get("received", 0),
+            failed=totals["failed"] + fused.get("failed", 0),
+            dropped=totals["dropped"] + fused.get("dropped", 0),
+            emitted=totals["emitted"] + fused.get("emitted", 0),
+            batches=totals["batches"] + fused.get("chunks", 0),
+            held=held,
         )
 
     def __call__(self, source: Observable[_X]) -> Observable[list[_X]]:
-        """Apply the operator to ``source``."""
+        """Apply the operator to ``source``: fused when it is a run of stages."""
+        if isinstance(source, FusedObservable):
+            return fuse(source, self._stage)
         max_size = self.max_size
-        latency = None if self.max_latency is None else timedelta(seconds=self.max_latency)
+        latency = self._latency
         own = self.scheduler
         ledger = self._ledger
 
@@ -131,16 +161,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     whoever comes last counts the held items as dropped (``release``, once).
     """
 
-    __slots__ = (
-        "armed_for",
-        "clock",
-        "current",
-        "deadline",
-        "in_flight",
-        "latency",
-        "max_size",
-        "wants",
-    )
+    __slots__ = ("current", "due", "in_flight", "max_size", "wants")
 
     def __init__(
         self,
@@ -151,12 +172,10 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
         latency: timedelta | None,
     ) -> None:
         super().__init__(ledger, observer)
-        self.clock = clock
         self.max_size = max_size
-        self.latency = latency
         self.current: list[_X] = []
-        self.deadline = _EPOCH  # when `current` is due; meaningful while it is non-empty
-        self.armed_for: datetime | None = None  # due time of the pending timer, if any
+        # When `current` is due, and the timer (None: size only).
+        self.due = None if latency is None else Deadline(clock, latency, self.timer, self.fire)
         self.in_flight = _lifecycle.nothing_in_flight  # reads the on_next calls in progress
         self.wants = False  # a timer fired: settle the open batch under the lock
 
@@ -166,7 +185,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
         row = self.row
         emit = self.observer.on_next
         max_size = self.max_size
-        timed = self.latency is not None
+        timed = self.due is not None
         active = 0  # on_next calls in progress: a cell, cheaper than an attribute
 
         def in_flight() -> int:
@@ -215,8 +234,8 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
             self.observer.on_next(current)
             return
         self.row.held = size
-        if size == 1 and self.latency is not None:
-            self.open_batch()
+        if size == 1 and self.due is not None:
+            self.due.open()
 
     def catch_up(self) -> None:
         """After an item: release if disposed meanwhile, else settle for a timer that fired."""
@@ -239,21 +258,15 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
 
     def open_batch(self) -> None:
         """The first item of a batch has arrived: make sure a timer waits for its deadline."""
-        assert self.latency is not None
+        assert self.due is not None
         with self.lock:
-            self.deadline = deadline = self.clock.now() + self.latency
-            if self.armed_for is None or self.armed_for > deadline:
-                self.arm(deadline)
-
-    def arm(self, due: datetime) -> None:
-        """Arm the timer for ``due`` (lock held)."""
-        self.armed_for = due
-        self.timer.disposable = self.clock.schedule_at(due, self.fire)
+            self.due.open()
 
     def fire(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
         """The timer: settle the open batch unless an item is in flight."""
+        assert self.due is not None
         with self.lock:
-            self.armed_for = None
+            self.due.fired()
             self.wants = True  # before reading `active`
             if not self.in_flight():
                 self.settle()
@@ -263,18 +276,13 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     def settle(self) -> None:
         """Emit the open batch if it is due, else make sure a timer waits for it.
 
-        Lock held, no item in flight on another thread.
+        Lock held, no item in flight on another thread; only after a timer fired.
         """
         current = self.current
-        if not self.stopped and current:
-            deadline = self.deadline
-            if self.clock.now() < deadline:  # a later batch than the timer was armed for
-                if self.armed_for is None or self.armed_for > deadline:
-                    self.arm(deadline)
-            else:
-                self.current = []
-                self.count_out(len(current))
-                self.observer.on_next(current)
+        if not self.stopped and current and self.due is not None and self.due.passed():
+            self.current = []
+            self.count_out(len(current))
+            self.observer.on_next(current)
         self.wants = False  # last: until now, new items wait for the lock
 
     # -- the end -------------------------------------------------------------------------
