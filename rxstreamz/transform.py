@@ -305,18 +305,19 @@ def tap_(
         ['a', 'b']
 
     Args:
-        fn: Called once per item; its result is ignored.
-        errors: ``"raise"`` or ``"skip"``.
-        on_failure: Receives a ``DeadLetter`` per skipped item.
+        fn: Called once per item for its side effect; what it returns is ignored.
+        errors: As for ``map_``.
+        on_failure: As for ``map_``.
         name: Default ``"tap"``.
-        scheduler: Clock for ``DeadLetter.timestamp``.
+        scheduler: As for ``map_``.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> TransformStats``.
+        A ``pipe()`` operator that emits the items it received; its
+        ``stats()`` is a ``TransformStats``.
 
     Raises:
-        TypeError: ``fn`` or ``on_failure`` is not callable.
-        ValueError: ``errors`` is not ``"raise"`` or ``"skip"``.
+        TypeError: ``fn`` is not callable, or ``on_failure`` is given and is not.
+        ValueError: ``errors`` names no error mode.
     """
     return Tap(fn, errors, on_failure, name, scheduler)
 
