@@ -254,6 +254,36 @@ def test_batch_reentrant_downstream(fused: bool, scheduler: TestScheduler) -> No
     assert out == [[1], [11]]
 
 
+@FUSED
+def test_batch_reentrant_downstream_of_a_timer_emission(
+    fused: bool, scheduler: TestScheduler
+) -> None:
+    subject: Subject[int] = Subject()
+    out: list[tuple[float, list[int]]] = []
+
+    def feed_back(items: list[int]) -> None:
+        out.append((scheduler.clock, items))
+        if items[0] < 30:
+            subject.on_next(items[0] + 10)  # re-enters while the timer emits
+
+    subject.pipe(batch_of(fused, 3, max_latency=5)).subscribe(feed_back, scheduler=scheduler)
+    subject.on_next(1)
+    scheduler.advance_to(100)
+    for n in (2, 3, 4):
+        subject.on_next(n)
+    scheduler.advance_to(200)
+    assert out == [
+        (5.0, [1]),
+        (10.0, [11]),
+        (15.0, [21]),
+        (20.0, [31]),
+        (100.0, [2, 3, 4]),
+        (105.0, [12]),
+        (110.0, [22]),
+        (115.0, [32]),
+    ]
+
+
 def test_batch_default_name_and_repr() -> None:
     assert batch(3).name == "batch"
     assert repr(batch(3, max_latency=0.5, name="orders")) == (
