@@ -115,15 +115,14 @@ class Batch:
     def stats(self) -> BatchStats:
         """Return the counters of every subscription, past and present, fused or not."""
         totals = self._ledger.totals()
-        fused = self._stage.figures()
-        held = totals["held"] + fused.get("held", 0)
+        fused = self._stage.figures()  # empty until a fused run subscribed
         return BatchStats(
             received=totals["received"] + totals["held"] + fused.get("received", 0),
             failed=totals["failed"] + fused.get("failed", 0),
             dropped=totals["dropped"] + fused.get("dropped", 0),
             emitted=totals["emitted"] + fused.get("emitted", 0),
             batches=totals["batches"] + fused.get("chunks", 0),
-            held=held,
+            held=totals["held"] + fused.get("held", 0),
         )
 
     def __call__(self, source: Observable[_X]) -> Observable[list[_X]]:
