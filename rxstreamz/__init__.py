@@ -19,6 +19,10 @@ from rxstreamz.aggregate import (
     aggregate,
     folds,
 )
+from rxstreamz.batch import (
+    BatchStats,
+    batch,
+)
 from rxstreamz.breaker import (
     CircuitBreaker,
     CircuitBreakerOperatorStats,
@@ -44,6 +48,13 @@ from rxstreamz.channel import (
     Channel,
     channel,
 )
+from rxstreamz.chunk import (
+    ChunkStats,
+    UnbatchStats,
+    chunk,
+    flatten,
+    unbatch,
+)
 from rxstreamz.concurrency import (
     AsyncMapStats,
     async_map,
@@ -51,6 +62,10 @@ from rxstreamz.concurrency import (
 from rxstreamz.dead_letters import (
     DeadLetterStats,
     dead_letter,
+)
+from rxstreamz.debounce import (
+    DebounceStats,
+    debounce_,
 )
 from rxstreamz.dedupe import (
     DedupeStats,
@@ -98,29 +113,18 @@ from rxstreamz.throttle import (
     ThrottleStats,
     throttle,
 )
-from rxstreamz.timing import (
-    BatchStats,
-    DebounceStats,
-    batch,
-    debounce_,
-)
 from rxstreamz.transform import (
-    ChunkStats,
     FilterStats,
     SampleStats,
     SkipStats,
     TakeStats,
     TransformStats,
-    UnbatchStats,
-    chunk,
     filter_,
-    flatten,
     map_,
     sample_,
     skip_,
     take_,
     tap_,
-    unbatch,
 )
 from rxstreamz.types import (
     AggregateWindow,

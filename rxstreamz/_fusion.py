@@ -1,7 +1,8 @@
 """Fusion of consecutive per-item stages into one subscriber.
 
 ``filter_``, ``map_``, ``tap_``, ``take_``, ``skip_``, ``sample_``, ``chunk``
-and ``unbatch``/``flatten`` return ``Stage`` objects. A stage applied to a
+and ``unbatch``/``flatten`` return ``Stage`` objects, and ``batch`` applies one
+when it follows a run (alone it subscribes on its own). A stage applied to a
 ``FusedObservable`` returns a new ``FusedObservable`` over the same upstream
 with one more stage; applied to any other observable it starts a new run. So:
 
@@ -64,6 +65,13 @@ Other shapes:
 * ``unbatch`` loops over the iterable, running the rest of the chain on each
   element and checking ``stopped`` before each pull, so a ``take_`` after it
   stops even an endless iterable.
+* ``batch`` without ``max_latency`` is a ``chunk``. With it, the list is
+  filled the same way and its first item opens a ``Deadline``, whose timer
+  runs ``settle`` on a scheduler thread. The timer and the item path hand the
+  lists over as the unfused ``batch`` does (the comment above
+  ``_timed_on_next``): ``on_next`` counts the calls in flight, the timer
+  emits only when none is, and ``end`` holds the run's lock while it
+  flushes. A run holds one such ``batch``; a second one starts a new run.
 
 Python allows 20 nested blocks, so a run nests at most ``MAX_DEPTH`` of them
 (a ``take_`` nests one, an ``unbatch`` two); the stage that would exceed it
@@ -87,25 +95,30 @@ without its call.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import linecache
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from reactivex import Observable, abc
-from reactivex.disposable import Disposable, SingleAssignmentDisposable
+from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
 from reactivex.observer import AutoDetachObserver
 from reactivex.scheduler import CurrentThreadScheduler
 
 from rxstreamz import _scheduling, _validate
+from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+_S = TypeVar("_S", bound=ProcessorStats)
 
-Kind = Literal["filter", "map", "tap", "take", "chunk", "unbatch"]
+Kind = Literal["filter", "map", "tap", "take", "chunk", "batch", "unbatch"]
 """How the generated code uses a stage's bound value ``f``.
 
 * ``filter``: ``f(x)`` decides whether ``x`` goes on (also ``skip_``, ``sample_``).
@@ -116,14 +129,18 @@ Kind = Literal["filter", "map", "tap", "take", "chunk", "unbatch"]
   into the source while the last one was being emitted is ignored, as RxPY's
   ``take`` does. The run completes once the last item has gone through the
   rest of the chain.
-* ``chunk``: ``f`` is the list size.
+* ``chunk``: ``f`` is the list size (also ``batch`` without ``max_latency``).
+* ``batch``: ``f`` is a ``Latency``: a list filled as ``chunk`` fills its
+  own, emitted when full or, by a timer, ``max_latency`` after its first item.
+  A run holds at most one.
 * ``unbatch``: no ``f``; ``x`` is iterated.
 """
 
 MAX_DEPTH = 16
 """The most nested blocks one fused run holds (see the module docstring)."""
 
-_NESTING: dict[Kind, int] = {"take": 1, "unbatch": 2}
+_NESTING: dict[Kind, int] = {"take": 1, "batch": 1, "unbatch": 2}
+"""Blocks a stage nests (a ``batch``: the ``try`` around the whole ``on_next``)."""
 
 
 class Stage(ABC, Generic[_T, _R]):
@@ -173,6 +190,15 @@ class Stage(ABC, Generic[_T, _R]):
             _add(totals, run.figures()[index])
         return totals
 
+    def snapshot(self, stats_type: type[_S], **renamed: str) -> _S:
+        """Return ``figures()`` as a ``stats_type``; ``renamed`` maps a field to its figure."""
+        figures = self.figures()
+        values = {
+            field.name: figures.get(renamed.get(field.name, field.name), 0)
+            for field in dataclasses.fields(stats_type)
+        }
+        return stats_type(**values)
+
     def _enter(self, run: _Run, index: int) -> None:
         with self._lock:
             self._live[run, index] = None
@@ -193,15 +219,16 @@ def _add(totals: dict[str, int], figures: dict[str, int]) -> None:
         totals[field] = totals.get(field, 0) + value
 
 
-def _depth(kinds: list[Kind]) -> int:
-    return sum(_NESTING.get(kind, 0) for kind in kinds)
+def _fits(kinds: list[Kind]) -> bool:
+    """Whether one run can hold stages of ``kinds``: nesting, and one timed ``batch``."""
+    return sum(_NESTING.get(kind, 0) for kind in kinds) <= MAX_DEPTH and kinds.count("batch") < 2
 
 
 def fuse(source: Observable[Any], stage: Stage[Any, Any]) -> Observable[Any]:
     """Return ``stage`` applied to ``source``, fused with it when possible."""
     if isinstance(source, FusedObservable):
         kinds: list[Kind] = [s.kind for s in source.stages]
-        if _depth([*kinds, stage.kind]) <= MAX_DEPTH:
+        if _fits([*kinds, stage.kind]):
             return FusedObservable(source.upstream, (*source.stages, stage))
     return FusedObservable(source, (stage,))
 
@@ -302,10 +329,12 @@ class _Run(abc.DisposableBase):
         "_ended",
         "_flushes",
         "_generation",
+        "_idle",
         "_stop",
         "done",
         "failed",
         "late",
+        "lock",
         "observer",
         "scheduler",
         "sink",
@@ -333,6 +362,9 @@ class _Run(abc.DisposableBase):
         self._counts: Callable[[], tuple[int, ...]] = lambda: (0,) * _counter_count(stages)
         self._stop: Callable[[], None] = _nothing
         self._flushes: tuple[tuple[int, Callable[[], None]], ...] = ()
+        self._idle: Callable[[], bool] | None = None
+        # Guards the lists against a timed batch's timer; also held by `end`.
+        self.lock = threading.RLock()
         self.sink = _Sink(_nothing_with, self.on_error, self.on_completed)
         for index, stage in enumerate(stages):
             stage._enter(self, index)  # pyright: ignore[reportPrivateUsage]
@@ -343,12 +375,18 @@ class _Run(abc.DisposableBase):
         stop: Callable[[], None],
         counts: Callable[[], tuple[int, ...]],
         flushes: tuple[tuple[int, Callable[[], None]], ...],
+        idle: Callable[[], bool] | None,
     ) -> None:
-        """Install the generated functions of this run."""
+        """Install the generated functions of this run.
+
+        ``idle`` (a run with a timed ``batch`` only) tells whether no item is
+        in flight: then a dispose may retire the counters at once.
+        """
         self.sink.on_next = on_next
         self._stop = stop
         self._counts = counts
         self._flushes = flushes
+        self._idle = idle
 
     # -- called by the generated code ----------------------------------------------------
 
@@ -381,20 +419,21 @@ class _Run(abc.DisposableBase):
         a flush runs (a ``take_``, a failure) takes over: its own end is the
         one delivered.
         """
-        if self.done:
-            return
-        self._stop()  # every end halts the loops running now, a flush starts new ones
-        if not self.stopped:
-            self.stopped = True
-            self.upstream.dispose()
-        self._generation += 1
-        generation = self._generation
-        for index, flush in self._flushes:
-            if index > position:
-                flush()
-                if self._generation != generation:
-                    return  # superseded by a later stage's end
-        self._retire()
+        with self.lock:  # a timer does not emit meanwhile
+            if self.done:
+                return
+            self._stop()  # every end halts the loops running now, a flush starts new ones
+            if not self.stopped:
+                self.stopped = True
+                self.upstream.dispose()
+            self._generation += 1
+            generation = self._generation
+            for index, flush in self._flushes:
+                if index > position:
+                    flush()
+                    if self._generation != generation:
+                        return  # superseded by a later stage's end
+            self._retire()
         if exc is None:
             self.observer.on_completed()
         else:
@@ -411,12 +450,31 @@ class _Run(abc.DisposableBase):
         self.end(-1, None)
 
     def dispose(self) -> None:
-        """Stop at once; held items are dropped."""
+        """Stop at once; held items are dropped.
+
+        Takes no lock, so it never waits for a downstream receiving what a
+        timer emitted. With a timed ``batch``, whoever comes last retires the
+        counters (``release``): this call when no item is in flight and no
+        timer holds the lock, else the item's ``on_next`` or the timer on its
+        way out.
+        """
         self.stopped = True
         self._stop()
         self._generation += 1
         self.upstream.dispose()
-        self._retire()
+        idle = self._idle
+        if idle is None:
+            self._retire()
+        elif idle() and self.lock.acquire(blocking=False):
+            try:
+                self._retire()
+            finally:
+                self.lock.release()
+
+    def release(self) -> None:
+        """Retire the counters once the run stopped (an item or a timer on its way out)."""
+        with self.lock:
+            self._retire()
 
     # -- counting --------------------------------------------------------------------------
 
@@ -448,7 +506,15 @@ def _counter_count(stages: tuple[Stage[Any, Any], ...]) -> int:
     return 1 + sum(_COUNTERS[stage.kind] for stage in stages)
 
 
-_COUNTERS: dict[Kind, int] = {"filter": 1, "map": 0, "tap": 0, "take": 1, "chunk": 2, "unbatch": 2}
+_COUNTERS: dict[Kind, int] = {
+    "filter": 1,
+    "map": 0,
+    "tap": 0,
+    "take": 1,
+    "chunk": 2,
+    "batch": 2,
+    "unbatch": 2,
+}
 """How many counters the generated ``counts()`` reports per stage, after ``received``."""
 
 
@@ -463,8 +529,8 @@ def _derive(
     """Turn one run's raw counts into each stage's figures.
 
     ``counts`` is ``(received, *per-stage counters)`` in the order of
-    ``_COUNTERS``: filter and take their removals; chunk its chunks and held
-    items; unbatch its elements and the iterables it read to the end.
+    ``_COUNTERS``: filter and take their removals; chunk and batch their lists
+    and held items; unbatch its elements and the iterables it read to the end.
     """
     flow = counts[0] + late
     cursor = 1
@@ -486,7 +552,7 @@ def _derive(
             dropped += ignored
             flow = received - dropped
             figures = {"emitted": flow}
-        elif kind == "chunk":
+        elif kind in ("chunk", "batch"):
             chunks, held = counts[cursor : cursor + 2]
             cursor += 2
             if ended:  # the lists still held were never emitted
@@ -507,6 +573,84 @@ def _derive(
             figures = {"emitted": flow}
         result.append({"received": received, "failed": failed_here, "dropped": dropped} | figures)
     return result
+
+
+# -- the latency of a timed batch -----------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""The epoch: what ``Deadline.at`` holds before the first list opens (never compared)."""
+
+
+class Deadline:
+    """When a ``batch``'s open list is due, and the one timer that waits for it.
+
+    The timer is re-armed lazily, never one per list: when it fires, the list
+    is emitted only if its own deadline has passed (``passed``), else the
+    timer waits again for the rest. A size-triggered emission therefore needs
+    no cancel, and a stream of many lists schedules few timers. Every method
+    runs under the owner's lock; ``fire`` is the owner's timer action.
+    """
+
+    __slots__ = ("armed_for", "at", "clock", "fire", "latency", "timer")
+
+    def __init__(
+        self,
+        clock: _scheduling.Clock,
+        latency: timedelta,
+        timer: SerialDisposable,
+        fire: abc.ScheduledAction[Any],
+    ) -> None:
+        self.clock = clock
+        self.latency = latency
+        self.timer = timer
+        self.fire = fire
+        self.at = _EPOCH  # when the open list is due; meaningful while it holds items
+        self.armed_for: datetime | None = None  # due time of the pending timer, if any
+
+    def open(self) -> None:
+        """A list has its first item: it is due ``latency`` from now."""
+        self.at = at = self.clock.now() + self.latency
+        if self.armed_for is None or self.armed_for > at:
+            self._arm(at)
+
+    def passed(self) -> bool:
+        """Whether the open list is due; if not, make sure the timer waits for it."""
+        at = self.at
+        if self.clock.now() >= at:
+            return True
+        if self.armed_for is None or self.armed_for > at:
+            self._arm(at)
+        return False
+
+    def fired(self) -> None:
+        """The timer ran: none is pending now."""
+        self.armed_for = None
+
+    def _arm(self, due: datetime) -> None:
+        self.armed_for = due
+        self.timer.disposable = self.clock.schedule_at(due, self.fire)
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """What a timed ``batch`` stage binds into a run: its size and its latency.
+
+    Attributes:
+        max_size: Items per list.
+        latency: How long a list may wait after its first item.
+        scheduler: The stage's own scheduler, else the run's subscribe-time one.
+    """
+
+    max_size: int
+    latency: timedelta
+    scheduler: abc.SchedulerBase | None
+
+    def deadline(
+        self, subscribed: abc.SchedulerBase | None, fire: abc.ScheduledAction[Any]
+    ) -> Deadline:
+        """Return the deadline of one subscription, whose timer runs ``fire``."""
+        clock = _scheduling.Clock(_scheduling.resolve(self.scheduler, subscribed))
+        return Deadline(clock, self.latency, SerialDisposable(), fire)
 
 
 # -- code generation ----------------------------------------------------------------------
@@ -578,6 +722,18 @@ class _Writer:
                     f"{pad}b{i} = []",
                     f"{pad}c{i} += 1",
                 ]
+            elif kind == "batch":  # as chunk, and the first item of a list opens its deadline
+                lines += [
+                    f"{pad}b{i}.append(x)",
+                    f"{pad}n{i} = len(b{i})",
+                    f"{pad}if n{i} < m{i}:",
+                    f"{pad}    if n{i} == 1:",
+                    f"{pad}        open{i}()",
+                    f"{pad}    {leave}",
+                    f"{pad}x = b{i}",
+                    f"{pad}b{i} = []",
+                    f"{pad}c{i} += 1",
+                ]
             elif kind == "unbatch":
                 lines += [
                     f"{pad}try:",
@@ -629,7 +785,7 @@ def _counter_names(kinds: tuple[Kind, ...]) -> list[str]:
     for i, kind in enumerate(kinds):
         if kind in ("filter", "take"):
             names.append(f"r{i}")
-        elif kind == "chunk":
+        elif kind in ("chunk", "batch"):
             names += [f"c{i}", f"len(b{i})"]
         elif kind == "unbatch":
             names += [f"e{i}", f"u{i}"]
@@ -642,48 +798,53 @@ def _compile(kinds: tuple[Kind, ...], *, inline: bool) -> Callable[..., tuple[An
 
     With ``inline``, ``emit`` is the function an ``AutoDetachObserver``
     wraps and ``down`` that observer, whose ``on_next`` the code inlines.
-    The factory returns ``(on_next, stop, counts, flushes)``: the per-item
-    function, the function that stops it, the one that reads its counters and
-    one flush function per ``chunk`` stage, as ``(index, flush)`` pairs.
+    The factory returns ``(on_next, stop, counts, flushes, idle)``: the
+    per-item function, the function that stops it, the one that reads its
+    counters, one flush function per ``chunk`` or ``batch`` stage, as
+    ``(index, flush)`` pairs, and, with a timed ``batch``, the function
+    telling whether no item is in flight (else ``None``).
     """
-    params = "".join(f", f{i}" for i in range(len(kinds)))
+    timed = kinds.index("batch") if "batch" in kinds else None
     counters = _counter_names(kinds)
     cells = [name for name in counters if not name.startswith("len(")]
-    cells += [f"b{i}" for i, kind in enumerate(kinds) if kind == "chunk"]
+    lists = [f"b{i}" for i, kind in enumerate(kinds) if kind in ("chunk", "batch")]
     writer = _Writer(kinds, inline=inline)
     lines = writer.lines
     lines += [
-        f"def make(run, down, emit{params}):",
+        f"def make(run, down, emit{''.join(f', f{i}' for i in range(len(kinds)))}):",
         "    fail = run.fail",
         "    end = run.end",
         "    late = run.offered_late",
         "    stopped = False",
         "    token = object()",
-        *(f"    {name} = 0" for name in cells if not name.startswith("b")),
-        *(f"    {name} = []" for name in cells if name.startswith("b")),
+        *(f"    {name} = 0" for name in cells),
+        *(f"    {name} = []" for name in lists),
     ]
-    declare = f"        nonlocal {', '.join(cells)}"
-    lines += [
-        "    def on_next(x):",
-        declare,
-        "        if stopped:",
-        "            late()",
-        "            return",
-        "        received += 1",
-    ]
-    writer.rest(0, 8, in_loop=False)
+    declare = f"        nonlocal {', '.join(cells + lists)}"
+    if timed is None:
+        lines += [
+            "    def on_next(x):",
+            declare,
+            "        if stopped:",
+            "            late()",
+            "            return",
+            "        received += 1",
+        ]
+        writer.rest(0, 8, in_loop=False)
+    else:
+        _timed_on_next(writer, timed, declare)
     lines += [
         "    def stop():",
         "        nonlocal stopped, token",
         "        stopped = True",
         "        token = object()",
+        *([f"        t{timed}.timer.dispose()"] if timed is not None else []),
         "    def counts():",
         f"        return ({', '.join(counters)},)",
     ]
     flushes: list[str] = []
-    for i, kind in enumerate(kinds):
-        if kind != "chunk":
-            continue
+    for name in lists:
+        i = int(name[1:])
         lines += [
             f"    def flush{i}():",
             declare,
@@ -694,8 +855,12 @@ def _compile(kinds: tuple[Kind, ...], *, inline: bool) -> Callable[..., tuple[An
             f"        c{i} += 1",
         ]
         writer.rest(i + 1, 8, in_loop=False)
-        flushes.append(f"({i}, flush{i})")
-    lines.append(f"    return on_next, stop, counts, ({''.join(f + ', ' for f in flushes)})")
+        flushes.append(f"({i}, flush{i}), ")
+    idle = "None"
+    if timed is not None:
+        _timer_functions(writer, timed)
+        idle = "idle"
+    lines.append(f"    return on_next, stop, counts, ({''.join(flushes)}), {idle}")
     source = "\n".join(lines) + "\n"
     filename = f"<rxstreamz fused {'-'.join(kinds)}{' inline' if inline else ''}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -703,3 +868,81 @@ def _compile(kinds: tuple[Kind, ...], *, inline: bool) -> Callable[..., tuple[An
     exec(compile(source, filename, "exec"), namespace)
     make: Callable[..., tuple[Any, ...]] = namespace["make"]
     return make
+
+
+# A timed batch shares its list with a timer thread, as the unfused ``batch``
+# does (``rxstreamz/batch.py``, ``_BatchRun``), and in the same way: the item
+# path takes no lock. ``active`` counts the ``on_next`` calls in progress; a
+# timer touches the lists only while none is in flight: it sets ``wants``
+# before reading ``active``, and ``on_next`` raises ``active`` before reading
+# ``wants`` and reads it again after lowering it. So either the timer sees
+# the item and leaves the list to ``on_next`` (which settles it on its way
+# out), or ``on_next`` sees ``wants`` and waits for the lock (the GIL orders
+# these reads and writes). Dispose takes no lock either: it sets ``stopped``
+# before reading ``active``, and ``on_next`` reads ``stopped`` after lowering
+# it, so whoever comes last retires the counters (``run.release``).
+
+
+def _timed_on_next(writer: _Writer, timed: int, declare: str) -> None:
+    """Write the ``on_next`` of a run holding a timed ``batch`` (stage ``timed``)."""
+    writer.lines += [
+        f"    m{timed} = f{timed}.max_size",
+        "    lock = run.lock",
+        "    release = run.release",
+        "    active = 0  # on_next calls in progress",
+        "    wants = False  # a timer fired: settle the open list under the lock",
+        "    def on_next(x):",
+        declare + ", active",
+        "        active += 1  # before reading `wants`",
+        "        try:",
+        "            if wants or stopped:",
+        "                with lock:",
+        "                    if stopped:",
+        "                        late()",
+        "                        return",
+        "                    if wants:",
+        "                        settle()",
+        "            received += 1",
+    ]
+    writer.rest(0, 12, in_loop=False)
+    writer.lines += [
+        "        finally:",
+        "            active -= 1",
+        "            if wants or stopped:  # a timer fired or a dispose came meanwhile",
+        "                catch_up()",
+    ]
+
+
+def _timer_functions(writer: _Writer, timed: int) -> None:
+    """Write the functions a timed ``batch`` (stage ``timed``) shares with its timer."""
+    t = timed
+    writer.lines += [
+        f"    def open{t}():",  # the first item of a list: its deadline starts
+        "        with lock:",
+        "            if not stopped:",
+        f"                t{t}.open()",
+        "    def settle():",  # lock held, no item in flight elsewhere
+        "        nonlocal wants",
+        f"        if not stopped and b{t} and t{t}.passed():",
+        f"            flush{t}()",
+        "        wants = False  # last: until now, new items wait for the lock",
+        "    def fire(_scheduler, _state=None):",
+        "        nonlocal wants",
+        "        with lock:",
+        f"            t{t}.fired()",
+        "            wants = True  # before reading `active`",
+        "            if not active:",
+        "                settle()",
+        "        if stopped:  # disposed while the timer held the lock",
+        "            release()",
+        "    def catch_up():",
+        "        if stopped:",
+        "            release()",
+        "            return",
+        "        with lock:",
+        "            if wants and not active:",
+        "                settle()",
+        "    def idle():",
+        "        return not active",
+        f"    t{t} = f{t}.deadline(run.scheduler, fire)",
+    ]

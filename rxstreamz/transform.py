@@ -1,9 +1,9 @@
-"""Per-item processors: filter_, map_, tap_, take_, skip_, sample_, chunk, unbatch, flatten.
+"""Per-item processors: filter_, map_, tap_, take_, skip_, sample_.
 
 All of them are *stages*: piped directly one after another they fuse into a
 single subscriber (see ``rxstreamz._fusion``), which is what makes them faster
-than the equivalent chain of RxPY operators; ``chunk`` and ``unbatch`` fuse
-too, as a list filled inline and a loop over the iterable.
+than the equivalent chain of RxPY operators; ``chunk``, ``unbatch`` and
+``batch`` (``rxstreamz.chunk``, ``rxstreamz.batch``) join the same runs.
 
 Each one's ``stats()`` accounts for every item it received, with an identity
 written in its stats record (``received == emitted + filtered + failed +
@@ -13,9 +13,8 @@ operator object is part of.
 
 from __future__ import annotations
 
-import dataclasses
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -29,8 +28,6 @@ from rxstreamz._fusion import Stage
 from rxstreamz._typing import Operator
 
 __all__ = [
-    "Chunk",
-    "ChunkStats",
     "Filter",
     "FilterStats",
     "Map",
@@ -42,17 +39,12 @@ __all__ = [
     "TakeStats",
     "Tap",
     "TransformStats",
-    "Unbatch",
-    "UnbatchStats",
-    "chunk",
     "filter_",
-    "flatten",
     "map_",
     "sample_",
     "skip_",
     "take_",
     "tap_",
-    "unbatch",
 ]
 
 _T = TypeVar("_T")
@@ -121,51 +113,6 @@ class SampleStats(ProcessorStats):
     discarded: int
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkStats(ProcessorStats):
-    """Counters of ``chunk``: ``received == emitted + held + dropped``.
-
-    Attributes:
-        emitted: Items passed on inside lists.
-        chunks: Lists passed on, the partial ones flushed at the end included.
-        held: Items in the lists being filled right now.
-    """
-
-    emitted: int
-    chunks: int
-    held: int
-
-
-@dataclass(frozen=True, slots=True)
-class UnbatchStats(ProcessorStats):
-    """Counters of ``unbatch``/``flatten``: ``received == unpacked + failed + dropped``.
-
-    ``received``, ``unpacked``, ``failed`` and ``dropped`` count iterables;
-    ``emitted`` counts elements. The identity holds once a subscription has
-    ended; until then the iterable being read is in none of the fields.
-
-    Attributes:
-        emitted: Elements passed on.
-        unpacked: Iterables read to their end.
-    """
-
-    emitted: int
-    unpacked: int
-
-
-_S = TypeVar("_S", bound=ProcessorStats)
-
-
-def _snapshot(stats_type: type[_S], stage: Stage[Any, Any], **renamed: str) -> _S:
-    """Build ``stats_type`` from ``stage``'s figures; ``renamed`` maps field -> figure."""
-    figures = stage.figures()
-    values = {
-        field.name: figures.get(renamed.get(field.name, field.name), 0)
-        for field in dataclasses.fields(stats_type)
-    }
-    return stats_type(**values)
-
-
 class _UserStage(Stage[_T, _R]):
     """A stage that calls one user function per item, under the error model.
 
@@ -202,7 +149,7 @@ class Filter(_UserStage[_T, _T]):
 
     def stats(self) -> FilterStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        return _snapshot(FilterStats, self)
+        return self.snapshot(FilterStats)
 
 
 class Map(_UserStage[_T, _R]):
@@ -213,7 +160,7 @@ class Map(_UserStage[_T, _R]):
 
     def stats(self) -> TransformStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        return _snapshot(TransformStats, self)
+        return self.snapshot(TransformStats)
 
 
 class Tap(_UserStage[_T, _T]):
@@ -224,7 +171,7 @@ class Tap(_UserStage[_T, _T]):
 
     def stats(self) -> TransformStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        return _snapshot(TransformStats, self)
+        return self.snapshot(TransformStats)
 
 
 def filter_(
@@ -358,30 +305,46 @@ def tap_(
         ['a', 'b']
 
     Args:
-        fn: Called once per item; its result is ignored.
-        errors: ``"raise"`` or ``"skip"``.
-        on_failure: Receives a ``DeadLetter`` per skipped item.
+        fn: Called once per item for its side effect; what it returns is ignored.
+        errors: As for ``map_``.
+        on_failure: As for ``map_``.
         name: Default ``"tap"``.
-        scheduler: Clock for ``DeadLetter.timestamp``.
+        scheduler: As for ``map_``.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> TransformStats``.
+        A ``pipe()`` operator that emits the items it received; its
+        ``stats()`` is a ``TransformStats``.
 
     Raises:
-        TypeError: ``fn`` or ``on_failure`` is not callable.
-        ValueError: ``errors`` is not ``"raise"`` or ``"skip"``.
+        TypeError: ``fn`` is not callable, or ``on_failure`` is given and is not.
+        ValueError: ``errors`` names no error mode.
     """
     return Tap(fn, errors, on_failure, name, scheduler)
 
 
-class Take(Stage[Any, Any]):
+class _Passing(Stage[Any, Any]):
+    """A stage without a user function whose items go on unchanged, if at all."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, None, None)
+
+    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+        """Apply the operator to ``source``."""
+        return super().__call__(source)
+
+
+class _Counting(_Passing):
+    """``take_`` and ``skip_``: a count of items per subscription."""
+
+    def __init__(self, count: int, name: str) -> None:
+        super().__init__(name)
+        self.count = count
+
+
+class Take(_Counting):
     """The operator returned by ``take_``."""
 
     kind = "take"
-
-    def __init__(self, count: int, name: str) -> None:
-        super().__init__(name, None, None)
-        self.count = count
 
     @override
     def bind(self) -> Callable[[], bool | None]:
@@ -402,11 +365,7 @@ class Take(Stage[Any, Any]):
 
     def stats(self) -> TakeStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        return _snapshot(TakeStats, self)
-
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
-        """Apply the operator to ``source``."""
-        return super().__call__(source)
+        return self.snapshot(TakeStats)
 
 
 def take_(n: int, *, name: str | None = None) -> Take:
@@ -445,15 +404,11 @@ def take_(n: int, *, name: str | None = None) -> Take:
     return Take(_validate.integer("n", n, minimum=0), _validate.name(name, "take"))
 
 
-class Skip(Stage[Any, Any]):
+class Skip(_Counting):
     """The operator returned by ``skip_``."""
 
     kind = "filter"
     removed_as = "skipped"
-
-    def __init__(self, count: int, name: str) -> None:
-        super().__init__(name, None, None)
-        self.count = count
 
     @override
     def bind(self) -> Callable[[object], bool]:
@@ -470,11 +425,7 @@ class Skip(Stage[Any, Any]):
 
     def stats(self) -> SkipStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        return _snapshot(SkipStats, self)
-
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
-        """Apply the operator to ``source``."""
-        return super().__call__(source)
+        return self.snapshot(SkipStats)
 
 
 def skip_(n: int, *, name: str | None = None) -> Skip:
@@ -499,24 +450,23 @@ def skip_(n: int, *, name: str | None = None) -> Skip:
         name: Default ``"skip"``.
 
     Returns:
-        An operator for ``pipe()`` with ``stats() -> SkipStats``; fuses like
-        ``filter_``.
+        A fusable operator (as ``filter_``), ``stats() -> SkipStats``.
 
     Raises:
-        TypeError: ``n`` is not an int.
-        ValueError: ``n`` is negative.
+        TypeError: ``n`` is not an int (``True`` is refused too).
+        ValueError: ``n`` is below zero.
     """
     return Skip(_validate.integer("n", n, minimum=0), _validate.name(name, "skip"))
 
 
-class Sample(Stage[Any, Any]):
+class Sample(_Passing):
     """The operator returned by ``sample_``."""
 
     kind = "filter"
     removed_as = "discarded"
 
     def __init__(self, rate: float, seed: int | None, name: str) -> None:
-        super().__init__(name, None, None)
+        super().__init__(name)
         self.rate = rate
         self.seed = seed
 
@@ -532,11 +482,7 @@ class Sample(Stage[Any, Any]):
 
     def stats(self) -> SampleStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        return _snapshot(SampleStats, self, kept="emitted")
-
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
-        """Apply the operator to ``source``."""
-        return super().__call__(source)
+        return self.snapshot(SampleStats, kept="emitted")
 
 
 def sample_(rate: float, *, seed: int | None = None, name: str | None = None) -> Sample:
@@ -580,143 +526,3 @@ def sample_(rate: float, *, seed: int | None = None, name: str | None = None) ->
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
     return Sample(checked, seed, _validate.name(name, "sample"))
-
-
-class Chunk(Stage[Any, Any]):
-    """The operator returned by ``chunk``."""
-
-    kind = "chunk"
-
-    def __init__(self, size: int, name: str) -> None:
-        super().__init__(name, None, None)
-        self.size = size
-
-    @override
-    def bind(self) -> int:
-        return self.size
-
-    def stats(self) -> ChunkStats:
-        """Return a snapshot of this operator's counters (all subscriptions)."""
-        return _snapshot(ChunkStats, self)
-
-    def __call__(self, source: Observable[_X]) -> Observable[list[_X]]:
-        """Apply the operator to ``source``."""
-        return super().__call__(source)
-
-
-def chunk(size: int, *, name: str | None = None) -> Chunk:
-    """Group items into lists of exactly ``size``; the last list may be shorter.
-
-    Size only, no timer: use ``batch`` to bound latency as well.
-
-    ```text
-    --1--2--3--4--5--|
-    chunk(2)
-    -----a-----b-----c|     a=[1, 2]  b=[3, 4]  c=[5]
-    ```
-
-    Behavior:
-        - Completion and upstream error first flush the partial list; a
-          dispose drops it.
-        - Each subscription has its own list; emits on the upstream's thread.
-        - Fuses with neighbouring per-item stages: the list is filled inline
-          and the stages after ``chunk`` in the run receive it.
-        - ``stats()``: ``received == emitted + held + dropped`` (items), plus
-          ``chunks``, the lists emitted.
-
-    Examples:
-        >>> import reactivex as rx
-        >>> from rxstreamz import collect
-        >>> collect(rx.of(1, 2, 3, 4, 5).pipe(chunk(2)))
-        [[1, 2], [3, 4], [5]]
-
-    Args:
-        size: Items per list (>= 1).
-        name: Default ``"chunk"``.
-
-    Returns:
-        An operator for ``pipe()`` with ``stats() -> ChunkStats``.
-
-    Raises:
-        TypeError: ``size`` is not an int.
-        ValueError: ``size`` is less than 1.
-    """
-    return Chunk(_validate.integer("size", size), _validate.name(name, "chunk"))
-
-
-class Unbatch(Stage[Any, Any]):
-    """The operator returned by ``unbatch`` and ``flatten``."""
-
-    kind = "unbatch"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name, Failures(name, "raise", None), None)
-
-    @override
-    def bind(self) -> None:
-        return None
-
-    def stats(self) -> UnbatchStats:
-        """Return a snapshot of this operator's counters (all subscriptions)."""
-        return _snapshot(UnbatchStats, self)
-
-    def __call__(self, source: Observable[Iterable[_X]]) -> Observable[_X]:
-        """Apply the operator to ``source``."""
-        return super().__call__(source)
-
-
-def unbatch(*, name: str | None = None) -> Unbatch:
-    """Emit each element of each incoming iterable, in order.
-
-    The inverse of ``batch`` and ``chunk``. Empty iterables emit nothing.
-
-    ```text
-    --[1,2]--[]--[3]--|
-    unbatch()
-    --1-2--------3----|
-    ```
-
-    Behavior:
-        - Each iterable is consumed lazily, element by element: a ``take_``
-          downstream stops even an endless one.
-        - An item that is not iterable fails the stream with that
-          ``TypeError``, noted with the item; an iterable whose iteration
-          raises fails it after the elements it yielded before.
-        - Fuses with neighbouring per-item stages: a loop over the iterable
-          runs the stages after it on each element.
-        - ``stats()`` counts iterables: ``received == unpacked + failed +
-          dropped`` once the subscription has ended (``dropped``: left
-          unfinished by a dispose or a downstream end); ``emitted`` counts
-          elements.
-
-    Examples:
-        >>> import reactivex as rx
-        >>> from rxstreamz import collect
-        >>> collect(rx.of([1, 2], [], [3]).pipe(unbatch()))
-        [1, 2, 3]
-
-    Args:
-        name: Default ``"unbatch"``.
-
-    Returns:
-        An operator for ``pipe()`` with ``stats() -> UnbatchStats``.
-    """
-    return Unbatch(_validate.name(name, "unbatch"))
-
-
-def flatten(*, name: str | None = None) -> Unbatch:
-    """Emit each element of each incoming iterable: ``unbatch`` under streamz's other name.
-
-    Examples:
-        >>> import reactivex as rx
-        >>> from rxstreamz import collect
-        >>> collect(rx.of((1, 2), "ab").pipe(flatten()))
-        [1, 2, 'a', 'b']
-
-    Args:
-        name: Default ``"flatten"``.
-
-    Returns:
-        An operator for ``pipe()`` with ``stats() -> UnbatchStats``.
-    """
-    return Unbatch(_validate.name(name, "flatten"))

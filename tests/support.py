@@ -16,6 +16,7 @@ with one, and ``wait_for_threads`` waits for threads to end.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Collection, Generator
@@ -412,3 +413,28 @@ class Pausing(Recorder):
         for flow in self.flows:
             flow.resume(self)
         self.flows.clear()
+
+
+def subscribe_twice(
+    scheduler: TestScheduler, observable: Observable[Any], first: float, second: float
+) -> tuple[list[Recorded[Any]], list[Recorded[Any]]]:
+    """Subscribe to ``observable`` at virtual times ``first`` and ``second``, then run.
+
+    For "each subscription has its own state" tests: returns the messages of
+    each subscriber.
+    """
+    early = scheduler.create_observer()
+    late = scheduler.create_observer()
+    scheduler.schedule_absolute(first, lambda *_: observable.subscribe(early, scheduler=scheduler))
+    scheduler.schedule_absolute(second, lambda *_: observable.subscribe(late, scheduler=scheduler))
+    scheduler.start()
+    return early.messages, late.messages
+
+
+def arrivals(gaps: list[int], start: int = 201) -> list[int]:
+    """Virtual times of items arriving ``gaps`` apart, the first ``gaps[0]`` after ``start``.
+
+    >>> arrivals([0, 5, 2])
+    [201, 206, 208]
+    """
+    return list(itertools.accumulate(gaps, initial=start))[1:]

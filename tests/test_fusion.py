@@ -5,35 +5,27 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import reactivex as rx
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable, abc
 from reactivex import operators as ops
 from reactivex.disposable import Disposable
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import TestScheduler
 
-from rxstreamz import Operator, TransformStats, collect, filter_, map_, sample_, skip_, take_, tap_
+import rxstreamz as rz
+from rxstreamz import batch, collect, filter_, map_, sample_, skip_, take_, tap_
 from rxstreamz._fusion import FusedObservable
+from rxstreamz.batch import Batch
 from tests.strategies import Step, chains
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
-
-
-class Boom(Exception):
-    pass
-
-
-class Ambiguous:
-    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
-
-    def __bool__(self) -> bool:
-        raise ValueError("the truth value is ambiguous")
+from tests.support import Boom, ambiguous_on, arrivals, on_completed, on_error, on_next, subscribe
+from tests.test_fusion_properties import End, apart, build, counted
+from tests.test_fusion_properties import Step as StageStep
+from tests.test_fusion_properties import chains as stage_chains
 
 
 def counting_source(items: list[int]) -> tuple[Observable[int], list[int]]:
@@ -134,9 +126,7 @@ def test_skip_mode_in_the_middle_of_a_run_lets_later_stages_continue() -> None:
 
 
 def test_a_filter_truth_test_that_raises_is_handled_by_its_own_stage() -> None:
-    def check(n: int) -> object:
-        return Ambiguous() if n == 2 else True
-
+    check = ambiguous_on(2)
     raising = rx.of(1, 2, 3).pipe(
         map_(lambda n: n, name="first"), filter_(check, name="check"), map_(lambda n: n * 10)
     )
@@ -158,7 +148,7 @@ def test_take_in_a_run_disposes_upstream_at_once(scheduler: TestScheduler) -> No
     )
     result = scheduler.start(lambda: source.pipe(map_(lambda n: n * 2), take_(2), map_(str)))
     assert result.messages == [on_next(210, "2"), on_next(220, "4"), on_completed(220)]
-    assert source.subscriptions == [ReactiveTest.subscribe(200, 220)]
+    assert source.subscriptions == [subscribe(200, 220)]
 
 
 def test_two_takes_in_one_run() -> None:
@@ -369,7 +359,7 @@ def test_items_after_a_failure_in_an_eager_source_are_counted_as_dropped() -> No
             observer.on_next(n)
         return Disposable()
 
-    step: Operator[int, Observable[int], TransformStats] = map_(lambda n: 1 // (n - 1))
+    step: rz.Operator[int, Observable[int], rz.TransformStats] = map_(lambda n: 1 // (n - 1))
     Observable(eager).pipe(step).subscribe(on_error=lambda _: None)
     stats = step.stats()
     assert (stats.received, stats.failed, stats.dropped, stats.emitted) == (5, 1, 3, 1)
@@ -425,3 +415,110 @@ def test_the_failing_stage_is_found_even_for_an_exception_raised_before() -> Non
     )
     assert collect(pipeline) == [10]
     assert letters == ["third"]
+
+
+# -- batch in a fused run -------------------------------------------------------------------
+
+
+def test_batch_after_a_run_of_stages_joins_it_and_so_do_the_stages_after_it() -> None:
+    source = rx.range(1, 8)
+    grouped = batch(3, max_latency=60)
+    pipeline = source.pipe(filter_(lambda n: n % 2), map_(lambda n: n * 10), grouped, map_(sum))
+    assert isinstance(pipeline, FusedObservable)
+    assert pipeline.upstream is source
+    assert [stage.name for stage in pipeline.stages] == ["filter", "map", "batch", "map"]
+    assert collect(pipeline) == [90, 70]
+    assert grouped.stats() == rz.BatchStats(
+        received=4, failed=0, dropped=0, emitted=4, batches=2, held=0
+    )
+    # One call per item for the whole run, the inlined AutoDetachObserver included.
+    items = list(range(100))
+    sized = rx.from_iterable(items).pipe(map_(lambda n: n), batch(10), map_(len))
+    assert count_on_next_calls(sized) == len(items)
+
+
+def test_batch_alone_or_after_another_timed_batch_subscribes_on_its_own() -> None:
+    alone = rx.of(1, 2, 3).pipe(batch(2, max_latency=5))
+    assert not isinstance(alone, FusedObservable)
+    twice = rx.of(1, 2, 3).pipe(map_(lambda n: n), batch(2, max_latency=5), batch(1, max_latency=5))
+    assert isinstance(twice, FusedObservable)
+    assert [stage.name for stage in twice.stages] == ["batch"]  # a run of its own
+    assert collect(twice) == [[[1, 2]], [[3]]]
+
+
+BatchStep = tuple[Literal["batch"], int, int | None]
+"""``batch(max_size, max_latency=...)`` in a chain of ``tests.test_fusion_properties`` steps."""
+
+
+@st.composite
+def chains_with_batches(draw: st.DrawFn) -> list[StageStep | BatchStep]:
+    """Up to four fusable stages, then a timed ``batch`` after one of them, maybe a second."""
+    steps: list[StageStep | BatchStep] = list(draw(stage_chains())[: draw(st.integers(1, 4))])
+    latency = draw(st.integers(1, 20))
+    steps.insert(draw(st.integers(1, len(steps))), ("batch", draw(st.integers(1, 4)), latency))
+    if draw(st.booleans()):  # a second one: sized only, or timed (it starts a run of its own)
+        latency_or_none = draw(st.none() | st.integers(1, 20))
+        at = draw(st.integers(0, len(steps)))
+        steps.insert(at, ("batch", draw(st.integers(1, 4)), latency_or_none))
+    return steps
+
+
+def made(step: StageStep | BatchStep, mode: Literal["raise", "skip"]) -> Any:
+    if step[0] == "batch":
+        return batch(step[1], max_latency=step[2])
+    return build(step, mode)
+
+
+def figures(operator: Any) -> object:
+    return operator.stats() if isinstance(operator, Batch) else counted(operator)
+
+
+def in_virtual_time(
+    operators: list[Callable[[Observable[Any]], Observable[Any]]],
+    times: list[int],
+    end: End,
+    end_at: int,
+) -> list[tuple[object, ...]]:
+    """Run item ``n`` at ``times[n]`` through ``operators``; every message, errors with notes."""
+    scheduler = TestScheduler()
+    messages = [on_next(t, n) for n, t in enumerate(times) if t < end_at]
+    if end == "complete":
+        messages.append(on_completed(end_at))
+    elif end == "error":
+        messages.append(on_error(end_at, Boom("upstream")))
+    source = scheduler.create_hot_observable(messages)
+    disposed = end_at if end == "dispose" else 10_000
+    observer = scheduler.start(lambda: rx.compose(*operators)(source), disposed=disposed)
+    seen: list[tuple[object, ...]] = []
+    for message in observer.messages:
+        note: Any = message.value
+        if note.kind == "E":
+            exc = note.exception
+            seen.append((message.time, type(exc).__name__, getattr(exc, "__notes__", [])))
+        else:
+            seen.append((message.time, note.kind, note.value if note.kind == "N" else None))
+    return seen
+
+
+@settings(max_examples=200)
+@given(
+    gaps=st.lists(st.integers(0, 12), max_size=40),
+    steps=chains_with_batches(),
+    mode=st.sampled_from(["raise", "skip"]),
+    end=st.sampled_from(["complete", "error", "dispose"]),
+    end_at=st.integers(201, 400),
+)
+def test_a_fused_chain_with_batch_equals_its_stages_one_by_one_in_virtual_time(
+    gaps: list[int],
+    steps: list[StageStep | BatchStep],
+    mode: Literal["raise", "skip"],
+    end: End,
+    end_at: int,
+) -> None:
+    times = arrivals(gaps)
+    fused = [made(step, mode) for step in steps]
+    single = [made(step, mode) for step in steps]
+    assert in_virtual_time(fused, times, end, end_at) == in_virtual_time(
+        [apart(s) for s in single], times, end, end_at
+    )
+    assert list(map(figures, fused)) == list(map(figures, single))

@@ -15,47 +15,28 @@ import pytest
 import reactivex as rx
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reactivex import Observable, abc
+from reactivex import Observable
 from reactivex import operators as ops
-from reactivex.disposable import SingleAssignmentDisposable
 from reactivex.scheduler import HistoricalScheduler, TimeoutScheduler
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 from reactivex.testing.recorded import Recorded
-from reactivex.testing.subscription import Subscription
 
-from rxstreamz import batch, collect, debounce_
+from rxstreamz import batch, collect, debounce_, tap_
 from rxstreamz._scheduling import clock_reader
-from tests.conftest import dispose_while_emitting, on_completed, on_error, on_next
-
-
-class SpyScheduler(TestScheduler):
-    """A TestScheduler that remembers every timer scheduled after ``watch()``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.watching = False
-        self.timers: list[tuple[float, abc.DisposableBase]] = []
-
-    def watch(self) -> None:
-        self.watching = True
-
-    def schedule_absolute(
-        self, duetime: Any, action: abc.ScheduledAction[Any], state: Any = None
-    ) -> abc.DisposableBase:
-        handle = super().schedule_absolute(duetime, action, state)
-        if self.watching:
-            self.timers.append((self.to_seconds(duetime), handle))
-        return handle
-
-    def live_timers_after(self, when: float) -> list[float]:
-        """Due times of timers later than ``when`` that were never cancelled."""
-        return [
-            due
-            for due, handle in self.timers
-            if due > when
-            and not (isinstance(handle, SingleAssignmentDisposable) and handle.is_disposed)
-        ]
+from tests.support import (
+    TIMEOUT,
+    SpyScheduler,
+    arrivals,
+    dispose_while_emitting,
+    on_completed,
+    on_error,
+    on_next,
+    start_thread,
+    subscribe,
+    subscribe_twice,
+    wait_until,
+)
 
 
 def messages_of(
@@ -66,24 +47,39 @@ def messages_of(
     return scheduler.start(create, disposed=disposed).messages
 
 
+FUSED = pytest.mark.parametrize("fused", [False, True], ids=["alone", "fused"])
+"""Runs a ``batch`` test twice: ``batch`` subscribed alone, and fused into a run."""
+
+
+def batch_of(fused: bool, max_size: int, **options: Any) -> Callable[[Observable[Any]], Any]:
+    """``batch(max_size, **options)``; with ``fused``, after a stage that passes items on."""
+    operator = batch(max_size, **options)
+    return rx.compose(tap_(lambda _: None), operator) if fused else operator
+
+
 # --------------------------------------------------------------------------- batch
 
 
-def test_batch_empty_source_completes_without_a_batch(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_empty_source_completes_without_a_batch(
+    fused: bool, scheduler: TestScheduler
+) -> None:
     source = scheduler.create_hot_observable(on_completed(250))
-    assert messages_of(scheduler, lambda: source.pipe(batch(3, max_latency=10))) == [
+    assert messages_of(scheduler, lambda: source.pipe(batch_of(fused, 3, max_latency=10))) == [
         on_completed(250)
     ]
 
 
+@FUSED
 def test_batch_never_ending_source_emits_nothing_without_items(
-    scheduler: TestScheduler,
+    fused: bool, scheduler: TestScheduler
 ) -> None:
     source: Observable[int] = scheduler.create_hot_observable()
-    assert messages_of(scheduler, lambda: source.pipe(batch(3, max_latency=10))) == []
+    assert messages_of(scheduler, lambda: source.pipe(batch_of(fused, 3, max_latency=10))) == []
 
 
-def test_batch_size_only_groups_and_flushes(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_size_only_groups_and_flushes(fused: bool, scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(
         on_next(210, 1),
         on_next(220, 2),
@@ -92,7 +88,7 @@ def test_batch_size_only_groups_and_flushes(scheduler: TestScheduler) -> None:
         on_next(250, 5),
         on_completed(600),
     )
-    assert messages_of(scheduler, lambda: source.pipe(batch(2))) == [
+    assert messages_of(scheduler, lambda: source.pipe(batch_of(fused, 2))) == [
         on_next(220, [1, 2]),
         on_next(240, [3, 4]),
         on_next(600, [5]),
@@ -100,8 +96,9 @@ def test_batch_size_only_groups_and_flushes(scheduler: TestScheduler) -> None:
     ]
 
 
+@FUSED
 def test_batch_timer_starts_at_first_item_and_restarts_only_at_next_first_item(
-    scheduler: TestScheduler,
+    fused: bool, scheduler: TestScheduler
 ) -> None:
     source = scheduler.create_hot_observable(
         on_next(210, "a"),
@@ -111,14 +108,15 @@ def test_batch_timer_starts_at_first_item_and_restarts_only_at_next_first_item(
         on_next(330, "d"),
         on_completed(500),
     )
-    assert messages_of(scheduler, lambda: source.pipe(batch(10, max_latency=50))) == [
+    assert messages_of(scheduler, lambda: source.pipe(batch_of(fused, 10, max_latency=50))) == [
         on_next(260, ["a", "b"]),
         on_next(350, ["c", "d"]),
         on_completed(500),
     ]
 
 
-def test_batch_size_trigger_retires_the_deadline(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_size_trigger_retires_the_deadline(fused: bool, scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(
         on_next(210, 1),
         on_next(220, 2),
@@ -126,94 +124,100 @@ def test_batch_size_trigger_retires_the_deadline(scheduler: TestScheduler) -> No
         on_next(250, 4),  # next batch: due at 300
         on_completed(500),
     )
-    assert messages_of(scheduler, lambda: source.pipe(batch(3, max_latency=50))) == [
+    assert messages_of(scheduler, lambda: source.pipe(batch_of(fused, 3, max_latency=50))) == [
         on_next(230, [1, 2, 3]),
         on_next(300, [4]),
         on_completed(500),
     ]
 
 
-def test_batch_timer_and_size_at_the_same_instant(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_timer_and_size_at_the_same_instant(fused: bool, scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(
         on_next(210, 1),
         on_next(260, 2),  # arrives when the batch is due: joins it (sent first)
         on_next(270, 3),
         on_completed(400),
     )
-    assert messages_of(scheduler, lambda: source.pipe(batch(5, max_latency=50))) == [
+    assert messages_of(scheduler, lambda: source.pipe(batch_of(fused, 5, max_latency=50))) == [
         on_next(260, [1, 2]),
         on_next(320, [3]),
         on_completed(400),
     ]
 
 
-def test_batch_never_emits_empty_lists(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_never_emits_empty_lists(fused: bool, scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(on_next(210, 1), on_completed(900))
-    assert messages_of(scheduler, lambda: source.pipe(batch(3, max_latency=10))) == [
+    assert messages_of(scheduler, lambda: source.pipe(batch_of(fused, 3, max_latency=10))) == [
         on_next(220, [1]),
         on_completed(900),
     ]
 
 
-def test_batch_flushes_before_upstream_error(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_flushes_before_upstream_error(fused: bool, scheduler: TestScheduler) -> None:
     boom = ValueError("boom")
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_error(230, boom))
-    results = scheduler.start(lambda: source.pipe(batch(5, max_latency=50)))
+    results = scheduler.start(lambda: source.pipe(batch_of(fused, 5, max_latency=50)))
     assert results.messages == [on_next(230, [1, 2]), on_error(230, "boom")]
     assert results.messages[-1].value.exception is boom  # type: ignore[union-attr]
 
 
-def test_batch_dispose_drops_partial_batch_and_cancels_timer() -> None:
+@FUSED
+def test_batch_dispose_drops_partial_batch_and_cancels_timer(fused: bool) -> None:
     scheduler = SpyScheduler()
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2))
     scheduler.watch()
-    results = scheduler.start(lambda: source.pipe(batch(5, max_latency=50)), disposed=230)
+    results = scheduler.start(lambda: source.pipe(batch_of(fused, 5, max_latency=50)), disposed=230)
     assert results.messages == []
-    assert source.subscriptions == [Subscription(200, 230)]
+    assert source.subscriptions == [subscribe(200, 230)]
     assert scheduler.live_timers_after(230) == []
 
 
-def test_batch_nothing_after_completion(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_nothing_after_completion(fused: bool, scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(on_next(210, 1), on_completed(220), on_next(230, 2))
-    assert messages_of(scheduler, lambda: source.pipe(batch(5, max_latency=50))) == [
+    assert messages_of(scheduler, lambda: source.pipe(batch_of(fused, 5, max_latency=50))) == [
         on_next(220, [1]),
         on_completed(220),
     ]
 
 
-def test_batch_schedules_no_timer_per_batch_on_a_burst() -> None:
+@FUSED
+def test_batch_schedules_no_timer_per_batch_on_a_burst(fused: bool) -> None:
     scheduler = SpyScheduler()
     scheduler.watch()
 
     def create() -> Observable[list[int]]:
-        return rx.from_iterable(range(10_000), scheduler=scheduler).pipe(batch(10, max_latency=5))
+        return rx.from_iterable(range(10_000), scheduler=scheduler).pipe(
+            batch_of(fused, 10, max_latency=5)
+        )
 
     results = scheduler.start(create)
     assert len(results.messages) == 1_001  # 1000 batches + completion
-    batch_timers = [due for due, _ in scheduler.timers if due not in (100, 200, 1000)]
+    batch_timers = [t.due for t in scheduler.timers if t.due not in (100, 200, 1000)]
     assert len(batch_timers) <= 2  # not one per batch (1000), not one per item
 
 
-def test_batch_two_subscriptions_are_independent(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_two_subscriptions_are_independent(fused: bool, scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(
         on_next(210, 1), on_next(260, 2), on_next(270, 3), on_completed(400)
     )
-    piped = source.pipe(batch(2, max_latency=100))  # one operator, two runs
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(205, lambda *_: piped.subscribe(first, scheduler=scheduler))
-    scheduler.schedule_absolute(255, lambda *_: piped.subscribe(second, scheduler=scheduler))
-    scheduler.start()
-    assert first.messages == [on_next(260, [1, 2]), on_next(370, [3]), on_completed(400)]
-    assert second.messages == [on_next(270, [2, 3]), on_completed(400)]
+    piped = source.pipe(batch_of(fused, 2, max_latency=100))  # one operator, two runs
+    first, second = subscribe_twice(scheduler, piped, 205, 255)
+    assert first == [on_next(260, [1, 2]), on_next(370, [3]), on_completed(400)]
+    assert second == [on_next(270, [2, 3]), on_completed(400)]
 
 
-def test_batch_timedelta_latency_and_own_scheduler_wins() -> None:
+@FUSED
+def test_batch_timedelta_latency_and_own_scheduler_wins(fused: bool) -> None:
     own = TestScheduler()
     subscribed = TestScheduler()
     subject: Subject[int] = Subject()
     out: list[list[int]] = []
-    subject.pipe(batch(10, max_latency=timedelta(seconds=5), scheduler=own)).subscribe(
+    subject.pipe(batch_of(fused, 10, max_latency=timedelta(seconds=5), scheduler=own)).subscribe(
         out.append, scheduler=subscribed
     )
     subject.on_next(1)
@@ -223,10 +227,11 @@ def test_batch_timedelta_latency_and_own_scheduler_wins() -> None:
     assert out == [[1]]
 
 
-def test_batch_uses_subscribe_time_scheduler(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_uses_subscribe_time_scheduler(fused: bool, scheduler: TestScheduler) -> None:
     subject: Subject[int] = Subject()
     out: list[list[int]] = []
-    subject.pipe(batch(10, max_latency=5)).subscribe(out.append, scheduler=scheduler)
+    subject.pipe(batch_of(fused, 10, max_latency=5)).subscribe(out.append, scheduler=scheduler)
     subject.on_next(1)
     scheduler.advance_to(4.999)
     assert out == []
@@ -234,7 +239,8 @@ def test_batch_uses_subscribe_time_scheduler(scheduler: TestScheduler) -> None:
     assert out == [[1]]
 
 
-def test_batch_reentrant_downstream(scheduler: TestScheduler) -> None:
+@FUSED
+def test_batch_reentrant_downstream(fused: bool, scheduler: TestScheduler) -> None:
     subject: Subject[int] = Subject()
     out: list[list[int]] = []
 
@@ -243,43 +249,39 @@ def test_batch_reentrant_downstream(scheduler: TestScheduler) -> None:
         if items[0] < 3:
             subject.on_next(items[0] + 10)  # re-enters batch from its own emission
 
-    subject.pipe(batch(1)).subscribe(feed_back, scheduler=scheduler)
+    subject.pipe(batch_of(fused, 1)).subscribe(feed_back, scheduler=scheduler)
     subject.on_next(1)
     assert out == [[1], [11]]
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "message"),
-    [
-        (lambda: batch(0), ValueError, "max_size must be >= 1, got 0"),
-        (lambda: batch(-3), ValueError, "max_size must be >= 1, got -3"),
-        (lambda: batch(True), TypeError, "max_size must be an int, got bool"),
-        (lambda: batch(2.0), TypeError, "max_size must be an int, got float"),  # pyright: ignore[reportArgumentType]
-        (lambda: batch(2, max_latency=0), ValueError, "max_latency must be > 0, got 0"),
-        (lambda: batch(2, max_latency=-1.5), ValueError, "max_latency must be > 0, got -1.5"),
-        (
-            lambda: batch(2, max_latency=timedelta(0)),
-            ValueError,
-            r"max_latency must be > 0, got datetime.timedelta\(0\)",
-        ),
-        (
-            lambda: batch(2, max_latency="1"),  # pyright: ignore[reportArgumentType]
-            TypeError,
-            "max_latency must be seconds",
-        ),
-        (lambda: batch(2, name=""), ValueError, "name must not be empty"),
-        (
-            lambda: batch(2, scheduler=object()),  # pyright: ignore[reportArgumentType]
-            TypeError,
-            "scheduler must be a reactivex scheduler, got object",
-        ),
-    ],
-)
-def test_batch_rejects_invalid_arguments(
-    call: Callable[[], object], error: type[Exception], message: str
+@FUSED
+def test_batch_reentrant_downstream_of_a_timer_emission(
+    fused: bool, scheduler: TestScheduler
 ) -> None:
-    with pytest.raises(error, match=message):
-        call()
+    subject: Subject[int] = Subject()
+    out: list[tuple[float, list[int]]] = []
+
+    def feed_back(items: list[int]) -> None:
+        out.append((scheduler.clock, items))
+        if items[0] < 30:
+            subject.on_next(items[0] + 10)  # re-enters while the timer emits
+
+    subject.pipe(batch_of(fused, 3, max_latency=5)).subscribe(feed_back, scheduler=scheduler)
+    subject.on_next(1)
+    scheduler.advance_to(100)
+    for n in (2, 3, 4):
+        subject.on_next(n)
+    scheduler.advance_to(200)
+    assert out == [
+        (5.0, [1]),
+        (10.0, [11]),
+        (15.0, [21]),
+        (20.0, [31]),
+        (100.0, [2, 3, 4]),
+        (105.0, [12]),
+        (110.0, [22]),
+        (115.0, [32]),
+    ]
 
 
 def test_batch_default_name_and_repr() -> None:
@@ -289,6 +291,7 @@ def test_batch_default_name_and_repr() -> None:
     )
 
 
+@FUSED
 @settings(max_examples=60, deadline=None)
 @given(
     gaps=st.lists(st.integers(min_value=0, max_value=30), max_size=60),
@@ -296,19 +299,19 @@ def test_batch_default_name_and_repr() -> None:
     latency=st.one_of(st.none(), st.integers(min_value=1, max_value=40)),
 )
 def test_batch_property_concatenates_back_and_respects_bounds(
-    gaps: list[int], max_size: int, latency: int | None
+    fused: bool,
+    gaps: list[int],
+    max_size: int,
+    latency: int | None,
 ) -> None:
     scheduler = TestScheduler()
-    times: list[int] = []
-    now = 201
-    for gap in gaps:
-        now += gap
-        times.append(now)
+    times = arrivals(gaps)
+    now = times[-1] if times else 201
     source = scheduler.create_hot_observable(
         [on_next(t, i) for i, t in enumerate(times)] + [on_completed(now + 1)]
     )
     results = scheduler.start(
-        lambda: source.pipe(batch(max_size, max_latency=latency)), disposed=10_000
+        lambda: source.pipe(batch_of(fused, max_size, max_latency=latency)), disposed=10_000
     )
     batches: list[list[int]] = [m.value.value for m in results.messages[:-1]]  # type: ignore[union-attr]
     assert [item for group in batches for item in group] == list(range(len(times)))
@@ -318,7 +321,8 @@ def test_batch_property_concatenates_back_and_respects_bounds(
             assert record.time - times[group[0]] <= latency
 
 
-def test_batch_thread_stress_no_item_lost_or_duplicated(no_thread_leak: None) -> None:
+@FUSED
+def test_batch_thread_stress_no_item_lost_or_duplicated(fused: bool, no_thread_leak: None) -> None:
     rng = random.Random(7)
     done = threading.Event()
     received: list[tuple[int, ...]] = []
@@ -336,7 +340,7 @@ def test_batch_thread_stress_no_item_lost_or_duplicated(no_thread_leak: None) ->
         inside = False
 
     subject: Subject[int] = Subject()
-    subscription = subject.pipe(batch(5, max_latency=0.0002)).subscribe(
+    subscription = subject.pipe(batch_of(fused, 5, max_latency=0.0002)).subscribe(
         record, on_completed=done.set, scheduler=TimeoutScheduler.singleton()
     )
     interval = sys.getswitchinterval()
@@ -358,17 +362,62 @@ def test_batch_thread_stress_no_item_lost_or_duplicated(no_thread_leak: None) ->
     assert not overlapping
 
 
-def test_batch_dispose_on_real_scheduler_leaves_no_thread(no_thread_leak: None) -> None:
+@FUSED
+def test_batch_dispose_on_real_scheduler_leaves_no_thread(
+    fused: bool, no_thread_leak: None
+) -> None:
     subject: Subject[int] = Subject()
-    subscription = subject.pipe(batch(10, max_latency=30)).subscribe(
+    subscription = subject.pipe(batch_of(fused, 10, max_latency=30)).subscribe(
         lambda _: None, scheduler=TimeoutScheduler.singleton()
     )
     subject.on_next(1)  # arms a 30 s timer thread
     subscription.dispose()  # must cancel it
 
 
-def test_batch_collect_default_scheduler() -> None:
-    assert collect(rx.of(1, 2, 3, 4, 5).pipe(batch(2, max_latency=10))) == [[1, 2], [3, 4], [5]]
+def dispose_while_pushing(operator: Callable[[Observable[int]], Observable[Any]]) -> None:
+    """Dispose a subscription to ``operator`` while another thread pushes items into it."""
+    subject: Subject[int] = Subject()
+    disposed = threading.Event()
+    pushed = 0
+
+    def push() -> None:
+        nonlocal pushed
+        while not disposed.is_set() and pushed < 1_000_000:
+            subject.on_next(pushed)
+            pushed += 1
+
+    subscription = subject.pipe(operator).subscribe(
+        lambda _: None, scheduler=TimeoutScheduler.singleton()
+    )
+    pusher = start_thread(push)
+    assert wait_until(lambda: pushed > 500)
+    subscription.dispose()  # while items flow and timers fire
+    disposed.set()
+    pusher.join(TIMEOUT)
+    assert not pusher.is_alive()
+
+
+@FUSED
+def test_batch_dispose_racing_the_source_and_the_timer_accounts_for_every_item(
+    fused: bool, no_thread_leak: None
+) -> None:
+    operator = batch(7, max_latency=0.0001)
+    for _ in range(20):
+        dispose_while_pushing(rx.compose(tap_(lambda _: None), operator) if fused else operator)
+    # Dispose leaves the release to an item or a timer still running: it comes soon after.
+    assert wait_until(lambda: operator.stats().held == 0)
+    stats = operator.stats()
+    assert stats.received == stats.emitted + stats.dropped
+    assert stats.received > 20 * 500
+
+
+@FUSED
+def test_batch_collect_default_scheduler(fused: bool) -> None:
+    assert collect(rx.of(1, 2, 3, 4, 5).pipe(batch_of(fused, 2, max_latency=10))) == [
+        [1, 2],
+        [3, 4],
+        [5],
+    ]
 
 
 # ------------------------------------------------------------------------ debounce_
@@ -452,7 +501,7 @@ def test_debounce_dispose_drops_pending_item_and_cancels_timer() -> None:
     scheduler.watch()
     results = scheduler.start(lambda: source.pipe(debounce_(50)), disposed=320)
     assert results.messages == [on_next(260, 1)]
-    assert source.subscriptions == [Subscription(200, 320)]
+    assert source.subscriptions == [subscribe(200, 320)]
     assert scheduler.live_timers_after(320) == []
 
 
@@ -465,7 +514,7 @@ def test_debounce_burst_schedules_o1_timers() -> None:
 
     results = scheduler.start(create)
     assert results.messages == [on_next(200, 99_999), on_completed(200)]
-    debounce_timers = [due for due, _ in scheduler.timers if due not in (100, 200, 1000)]
+    debounce_timers = [t.due for t in scheduler.timers if t.due not in (100, 200, 1000)]
     assert debounce_timers == [205.0]
 
 
@@ -477,22 +526,16 @@ def test_debounce_spaced_items_rearm_once_per_wait_not_per_item() -> None:
     scheduler.watch()
     results = scheduler.start(lambda: source.pipe(debounce_(10)))
     assert results.messages == [on_next(319, 99), on_completed(400)]
-    debounce_timers = [due for due, _ in scheduler.timers if due not in (100, 200, 1000)]
+    debounce_timers = [t.due for t in scheduler.timers if t.due not in (100, 200, 1000)]
     assert len(debounce_timers) <= 12  # about one per 10 s of items, not 100
 
 
 def test_debounce_two_subscriptions_are_independent() -> None:
     scheduler = TestScheduler()
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(250, 2), on_completed(400))
-    operator = debounce_(20)
-    piped = source.pipe(operator)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(205, lambda *_: piped.subscribe(first, scheduler=scheduler))
-    scheduler.schedule_absolute(240, lambda *_: piped.subscribe(second, scheduler=scheduler))
-    scheduler.start()
-    assert first.messages == [on_next(230, 1), on_next(270, 2), on_completed(400)]
-    assert second.messages == [on_next(270, 2), on_completed(400)]
+    first, second = subscribe_twice(scheduler, source.pipe(debounce_(20)), 205, 240)
+    assert first == [on_next(230, 1), on_next(270, 2), on_completed(400)]
+    assert second == [on_next(270, 2), on_completed(400)]
 
 
 @settings(max_examples=60, deadline=None)
@@ -501,11 +544,8 @@ def test_debounce_two_subscriptions_are_independent() -> None:
     duration=st.integers(min_value=1, max_value=20),
 )
 def test_debounce_property_matches_rxpy_and_reference(gaps: list[int], duration: int) -> None:
-    times: list[int] = []
-    now = 201
-    for gap in gaps:
-        now += gap
-        times.append(now)
+    times = arrivals(gaps)
+    now = times[-1] if times else 201
     end = now + 1
     recorded = [on_next(t, i) for i, t in enumerate(times)] + [on_completed(end)]
 
@@ -526,24 +566,6 @@ def test_debounce_property_matches_rxpy_and_reference(gaps: list[int], duration:
     if times:
         expected.append(on_next(min(times[-1] + duration, end), len(times) - 1))
     assert ours.messages == [*expected, on_completed(end)]
-
-
-@pytest.mark.parametrize(
-    ("call", "error", "message"),
-    [
-        (lambda: debounce_(0), ValueError, "duration must be > 0, got 0"),
-        (lambda: debounce_(-1), ValueError, "duration must be > 0, got -1"),
-        (lambda: debounce_(float("nan")), ValueError, "duration must be a finite duration"),
-        (lambda: debounce_(None), TypeError, "duration must be seconds"),  # pyright: ignore[reportArgumentType]
-        (lambda: debounce_(True), TypeError, "duration must be seconds"),
-        (lambda: debounce_(1, name=3), TypeError, "name must be a str, got int"),  # pyright: ignore[reportArgumentType]
-    ],
-)
-def test_debounce_rejects_invalid_arguments(
-    call: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        call()
 
 
 def test_debounce_default_name_and_timedelta() -> None:
@@ -638,9 +660,10 @@ def test_clock_reader_reads_the_scheduler_clock() -> None:
     "make",
     [
         lambda clock: batch(10, max_latency=5, scheduler=clock),
+        lambda clock: batch_of(True, 10, max_latency=5, scheduler=clock),
         lambda clock: debounce_(5, scheduler=clock),
     ],
-    ids=["batch", "debounce"],
+    ids=["batch", "fused batch", "debounce"],
 )
 def test_dispose_does_not_wait_for_a_downstream_receiving_a_timer_emission(
     make: Callable[[TestScheduler], Callable[[Observable[int]], Observable[Any]]],
@@ -651,25 +674,64 @@ def test_dispose_does_not_wait_for_a_downstream_receiving_a_timer_emission(
     assert received == 1
 
 
-@pytest.mark.parametrize(
-    ("call", "message"),
-    [
-        (
-            lambda: batch(2, max_latency=1e-7),
-            "max_latency must be at least 1 microsecond, got 1e-07",
-        ),
-        (
-            lambda: batch(2, max_latency=1e300),
-            "max_latency is too long for a timedelta, got 1e+300",
-        ),
-        (lambda: debounce_(4e-7), "duration must be at least 1 microsecond, got 4e-07"),
-        (lambda: debounce_(1e300), "duration is too long for a timedelta, got 1e+300"),
-    ],
-)
-def test_durations_below_scheduler_resolution_are_rejected(
-    call: Callable[[], object], message: str
-) -> None:
+INVALID_CALLS: list[tuple[Callable[[], object], type[Exception], str]] = [
+    (lambda: batch(0), ValueError, "max_size must be >= 1, got 0"),
+    (lambda: batch(-3), ValueError, "max_size must be >= 1, got -3"),
+    (lambda: batch(True), TypeError, "max_size must be an int, got bool"),
+    (lambda: batch(2.0), TypeError, "max_size must be an int, got float"),  # pyright: ignore[reportArgumentType]
+    (lambda: batch(2, max_latency=0), ValueError, "max_latency must be > 0, got 0"),
+    (lambda: batch(2, max_latency=-1.5), ValueError, "max_latency must be > 0, got -1.5"),
+    (
+        lambda: batch(2, max_latency=timedelta(0)),
+        ValueError,
+        r"max_latency must be > 0, got datetime.timedelta\(0\)",
+    ),
+    (
+        lambda: batch(2, max_latency="1"),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "max_latency must be seconds",
+    ),
+    (lambda: batch(2, name=""), ValueError, "name must not be empty"),
+    (
+        lambda: batch(2, scheduler=object()),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "scheduler must be a reactivex scheduler, got object",
+    ),
+    (lambda: debounce_(0), ValueError, "duration must be > 0, got 0"),
+    (lambda: debounce_(-1), ValueError, "duration must be > 0, got -1"),
+    (lambda: debounce_(float("nan")), ValueError, "duration must be a finite duration"),
+    (lambda: debounce_(None), TypeError, "duration must be seconds"),  # pyright: ignore[reportArgumentType]
+    (lambda: debounce_(True), TypeError, "duration must be seconds"),
+    (lambda: debounce_(1, name=3), TypeError, "name must be a str, got int"),  # pyright: ignore[reportArgumentType]
     # Regression: a duration under 1 microsecond became timedelta(0) (scheduler
     # time is a datetime), silently clamping max_latency/duration to zero.
-    with pytest.raises(ValueError, match=re.escape(message)):
+    (
+        lambda: batch(2, max_latency=1e-7),
+        ValueError,
+        re.escape("max_latency must be at least 1 microsecond, got 1e-07"),
+    ),
+    (
+        lambda: batch(2, max_latency=1e300),
+        ValueError,
+        re.escape("max_latency is too long for a timedelta, got 1e+300"),
+    ),
+    (
+        lambda: debounce_(4e-7),
+        ValueError,
+        re.escape("duration must be at least 1 microsecond, got 4e-07"),
+    ),
+    (
+        lambda: debounce_(1e300),
+        ValueError,
+        re.escape("duration is too long for a timedelta, got 1e+300"),
+    ),
+]
+"""Calls with an invalid argument, the exception each raises and its message (a regex)."""
+
+
+@pytest.mark.parametrize(("call", "error", "message"), INVALID_CALLS)
+def test_batch_and_debounce_reject_invalid_arguments_at_call_time(
+    call: Callable[[], object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
         call()

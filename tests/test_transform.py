@@ -12,40 +12,11 @@ import pytest
 import reactivex as rx
 from reactivex import Observable
 from reactivex import operators as ops
-from reactivex.testing import ReactiveTest, TestScheduler
-from reactivex.testing.subscription import Subscription
+from reactivex.testing import TestScheduler
 
-from rxstreamz import (
-    DeadLetter,
-    FilterStats,
-    SampleStats,
-    TransformStats,
-    chunk,
-    collect,
-    filter_,
-    flatten,
-    map_,
-    sample_,
-    skip_,
-    take_,
-    tap_,
-    unbatch,
-)
-
-on_next = ReactiveTest.on_next
-on_completed = ReactiveTest.on_completed
-on_error = ReactiveTest.on_error
-
-
-class Boom(Exception):
-    pass
-
-
-class Ambiguous:
-    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
-
-    def __bool__(self) -> bool:
-        raise ValueError("the truth value is ambiguous")
+import rxstreamz as rz
+from rxstreamz import chunk, collect, filter_, flatten, map_, sample_, skip_, take_, tap_, unbatch
+from tests.support import Boom, ambiguous_on, on_completed, on_error, on_next, run, subscribe
 
 
 def raise_on(bad: int) -> Callable[[int], int]:
@@ -55,17 +26,6 @@ def raise_on(bad: int) -> Callable[[int], int]:
         return n
 
     return fn
-
-
-def run(
-    scheduler: TestScheduler,
-    messages: list[Any],
-    build: Callable[[Observable[Any]], Observable[Any]],
-    disposed: int = 1000,
-) -> tuple[list[Any], list[Subscription]]:
-    source = scheduler.create_hot_observable(*messages)
-    result = scheduler.start(lambda: build(source), disposed=disposed)
-    return result.messages, source.subscriptions
 
 
 # -- filter_ / map_ / tap_ --------------------------------------------------------------
@@ -78,7 +38,7 @@ def test_filter_keeps_matching_items_in_order(scheduler: TestScheduler) -> None:
         lambda s: s.pipe(filter_(lambda n: n % 2 == 0)),
     )
     assert messages == [on_next(220, 2), on_next(240, 4), on_completed(250)]
-    assert subs == [ReactiveTest.subscribe(200, 250)]
+    assert subs == [subscribe(200, 250)]
 
 
 def test_map_and_tap(scheduler: TestScheduler) -> None:
@@ -129,7 +89,7 @@ def test_raising_function_is_forwarded_unchanged_with_note(
     assert type(exc) is Boom
     assert exc.__notes__ == ["rxstreamz: raised in processor 'step' on item 2"]
     assert messages[1].time == 220
-    assert subs == [ReactiveTest.subscribe(200, 220)], "upstream is disposed at the failure"
+    assert subs == [subscribe(200, 220)], "upstream is disposed at the failure"
 
 
 def test_default_names_appear_in_notes() -> None:
@@ -149,7 +109,7 @@ def test_note_cuts_long_reprs() -> None:
 
 
 def test_skip_mode_drops_counts_and_dead_letters(scheduler: TestScheduler) -> None:
-    letters: list[DeadLetter[Any]] = []
+    letters: list[rz.DeadLetter[Any]] = []
     step = map_(raise_on(2), errors="skip", on_failure=letters.append, name="parse")
     messages, _ = run(
         scheduler,
@@ -157,7 +117,7 @@ def test_skip_mode_drops_counts_and_dead_letters(scheduler: TestScheduler) -> No
         lambda s: s.pipe(step),
     )
     assert messages == [on_next(210, 1), on_next(230, 3), on_completed(240)]
-    assert step.stats() == TransformStats(received=3, failed=1, dropped=0, emitted=2)
+    assert step.stats() == rz.TransformStats(received=3, failed=1, dropped=0, emitted=2)
     [letter] = letters
     assert letter.item == 2
     assert type(letter.error) is Boom
@@ -176,11 +136,11 @@ def test_raise_mode_counts_failures_too() -> None:
     step = map_(raise_on(1))
     with pytest.raises(Boom):
         collect(rx.of(1).pipe(step))
-    assert step.stats() == TransformStats(received=1, failed=1, dropped=0, emitted=0)
+    assert step.stats() == rz.TransformStats(received=1, failed=1, dropped=0, emitted=0)
 
 
 def test_failing_on_failure_fails_the_stream() -> None:
-    def sink(_letter: DeadLetter[Any]) -> None:
+    def sink(_letter: rz.DeadLetter[Any]) -> None:
         raise RuntimeError("sink down")
 
     with pytest.raises(RuntimeError, match="sink down") as info:
@@ -190,13 +150,6 @@ def test_failing_on_failure_fails_the_stream() -> None:
 
 def test_tap_skip_mode_does_not_emit_the_failed_item() -> None:
     assert collect(rx.of(1, 2, 3).pipe(tap_(raise_on(2), errors="skip"))) == [1, 3]
-
-
-def ambiguous_on(bad: int) -> Callable[[int], object]:
-    def predicate(n: int) -> object:
-        return Ambiguous() if n == bad else True
-
-    return predicate
 
 
 def test_predicate_result_whose_truth_test_raises_is_a_failing_predicate(
@@ -215,14 +168,14 @@ def test_predicate_result_whose_truth_test_raises_is_a_failing_predicate(
     assert type(exc) is ValueError
     assert str(exc) == "the truth value is ambiguous"
     assert exc.__notes__ == ["rxstreamz: raised in processor 'check' on item 2"]
-    assert subs == [ReactiveTest.subscribe(200, 220)]
-    assert step.stats() == FilterStats(received=2, failed=1, dropped=0, emitted=1, filtered=0)
+    assert subs == [subscribe(200, 220)]
+    assert step.stats() == rz.FilterStats(received=2, failed=1, dropped=0, emitted=1, filtered=0)
 
 
 def test_skip_mode_counts_a_predicate_result_whose_truth_test_raises(
     scheduler: TestScheduler,
 ) -> None:
-    letters: list[DeadLetter[Any]] = []
+    letters: list[rz.DeadLetter[Any]] = []
     step = filter_(ambiguous_on(2), errors="skip", on_failure=letters.append)
     messages, _ = run(
         scheduler,
@@ -230,7 +183,7 @@ def test_skip_mode_counts_a_predicate_result_whose_truth_test_raises(
         lambda s: s.pipe(step),
     )
     assert messages == [on_next(210, 1), on_next(230, 3), on_completed(240)]
-    assert step.stats() == FilterStats(received=3, failed=1, dropped=0, emitted=2, filtered=0)
+    assert step.stats() == rz.FilterStats(received=3, failed=1, dropped=0, emitted=2, filtered=0)
     [letter] = letters
     assert (letter.item, type(letter.error), letter.attempts) == (2, ValueError, 1)
     assert letter.processor == "filter"
@@ -256,7 +209,7 @@ def test_dispose_mid_stream_stops_emission(scheduler: TestScheduler) -> None:
         disposed=300,
     )
     assert messages == [on_next(210, 2), on_next(220, 4)]
-    assert subs == [ReactiveTest.subscribe(200, 300)]
+    assert subs == [subscribe(200, 300)]
 
 
 # -- take_ / skip_ --------------------------------------------------------------------
@@ -269,7 +222,7 @@ def test_take_completes_at_once_and_disposes_upstream(scheduler: TestScheduler) 
         lambda s: s.pipe(take_(2)),
     )
     assert messages == [on_next(210, 1), on_next(220, 2), on_completed(220)]
-    assert subs == [ReactiveTest.subscribe(200, 220)]
+    assert subs == [subscribe(200, 220)]
 
 
 def test_take_zero_completes_without_subscribing(scheduler: TestScheduler) -> None:
@@ -318,7 +271,7 @@ def test_sample_is_reproducible_with_a_seed_and_counts() -> None:
     second = collect(rx.range(1000).pipe(step))
     assert first == second
     assert 200 < len(first) < 400
-    assert step.stats() == SampleStats(
+    assert step.stats() == rz.SampleStats(
         received=2000, failed=0, dropped=0, kept=2 * len(first), discarded=2 * (1000 - len(first))
     )
 
@@ -327,19 +280,19 @@ def test_sample_counts_exactly_under_concurrent_subscriptions(no_thread_leak: No
     step = sample_(0.5, seed=1)
     per_run = len(collect(rx.range(20_000).pipe(step)))  # same seed: same draw every run
     start = threading.Barrier(4)
-    stats_seen: list[SampleStats] = []
+    stats_seen: list[rz.SampleStats] = []
 
-    def run() -> None:
+    def sample_once() -> None:
         start.wait()
         collect(rx.range(20_000).pipe(step))
         stats_seen.append(step.stats())  # reads interleaved with other runs' counting
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=sample_once) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert step.stats() == SampleStats(
+    assert step.stats() == rz.SampleStats(
         received=100_000, failed=0, dropped=0, kept=5 * per_run, discarded=5 * (20_000 - per_run)
     )
     assert step.stats() == step.stats()  # reading does not change the counts
@@ -350,7 +303,7 @@ def test_sample_extremes() -> None:
     assert collect(rx.range(50).pipe(sample_(1.0))) == list(range(50))
     none = sample_(0.0)
     assert collect(rx.range(50).pipe(none)) == []
-    assert none.stats() == SampleStats(received=50, failed=0, dropped=0, kept=0, discarded=50)
+    assert none.stats() == rz.SampleStats(received=50, failed=0, dropped=0, kept=0, discarded=50)
 
 
 # -- chunk / unbatch / flatten ---------------------------------------------------------

@@ -1,43 +1,46 @@
-"""Time-and-size processors: batch and debounce_.
+"""Grouping by size and latency: batch.
 
-Both keep **one timer per subscription** that is re-armed, never one per item:
+**One timer per subscription**, re-armed, never one per batch or per item:
 the timer carries no identity of its own; when it fires it compares the
-scheduler clock with the deadline of what is pending *now* and either emits it
-or re-arms itself for the remaining time. A timer that outlived its batch or
-its item therefore never emits anything early, and a synchronous burst of any
-length schedules O(1) timers. The clock is the subscription's
-``_scheduling.Clock``, which a wall-clock step does not move on real-time
-schedulers.
+clock with the deadline of the batch open *now* and either emits it or waits
+again for the rest (``_fusion.Deadline``). A timer that outlived its batch
+therefore never emits anything early, and a synchronous burst of any length
+schedules O(1) timers. The clock is the subscription's ``_scheduling.Clock``,
+which a wall-clock step does not move on real-time schedulers.
 
 The item path takes no lock (it is the hot path); the timer and the source
-thread hand pending state to each other through flags whose reads and writes
-the GIL orders, and every emission the timer makes happens under one
+thread hand the open batch to each other through flags whose reads and
+writes the GIL orders, and every emission the timer makes happens under one
 re-entrant lock per subscription while no item is being added. So downstream
 ``on_next`` calls are serialized whichever thread makes them, and no item is
 lost or emitted twice when the timer races the source.
+
+Piped right after a run of fused stages (``filter_``, ``map_``, ...),
+``batch`` joins the run: its list is filled inline in the run's generated
+``on_next``, and the stages after it join too (``rxstreamz._fusion``, which
+generates the same hand-off with the timer). Elsewhere it subscribes on its
+own (``_BatchRun``). Both count in the same ``stats()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from reactivex import Observable, abc
+from typing_extensions import override
 
 from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
+from rxstreamz._fusion import Deadline, FusedObservable, Latency, Stage, fuse
 from rxstreamz._lifecycle import HeldRun
+from rxstreamz.chunk import Chunk
 
-__all__ = ["Batch", "BatchStats", "Debounce", "DebounceStats", "batch", "debounce_"]
+__all__ = ["Batch", "BatchStats", "batch"]
 
 _X = TypeVar("_X")
-
-_MICROSECOND = timedelta(microseconds=1)
-
-_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
-"""Placeholder deadline before the first one is known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,20 @@ class _BatchRow(Row):
     held: int
 
 
+class _TimedStage(Stage[Any, Any]):
+    """``batch`` with ``max_latency`` inside a fused run."""
+
+    kind = "batch"
+
+    def __init__(self, latency: Latency, name: str) -> None:
+        super().__init__(name, None, latency.scheduler)
+        self.latency = latency
+
+    @override
+    def bind(self) -> Latency:
+        return self.latency
+
+
 class Batch:
     """The operator returned by ``batch``."""
 
@@ -84,26 +101,36 @@ class Batch:
         self.name = name
         self.scheduler = scheduler
         self._ledger = Ledger(_BatchRow)
+        self._latency = None if max_latency is None else timedelta(seconds=max_latency)
+        # In a fused run: without a latency, exactly a `chunk`.
+        self._stage: Stage[Any, Any] = (
+            Chunk(max_size, name)
+            if self._latency is None
+            else _TimedStage(Latency(max_size, self._latency, scheduler), name)
+        )
 
     def __repr__(self) -> str:
         return f"<Batch {self.name!r} max_size={self.max_size} max_latency={self.max_latency}>"
 
     def stats(self) -> BatchStats:
-        """Return the counters of every subscription, past and present."""
+        """Return the counters of every subscription, past and present, fused or not."""
         totals = self._ledger.totals()
+        fused = self._stage.figures()  # empty until a fused run subscribed
         return BatchStats(
-            received=totals["received"] + totals["held"],
-            failed=totals["failed"],
-            dropped=totals["dropped"],
-            emitted=totals["emitted"],
-            batches=totals["batches"],
-            held=totals["held"],
+            received=totals["received"] + totals["held"] + fused.get("received", 0),
+            failed=totals["failed"] + fused.get("failed", 0),
+            dropped=totals["dropped"] + fused.get("dropped", 0),
+            emitted=totals["emitted"] + fused.get("emitted", 0),
+            batches=totals["batches"] + fused.get("chunks", 0),
+            held=totals["held"] + fused.get("held", 0),
         )
 
     def __call__(self, source: Observable[_X]) -> Observable[list[_X]]:
-        """Apply the operator to ``source``."""
+        """Apply the operator to ``source``: fused when it is a run of stages."""
+        if isinstance(source, FusedObservable):
+            return fuse(source, self._stage)
         max_size = self.max_size
-        latency = None if self.max_latency is None else timedelta(seconds=self.max_latency)
+        latency = self._latency
         own = self.scheduler
         ledger = self._ledger
 
@@ -133,16 +160,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     whoever comes last counts the held items as dropped (``release``, once).
     """
 
-    __slots__ = (
-        "armed_for",
-        "clock",
-        "current",
-        "deadline",
-        "in_flight",
-        "latency",
-        "max_size",
-        "wants",
-    )
+    __slots__ = ("current", "due", "in_flight", "max_size", "wants")
 
     def __init__(
         self,
@@ -153,12 +171,10 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
         latency: timedelta | None,
     ) -> None:
         super().__init__(ledger, observer)
-        self.clock = clock
         self.max_size = max_size
-        self.latency = latency
         self.current: list[_X] = []
-        self.deadline = _NEVER  # when `current` is due; meaningful while it is non-empty
-        self.armed_for: datetime | None = None  # due time of the pending timer, if any
+        # When `current` is due, and the timer (None: size only).
+        self.due = None if latency is None else Deadline(clock, latency, self.timer, self.fire)
         self.in_flight = _lifecycle.nothing_in_flight  # reads the on_next calls in progress
         self.wants = False  # a timer fired: settle the open batch under the lock
 
@@ -168,7 +184,7 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
         row = self.row
         emit = self.observer.on_next
         max_size = self.max_size
-        timed = self.latency is not None
+        timed = self.due is not None
         active = 0  # on_next calls in progress: a cell, cheaper than an attribute
 
         def in_flight() -> int:
@@ -217,8 +233,8 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
             self.observer.on_next(current)
             return
         self.row.held = size
-        if size == 1 and self.latency is not None:
-            self.open_batch()
+        if size == 1 and self.due is not None:
+            self.due.open()
 
     def catch_up(self) -> None:
         """After an item: release if disposed meanwhile, else settle for a timer that fired."""
@@ -241,21 +257,15 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
 
     def open_batch(self) -> None:
         """The first item of a batch has arrived: make sure a timer waits for its deadline."""
-        assert self.latency is not None
+        assert self.due is not None
         with self.lock:
-            self.deadline = deadline = self.clock.now() + self.latency
-            if self.armed_for is None or self.armed_for > deadline:
-                self.arm(deadline)
-
-    def arm(self, due: datetime) -> None:
-        """Arm the timer for ``due`` (lock held)."""
-        self.armed_for = due
-        self.timer.disposable = self.clock.schedule_at(due, self.fire)
+            self.due.open()
 
     def fire(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
         """The timer: settle the open batch unless an item is in flight."""
+        assert self.due is not None
         with self.lock:
-            self.armed_for = None
+            self.due.fired()
             self.wants = True  # before reading `active`
             if not self.in_flight():
                 self.settle()
@@ -265,18 +275,13 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
     def settle(self) -> None:
         """Emit the open batch if it is due, else make sure a timer waits for it.
 
-        Lock held, no item in flight on another thread.
+        Lock held, no item in flight on another thread; only after a timer fired.
         """
         current = self.current
-        if not self.stopped and current:
-            deadline = self.deadline
-            if self.clock.now() < deadline:  # a later batch than the timer was armed for
-                if self.armed_for is None or self.armed_for > deadline:
-                    self.arm(deadline)
-            else:
-                self.current = []
-                self.count_out(len(current))
-                self.observer.on_next(current)
+        if not self.stopped and current and self.due is not None and self.due.passed():
+            self.current = []
+            self.count_out(len(current))
+            self.observer.on_next(current)
         self.wants = False  # last: until now, new items wait for the lock
 
     # -- the end -------------------------------------------------------------------------
@@ -388,235 +393,5 @@ def batch(
         _validate.integer("max_size", max_size),
         _validate.optional_timer_duration("max_latency", max_latency),
         _validate.name(name, "batch"),
-        _validate.scheduler(scheduler),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class DebounceStats(ProcessorStats):
-    """Counters of ``debounce_``, summed over its subscriptions.
-
-    ``received == emitted + superseded + dropped + held`` (``debounce_``
-    calls no user function, so ``failed`` stays 0). ``dropped`` counts a
-    pending item thrown away by dispose; completion and upstream errors emit
-    it instead.
-
-    Attributes:
-        emitted: Items passed on.
-        superseded: Items replaced by a newer one before they were due: the
-            processor's job.
-        held: Items pending right now (at most one per live subscription).
-    """
-
-    emitted: int
-    superseded: int
-    held: int
-
-
-class _DebounceRow(Row):
-    __slots__ = ("emitted", "held")
-    emitted: int
-    held: int
-
-
-class Debounce:
-    """The operator returned by ``debounce_``."""
-
-    def __init__(self, duration: float, name: str, scheduler: abc.SchedulerBase | None) -> None:
-        self.duration = duration
-        self.name = name
-        self.scheduler = scheduler
-        self._ledger = Ledger(_DebounceRow)
-
-    def __repr__(self) -> str:
-        return f"<Debounce {self.name!r} duration={self.duration}>"
-
-    def stats(self) -> DebounceStats:
-        """Return the counters of every subscription, past and present."""
-        totals = self._ledger.totals()
-        # Every item that is neither emitted, dropped nor pending was replaced.
-        # A live row may be an item apart (an item counted as received before
-        # the lock path marks it pending), hence the floor.
-        settled = totals["emitted"] + totals["dropped"] + totals["held"]
-        return DebounceStats(**totals, superseded=max(0, totals["received"] - settled))
-
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
-        """Apply the operator to ``source``."""
-        quiet = timedelta(seconds=self.duration) // _MICROSECOND  # whole microseconds
-        own = self.scheduler
-        ledger = self._ledger
-
-        def subscribe(
-            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-            run = _DebounceRun(ledger, observer, clock, quiet)
-            return run.connect(source, run.accepting(), scheduler)
-
-        return Observable(subscribe)
-
-
-class _DebounceRun(HeldRun[_DebounceRow, _X]):
-    """One ``debounce_`` subscription: the latest item and the timer.
-
-    ``received`` is counted by ``on_next``; every other field of the row is
-    written under the lock (``held`` whenever the pending item changes hands).
-    ``latest`` is the latest item and its arrival time (clock microseconds),
-    replaced by ``on_next`` in one store (no lock on the per-item path);
-    ``emitted`` is the pair that left last, so a pair is emitted at most once
-    (identity check).
-    """
-
-    __slots__ = ("armed", "clock", "emitted", "latest", "quiet")
-
-    def __init__(
-        self,
-        ledger: Ledger[_DebounceRow],
-        observer: abc.ObserverBase[_X],
-        clock: _scheduling.Clock,
-        quiet: int,
-    ) -> None:
-        super().__init__(ledger, observer)
-        self.clock = clock
-        self.quiet = quiet
-        self.latest: tuple[_X, int] | None = None
-        self.emitted: tuple[_X, int] | None = None
-        self.armed = False
-
-    def accepting(self) -> Callable[[_X], None]:
-        """The ``on_next`` given to upstream (the one closure: cheaper than a method)."""
-        row = self.row
-        now = self.clock.micros  # spans only: the cheapest reading
-
-        def on_next(item: _X, run: _DebounceRun[_X] = self) -> None:
-            row.received += 1
-            run.latest = (item, now())
-            if not run.armed:
-                run.start_timer()
-
-        return on_next
-
-    def start_timer(self) -> None:
-        """Arm the timer for the latest item, unless it is armed already."""
-        with self.lock:
-            latest = self.latest
-            if not (self.armed or self.stopped or latest is None):
-                self.armed = True
-                self.row.held = 1
-                self.timer.disposable = self.clock.schedule_at_micros(
-                    latest[1] + self.quiet, self.fire
-                )
-        if self.stopped:
-            self.release()
-
-    def fire(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
-        """The timer: emit the latest item if it is due, else re-arm for the rest."""
-        with self.lock:
-            # Disarm *before* reading `latest`: an on_next that stored a
-            # newer pair and still saw armed=True is then visible here.
-            self.armed = False
-            pending = self.latest
-            if self.stopped or pending is None or pending is self.emitted:
-                pass
-            elif self.clock.micros() < (due := pending[1] + self.quiet):
-                self.armed = True
-                self.row.held = 1
-                self.timer.disposable = self.clock.schedule_at_micros(due, self.fire)
-            else:
-                self.emit(pending)
-        if self.stopped:  # disposed while the timer held the lock
-            self.release()
-
-    def emit(self, pending: tuple[_X, int]) -> None:
-        """Hand the pending pair's item downstream (lock held)."""
-        self.emitted = pending
-        row = self.row
-        row.held = 0
-        row.emitted += 1
-        self.observer.on_next(pending[0])
-
-    def flush_held(self) -> bool:
-        """Emit the pending item (lock held)."""
-        self.stopped = True
-        pending = self.latest
-        if pending is not None and pending is not self.emitted:
-            self.emit(pending)
-        return True
-
-    def drop_held(self) -> None:
-        """Count the pending item as dropped (lock held, once)."""
-        pending = self.latest
-        if pending is not None and pending is not self.emitted:
-            self.emitted = pending
-            self.row.dropped += 1
-        self.row.held = 0
-
-
-def debounce_(
-    duration: _validate.Duration,
-    *,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> Debounce:
-    """Emit an item only once ``duration`` has passed without a newer one (trailing edge).
-
-    Each item restarts the wait; a burst yields its last item, ``duration``
-    after the burst ends:
-
-    ```text
-    time   0 1 2 3 4 5 6 7 8 9
-    input  a b . . . . c d . |
-    debounce_(3)
-    output . . . . b . . . . d|
-
-    b at 1 + 3 = 4; d (due at 7 + 3 = 10) is flushed at completion (9)
-    ```
-
-    Behavior:
-        - Completion emits the pending item (if any), then completes; an
-          upstream error emits it first, then forwards the error.
-        - Each pending item is emitted at most once; nothing after completion.
-        - Dispose drops the pending item and cancels the timer.
-        - Items are emitted on the scheduler's timer thread (the completion
-          flush on the upstream's thread), never concurrently.
-        - No timer per item: one timer per subscription, re-armed for the
-          remaining time when newer items arrived (deadline = last item time +
-          ``duration``), so a synchronous burst of any length schedules O(1)
-          timers. The per-item cost is one clock read and one store.
-        - Each subscription has its own pending item and timer.
-        - ``stats()`` (``DebounceStats``) sums the subscriptions:
-          ``received == emitted + superseded + dropped + held``, where
-          ``dropped`` is a pending item thrown away by dispose.
-
-    Examples:
-        >>> from reactivex.testing import ReactiveTest, TestScheduler
-        >>> test = TestScheduler()
-        >>> source = test.create_hot_observable(
-        ...     ReactiveTest.on_next(210, "a"),
-        ...     ReactiveTest.on_next(220, "b"),
-        ...     ReactiveTest.on_next(300, "c"),
-        ...     ReactiveTest.on_completed(310),
-        ... )
-        >>> test.start(lambda: source.pipe(debounce_(30))).messages
-        [OnNext(b)@250.0, OnNext(c)@310.0, OnCompleted()@310.0]
-
-    Args:
-        duration: Quiet time in seconds (or ``timedelta``), > 0.
-        name: Default ``"debounce"``.
-        scheduler: Clock and timer; default: the subscribe-time scheduler, else
-            ``TimeoutScheduler``.
-
-    Returns:
-        An operator for ``pipe()``; item type unchanged; ``stats() ->
-        DebounceStats``.
-
-    Raises:
-        TypeError: ``duration`` is not a number or ``timedelta``, ``scheduler``
-            not a reactivex scheduler.
-        ValueError: ``duration`` is under 1 microsecond (or not positive).
-    """
-    return Debounce(
-        _validate.timer_duration("duration", duration),
-        _validate.name(name, "debounce"),
         _validate.scheduler(scheduler),
     )
