@@ -1,6 +1,6 @@
 """The end of a timed processor's subscription, written once: flush, stop, dispose.
 
-``batch``, ``debounce_``, ``dedupe``, ``aggregate`` and ``monitor`` keep one
+``batch``, ``debounce_``, ``dedupe``, ``aggregate``, ``monitor`` and the windows keep one
 subscription's state in a slotted ``Run`` with a method per concern, and end
 the same way (see docs/design.md, "Timers"):
 
