@@ -193,9 +193,7 @@ class _DedupeRun(Run[_X]):
         """The ``on_next`` given to upstream: one closure per kind of memory."""
         if self.ttl is not None:
             return self._on_next_ttl()
-        if self.max_keys is not None:
-            return self._on_next_bounded(self.max_keys)
-        return self._on_next_forever()
+        return self._on_next_untimed()
 
     def fail(self, exc: Exception, item: _X) -> None:
         """The key of ``item`` failed: skip it or fail the stream (``errors``)."""
@@ -203,20 +201,26 @@ class _DedupeRun(Run[_X]):
         if forwarded is not None and self.flush():
             self.observer.on_error(forwarded)
 
-    def _on_next_forever(self) -> Callable[[_X], None]:
+    def _on_next_untimed(self) -> Callable[[_X], None]:
+        """Without ``ttl``: a plain set, or, with ``max_keys``, the keys in pass order."""
         key = self.key
-        forever = self.forever
         emit = self.observer.on_next
+        known: set[Hashable] | OrderedDict[Hashable, int]
+        remember: Callable[[Hashable], None]
+        if self.max_keys is None:
+            known, remember = self.forever, self.forever.add
+        else:
+            known, remember = self.seen, self.remember_bounded
 
         def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
             if run.stopped:
                 return
             try:
                 k = item if key is None else key(item)
-                if k in forever:
+                if k in known:
                     run.duplicates += 1
                     return
-                forever.add(k)
+                remember(k)
             except Exception as exc:
                 run.fail(exc, item)
                 return
@@ -225,29 +229,12 @@ class _DedupeRun(Run[_X]):
 
         return on_next
 
-    def _on_next_bounded(self, max_keys: int) -> Callable[[_X], None]:
-        key = self.key
+    def remember_bounded(self, k: Hashable) -> None:
+        """Remember a key that passed, forgetting the least recently passed beyond ``max_keys``."""
         seen = self.seen
-        emit = self.observer.on_next
-
-        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
-            if run.stopped:
-                return
-            try:
-                k = item if key is None else key(item)
-                if k in seen:
-                    run.duplicates += 1
-                    return
-                seen[k] = 0  # no ttl: the value is unused
-            except Exception as exc:
-                run.fail(exc, item)
-                return
-            if len(seen) > max_keys:
-                seen.popitem(last=False)
-            run.passed += 1
-            emit(item)
-
-        return on_next
+        seen[k] = 0  # no ttl: the value is unused
+        if len(seen) > self.max_keys:  # type: ignore[operator]  # set with max_keys
+            seen.popitem(last=False)
 
     def _on_next_ttl(self) -> Callable[[_X], None]:
         key = self.key
