@@ -182,7 +182,6 @@ class _MonitorRun(Run[_X]):
     __slots__ = (
         "clock",
         "failure",
-        "finished",
         "folding",
         "in_flight",
         "label",
@@ -193,6 +192,7 @@ class _MonitorRun(Run[_X]):
         "period",
         "reported_total",
         "reporting",
+        "reports_closed",
         "rng",
         "row",
         "samples",
@@ -228,7 +228,7 @@ class _MonitorRun(Run[_X]):
         self.started = self.last_report = clock.now()
         self.reported_total = 0
         self.ticks = 1  # the next report is due at started + ticks * period
-        self.finished = False  # no more reports
+        self.reports_closed = False  # no more reports
 
     # -- items ---------------------------------------------------------------------------
 
@@ -245,13 +245,22 @@ class _MonitorRun(Run[_X]):
 
         self.in_flight = in_flight
 
+        def emit_timed(item: _X) -> None:
+            before = micros()
+            emit(item)
+            samples.append(micros() - before)
+            if len(samples) >= _STAGING:
+                self.fold()
+
+        send = emit_timed if timed else emit
+
         def on_next(item: _X, run: _MonitorRun[_X] = self) -> None:
             nonlocal active
             active += 1  # raised before reading `failure` (protocol)
             try:
                 row.received += 1
                 if run.failure is None:
-                    emit(item)
+                    send(item)
                 else:
                     row.dropped += 1
             finally:
@@ -259,25 +268,7 @@ class _MonitorRun(Run[_X]):
                 if run.failure is not None:
                     run.deliver_failure()
 
-        def on_next_timed(item: _X, run: _MonitorRun[_X] = self) -> None:
-            nonlocal active
-            active += 1
-            try:
-                row.received += 1
-                if run.failure is None:
-                    before = micros()
-                    emit(item)
-                    samples.append(micros() - before)
-                    if len(samples) >= _STAGING:
-                        run.fold()
-                else:
-                    row.dropped += 1
-            finally:
-                active -= 1
-                if run.failure is not None:
-                    run.deliver_failure()
-
-        return on_next_timed if timed else on_next
+        return on_next
 
     def fold(self) -> None:
         """Move the staged samples into the report's reservoir.
@@ -301,11 +292,11 @@ class _MonitorRun(Run[_X]):
     def tick(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
         """The timer: report, then wait for the next point of the grid."""
         with self.reporting:
-            if self.finished:
+            if self.reports_closed:
                 return
             error = self.call_on_stats(self.next_report())
             if error is not None:
-                self.finished = True
+                self.reports_closed = True
                 self.failure = error  # set before reading `active` (protocol)
                 if not self.in_flight():
                     self.deliver_failure()
@@ -366,9 +357,9 @@ class _MonitorRun(Run[_X]):
     def final_report(self) -> Exception | None:
         """The report at completion or upstream error; what ``on_stats`` raised, if any."""
         with self.reporting:
-            if self.finished:
+            if self.reports_closed:
                 return None
-            self.finished = True
+            self.reports_closed = True
             self.timer.dispose()
             return self.call_on_stats(self.next_report())
 
@@ -417,7 +408,7 @@ class _MonitorRun(Run[_X]):
 
     def dispose(self) -> None:
         """Downstream disposed: no final report, no terminal call."""
-        self.finished = self.stopped = True
+        self.reports_closed = self.stopped = True
         self.timer.dispose()
         self.ledger.retire(self.row)
 
