@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sized
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable, Disposable
 
 from rxstreamz import _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
+from rxstreamz._lifecycle import Run
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["Progress", "ProgressStats", "progress"]
 
@@ -83,42 +86,59 @@ class Progress:
                 unit="item",
                 dynamic_ncols=self.file is None,
             )
-            lock = threading.Lock()
-            closed = False
-            count_elements = self.count_elements
-            ledger = self._ledger
-            row = ledger.open()
-
-            def close() -> None:
-                nonlocal closed
-                with lock:
-                    if closed:
-                        return
-                    closed = True
-                    bar.close()
-                ledger.retire(row)
-
-            def on_next(item: _X) -> None:
-                step = len(item) if count_elements and isinstance(item, Sized) else 1
-                with lock:
-                    row.received += 1
-                    if not closed:
-                        bar.update(step)
-                    row.emitted += 1
-                observer.on_next(item)
-
-            def on_error(exc: Exception) -> None:
-                close()
-                observer.on_error(exc)
-
-            def on_completed() -> None:
-                close()
-                observer.on_completed()
-
-            subscription = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-            return CompositeDisposable(subscription, Disposable(close))
+            run = _ProgressRun(observer, bar, self._ledger)
+            return run.connect(source, run.accepting(self.count_elements), scheduler)
 
         return Observable(subscribe)
+
+
+class _ProgressRun(Run[_X]):
+    """One ``progress`` subscription: its bar, its counters and its end.
+
+    Items may come from any thread: ``lock`` guards the bar and ``stopped``
+    (the bar is closed). Nothing is held, so completion and errors only close
+    the bar before they are forwarded.
+    """
+
+    __slots__ = ("bar", "ledger", "lock", "row")
+
+    def __init__(
+        self, observer: abc.ObserverBase[_X], bar: tqdm[Any], ledger: Ledger[_ProgressRow]
+    ) -> None:
+        super().__init__(observer)
+        self.bar = bar
+        self.lock = threading.Lock()
+        self.ledger = ledger
+        self.row = ledger.open()
+
+    def accepting(self, count_elements: bool) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream: advance the bar, pass the item on."""
+        lock, row, bar, emit = self.lock, self.row, self.bar, self.observer.on_next
+
+        def on_next(item: _X, run: _ProgressRun[_X] = self) -> None:
+            step = len(item) if count_elements and isinstance(item, Sized) else 1
+            with lock:
+                row.received += 1
+                if not run.stopped:
+                    bar.update(step)
+                row.emitted += 1
+            emit(item)
+
+        return on_next
+
+    def flush(self) -> bool:
+        """Close the bar and retire the row; ``False`` if already closed."""
+        with self.lock:
+            if self.stopped:
+                return False
+            self.stopped = True
+            self.bar.close()
+        self.ledger.retire(self.row)
+        return True
+
+    def dispose(self) -> None:
+        """Close the bar and retire the row (once)."""
+        self.flush()
 
 
 def progress(
