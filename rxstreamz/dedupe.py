@@ -13,9 +13,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic
 
 from reactivex import Observable, abc
+from typing_extensions import TypeVar
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import ProcessorStats
@@ -25,7 +26,8 @@ from rxstreamz._typing import Operator
 
 __all__ = ["Dedupe", "DedupeStats", "KeyedDedupe", "dedupe"]
 
-_T = TypeVar("_T")
+_T = TypeVar("_T", default=Any)
+"""The item type of a ``dedupe``: from ``key``, else solved from ``pipe()`` (see ``dedupe``)."""
 _X = TypeVar("_X")
 
 _Counts = Callable[[], tuple[int, int, int]]
@@ -338,25 +340,20 @@ class _DedupeRun(Run[_X]):
         self.flush()
 
 
-class Dedupe(_DedupeCore):
+class Dedupe(_DedupeCore, Generic[_T]):
     """The operator returned by ``dedupe`` without ``key``: items are their own keys."""
-
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
-        """Apply the operator to ``source``."""
-        return self._apply(source)
-
-
-class KeyedDedupe(_DedupeCore, Generic[_T]):
-    """The operator returned by ``dedupe`` with a ``key`` function of the items."""
 
     def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
         return self._apply(source)
 
 
-@overload
+class KeyedDedupe(Dedupe[_T]):
+    """The operator returned by ``dedupe`` with a ``key`` function of the items."""
+
+
 def dedupe(
-    key: None = None,
+    key: Callable[[_T], Hashable] | None = None,
     *,
     ttl: _validate.Duration | None = None,
     max_keys: int | None = None,
@@ -364,32 +361,7 @@ def dedupe(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Dedupe: ...
-
-
-@overload
-def dedupe(
-    key: Callable[[_T], Hashable],
-    *,
-    ttl: _validate.Duration | None = None,
-    max_keys: int | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> Operator[_T, Observable[_T], DedupeStats]: ...
-
-
-def dedupe(
-    key: Callable[[Any], Hashable] | None = None,
-    *,
-    ttl: _validate.Duration | None = None,
-    max_keys: int | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> Dedupe | Operator[Any, Observable[Any], DedupeStats]:
+) -> Operator[_T, Observable[_T], DedupeStats]:
     """Drop every item whose key already passed (within ``ttl``, when given).
 
     The key is ``key(item)``, or the item itself. A key passes again only once

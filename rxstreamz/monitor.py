@@ -9,19 +9,23 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, Generic
 
 from reactivex import Observable, abc
+from typing_extensions import TypeVar
 
 from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import short_repr
 from rxstreamz._lifecycle import Run
+from rxstreamz._typing import Operator
 from rxstreamz.types import StreamStats
 
 __all__ = ["Monitor", "MonitorStats", "monitor"]
 
 _X = TypeVar("_X")
+_T = TypeVar("_T", default=Any)
+"""The item type of a ``monitor``: solved from ``pipe()`` (see ``monitor``)."""
 
 OnStats = Callable[[StreamStats], object]
 
@@ -116,7 +120,7 @@ class _MonitorRow(Row):
     __slots__ = ()
 
 
-class Monitor:
+class Monitor(Generic[_T]):
     """The operator returned by ``monitor``."""
 
     def __init__(
@@ -143,11 +147,11 @@ class Monitor:
         # A pass-through: every item taken and not dropped went downstream.
         return MonitorStats(**totals, emitted=totals["received"] - totals["dropped"])
 
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+    def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
 
         def subscribe(
-            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
+            observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(self.scheduler, scheduler))
             run = _MonitorRun(
@@ -420,7 +424,7 @@ def monitor(
     latency: bool = False,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Monitor:
+) -> Operator[_T, Observable[_T], MonitorStats]:
     """Pass every item through unchanged and report throughput every ``interval``.
 
     Every ``interval`` of scheduler time from the subscription, and once more

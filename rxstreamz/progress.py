@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sized
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic
 
 from reactivex import Observable, abc
+from typing_extensions import TypeVar
 
 from rxstreamz import _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._lifecycle import Run
+from rxstreamz._typing import Operator
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["Progress", "ProgressStats", "progress"]
 
 _X = TypeVar("_X")
+_T = TypeVar("_T", default=Any)
+"""The item type of a ``progress``: solved from ``pipe()`` (see ``progress``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,7 @@ class _ProgressRow(Row):
     emitted: int
 
 
-class Progress:
+class Progress(Generic[_T]):
     """The operator returned by ``progress``."""
 
     def __init__(
@@ -72,11 +76,11 @@ class Progress:
         """Return the counters of every subscription, past and present."""
         return ProgressStats(**self._ledger.totals())
 
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+    def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
 
         def subscribe(
-            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
+            observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             bar = self._bar_type(
                 total=self.total,
@@ -149,7 +153,7 @@ def progress(
     file: IO[str] | None = None,
     leave: bool = True,
     name: str | None = None,
-) -> Progress:
+) -> Operator[_T, Observable[_T], ProgressStats]:
     """Show a tqdm progress bar advanced by every item that passes.
 
     Pass-through: items are emitted unchanged. By default the bar advances by

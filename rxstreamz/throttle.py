@@ -29,19 +29,23 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
+from typing_extensions import TypeVar
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._queue import BoundedQueue, QueueCounters
+from rxstreamz._typing import Operator
 from rxstreamz.errors import BackpressureError
 
 __all__ = ["Throttle", "ThrottleStats", "throttle"]
 
 _X = TypeVar("_X")
+_T = TypeVar("_T", default=Any)
+"""The item type of a ``throttle``: solved from ``pipe()`` (see ``throttle``)."""
 
 _CATCH_UP = 20_000
 """How much of a late timer's delay the schedule makes up for, in µs (see ``throttle``)."""
@@ -76,7 +80,7 @@ class ThrottleStats(ProcessorStats):
     high_watermark: int
 
 
-class Throttle:
+class Throttle(Generic[_T]):
     """The operator returned by ``throttle``."""
 
     def __init__(
@@ -115,11 +119,11 @@ class Throttle:
             high_watermark=snapshot.high_watermark,
         )
 
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+    def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
 
         def subscribe(
-            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
+            observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             timers = _scheduling.resolve(self.scheduler, scheduler)
             run = _Pacer(self, observer, timers, self._counters, self._passed)
@@ -413,7 +417,7 @@ def throttle(
     max_pending: int | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Throttle:
+) -> Operator[_T, Observable[_T], ThrottleStats]:
     """Pace items to at most ``rate`` per second, delaying them, never dropping one.
 
     A token bucket holds ``burst`` tokens, refills at ``rate`` tokens per

@@ -27,10 +27,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
+from typing_extensions import TypeVar
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
@@ -50,7 +51,8 @@ __all__ = [
     "tumbling_window",
 ]
 
-_T = TypeVar("_T")
+_T = TypeVar("_T", default=Any)
+"""The item type of a window operator: from ``key``, else solved from ``pipe()``."""
 _X = TypeVar("_X")
 _C = TypeVar("_C", bound="_CountRow")
 
@@ -248,7 +250,7 @@ class TimeWindowStats(ProcessorStats):
     held: int
 
 
-class TimeWindow(_WindowOperator[_WindowRow]):
+class TimeWindow(_WindowOperator[_WindowRow], Generic[_T]):
     """The operator returned by ``tumbling_window`` and ``sliding_window``."""
 
     def __init__(
@@ -262,7 +264,7 @@ class TimeWindow(_WindowOperator[_WindowRow]):
         """Return the counters of every subscription, past and present."""
         return TimeWindowStats(**self._totals())
 
-    def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
+    def __call__(self, source: Observable[_T]) -> Observable[Window[_T]]:
         """Apply the operator to ``source``."""
         ledger = self._ledger
         return self._windowed(
@@ -400,7 +402,7 @@ def tumbling_window(
     *,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> TimeWindow:
+) -> Operator[_T, Observable[Window[_T]], TimeWindowStats]:
     """Group items into consecutive, non-overlapping windows of ``size`` seconds.
 
     Window ``k`` covers the scheduler-time interval ``[k * size, (k + 1) * size)``
@@ -474,7 +476,7 @@ def sliding_window(
     *,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> TimeWindow:
+) -> Operator[_T, Observable[Window[_T]], TimeWindowStats]:
     """Group items into overlapping windows of ``size`` seconds, one starting every ``slide``.
 
     Windows start at whole multiples of ``slide`` since the epoch and cover
@@ -801,48 +803,16 @@ class _Sessions(_Run[_X, _SessionRow]):
         self.upstream.dispose()
 
 
-class SessionWindow(_SessionOperator):
+class SessionWindow(_SessionOperator, Generic[_T]):
     """The operator returned by ``session_window`` without ``key``."""
-
-    def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
-        """Apply the operator to ``source``."""
-        return self._apply(source)
-
-
-class KeyedSessionWindow(_SessionOperator, Generic[_T]):
-    """The operator returned by ``session_window`` with ``key``."""
 
     def __call__(self, source: Observable[_T]) -> Observable[Window[_T]]:
         """Apply the operator to ``source``."""
         return self._apply(source)
 
 
-@overload
-def session_window(
-    gap: _validate.Duration,
-    *,
-    key: None = None,
-    max_sessions: int | None = None,
-    max_duration: _validate.Duration | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> SessionWindow: ...
-
-
-@overload
-def session_window(
-    gap: _validate.Duration,
-    *,
-    key: Callable[[_T], str],
-    max_sessions: int | None = None,
-    max_duration: _validate.Duration | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> Operator[_T, Observable[Window[_T]], SessionWindowStats]: ...
+class KeyedSessionWindow(SessionWindow[_T]):
+    """The operator returned by ``session_window`` with ``key``."""
 
 
 def session_window(
@@ -855,7 +825,7 @@ def session_window(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> SessionWindow | Operator[_T, Observable[Window[_T]], SessionWindowStats]:
+) -> Operator[_T, Observable[Window[_T]], SessionWindowStats]:
     """Group items into sessions that close after ``gap`` seconds without an item.
 
     Without ``key`` there is one session at a time (``Window.key`` is

@@ -23,6 +23,7 @@ from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import StreamStats, collect, monitor
+from rxstreamz.monitor import Monitor
 from tests.conftest import at, on_completed, on_error, on_next
 
 
@@ -332,6 +333,7 @@ def test_monitor_rejects_invalid_arguments(
 
 def test_monitor_repr_and_default_name() -> None:
     operator = monitor(5, print, latency=True)
+    assert isinstance(operator, Monitor)
     assert operator.name == "monitor"
     assert repr(operator) == "<Monitor 'monitor' interval=5.0 latency=True>"
 

@@ -22,6 +22,7 @@ from reactivex.testing.recorded import Recorded
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import BackpressureError, ThrottleStats, collect, throttle
+from rxstreamz.throttle import Throttle
 
 _T = TypeVar("_T")
 
@@ -494,9 +495,10 @@ def test_invalid_arguments_fail_at_the_call(
 
 def test_defaults_and_interval() -> None:
     paced = throttle(3)
+    assert isinstance(paced, Throttle)
     assert paced.name == "throttle"
     assert paced.interval.total_seconds() == 0.333334  # rounded up: never faster than 3/s
-    assert throttle(0.5).interval.total_seconds() == 2.0
+    assert cast(Throttle, throttle(0.5)).interval.total_seconds() == 2.0
 
 
 # -- properties -----------------------------------------------------------------------------

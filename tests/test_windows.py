@@ -250,20 +250,20 @@ def test_tumbling_infers_window_of_item_type() -> None:
         (lambda: session_window(0), ValueError, "gap must be > 0, got 0"),
         (lambda: session_window(1, max_sessions=0), ValueError, "max_sessions must be >= 1, got 0"),
         (
-            lambda: session_window(1, max_sessions=2.0),  # type: ignore[call-overload]
+            lambda: session_window(1, max_sessions=2.0),  # pyright: ignore[reportArgumentType]
             TypeError,
             "max_sessions must be an int, got float",
         ),
         (lambda: session_window(1, max_duration=0), ValueError, "max_duration must be > 0, got 0"),
         (
-            lambda: session_window(1, max_duration="1s"),  # type: ignore[call-overload]
+            lambda: session_window(1, max_duration="1s"),  # pyright: ignore[reportArgumentType]
             TypeError,
             "max_duration must be",
         ),
-        (lambda: session_window(1, key=3), TypeError, "key must be callable, got int"),  # type: ignore[call-overload]
-        (lambda: session_window(1, errors="ignore"), ValueError, "errors must be one of"),  # type: ignore[call-overload]
+        (lambda: session_window(1, key=3), TypeError, "key must be callable, got int"),  # pyright: ignore[reportArgumentType]
+        (lambda: session_window(1, errors="ignore"), ValueError, "errors must be one of"),  # pyright: ignore[reportArgumentType]
         (
-            lambda: session_window(1, on_failure=1),  # type: ignore[call-overload]
+            lambda: session_window(1, on_failure=1),  # pyright: ignore[reportArgumentType]
             TypeError,
             "on_failure must be callable, got int",
         ),
