@@ -21,7 +21,7 @@ from typing_extensions import TypeVar
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
-from rxstreamz._lifecycle import Run
+from rxstreamz._lifecycle import TimedRun
 from rxstreamz._typing import Operator
 
 __all__ = ["Dedupe", "DedupeStats", "KeyedDedupe", "dedupe"]
@@ -133,7 +133,7 @@ class _DedupeCore:
         return Observable(subscribe)
 
 
-class _DedupeRun(Run[_X]):
+class _DedupeRun(TimedRun[_X]):
     """One ``dedupe`` subscription: the keys that passed, its counts and the purge timer.
 
     Keys are kept in pass order (duplicates never refresh), so the first entry

@@ -17,7 +17,7 @@ from typing_extensions import TypeVar
 from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import short_repr
-from rxstreamz._lifecycle import Run
+from rxstreamz._lifecycle import TimedRun
 from rxstreamz._typing import Operator
 from rxstreamz.types import StreamStats
 
@@ -163,7 +163,7 @@ class Monitor(Generic[_T]):
         return Observable(subscribe)
 
 
-class _MonitorRun(Run[_X]):
+class _MonitorRun(TimedRun[_X]):
     """One ``monitor`` subscription: its counts, latency samples, report timer and end.
 
     Items pass without a lock. The only downstream call made off the source

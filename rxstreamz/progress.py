@@ -12,7 +12,7 @@ from typing_extensions import TypeVar
 
 from rxstreamz import _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
-from rxstreamz._lifecycle import Run
+from rxstreamz._lifecycle import TimedRun
 from rxstreamz._typing import Operator
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Progress(Generic[_T]):
         return Observable(subscribe)
 
 
-class _ProgressRun(Run[_X]):
+class _ProgressRun(TimedRun[_X]):
     """One ``progress`` subscription: its bar, its counters and its end.
 
     Items may come from any thread: ``lock`` guards the bar and ``stopped``

@@ -101,7 +101,7 @@ def _held(totals: dict[str, int]) -> int:
     return max(0, totals["received"] - totals["emitted"] - totals["failed"] - totals["dropped"])
 
 
-class _Run(HeldRun[_C, Window[_X]], Generic[_X, _C]):
+class _WindowRun(HeldRun[_C, Window[_X]], Generic[_X, _C]):
     """What every window subscription shares: clock, lock, counters, the timer and the end.
 
     Times are whole microseconds since the epoch (``Clock.micros``): no
@@ -208,9 +208,9 @@ class _WindowOperator(Generic[_C]):
     def _windowed(
         self,
         source: Observable[_X],
-        start: Callable[[abc.ObserverBase[Window[_X]], _scheduling.Clock], _Run[_X, _C]],
+        start: Callable[[abc.ObserverBase[Window[_X]], _scheduling.Clock], _WindowRun[_X, _C]],
     ) -> Observable[Window[_X]]:
-        """The windowed ``source``: each subscription gets its own clock and its own ``_Run``."""
+        """The windowed ``source``: each subscription gets its own clock and ``_WindowRun``."""
         own = self._scheduler
 
         def subscribe(
@@ -272,7 +272,7 @@ class TimeWindow(_WindowOperator[_WindowRow], Generic[_T]):
         )
 
 
-class _TimeWindows(_Run[_X, _WindowRow]):
+class _TimeWindows(_WindowRun[_X, _WindowRow]):
     """One ``tumbling_window`` / ``sliding_window`` subscription.
 
     Open windows are ``(start, items)`` in start order (hence end order too).
@@ -623,7 +623,7 @@ class _SessionOperator(_WindowOperator[_SessionRow]):
         )
 
 
-class _Sessions(_Run[_X, _SessionRow]):
+class _Sessions(_WindowRun[_X, _SessionRow]):
     """One ``session_window`` subscription.
 
     ``deadlines`` holds one entry per open session: ``(deadline, first, key
