@@ -33,7 +33,7 @@ from rxstreamz import (
     tumbling_window,
 )
 from rxstreamz._accounting import ProcessorStats
-from tests.conftest import Boom, on_completed, on_error, on_next
+from tests.support import Boom, on_completed, on_error, on_next
 
 End = Literal["complete", "error", "dispose"]
 

@@ -28,18 +28,8 @@ from rxstreamz import (
     fan_in,
     folds,
 )
-from tests.conftest import (
-    Boom,
-    CountingScheduler,
-    at,
-    dispose_while_emitting,
-    on_completed,
-    on_error,
-    on_next,
-    produce,
-    run,
-    subscribe,
-)
+from tests import support
+from tests.support import Boom, SpyScheduler, at, on_completed, on_error, on_next, run, subscribe
 
 NOT_A_SCHEDULER: Any = "timeout"  # passes the type checkers, so the runtime check is exercised
 
@@ -348,7 +338,7 @@ def test_raising_finish_fails_the_stream(scheduler: TestScheduler) -> None:
 
 
 def test_one_timer_per_tick_and_dispose_cancels_it() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     items = [on_next(200 + 0.5 * k, k) for k in range(1, 60)]
     messages, _ = run(
         scheduler, items, lambda s: s.pipe(aggregate(add, 0, interval=10)), disposed=235
@@ -519,7 +509,7 @@ def test_real_time_interval_windows_count_every_item_once(no_thread_leak: None) 
     subject.pipe(aggregate(add, 0, count=500, interval=0.003)).subscribe(
         receive, on_completed=done.set
     )
-    count = produce(subject, 0.3, pause_every=200)
+    count = support.produce(subject, 0.3, pause_every=200)
     assert done.wait(5)
     assert overlaps == 0
     assert sum(w.count for w in windows) == count
@@ -544,7 +534,7 @@ def test_dispose_does_not_wait_for_a_downstream_that_is_receiving_a_window() -> 
     # holds while it emits, so disposing from another thread waited for
     # downstream (and deadlocked when downstream waited for that thread).
     clock = TestScheduler()
-    returned_at_once, received = dispose_while_emitting(
+    returned_at_once, received = support.dispose_while_emitting(
         aggregate(add, 0, interval=10, emit_empty=True, scheduler=clock), clock, until=60
     )
     assert returned_at_once

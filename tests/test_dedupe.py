@@ -21,7 +21,7 @@ from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import DeadLetter, DedupeStats, Operator, collect, dedupe
-from tests.conftest import at, on_completed, on_error, on_next
+from tests.support import at, on_completed, on_error, on_next
 
 
 def test_dedupe_empty_source(scheduler: TestScheduler) -> None:

@@ -24,7 +24,7 @@ from reactivex.testing.subscription import Subscription
 
 from rxstreamz import StreamStats, collect, monitor
 from rxstreamz.monitor import Monitor
-from tests.conftest import at, on_completed, on_error, on_next
+from tests.support import at, on_completed, on_error, on_next
 
 
 def report(

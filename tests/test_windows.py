@@ -27,18 +27,8 @@ from rxstreamz import (
     tumbling_window,
 )
 from rxstreamz.windows import TimeWindow
-from tests.conftest import (
-    Boom,
-    CountingScheduler,
-    at,
-    dispose_while_emitting,
-    on_completed,
-    on_error,
-    on_next,
-    produce,
-    run,
-    subscribe,
-)
+from tests import support
+from tests.support import Boom, SpyScheduler, at, on_completed, on_error, on_next, run, subscribe
 
 NOT_A_SCHEDULER: Any = 1  # passes the type checkers, so the runtime check is exercised
 
@@ -165,7 +155,7 @@ def test_tumbling_upstream_error_flushes_the_open_window_first(
 
 
 def test_tumbling_uses_one_timer_per_window_and_dispose_cancels_it() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     items = [on_next(200 + 0.5 * k, k) for k in range(1, 40)]  # 39 items over 3 windows
     messages, subs = run(scheduler, items, lambda s: s.pipe(tumbling_window(10)), disposed=215)
     assert [m.value.value.items for m in messages] == [list(range(1, 20))]
@@ -355,7 +345,7 @@ def test_sliding_upstream_error_flushes_in_start_order(scheduler: TestScheduler)
 
 
 def test_sliding_arms_one_timer_per_window_not_per_item() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     items = [on_next(200 + 0.25 * k, k) for k in range(1, 40)]  # 200.25 .. 209.75
     messages, _ = run(
         scheduler, [*items, on_completed(209.9)], lambda s: s.pipe(sliding_window(4, 2))
@@ -367,7 +357,7 @@ def test_sliding_arms_one_timer_per_window_not_per_item() -> None:
 
 
 def test_sliding_dispose_cancels_the_timer() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     messages, _ = run(
         scheduler,
         [on_next(201, 1), on_completed(300)],
@@ -634,7 +624,7 @@ def test_session_key_must_return_a_str(scheduler: TestScheduler) -> None:
 
 
 def test_session_timer_is_not_per_item_and_dispose_cancels_it() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     items = [on_next(200 + k, k) for k in range(1, 21)]  # one item a second for 20 s
     messages, _ = run(scheduler, items, lambda s: s.pipe(session_window(5)), disposed=215)
     assert messages == []
@@ -817,7 +807,7 @@ def test_real_time_windows_partition_items_with_serialized_output(
     subject: Subject[int] = Subject()
     observer = Serialized()
     subject.pipe(make()).subscribe(observer)
-    count = produce(subject, 0.3, pause_every=200)
+    count = support.produce(subject, 0.3, pause_every=200)
     assert observer.done.wait(5)
     assert observer.error is None
     assert observer.overlaps == 0
@@ -834,7 +824,7 @@ def test_real_time_sessions_keep_every_item_once(no_thread_leak: None) -> None:
     subject: Subject[int] = Subject()
     observer = Serialized()
     subject.pipe(session_window(0.002, key=residue)).subscribe(observer)
-    count = produce(subject, 0.3, pause_every=100)
+    count = support.produce(subject, 0.3, pause_every=100)
     assert observer.done.wait(5)
     assert observer.error is None
     assert observer.overlaps == 0
@@ -877,7 +867,7 @@ def test_dispose_does_not_wait_for_a_downstream_that_is_receiving_a_window(
     # it emits, so disposing from another thread waited for downstream (and
     # deadlocked when downstream waited for the disposing thread).
     clock = TestScheduler()
-    returned_at_once, received = dispose_while_emitting(make(clock), clock, until=30)
+    returned_at_once, received = support.dispose_while_emitting(make(clock), clock, until=30)
     assert returned_at_once
     assert received == 1  # nothing after dispose
 
