@@ -60,125 +60,87 @@ def results(windows: list[AggregateWindow[Any]]) -> list[Any]:
 # -- triggers ------------------------------------------------------------------------------
 
 
-def test_count_only_emits_every_n_items_and_flushes_the_rest(scheduler: TestScheduler) -> None:
-    messages, subs = run(
-        scheduler,
+TRIGGERS: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
+    "count only: every n items, the rest flushed at completion": (
+        {"count": 2},
         [*(on_next(200 + n, n) for n in range(1, 6)), on_completed(210)],
-        lambda s: s.pipe(aggregate(add, 0, count=2)),
-    )
-    assert messages == [
-        on_next(202, agg(3, 200, 202, 2)),
-        on_next(204, agg(7, 202, 204, 2)),
-        on_next(210, agg(5, 204, 210, 1)),
-        on_completed(210),
-    ]
-    assert subs == [subscribe(200, 210)]
-
-
-def test_count_only_with_a_multiple_of_count_has_no_partial_window(
-    scheduler: TestScheduler,
-) -> None:
-    messages, _ = run(
-        scheduler,
-        [on_next(201, 1), on_next(202, 2), on_completed(210)],
-        lambda s: s.pipe(aggregate(add, 0, count=2)),
-    )
-    assert messages == [on_next(202, agg(3, 200, 202, 2)), on_completed(210)]
-
-
-def test_interval_only_is_free_running_from_subscription(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
         [
-            on_next(203, 1),
-            on_next(207, 2),
-            on_next(215, 3),
-            on_next(232, 4),
+            on_next(202, agg(3, 200, 202, 2)),
+            on_next(204, agg(7, 202, 204, 2)),
+            on_next(210, agg(5, 204, 210, 1)),
+            on_completed(210),
+        ],
+    ),
+    "count only: a multiple of count leaves no partial window": (
+        {"count": 2},
+        [on_next(201, 1), on_next(202, 2), on_completed(210)],
+        [on_next(202, agg(3, 200, 202, 2)), on_completed(210)],
+    ),
+    "interval only: free-running from the subscription, empty intervals skipped": (
+        {"interval": 10},
+        [on_next(203, 1), on_next(207, 2), on_next(215, 3), on_next(232, 4), on_completed(236)],
+        [
+            on_next(210, agg(3, 200, 210, 2)),
+            on_next(220, agg(3, 210, 220, 1)),
+            # [220, 230) had no item: nothing emitted, the next window starts at 230
+            on_next(236, agg(4, 230, 236, 1)),
             on_completed(236),
         ],
-        lambda s: s.pipe(aggregate(add, 0, interval=10)),
-    )
-    assert messages == [
-        on_next(210, agg(3, 200, 210, 2)),
-        on_next(220, agg(3, 210, 220, 1)),
-        # [220, 230) had no item: nothing emitted, the next window starts at 230
-        on_next(236, agg(4, 230, 236, 1)),
-        on_completed(236),
-    ]
-
-
-def test_emit_empty_emits_initial_at_empty_ticks_only(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
+    ),
+    "emit_empty: initial at the empty ticks only": (
+        {"interval": timedelta(seconds=10), "emit_empty": True},
         [on_next(203, 1), on_next(232, 4), on_completed(236)],
-        lambda s: s.pipe(aggregate(add, 0, interval=timedelta(seconds=10), emit_empty=True)),
-    )
-    assert messages == [
-        on_next(210, agg(1, 200, 210, 1)),
-        on_next(220, agg(0, 210, 220, 0)),
-        on_next(230, agg(0, 220, 230, 0)),
-        on_next(236, agg(4, 230, 236, 1)),
-        on_completed(236),
-    ]
-
-
-def test_emit_empty_never_applies_at_completion(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
-        [on_completed(205)],
-        lambda s: s.pipe(aggregate(add, 0, interval=10, emit_empty=True)),
-    )
-    assert messages == [on_completed(205)]
-
-
-def test_both_triggers_whichever_comes_first(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
         [
-            on_next(202, 1),
-            on_next(204, 2),
-            on_next(206, 3),
-            on_next(213, 4),
-            on_next(214, 5),
-            on_next(215, 6),
+            on_next(210, agg(1, 200, 210, 1)),
+            on_next(220, agg(0, 210, 220, 0)),
+            on_next(230, agg(0, 220, 230, 0)),
+            on_next(236, agg(4, 230, 236, 1)),
+            on_completed(236),
+        ],
+    ),
+    "emit_empty never applies at completion": (
+        {"interval": 10, "emit_empty": True},
+        [on_completed(205)],
+        [on_completed(205)],
+    ),
+    "both triggers: whichever comes first, the count not moving the ticks": (
+        {"count": 2, "interval": 10},
+        [
+            *(
+                on_next(t, n)
+                for t, n in [(202, 1), (204, 2), (206, 3), (213, 4), (214, 5), (215, 6)]
+            ),
             on_completed(222),
         ],
-        lambda s: s.pipe(aggregate(add, 0, count=2, interval=10)),
-    )
-    assert messages == [
-        on_next(204, agg(3, 200, 204, 2)),
-        on_next(210, agg(3, 204, 210, 1)),  # the count window did not move the tick
-        on_next(214, agg(9, 210, 214, 2)),
-        on_next(220, agg(6, 214, 220, 1)),
-        on_completed(222),
-    ]
-
-
-def test_item_exactly_at_a_tick_belongs_to_the_next_window(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
+        [
+            on_next(204, agg(3, 200, 204, 2)),
+            on_next(210, agg(3, 204, 210, 1)),
+            on_next(214, agg(9, 210, 214, 2)),
+            on_next(220, agg(6, 214, 220, 1)),
+            on_completed(222),
+        ],
+    ),
+    "an item exactly at a tick belongs to the next window": (
+        {"interval": 10},
         [on_next(205, 1), on_next(210, 2), on_completed(215)],
-        lambda s: s.pipe(aggregate(add, 0, interval=10)),
-    )
-    assert messages == [
-        on_next(210, agg(1, 200, 210, 1)),
-        on_next(215, agg(2, 210, 215, 1)),
-        on_completed(215),
-    ]
-
-
-def test_no_trigger_emits_one_window_at_completion(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
+        [on_next(210, agg(1, 200, 210, 1)), on_next(215, agg(2, 210, 215, 1)), on_completed(215)],
+    ),
+    "no trigger: one window at completion": (
+        {},
         [on_next(201, 1), on_next(230, 2), on_completed(250)],
-        lambda s: s.pipe(aggregate(add, 0)),
-    )
-    assert messages == [on_next(250, agg(3, 200, 250, 2)), on_completed(250)]
+        [on_next(250, agg(3, 200, 250, 2)), on_completed(250)],
+    ),
+    "no items and no trigger: no window": ({}, [on_completed(250)], [on_completed(250)]),
+}
 
 
-def test_no_items_and_no_trigger_emits_no_window(scheduler: TestScheduler) -> None:
-    messages, _ = run(scheduler, [on_completed(250)], lambda s: s.pipe(aggregate(add, 0)))
-    assert messages == [on_completed(250)]
+@pytest.mark.parametrize(("options", "source", "expected"), TRIGGERS.values(), ids=TRIGGERS)
+def test_triggers(
+    scheduler: TestScheduler, options: dict[str, Any], source: list[Any], expected: list[Any]
+) -> None:
+    messages, subs = run(scheduler, source, lambda s: s.pipe(aggregate(add, 0, **options)))
+    assert messages == expected
+    assert subs == [subscribe(200, source[-1].time)]
 
 
 def test_never_ending_source_emits_at_ticks_until_disposed(scheduler: TestScheduler) -> None:
