@@ -412,3 +412,27 @@ class Pausing(Recorder):
         for flow in self.flows:
             flow.resume(self)
         self.flows.clear()
+
+
+# -- argument checks --------------------------------------------------------------------------
+
+Rejection = tuple[Callable[[], object], type[Exception], str]
+"""A factory call, the exception it must raise, and a regular expression its message matches."""
+
+
+def rejected_at_call_time(
+    *cases: Rejection,
+) -> Callable[[Callable[[], object], type[Exception], str], None]:
+    """A test, one case per ``Rejection``: the call raises at once, with that message.
+
+    Bind it to a ``test_`` name in the test module:
+    ``test_monitor_rejects_invalid_arguments = rejected_at_call_time(...)``.
+    """
+    import pytest  # here, not at the top: the helpers above stay importable without it
+
+    @pytest.mark.parametrize(("call", "error", "message"), cases)
+    def test(call: Callable[[], object], error: type[Exception], message: str) -> None:
+        with pytest.raises(error, match=message):
+            call()
+
+    return test

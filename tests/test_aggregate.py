@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, assert_type
@@ -385,56 +384,48 @@ def test_types_flow_through_pipe() -> None:
 # -- arguments -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("make", "error", "message"),
-    [
-        (lambda: aggregate(add, 0, count=0), ValueError, "count must be >= 1, got 0"),
-        (lambda: aggregate(add, 0, count=2.0), TypeError, "count must be an int, got float"),  # type: ignore[call-overload]
-        (lambda: aggregate(add, 0, count=True), TypeError, "count must be an int, got bool"),
-        (lambda: aggregate(add, 0, interval=0), ValueError, "interval must be > 0, got 0"),
-        (
-            lambda: aggregate(add, 0, interval=1e-9),
-            ValueError,
-            "interval must be at least 1 microsecond",
-        ),
-        (
-            lambda: aggregate(add, 0, emit_empty=True),
-            ValueError,
-            r"emit_empty requires interval \(empty windows exist only at ticks\)",
-        ),
-        (
-            lambda: aggregate(add, 0, interval=1, emit_empty=1),  # type: ignore[call-overload]
-            TypeError,
-            "emit_empty must be a bool, got int",
-        ),
-        (lambda: aggregate(1, 0), TypeError, "fn must be callable, got int"),  # type: ignore[call-overload]
-        (lambda: aggregate(add), TypeError, r"aggregate\(\) needs initial"),  # type: ignore[call-overload]
-        (
-            lambda: aggregate(folds.sum(), 0),  # type: ignore[call-overload]
-            TypeError,
-            "initial must not be given with a Fold",
-        ),
-        (
-            lambda: aggregate(hold_lock, [threading.Lock()]),
-            TypeError,
-            "initial must be deep-copyable, got list",
-        ),
-        (lambda: aggregate(add, 0, errors="log"), ValueError, "errors must be one of"),  # type: ignore[call-overload]
-        (lambda: aggregate(add, 0, name=""), ValueError, "name must not be empty"),
-        (lambda: folds.min(key=3), TypeError, "key must be callable, got int"),  # type: ignore[call-overload]
-        # Regression: scheduler= was not checked, failing at subscription with AttributeError.
-        (
-            lambda: aggregate(add, 0, interval=1, scheduler=NOT_A_SCHEDULER),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got str",
-        ),
-    ],
+test_invalid_arguments_fail_at_call_time = support.rejected_at_call_time(
+    (lambda: aggregate(add, 0, count=0), ValueError, "count must be >= 1, got 0"),
+    (lambda: aggregate(add, 0, count=2.0), TypeError, "count must be an int, got float"),  # type: ignore[call-overload]
+    (lambda: aggregate(add, 0, count=True), TypeError, "count must be an int, got bool"),
+    (lambda: aggregate(add, 0, interval=0), ValueError, "interval must be > 0, got 0"),
+    (
+        lambda: aggregate(add, 0, interval=1e-9),
+        ValueError,
+        "interval must be at least 1 microsecond",
+    ),
+    (
+        lambda: aggregate(add, 0, emit_empty=True),
+        ValueError,
+        r"emit_empty requires interval \(empty windows exist only at ticks\)",
+    ),
+    (
+        lambda: aggregate(add, 0, interval=1, emit_empty=1),  # type: ignore[call-overload]
+        TypeError,
+        "emit_empty must be a bool, got int",
+    ),
+    (lambda: aggregate(1, 0), TypeError, "fn must be callable, got int"),  # type: ignore[call-overload]
+    (lambda: aggregate(add), TypeError, r"aggregate\(\) needs initial"),  # type: ignore[call-overload]
+    (
+        lambda: aggregate(folds.sum(), 0),  # type: ignore[call-overload]
+        TypeError,
+        "initial must not be given with a Fold",
+    ),
+    (
+        lambda: aggregate(hold_lock, [threading.Lock()]),
+        TypeError,
+        "initial must be deep-copyable, got list",
+    ),
+    (lambda: aggregate(add, 0, errors="log"), ValueError, "errors must be one of"),  # type: ignore[call-overload]
+    (lambda: aggregate(add, 0, name=""), ValueError, "name must not be empty"),
+    (lambda: folds.min(key=3), TypeError, "key must be callable, got int"),  # type: ignore[call-overload]
+    # Regression: scheduler= was not checked, failing at subscription with AttributeError.
+    (
+        lambda: aggregate(add, 0, interval=1, scheduler=NOT_A_SCHEDULER),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got str",
+    ),
 )
-def test_invalid_arguments_fail_at_call_time(
-    make: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        make()
 
 
 # -- properties ----------------------------------------------------------------------------

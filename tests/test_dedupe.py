@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Any, assert_type
 
@@ -21,7 +21,7 @@ from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import DeadLetter, DedupeStats, Operator, collect, dedupe
-from tests.support import at, on_completed, on_error, on_next
+from tests.support import at, on_completed, on_error, on_next, rejected_at_call_time
 
 
 def test_dedupe_empty_source(scheduler: TestScheduler) -> None:
@@ -301,37 +301,29 @@ def test_dedupe_uses_subscribe_time_scheduler_and_own_scheduler_wins() -> None:
 untyped_dedupe: Any = dedupe  # to pass wrongly typed arguments on purpose
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "message"),
-    [
-        (lambda: untyped_dedupe(key=3), TypeError, "key must be callable, got int"),
-        (lambda: dedupe(ttl=0), ValueError, "ttl must be > 0, got 0"),
-        (lambda: untyped_dedupe(ttl="1"), TypeError, "ttl must be seconds"),
-        (lambda: dedupe(max_keys=0), ValueError, "max_keys must be >= 1, got 0"),
-        (lambda: dedupe(max_keys=True), TypeError, "max_keys must be an int, got bool"),
-        (
-            lambda: untyped_dedupe(errors="ignore"),
-            ValueError,
-            "errors must be one of 'raise', 'skip', got 'ignore'",
-        ),
-        (
-            lambda: untyped_dedupe(on_failure=1),
-            TypeError,
-            "on_failure must be callable, got int",
-        ),
-        (lambda: dedupe(name=""), ValueError, "name must not be empty"),
-        (
-            lambda: untyped_dedupe(scheduler="now"),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got str",
-        ),
-    ],
+test_dedupe_rejects_invalid_arguments = rejected_at_call_time(
+    (lambda: untyped_dedupe(key=3), TypeError, "key must be callable, got int"),
+    (lambda: dedupe(ttl=0), ValueError, "ttl must be > 0, got 0"),
+    (lambda: untyped_dedupe(ttl="1"), TypeError, "ttl must be seconds"),
+    (lambda: dedupe(max_keys=0), ValueError, "max_keys must be >= 1, got 0"),
+    (lambda: dedupe(max_keys=True), TypeError, "max_keys must be an int, got bool"),
+    (
+        lambda: untyped_dedupe(errors="ignore"),
+        ValueError,
+        "errors must be one of 'raise', 'skip', got 'ignore'",
+    ),
+    (
+        lambda: untyped_dedupe(on_failure=1),
+        TypeError,
+        "on_failure must be callable, got int",
+    ),
+    (lambda: dedupe(name=""), ValueError, "name must not be empty"),
+    (
+        lambda: untyped_dedupe(scheduler="now"),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got str",
+    ),
 )
-def test_dedupe_rejects_invalid_arguments(
-    call: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        call()
 
 
 def test_dedupe_repr() -> None:

@@ -7,7 +7,6 @@ import re
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, assert_type
 
@@ -24,7 +23,7 @@ from reactivex.testing.subscription import Subscription
 
 from rxstreamz import StreamStats, collect, monitor
 from rxstreamz.monitor import Monitor
-from tests.support import at, on_completed, on_error, on_next
+from tests.support import at, on_completed, on_error, on_next, rejected_at_call_time
 
 
 def report(
@@ -305,30 +304,22 @@ def test_monitor_own_scheduler_wins_and_timedelta_interval() -> None:
 untyped_monitor: Any = monitor  # to pass wrongly typed arguments on purpose
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "message"),
-    [
-        (lambda: monitor(0, print), ValueError, "interval must be > 0, got 0"),
-        (lambda: untyped_monitor("1s", print), TypeError, "interval must be seconds"),
-        (lambda: untyped_monitor(1, None), TypeError, "on_stats must be callable, got NoneType"),
-        (
-            lambda: untyped_monitor(1, print, latency=1),
-            TypeError,
-            "latency must be a bool, got int",
-        ),
-        (lambda: monitor(1, print, name=""), ValueError, "name must not be empty"),
-        (
-            lambda: untyped_monitor(1, print, scheduler=1),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got int",
-        ),
-    ],
+test_monitor_rejects_invalid_arguments = rejected_at_call_time(
+    (lambda: monitor(0, print), ValueError, "interval must be > 0, got 0"),
+    (lambda: untyped_monitor("1s", print), TypeError, "interval must be seconds"),
+    (lambda: untyped_monitor(1, None), TypeError, "on_stats must be callable, got NoneType"),
+    (
+        lambda: untyped_monitor(1, print, latency=1),
+        TypeError,
+        "latency must be a bool, got int",
+    ),
+    (lambda: monitor(1, print, name=""), ValueError, "name must not be empty"),
+    (
+        lambda: untyped_monitor(1, print, scheduler=1),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got int",
+    ),
 )
-def test_monitor_rejects_invalid_arguments(
-    call: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        call()
 
 
 def test_monitor_repr_and_default_name() -> None:

@@ -219,67 +219,59 @@ def test_tumbling_infers_window_of_item_type() -> None:
     assert_type(source.pipe(session_window(1)), Observable[Window[int]])
 
 
-@pytest.mark.parametrize(
-    ("make", "error", "message"),
-    [
-        (lambda: tumbling_window(0), ValueError, "size must be > 0, got 0"),
-        (lambda: tumbling_window(-1.5), ValueError, r"size must be > 0, got -1\.5"),
-        (lambda: tumbling_window(1e-9), ValueError, "size must be at least 1 microsecond"),
-        (lambda: tumbling_window(float("inf")), ValueError, "size must be a finite duration"),
-        (lambda: tumbling_window("1"), TypeError, "size must be seconds"),  # pyright: ignore[reportArgumentType]
-        (lambda: tumbling_window(True), TypeError, "size must be seconds"),
-        (lambda: tumbling_window(1, name=""), ValueError, "name must not be empty"),
-        (lambda: sliding_window(10, 0), ValueError, "slide must be > 0, got 0"),
-        (lambda: sliding_window(0, 1), ValueError, "size must be > 0, got 0"),
-        (
-            lambda: sliding_window(5, 10),
-            ValueError,
-            r"slide must be <= size, got slide=10 > size=5 \(items between windows would be lost\)",
-        ),
-        (lambda: sliding_window(5, None), TypeError, "slide must be seconds"),  # pyright: ignore[reportArgumentType]
-        (lambda: session_window(0), ValueError, "gap must be > 0, got 0"),
-        (lambda: session_window(1, max_sessions=0), ValueError, "max_sessions must be >= 1, got 0"),
-        (
-            lambda: session_window(1, max_sessions=2.0),  # pyright: ignore[reportArgumentType]
-            TypeError,
-            "max_sessions must be an int, got float",
-        ),
-        (lambda: session_window(1, max_duration=0), ValueError, "max_duration must be > 0, got 0"),
-        (
-            lambda: session_window(1, max_duration="1s"),  # pyright: ignore[reportArgumentType]
-            TypeError,
-            "max_duration must be",
-        ),
-        (lambda: session_window(1, key=3), TypeError, "key must be callable, got int"),  # pyright: ignore[reportArgumentType]
-        (lambda: session_window(1, errors="ignore"), ValueError, "errors must be one of"),  # pyright: ignore[reportArgumentType]
-        (
-            lambda: session_window(1, on_failure=1),  # pyright: ignore[reportArgumentType]
-            TypeError,
-            "on_failure must be callable, got int",
-        ),
-        # Regression: scheduler= was not checked, failing at subscription with AttributeError.
-        (
-            lambda: tumbling_window(1, scheduler=NOT_A_SCHEDULER),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got int",
-        ),
-        (
-            lambda: sliding_window(2, 1, scheduler=NOT_A_SCHEDULER),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got int",
-        ),
-        (
-            lambda: session_window(1, scheduler=NOT_A_SCHEDULER),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got int",
-        ),
-    ],
+test_invalid_arguments_fail_at_call_time = support.rejected_at_call_time(
+    (lambda: tumbling_window(0), ValueError, "size must be > 0, got 0"),
+    (lambda: tumbling_window(-1.5), ValueError, r"size must be > 0, got -1\.5"),
+    (lambda: tumbling_window(1e-9), ValueError, "size must be at least 1 microsecond"),
+    (lambda: tumbling_window(float("inf")), ValueError, "size must be a finite duration"),
+    (lambda: tumbling_window("1"), TypeError, "size must be seconds"),  # pyright: ignore[reportArgumentType]
+    (lambda: tumbling_window(True), TypeError, "size must be seconds"),
+    (lambda: tumbling_window(1, name=""), ValueError, "name must not be empty"),
+    (lambda: sliding_window(10, 0), ValueError, "slide must be > 0, got 0"),
+    (lambda: sliding_window(0, 1), ValueError, "size must be > 0, got 0"),
+    (
+        lambda: sliding_window(5, 10),
+        ValueError,
+        r"slide must be <= size, got slide=10 > size=5 \(items between windows would be lost\)",
+    ),
+    (lambda: sliding_window(5, None), TypeError, "slide must be seconds"),  # pyright: ignore[reportArgumentType]
+    (lambda: session_window(0), ValueError, "gap must be > 0, got 0"),
+    (lambda: session_window(1, max_sessions=0), ValueError, "max_sessions must be >= 1, got 0"),
+    (
+        lambda: session_window(1, max_sessions=2.0),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "max_sessions must be an int, got float",
+    ),
+    (lambda: session_window(1, max_duration=0), ValueError, "max_duration must be > 0, got 0"),
+    (
+        lambda: session_window(1, max_duration="1s"),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "max_duration must be",
+    ),
+    (lambda: session_window(1, key=3), TypeError, "key must be callable, got int"),  # pyright: ignore[reportArgumentType]
+    (lambda: session_window(1, errors="ignore"), ValueError, "errors must be one of"),  # pyright: ignore[reportArgumentType]
+    (
+        lambda: session_window(1, on_failure=1),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "on_failure must be callable, got int",
+    ),
+    # Regression: scheduler= was not checked, failing at subscription with AttributeError.
+    (
+        lambda: tumbling_window(1, scheduler=NOT_A_SCHEDULER),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got int",
+    ),
+    (
+        lambda: sliding_window(2, 1, scheduler=NOT_A_SCHEDULER),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got int",
+    ),
+    (
+        lambda: session_window(1, scheduler=NOT_A_SCHEDULER),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got int",
+    ),
 )
-def test_invalid_arguments_fail_at_call_time(
-    make: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        make()
 
 
 # -- sliding_window -----------------------------------------------------------------------
