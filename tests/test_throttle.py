@@ -14,40 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable, abc, typing
 from reactivex import operators as ops
-from reactivex.disposable import Disposable
 from reactivex.scheduler import CurrentThreadScheduler, EventLoopScheduler, ImmediateScheduler
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
-from reactivex.testing.recorded import Recorded
-from reactivex.testing.subscription import Subscription
+from reactivex.testing import TestScheduler
 
 from rxstreamz import BackpressureError, ThrottleStats, collect, throttle
 from rxstreamz.throttle import Throttle
+from tests.support import Boom, on_completed, on_error, on_next, pushed, run, subscribe
 
 _T = TypeVar("_T")
 
 TIMEOUT_MAX = threading.TIMEOUT_MAX
-
-
-# Virtual time is in seconds here, so message times are floats (RxPY annotates ints).
-def on_next(ticks: float, value: _T) -> Recorded[_T]:
-    return ReactiveTest.on_next(cast(int, ticks), value)
-
-
-def on_completed(ticks: float) -> Recorded[Any]:
-    return ReactiveTest.on_completed(cast(int, ticks))
-
-
-def on_error(ticks: float, error: Exception) -> Recorded[Any]:
-    return ReactiveTest.on_error(cast(int, ticks), error)
-
-
-def subscribe(start: float, end: float) -> Subscription:
-    return ReactiveTest.subscribe(cast(int, start), cast(int, end))
-
-
-class Boom(Exception):
-    pass
 
 
 class TimerLog(TestScheduler):
@@ -64,30 +41,6 @@ class TimerLog(TestScheduler):
         if getattr(action, "__name__", "") == "release":
             self.timers.append((float(self.clock), disposable))
         return disposable
-
-
-def run(
-    scheduler: TestScheduler,
-    messages: list[Any],
-    build: Callable[[Observable[Any]], Observable[Any]],
-    disposed: float = 1000,
-) -> tuple[list[Any], list[Any]]:
-    source = scheduler.create_hot_observable(*messages)
-    result = scheduler.start(lambda: build(source), disposed=disposed)
-    return result.messages, source.subscriptions
-
-
-def pushed(count: int, returned: list[int]) -> Observable[int]:
-    """``count`` ints pushed in one loop that records each ``on_next`` that returned."""
-
-    def push(observer: abc.ObserverBase[int], _: abc.SchedulerBase | None = None) -> Disposable:
-        for n in range(count):
-            observer.on_next(n)  # returns normally, also after the stream failed
-            returned.append(n)
-        observer.on_completed()
-        return Disposable()
-
-    return rx.create(push)
 
 
 # -- pacing -------------------------------------------------------------------------------
@@ -127,40 +80,57 @@ def stalled(scheduler: TestScheduler, at: float, seconds: float) -> Observable[A
     return rx.defer(lambda _: rx.from_callable(lambda: scheduler.schedule_absolute(at, stall)))
 
 
-def test_a_late_timer_releases_every_item_whose_turn_has_passed(
-    scheduler: TestScheduler,
-) -> None:
+LATE_TIMERS: dict[str, tuple[float, int, float, float, list[Any]]] = {
     # 1000/s: one slot per millisecond. The release due at 210.001 runs 4.5 ms
     # late; the items due at 210.001 .. 210.005 leave together, then the pace
     # resumes on the original slots (so timer latency does not cost rate).
-    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(8)])
-    stall = stalled(scheduler, 210.0005, 0.005)
-    result = scheduler.start(
-        lambda: rx.merge(stall.pipe(ops.ignore_elements()), source.pipe(throttle(1000)))
-    )
-    assert result.messages == [
-        on_next(210.0, 0),
-        *(on_next(210.0055, n) for n in range(1, 6)),
-        on_next(210.006, 6),
-        on_next(210.007, 7),
-    ]
-
-
-def test_a_long_stall_makes_up_for_20_ms_and_does_not_flood(scheduler: TestScheduler) -> None:
+    "a late timer releases every item whose turn has passed": (
+        1000,
+        8,
+        210.0005,
+        0.005,
+        [
+            on_next(210.0, 0),
+            *(on_next(210.0055, n) for n in range(1, 6)),
+            on_next(210.006, 6),
+            on_next(210.007, 7),
+        ],
+    ),
     # 10/s, the release due at 210.1 runs 0.95 s late: only the slot within
     # 20 ms of now counts, so one item leaves, and the next 80 ms later.
-    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(5)])
-    stall = stalled(scheduler, 210.05, 1.0)
+    "a long stall makes up for 20 ms and does not flood": (
+        10,
+        5,
+        210.05,
+        1.0,
+        [
+            on_next(210.0, 0),
+            on_next(211.05, 1),
+            on_next(211.13, 2),
+            on_next(211.23, 3),
+            on_next(211.33, 4),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("rate", "items", "stall_at", "stall", "expected"), LATE_TIMERS.values(), ids=LATE_TIMERS
+)
+def test_late_timers(
+    scheduler: TestScheduler,
+    rate: float,
+    items: int,
+    stall_at: float,
+    stall: float,
+    expected: list[Any],
+) -> None:
+    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(items)])
+    stalling = stalled(scheduler, stall_at, stall)
     result = scheduler.start(
-        lambda: rx.merge(stall.pipe(ops.ignore_elements()), source.pipe(throttle(10)))
+        lambda: rx.merge(stalling.pipe(ops.ignore_elements()), source.pipe(throttle(rate)))
     )
-    assert result.messages == [
-        on_next(210.0, 0),
-        on_next(211.05, 1),
-        on_next(211.13, 2),
-        on_next(211.23, 3),
-        on_next(211.33, 4),
-    ]
+    assert result.messages == expected
 
 
 def test_a_late_timer_with_a_burst_releases_the_burst_plus_the_passed_turns(
