@@ -421,18 +421,27 @@ Rejection = tuple[Callable[[], object], type[Exception], str]
 
 
 def rejected_at_call_time(
-    *cases: Rejection,
+    *cases: Rejection, exact: bool = False
 ) -> Callable[[Callable[[], object], type[Exception], str], None]:
     """A test, one case per ``Rejection``: the call raises at once, with that message.
 
-    Bind it to a ``test_`` name in the test module:
-    ``test_monitor_rejects_invalid_arguments = rejected_at_call_time(...)``.
+    The message is a regular expression the error's message matches or, with
+    ``exact``, the whole message. Bind the test to a ``test_`` name in the
+    test module: ``test_monitor_rejects_invalid_arguments = rejected_at_call_time(...)``.
     """
     import pytest  # here, not at the top: the helpers above stay importable without it
 
     @pytest.mark.parametrize(("call", "error", "message"), cases)
     def test(call: Callable[[], object], error: type[Exception], message: str) -> None:
-        with pytest.raises(error, match=message):
+        with pytest.raises(error, match=None if exact else message) as info:
             call()
+        if exact:
+            assert str(info.value) == message
 
     return test
+
+
+def failure_of(recorder: Recorder) -> tuple[str, str, list[str]]:
+    """The one error ``recorder`` got, as (type name, message, notes): for exceptions not ours."""
+    [error] = recorder.errors
+    return type(error).__name__, str(error), getattr(error, "__notes__", [])

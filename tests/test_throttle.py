@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import pytest
@@ -20,7 +19,18 @@ from reactivex.testing import TestScheduler
 
 from rxstreamz import BackpressureError, ThrottleStats, collect, throttle
 from rxstreamz.throttle import Throttle
-from tests.support import Boom, on_completed, on_error, on_next, pushed, run, subscribe
+from tests.support import (
+    Boom,
+    Recorder,
+    failure_of,
+    on_completed,
+    on_error,
+    on_next,
+    pushed,
+    rejected_at_call_time,
+    run,
+    subscribe,
+)
 
 _T = TypeVar("_T")
 
@@ -370,22 +380,16 @@ def test_a_trampoline_scheduler_runs_the_release_inline_without_deadlocking(
 
 def test_a_scheduler_that_cannot_wait_fails_the_stream_instead_of_hanging() -> None:
     # ImmediateScheduler refuses work due in the future: the release cannot be armed.
-    seen: list[object] = []
     returned: list[int] = []
-
+    recorder = Recorder()
     paced = throttle(10, name="api")
-    pushed(4, returned).pipe(paced).subscribe(
-        seen.append, seen.append, lambda: seen.append("done"), scheduler=ImmediateScheduler()
+    recorder.subscribe(pushed(4, returned).pipe(paced), scheduler=ImmediateScheduler())
+    assert (returned, recorder.items, recorder.completions) == ([0, 1, 2, 3], [0], 0)
+    assert failure_of(recorder) == (
+        "WouldBlockException",
+        "Would block",
+        ["rxstreamz: processor 'api' could not schedule a timer on ImmediateScheduler"],
     )
-    assert returned == [0, 1, 2, 3]
-    assert len(seen) == 2
-    assert seen[0] == 0
-    error = seen[1]
-    assert isinstance(error, Exception)
-    assert (type(error).__name__, str(error)) == ("WouldBlockException", "Would block")
-    assert error.__notes__ == [
-        "rxstreamz: processor 'api' could not schedule a timer on ImmediateScheduler"
-    ]
     assert paced.stats() == ThrottleStats(
         received=2, failed=0, dropped=1, delivered=1, queued=0, high_watermark=1
     )
@@ -423,44 +427,36 @@ def test_producer_on_the_timers_thread_fails_instead_of_deadlocking(no_thread_le
 # -- arguments ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("build", "error", "message"),
-    [
-        (lambda: throttle(0), ValueError, "rate must be > 0, got 0"),
-        (lambda: throttle(-2.5), ValueError, "rate must be > 0, got -2.5"),
-        (lambda: throttle(math.inf), ValueError, "rate must be finite, got inf"),
-        (lambda: throttle(math.nan), ValueError, "rate must not be NaN"),
-        (lambda: throttle("fast"), TypeError, "rate must be a number, got str"),  # pyright: ignore[reportArgumentType]
-        (lambda: throttle(True), TypeError, "rate must be a number, got bool"),
-        (lambda: throttle(1, burst=0), ValueError, "burst must be >= 1, got 0"),
-        (
-            lambda: throttle(1e-300),
-            ValueError,
-            f"rate must be >= {1 / TIMEOUT_MAX!r} per second (one per {TIMEOUT_MAX!r} seconds, "
-            "threading.TIMEOUT_MAX), got 1e-300",
-        ),
-        (
-            lambda: throttle(10, burst=2**40),
-            ValueError,
-            f"burst must be <= {int(TIMEOUT_MAX * 1e6) // 100_000 + 1} at rate 10/s (a full "
-            f"bucket may cover at most threading.TIMEOUT_MAX = {TIMEOUT_MAX:g} s), got {2**40}",
-        ),
-        (lambda: throttle(1, burst=1.5), TypeError, "burst must be an int, got float"),  # pyright: ignore[reportArgumentType]
-        (lambda: throttle(1, max_pending=0), ValueError, "max_pending must be >= 1, got 0"),
-        (lambda: throttle(1, name=3), TypeError, "name must be a str, got int"),  # pyright: ignore[reportArgumentType]
-        (
-            lambda: throttle(1, scheduler="now"),  # pyright: ignore[reportArgumentType]
-            TypeError,
-            "scheduler must be a reactivex scheduler, got str",
-        ),
-    ],
+test_invalid_arguments_fail_at_the_call = rejected_at_call_time(
+    (lambda: throttle(0), ValueError, "rate must be > 0, got 0"),
+    (lambda: throttle(-2.5), ValueError, "rate must be > 0, got -2.5"),
+    (lambda: throttle(math.inf), ValueError, "rate must be finite, got inf"),
+    (lambda: throttle(math.nan), ValueError, "rate must not be NaN"),
+    (lambda: throttle("fast"), TypeError, "rate must be a number, got str"),  # pyright: ignore[reportArgumentType]
+    (lambda: throttle(True), TypeError, "rate must be a number, got bool"),
+    (lambda: throttle(1, burst=0), ValueError, "burst must be >= 1, got 0"),
+    (
+        lambda: throttle(1e-300),
+        ValueError,
+        f"rate must be >= {1 / TIMEOUT_MAX!r} per second (one per {TIMEOUT_MAX!r} seconds, "
+        "threading.TIMEOUT_MAX), got 1e-300",
+    ),
+    (
+        lambda: throttle(10, burst=2**40),
+        ValueError,
+        f"burst must be <= {int(TIMEOUT_MAX * 1e6) // 100_000 + 1} at rate 10/s (a full "
+        f"bucket may cover at most threading.TIMEOUT_MAX = {TIMEOUT_MAX:g} s), got {2**40}",
+    ),
+    (lambda: throttle(1, burst=1.5), TypeError, "burst must be an int, got float"),  # pyright: ignore[reportArgumentType]
+    (lambda: throttle(1, max_pending=0), ValueError, "max_pending must be >= 1, got 0"),
+    (lambda: throttle(1, name=3), TypeError, "name must be a str, got int"),  # pyright: ignore[reportArgumentType]
+    (
+        lambda: throttle(1, scheduler="now"),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "scheduler must be a reactivex scheduler, got str",
+    ),
+    exact=True,
 )
-def test_invalid_arguments_fail_at_the_call(
-    build: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error) as info:
-        build()
-    assert str(info.value) == message
 
 
 def test_defaults_and_interval() -> None:
