@@ -168,16 +168,18 @@ def test_dedupe_upstream_error_passes_through(scheduler: TestScheduler) -> None:
     assert results.messages[-1].value.exception is boom  # type: ignore[union-attr]
 
 
-def test_dedupe_raising_key_raise_mode(scheduler: TestScheduler) -> None:
-    def key(item: int) -> int:
-        if item == 3:
-            raise KeyError("no key for 3")
-        return item
+def key_failing_on_3(item: int) -> int:
+    if item == 3:
+        raise KeyError("no key for 3")
+    return item
 
-    source = scheduler.create_hot_observable(
-        on_next(210, 1), on_next(220, 3), on_next(230, 4), on_completed(300)
-    )
-    operator = dedupe(key, name="ids")
+
+ONE_THREE_FOUR = [on_next(210, 1), on_next(220, 3), on_next(230, 4), on_completed(300)]
+
+
+def test_dedupe_raising_key_raise_mode(scheduler: TestScheduler) -> None:
+    source = scheduler.create_hot_observable(*ONE_THREE_FOUR)
+    operator = dedupe(key_failing_on_3, name="ids")
     results = scheduler.start(lambda: source.pipe(operator))
     assert results.messages == [on_next(210, 1), on_error(220, "'no key for 3'")]
     error = results.messages[-1].value.exception  # type: ignore[union-attr]
@@ -192,16 +194,8 @@ def test_dedupe_raising_key_raise_mode(scheduler: TestScheduler) -> None:
 @pytest.mark.parametrize("ttl", [None, 100.0])
 def test_dedupe_raising_key_skip_mode(scheduler: TestScheduler, ttl: float | None) -> None:
     letters: list[DeadLetter[Any]] = []
-
-    def key(item: int) -> int:
-        if item == 3:
-            raise KeyError("no key for 3")
-        return item
-
-    source = scheduler.create_hot_observable(
-        on_next(210, 1), on_next(220, 3), on_next(230, 4), on_completed(300)
-    )
-    operator = dedupe(key, ttl=ttl, errors="skip", on_failure=letters.append)
+    source = scheduler.create_hot_observable(*ONE_THREE_FOUR)
+    operator = dedupe(key_failing_on_3, ttl=ttl, errors="skip", on_failure=letters.append)
     results = scheduler.start(lambda: source.pipe(operator))
     assert results.messages == [on_next(210, 1), on_next(230, 4), on_completed(300)]
     [letter] = letters
