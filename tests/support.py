@@ -445,3 +445,20 @@ def failure_of(recorder: Recorder) -> tuple[str, str, list[str]]:
     """The one error ``recorder`` got, as (type name, message, notes): for exceptions not ours."""
     [error] = recorder.errors
     return type(error).__name__, str(error), getattr(error, "__notes__", [])
+
+
+def two_subscriptions(
+    scheduler: TestScheduler, piped: Observable[Any], first_at: float, second_at: float
+) -> tuple[list[Recorded[Any]], list[Recorded[Any]]]:
+    """Subscribe to ``piped`` at ``first_at`` and ``second_at``, run ``scheduler`` to the end.
+
+    Returns what each subscription received, to show that they share no state.
+    """
+    first, second = scheduler.create_observer(), scheduler.create_observer()
+    for at_time, observer in ((first_at, first), (second_at, second)):
+        scheduler.schedule_absolute(
+            at_time,
+            lambda _s, _state, observer=observer: piped.subscribe(observer, scheduler=scheduler),
+        )
+    scheduler.start()
+    return first.messages, second.messages

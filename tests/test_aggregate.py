@@ -187,17 +187,13 @@ def test_two_subscriptions_are_independent(scheduler: TestScheduler) -> None:
         on_next(203, [1]), on_next(213, [2]), on_completed(220)
     )
     op = aggregate(add_lists, [0], interval=10, scheduler=scheduler)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(op).subscribe(first))
-    scheduler.schedule_absolute(205, lambda *_: source.pipe(op).subscribe(second))
-    scheduler.start()
-    assert first.messages == [
+    first, second = support.two_subscriptions(scheduler, source.pipe(op), 200, 205)
+    assert first == [
         on_next(210, agg([0, 1], 200, 210, 1)),
         on_next(220, agg([0, 2], 210, 220, 1)),
         on_completed(220),
     ]
-    assert second.messages == [on_next(215, agg([0, 2], 205, 215, 1)), on_completed(220)]
+    assert second == [on_next(215, agg([0, 2], 205, 215, 1)), on_completed(220)]
     assert op.stats() == AggregateStats(
         received=3, failed=0, dropped=0, emitted=3, windows=3, held=0
     )

@@ -23,7 +23,14 @@ from reactivex.testing.subscription import Subscription
 
 from rxstreamz import StreamStats, collect, monitor
 from rxstreamz.monitor import Monitor
-from tests.support import at, on_completed, on_error, on_next, rejected_at_call_time
+from tests.support import (
+    at,
+    on_completed,
+    on_error,
+    on_next,
+    rejected_at_call_time,
+    two_subscriptions,
+)
 
 
 def report(
@@ -270,13 +277,9 @@ def test_monitor_two_subscriptions_are_independent(scheduler: TestScheduler) -> 
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_completed(250))
     reports: list[StreamStats] = []
     piped = source.pipe(monitor(20, reports.append))
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(205, lambda *_: piped.subscribe(first, scheduler=scheduler))
-    scheduler.schedule_absolute(215, lambda *_: piped.subscribe(second, scheduler=scheduler))
-    scheduler.start()
-    assert first.messages == [on_next(210, 1), on_next(220, 2), on_completed(250)]
-    assert second.messages == [on_next(220, 2), on_completed(250)]
+    first, second = two_subscriptions(scheduler, piped, 205, 215)
+    assert first == [on_next(210, 1), on_next(220, 2), on_completed(250)]
+    assert second == [on_next(220, 2), on_completed(250)]
     assert sorted(reports, key=lambda r: (r.timestamp, r.total)) == [
         report(2, 2, 20.0, 225),  # first: grid 225, 245
         report(1, 1, 20.0, 235),  # second: grid 235

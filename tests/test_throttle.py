@@ -30,6 +30,7 @@ from tests.support import (
     rejected_at_call_time,
     run,
     subscribe,
+    two_subscriptions,
 )
 
 _T = TypeVar("_T")
@@ -312,14 +313,10 @@ def test_max_pending_under_virtual_time_fails_after_the_queued_items(
 def test_two_subscriptions_have_their_own_bucket(scheduler: TestScheduler) -> None:
     paced = throttle(10, scheduler=scheduler)
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(210, 2))
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(paced).subscribe(first))
-    scheduler.schedule_absolute(205, lambda *_: source.pipe(paced).subscribe(second))
-    scheduler.advance_to(300)
+    first, second = two_subscriptions(scheduler, source.pipe(paced), 200, 205)
     expected = [on_next(210.0, 1), on_next(210.1, 2)]
-    assert first.messages == expected
-    assert second.messages == expected
+    assert first == expected
+    assert second == expected
     assert paced.stats() == ThrottleStats(
         received=4, failed=0, dropped=0, delivered=4, queued=0, high_watermark=1
     )

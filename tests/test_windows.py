@@ -179,18 +179,14 @@ def test_tumbling_two_subscriptions_are_independent(scheduler: TestScheduler) ->
         on_next(203, 1), on_next(213, 2), on_next(223, 3), on_completed(230)
     )
     windows = tumbling_window(10, scheduler=scheduler)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(windows).subscribe(first))
-    scheduler.schedule_absolute(211, lambda *_: source.pipe(windows).subscribe(second))
-    scheduler.start()
-    assert first.messages == [
+    first, second = support.two_subscriptions(scheduler, source.pipe(windows), 200, 211)
+    assert first == [
         on_next(210, win(200, 210, 1)),
         on_next(220, win(210, 220, 2)),
         on_next(230, win(220, 230, 3)),
         on_completed(230),
     ]
-    assert second.messages == [
+    assert second == [
         on_next(220, win(210, 220, 2)),
         on_next(230, win(220, 230, 3)),
         on_completed(230),
@@ -628,17 +624,13 @@ def test_session_timer_is_not_per_item_and_dispose_cancels_it() -> None:
 def test_session_two_subscriptions_are_independent(scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(on_next(201, 1), on_next(207, 2), on_completed(209))
     sessions = session_window(4, scheduler=scheduler)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(sessions).subscribe(first))
-    scheduler.schedule_absolute(202, lambda *_: source.pipe(sessions).subscribe(second))
-    scheduler.start()
-    assert first.messages == [
+    first, second = support.two_subscriptions(scheduler, source.pipe(sessions), 200, 202)
+    assert first == [
         on_next(205, win(201, 205, 1)),
         on_next(209, win(207, 211, 2)),
         on_completed(209),
     ]
-    assert second.messages == [on_next(209, win(207, 211, 2)), on_completed(209)]
+    assert second == [on_next(209, win(207, 211, 2)), on_completed(209)]
     assert sessions.stats() == SessionWindowStats(
         received=3, failed=0, dropped=0, emitted=3, windows=3, held=0
     )
