@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -419,12 +420,8 @@ def test_types_flow_through_pipe() -> None:
 )
 def test_monitor_property_reports_account_for_every_item(gaps: list[int], interval: int) -> None:
     scheduler = TestScheduler()
-    times: list[int] = []
-    now = 201
-    for gap in gaps:
-        now += gap
-        times.append(now)
-    end = now + 1
+    times = list(itertools.accumulate(gaps, initial=201))[1:]  # `gaps` apart, from 201
+    end = 202 + sum(gaps)
     source = scheduler.create_hot_observable(
         [on_next(t, i) for i, t in enumerate(times)] + [on_completed(end)]
     )
