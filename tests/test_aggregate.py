@@ -52,6 +52,11 @@ def agg(result: Any, start: float, end: float, count: int) -> AggregateWindow[An
     return AggregateWindow(result, at(start), at(end), count)
 
 
+def emitted(*windows: tuple[Any, float, float, int], completed: float) -> list[Any]:
+    """The messages of ``windows`` (result, start, end, count), each at its end, then completion."""
+    return [*(on_next(window[2], agg(*window)) for window in windows), on_completed(completed)]
+
+
 def results(windows: list[AggregateWindow[Any]]) -> list[Any]:
     return [w.result for w in windows]
 
@@ -63,39 +68,25 @@ TRIGGERS: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
     "count only: every n items, the rest flushed at completion": (
         {"count": 2},
         [*(on_next(200 + n, n) for n in range(1, 6)), on_completed(210)],
-        [
-            on_next(202, agg(3, 200, 202, 2)),
-            on_next(204, agg(7, 202, 204, 2)),
-            on_next(210, agg(5, 204, 210, 1)),
-            on_completed(210),
-        ],
+        emitted((3, 200, 202, 2), (7, 202, 204, 2), (5, 204, 210, 1), completed=210),
     ),
     "count only: a multiple of count leaves no partial window": (
         {"count": 2},
         [on_next(201, 1), on_next(202, 2), on_completed(210)],
-        [on_next(202, agg(3, 200, 202, 2)), on_completed(210)],
+        emitted((3, 200, 202, 2), completed=210),
     ),
     "interval only: free-running from the subscription, empty intervals skipped": (
         {"interval": 10},
         [on_next(203, 1), on_next(207, 2), on_next(215, 3), on_next(232, 4), on_completed(236)],
-        [
-            on_next(210, agg(3, 200, 210, 2)),
-            on_next(220, agg(3, 210, 220, 1)),
-            # [220, 230) had no item: nothing emitted, the next window starts at 230
-            on_next(236, agg(4, 230, 236, 1)),
-            on_completed(236),
-        ],
+        # [220, 230) had no item: nothing emitted, the next window starts at 230
+        emitted((3, 200, 210, 2), (3, 210, 220, 1), (4, 230, 236, 1), completed=236),
     ),
     "emit_empty: initial at the empty ticks only": (
         {"interval": timedelta(seconds=10), "emit_empty": True},
         [on_next(203, 1), on_next(232, 4), on_completed(236)],
-        [
-            on_next(210, agg(1, 200, 210, 1)),
-            on_next(220, agg(0, 210, 220, 0)),
-            on_next(230, agg(0, 220, 230, 0)),
-            on_next(236, agg(4, 230, 236, 1)),
-            on_completed(236),
-        ],
+        emitted(
+            (1, 200, 210, 1), (0, 210, 220, 0), (0, 220, 230, 0), (4, 230, 236, 1), completed=236
+        ),
     ),
     "emit_empty never applies at completion": (
         {"interval": 10, "emit_empty": True},
@@ -111,23 +102,19 @@ TRIGGERS: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
             ),
             on_completed(222),
         ],
-        [
-            on_next(204, agg(3, 200, 204, 2)),
-            on_next(210, agg(3, 204, 210, 1)),
-            on_next(214, agg(9, 210, 214, 2)),
-            on_next(220, agg(6, 214, 220, 1)),
-            on_completed(222),
-        ],
+        emitted(
+            (3, 200, 204, 2), (3, 204, 210, 1), (9, 210, 214, 2), (6, 214, 220, 1), completed=222
+        ),
     ),
     "an item exactly at a tick belongs to the next window": (
         {"interval": 10},
         [on_next(205, 1), on_next(210, 2), on_completed(215)],
-        [on_next(210, agg(1, 200, 210, 1)), on_next(215, agg(2, 210, 215, 1)), on_completed(215)],
+        emitted((1, 200, 210, 1), (2, 210, 215, 1), completed=215),
     ),
     "no trigger: one window at completion": (
         {},
         [on_next(201, 1), on_next(230, 2), on_completed(250)],
-        [on_next(250, agg(3, 200, 250, 2)), on_completed(250)],
+        emitted((3, 200, 250, 2), completed=250),
     ),
     "no items and no trigger: no window": ({}, [on_completed(250)], [on_completed(250)]),
 }
