@@ -74,7 +74,7 @@ class _DedupeCore:
         self.scheduler = scheduler
         self._failures = failures
         self._lock = threading.Lock()
-        self._passed = 0  # of finished subscriptions; live ones are read via _live
+        self._passed = 0  # of retired subscriptions; live ones are read via _live
         self._duplicates = 0
         self._live: set[_Counts] = set()
 
@@ -105,7 +105,7 @@ class _DedupeCore:
             self._live.add(counts)
 
     def _retire(self, counts: _Counts) -> None:
-        """Fold a finished subscription's counters into the totals (once)."""
+        """Fold a retired subscription's counters into the totals (once)."""
         with self._lock:
             if counts in self._live:
                 self._live.discard(counts)

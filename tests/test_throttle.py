@@ -500,10 +500,10 @@ def test_pacing_matches_the_token_bucket_model(
         lambda s: s.pipe(paced),
         disposed=10_000,
     )
-    finish = max([completed_at, *expected_times])
+    completes_at = max([completed_at, *expected_times])
     assert messages == [
         *(on_next(t / 1e6, n) for n, t in enumerate(expected_times)),
-        on_completed(finish / 1e6),
+        on_completed(completes_at / 1e6),
     ]
     # never more than `burst` items within one interval
     for first, later in zip(expected_times, expected_times[burst:], strict=False):
