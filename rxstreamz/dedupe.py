@@ -212,7 +212,16 @@ class _DedupeRun(TimedRun[_X]):
         if self.max_keys is None:
             known, remember = self.forever, self.forever.add
         else:
-            known, remember = self.seen, self.remember_bounded
+            known = seen = self.seen
+            most = self.max_keys
+            popitem = seen.popitem
+
+            def remember_bounded(k: Hashable) -> None:
+                seen[k] = 0  # no ttl: the value is unused
+                if len(seen) > most:  # forget the least recently passed
+                    popitem(False)
+
+            remember = remember_bounded
 
         def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
             if run.stopped:
@@ -230,13 +239,6 @@ class _DedupeRun(TimedRun[_X]):
             emit(item)
 
         return on_next
-
-    def remember_bounded(self, k: Hashable) -> None:
-        """Remember a key that passed, forgetting the least recently passed beyond ``max_keys``."""
-        seen = self.seen
-        seen[k] = 0  # no ttl: the value is unused
-        if len(seen) > self.max_keys:  # type: ignore[operator]  # set with max_keys
-            seen.popitem(last=False)
 
     def _on_next_ttl(self) -> Callable[[_X], None]:
         key = self.key
