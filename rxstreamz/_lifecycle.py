@@ -1,8 +1,8 @@
 """The end of a timed processor's subscription, written once: flush, stop, dispose.
 
-``batch``, ``debounce_``, ``dedupe``, ``aggregate`` and ``monitor`` keep one
-subscription's state in a slotted ``Run`` with a method per concern, and end
-the same way (see docs/design.md, "Timers"):
+``batch``, ``debounce_``, ``dedupe``, ``aggregate``, ``monitor``, ``progress``
+and the windows keep one subscription's state in a slotted ``TimedRun`` with
+a method per concern, and end the same way (see docs/design.md, "Timers"):
 
 * completion or an upstream error **flushes** what is held, stops, then
   forwards the terminal event (``_scheduling.flushing_terminals``);
@@ -35,7 +35,7 @@ from reactivex.disposable import (
 from rxstreamz import _scheduling
 from rxstreamz._accounting import Ledger, Row
 
-__all__ = ["HeldRun", "Run", "nothing_in_flight"]
+__all__ = ["HeldRun", "TimedRun", "nothing_in_flight"]
 
 _Row = TypeVar("_Row", bound=Row)
 _X = TypeVar("_X")
@@ -52,7 +52,7 @@ def nothing_in_flight() -> int:
     return 0
 
 
-class Run(Generic[_O]):
+class TimedRun(Generic[_O]):
     """One subscription of a timed processor: its observer, timer and end.
 
     Attributes:
@@ -96,8 +96,8 @@ class Run(Generic[_O]):
         return CompositeDisposable(self.upstream, Disposable(self.dispose))
 
 
-class HeldRun(Run[_O], Generic[_Row, _O]):
-    """A ``Run`` that holds items under a lock shared with its timer, and counts them.
+class HeldRun(TimedRun[_O], Generic[_Row, _O]):
+    """A ``TimedRun`` that holds items under a lock shared with its timer, and counts them.
 
     Attributes:
         ledger: The operator's counters.

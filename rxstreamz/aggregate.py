@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Generic, Protocol, TypeVar, overload
+from typing import Any, Final, Generic, Protocol, TypeVar, overload
 
 from reactivex import Observable, abc
 
@@ -120,14 +120,32 @@ def _higher_by(key: Callable[[_T], _Comparable]) -> Callable[[_T | None, _T], _T
     return step
 
 
-def _extreme(
-    key: Callable[[Any], _Comparable] | None,
-    plain: Callable[[Any, Any], Any],
-    by: Callable[[Callable[[Any], _Comparable]], Callable[[Any, Any], Any]],
-) -> Fold[Any, Any, Any]:
-    """The ``min``/``max`` fold: ``plain`` compares items, ``by(key)`` compares their keys."""
-    step = plain if key is None else by(_validate.function("key", key))
-    return Fold(step, None, _identity)
+class _Pick(Protocol):
+    """The type of ``folds.min`` and ``folds.max``: numbers, or any items compared by ``key``."""
+
+    @overload
+    def __call__(self) -> Fold[float, float | None, float | None]: ...
+
+    @overload
+    def __call__(self, *, key: Callable[[_T], _Comparable]) -> Fold[_T, _T | None, _T | None]: ...
+
+
+class _Extreme:
+    """``folds.min`` / ``folds.max``: ``plain`` compares items, ``by(key)`` compares their keys."""
+
+    def __init__(
+        self,
+        plain: Callable[[Any, Any], Any],
+        by: Callable[[Callable[[Any], _Comparable]], Callable[[Any, Any], Any]],
+        doc: str,
+    ) -> None:
+        self.plain = plain
+        self.by = by
+        self.__doc__ = doc
+
+    def __call__(self, *, key: Callable[[Any], _Comparable] | None = None) -> Fold[Any, Any, Any]:
+        step = self.plain if key is None else self.by(_validate.function("key", key))
+        return Fold(step, None, _identity)
 
 
 class folds:  # a namespace, used as ``folds.mean()``
@@ -181,31 +199,16 @@ class folds:  # a namespace, used as ``folds.mean()``
         """Arithmetic mean of the items; ``nan`` for an empty window."""
         return Fold(_add_to_mean, (0.0, 0), _finish_mean)
 
-    @overload
-    @staticmethod
-    def min() -> Fold[float, float | None, float | None]: ...
-
-    @overload
-    @staticmethod
-    def min(*, key: Callable[[_T], _Comparable]) -> Fold[_T, _T | None, _T | None]: ...
-
-    @staticmethod
-    def min(*, key: Callable[[Any], _Comparable] | None = None) -> Fold[Any, Any, Any]:
-        """Smallest item (the first of equals); by ``key(item)`` if given; ``None`` if empty."""
-        return _extreme(key, _lower, _lower_by)
-
-    @overload
-    @staticmethod
-    def max() -> Fold[float, float | None, float | None]: ...
-
-    @overload
-    @staticmethod
-    def max(*, key: Callable[[_T], _Comparable]) -> Fold[_T, _T | None, _T | None]: ...
-
-    @staticmethod
-    def max(*, key: Callable[[Any], _Comparable] | None = None) -> Fold[Any, Any, Any]:
-        """Largest item (the first of equals); by ``key(item)`` if given; ``None`` if empty."""
-        return _extreme(key, _higher, _higher_by)
+    min: Final[_Pick] = _Extreme(
+        _lower,
+        _lower_by,
+        "Smallest item (the first of equals); by ``key(item)`` if given; ``None`` if empty.",
+    )
+    max: Final[_Pick] = _Extreme(
+        _higher,
+        _higher_by,
+        "Largest item (the first of equals); by ``key(item)`` if given; ``None`` if empty.",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,19 +13,21 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic
 
 from reactivex import Observable, abc
+from typing_extensions import TypeVar
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
-from rxstreamz._lifecycle import Run
+from rxstreamz._lifecycle import TimedRun
 from rxstreamz._typing import Operator
 
 __all__ = ["Dedupe", "DedupeStats", "KeyedDedupe", "dedupe"]
 
-_T = TypeVar("_T")
+_T = TypeVar("_T", default=Any)
+"""The item type of a ``dedupe``: from ``key``, else solved from ``pipe()`` (see ``dedupe``)."""
 _X = TypeVar("_X")
 
 _Counts = Callable[[], tuple[int, int, int]]
@@ -72,7 +74,7 @@ class _DedupeCore:
         self.scheduler = scheduler
         self._failures = failures
         self._lock = threading.Lock()
-        self._passed = 0  # of finished subscriptions; live ones are read via _live
+        self._passed = 0  # of retired subscriptions; live ones are read via _live
         self._duplicates = 0
         self._live: set[_Counts] = set()
 
@@ -103,7 +105,7 @@ class _DedupeCore:
             self._live.add(counts)
 
     def _retire(self, counts: _Counts) -> None:
-        """Fold a finished subscription's counters into the totals (once)."""
+        """Fold a retired subscription's counters into the totals (once)."""
         with self._lock:
             if counts in self._live:
                 self._live.discard(counts)
@@ -131,7 +133,7 @@ class _DedupeCore:
         return Observable(subscribe)
 
 
-class _DedupeRun(Run[_X]):
+class _DedupeRun(TimedRun[_X]):
     """One ``dedupe`` subscription: the keys that passed, its counts and the purge timer.
 
     Keys are kept in pass order (duplicates never refresh), so the first entry
@@ -193,9 +195,7 @@ class _DedupeRun(Run[_X]):
         """The ``on_next`` given to upstream: one closure per kind of memory."""
         if self.ttl is not None:
             return self._on_next_ttl()
-        if self.max_keys is not None:
-            return self._on_next_bounded(self.max_keys)
-        return self._on_next_forever()
+        return self._on_next_untimed()
 
     def fail(self, exc: Exception, item: _X) -> None:
         """The key of ``item`` failed: skip it or fail the stream (``errors``)."""
@@ -203,47 +203,38 @@ class _DedupeRun(Run[_X]):
         if forwarded is not None and self.flush():
             self.observer.on_error(forwarded)
 
-    def _on_next_forever(self) -> Callable[[_X], None]:
+    def _on_next_untimed(self) -> Callable[[_X], None]:
+        """Without ``ttl``: a plain set, or, with ``max_keys``, the keys in pass order."""
         key = self.key
-        forever = self.forever
         emit = self.observer.on_next
+        known: set[Hashable] | OrderedDict[Hashable, int]
+        remember: Callable[[Hashable], None]
+        if self.max_keys is None:
+            known, remember = self.forever, self.forever.add
+        else:
+            known = seen = self.seen
+            most = self.max_keys
+            popitem = seen.popitem
 
-        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
-            if run.stopped:
-                return
-            try:
-                k = item if key is None else key(item)
-                if k in forever:
-                    run.duplicates += 1
-                    return
-                forever.add(k)
-            except Exception as exc:
-                run.fail(exc, item)
-                return
-            run.passed += 1
-            emit(item)
-
-        return on_next
-
-    def _on_next_bounded(self, max_keys: int) -> Callable[[_X], None]:
-        key = self.key
-        seen = self.seen
-        emit = self.observer.on_next
-
-        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
-            if run.stopped:
-                return
-            try:
-                k = item if key is None else key(item)
-                if k in seen:
-                    run.duplicates += 1
-                    return
+            def remember_bounded(k: Hashable) -> None:
                 seen[k] = 0  # no ttl: the value is unused
+                if len(seen) > most:  # forget the least recently passed
+                    popitem(False)
+
+            remember = remember_bounded
+
+        def on_next(item: _X, run: _DedupeRun[_X] = self) -> None:
+            if run.stopped:
+                return
+            try:
+                k = item if key is None else key(item)
+                if k in known:
+                    run.duplicates += 1
+                    return
+                remember(k)
             except Exception as exc:
                 run.fail(exc, item)
                 return
-            if len(seen) > max_keys:
-                seen.popitem(last=False)
             run.passed += 1
             emit(item)
 
@@ -351,25 +342,20 @@ class _DedupeRun(Run[_X]):
         self.flush()
 
 
-class Dedupe(_DedupeCore):
+class Dedupe(_DedupeCore, Generic[_T]):
     """The operator returned by ``dedupe`` without ``key``: items are their own keys."""
-
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
-        """Apply the operator to ``source``."""
-        return self._apply(source)
-
-
-class KeyedDedupe(_DedupeCore, Generic[_T]):
-    """The operator returned by ``dedupe`` with a ``key`` function of the items."""
 
     def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
         return self._apply(source)
 
 
-@overload
+class KeyedDedupe(Dedupe[_T]):
+    """The operator returned by ``dedupe`` with a ``key`` function of the items."""
+
+
 def dedupe(
-    key: None = None,
+    key: Callable[[_T], Hashable] | None = None,
     *,
     ttl: _validate.Duration | None = None,
     max_keys: int | None = None,
@@ -377,32 +363,7 @@ def dedupe(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Dedupe: ...
-
-
-@overload
-def dedupe(
-    key: Callable[[_T], Hashable],
-    *,
-    ttl: _validate.Duration | None = None,
-    max_keys: int | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> Operator[_T, Observable[_T], DedupeStats]: ...
-
-
-def dedupe(
-    key: Callable[[Any], Hashable] | None = None,
-    *,
-    ttl: _validate.Duration | None = None,
-    max_keys: int | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> Dedupe | Operator[Any, Observable[Any], DedupeStats]:
+) -> Operator[_T, Observable[_T], DedupeStats]:
     """Drop every item whose key already passed (within ``ttl``, when given).
 
     The key is ``key(item)``, or the item itself. A key passes again only once

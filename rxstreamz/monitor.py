@@ -9,19 +9,23 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, Generic
 
 from reactivex import Observable, abc
+from typing_extensions import TypeVar
 
 from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import short_repr
-from rxstreamz._lifecycle import Run
+from rxstreamz._lifecycle import TimedRun
+from rxstreamz._typing import Operator
 from rxstreamz.types import StreamStats
 
 __all__ = ["Monitor", "MonitorStats", "monitor"]
 
 _X = TypeVar("_X")
+_T = TypeVar("_T", default=Any)
+"""The item type of a ``monitor``: solved from ``pipe()`` (see ``monitor``)."""
 
 OnStats = Callable[[StreamStats], object]
 
@@ -116,7 +120,7 @@ class _MonitorRow(Row):
     __slots__ = ()
 
 
-class Monitor:
+class Monitor(Generic[_T]):
     """The operator returned by ``monitor``."""
 
     def __init__(
@@ -143,11 +147,11 @@ class Monitor:
         # A pass-through: every item taken and not dropped went downstream.
         return MonitorStats(**totals, emitted=totals["received"] - totals["dropped"])
 
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+    def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
 
         def subscribe(
-            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
+            observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             clock = _scheduling.Clock(_scheduling.resolve(self.scheduler, scheduler))
             run = _MonitorRun(
@@ -159,7 +163,7 @@ class Monitor:
         return Observable(subscribe)
 
 
-class _MonitorRun(Run[_X]):
+class _MonitorRun(TimedRun[_X]):
     """One ``monitor`` subscription: its counts, latency samples, report timer and end.
 
     Items pass without a lock. The only downstream call made off the source
@@ -182,7 +186,6 @@ class _MonitorRun(Run[_X]):
     __slots__ = (
         "clock",
         "failure",
-        "finished",
         "folding",
         "in_flight",
         "label",
@@ -193,6 +196,7 @@ class _MonitorRun(Run[_X]):
         "period",
         "reported_total",
         "reporting",
+        "reports_closed",
         "rng",
         "row",
         "samples",
@@ -228,7 +232,7 @@ class _MonitorRun(Run[_X]):
         self.started = self.last_report = clock.now()
         self.reported_total = 0
         self.ticks = 1  # the next report is due at started + ticks * period
-        self.finished = False  # no more reports
+        self.reports_closed = False  # no more reports
 
     # -- items ---------------------------------------------------------------------------
 
@@ -245,13 +249,22 @@ class _MonitorRun(Run[_X]):
 
         self.in_flight = in_flight
 
+        def emit_timed(item: _X) -> None:
+            before = micros()
+            emit(item)
+            samples.append(micros() - before)
+            if len(samples) >= _STAGING:
+                self.fold()
+
+        send = emit_timed if timed else emit
+
         def on_next(item: _X, run: _MonitorRun[_X] = self) -> None:
             nonlocal active
             active += 1  # raised before reading `failure` (protocol)
             try:
                 row.received += 1
                 if run.failure is None:
-                    emit(item)
+                    send(item)
                 else:
                     row.dropped += 1
             finally:
@@ -259,25 +272,7 @@ class _MonitorRun(Run[_X]):
                 if run.failure is not None:
                     run.deliver_failure()
 
-        def on_next_timed(item: _X, run: _MonitorRun[_X] = self) -> None:
-            nonlocal active
-            active += 1
-            try:
-                row.received += 1
-                if run.failure is None:
-                    before = micros()
-                    emit(item)
-                    samples.append(micros() - before)
-                    if len(samples) >= _STAGING:
-                        run.fold()
-                else:
-                    row.dropped += 1
-            finally:
-                active -= 1
-                if run.failure is not None:
-                    run.deliver_failure()
-
-        return on_next_timed if timed else on_next
+        return on_next
 
     def fold(self) -> None:
         """Move the staged samples into the report's reservoir.
@@ -301,11 +296,11 @@ class _MonitorRun(Run[_X]):
     def tick(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
         """The timer: report, then wait for the next point of the grid."""
         with self.reporting:
-            if self.finished:
+            if self.reports_closed:
                 return
             error = self.call_on_stats(self.next_report())
             if error is not None:
-                self.finished = True
+                self.reports_closed = True
                 self.failure = error  # set before reading `active` (protocol)
                 if not self.in_flight():
                     self.deliver_failure()
@@ -366,9 +361,9 @@ class _MonitorRun(Run[_X]):
     def final_report(self) -> Exception | None:
         """The report at completion or upstream error; what ``on_stats`` raised, if any."""
         with self.reporting:
-            if self.finished:
+            if self.reports_closed:
                 return None
-            self.finished = True
+            self.reports_closed = True
             self.timer.dispose()
             return self.call_on_stats(self.next_report())
 
@@ -417,7 +412,7 @@ class _MonitorRun(Run[_X]):
 
     def dispose(self) -> None:
         """Downstream disposed: no final report, no terminal call."""
-        self.finished = self.stopped = True
+        self.reports_closed = self.stopped = True
         self.timer.dispose()
         self.ledger.retire(self.row)
 
@@ -429,7 +424,7 @@ def monitor(
     latency: bool = False,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Monitor:
+) -> Operator[_T, Observable[_T], MonitorStats]:
     """Pass every item through unchanged and report throughput every ``interval``.
 
     Every ``interval`` of scheduler time from the subscription, and once more

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sized
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable, Disposable
+from typing_extensions import TypeVar
 
 from rxstreamz import _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
+from rxstreamz._lifecycle import TimedRun
+from rxstreamz._typing import Operator
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["Progress", "ProgressStats", "progress"]
 
 _X = TypeVar("_X")
+_T = TypeVar("_T", default=Any)
+"""The item type of a ``progress``: solved from ``pipe()`` (see ``progress``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +45,7 @@ class _ProgressRow(Row):
     emitted: int
 
 
-class Progress:
+class Progress(Generic[_T]):
     """The operator returned by ``progress``."""
 
     def __init__(
@@ -69,11 +76,11 @@ class Progress:
         """Return the counters of every subscription, past and present."""
         return ProgressStats(**self._ledger.totals())
 
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+    def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
 
         def subscribe(
-            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
+            observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             bar = self._bar_type(
                 total=self.total,
@@ -83,42 +90,59 @@ class Progress:
                 unit="item",
                 dynamic_ncols=self.file is None,
             )
-            lock = threading.Lock()
-            closed = False
-            count_elements = self.count_elements
-            ledger = self._ledger
-            row = ledger.open()
-
-            def close() -> None:
-                nonlocal closed
-                with lock:
-                    if closed:
-                        return
-                    closed = True
-                    bar.close()
-                ledger.retire(row)
-
-            def on_next(item: _X) -> None:
-                step = len(item) if count_elements and isinstance(item, Sized) else 1
-                with lock:
-                    row.received += 1
-                    if not closed:
-                        bar.update(step)
-                    row.emitted += 1
-                observer.on_next(item)
-
-            def on_error(exc: Exception) -> None:
-                close()
-                observer.on_error(exc)
-
-            def on_completed() -> None:
-                close()
-                observer.on_completed()
-
-            subscription = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler)
-            return CompositeDisposable(subscription, Disposable(close))
+            run = _ProgressRun(observer, bar, self._ledger)
+            return run.connect(source, run.accepting(self.count_elements), scheduler)
 
         return Observable(subscribe)
+
+
+class _ProgressRun(TimedRun[_X]):
+    """One ``progress`` subscription: its bar, its counters and its end.
+
+    Items may come from any thread: ``lock`` guards the bar and ``stopped``
+    (the bar is closed). Nothing is held, so completion and errors only close
+    the bar before they are forwarded.
+    """
+
+    __slots__ = ("bar", "ledger", "lock", "row")
+
+    def __init__(
+        self, observer: abc.ObserverBase[_X], bar: tqdm[Any], ledger: Ledger[_ProgressRow]
+    ) -> None:
+        super().__init__(observer)
+        self.bar = bar
+        self.lock = threading.Lock()
+        self.ledger = ledger
+        self.row = ledger.open()
+
+    def accepting(self, count_elements: bool) -> Callable[[_X], None]:
+        """The ``on_next`` given to upstream: advance the bar, pass the item on."""
+        lock, row, bar, emit = self.lock, self.row, self.bar, self.observer.on_next
+
+        def on_next(item: _X, run: _ProgressRun[_X] = self) -> None:
+            step = len(item) if count_elements and isinstance(item, Sized) else 1
+            with lock:
+                row.received += 1
+                if not run.stopped:
+                    bar.update(step)
+                row.emitted += 1
+            emit(item)
+
+        return on_next
+
+    def flush(self) -> bool:
+        """Close the bar and retire the row; ``False`` if already closed."""
+        with self.lock:
+            if self.stopped:
+                return False
+            self.stopped = True
+            self.bar.close()
+        self.ledger.retire(self.row)
+        return True
+
+    def dispose(self) -> None:
+        """Close the bar and retire the row (once)."""
+        self.flush()
 
 
 def progress(
@@ -129,7 +153,7 @@ def progress(
     file: IO[str] | None = None,
     leave: bool = True,
     name: str | None = None,
-) -> Progress:
+) -> Operator[_T, Observable[_T], ProgressStats]:
     """Show a tqdm progress bar advanced by every item that passes.
 
     Pass-through: items are emitted unchanged. By default the bar advances by

@@ -29,19 +29,23 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
+from typing_extensions import TypeVar
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._queue import BoundedQueue, QueueCounters
+from rxstreamz._typing import Operator
 from rxstreamz.errors import BackpressureError
 
 __all__ = ["Throttle", "ThrottleStats", "throttle"]
 
 _X = TypeVar("_X")
+_T = TypeVar("_T", default=Any)
+"""The item type of a ``throttle``: solved from ``pipe()`` (see ``throttle``)."""
 
 _CATCH_UP = 20_000
 """How much of a late timer's delay the schedule makes up for, in µs (see ``throttle``)."""
@@ -76,7 +80,7 @@ class ThrottleStats(ProcessorStats):
     high_watermark: int
 
 
-class Throttle:
+class Throttle(Generic[_T]):
     """The operator returned by ``throttle``."""
 
     def __init__(
@@ -115,11 +119,11 @@ class Throttle:
             high_watermark=snapshot.high_watermark,
         )
 
-    def __call__(self, source: Observable[_X]) -> Observable[_X]:
+    def __call__(self, source: Observable[_T]) -> Observable[_T]:
         """Apply the operator to ``source``."""
 
         def subscribe(
-            observer: abc.ObserverBase[_X], scheduler: abc.SchedulerBase | None = None
+            observer: abc.ObserverBase[_T], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             timers = _scheduling.resolve(self.scheduler, scheduler)
             run = _Pacer(self, observer, timers, self._counters, self._passed)
@@ -152,8 +156,8 @@ class _Pacer(Generic[_X]):
         "clock",
         "counters",
         "direct",
-        "ended",
         "error",
+        "input_closed",
         "interval",
         "label",
         "ledger",
@@ -164,7 +168,7 @@ class _Pacer(Generic[_X]):
         "row",
         "stopped",
         "tat",
-        "terminated",
+        "terminal_sent",
         "timer",
         "timers",
         "tolerance",
@@ -197,9 +201,9 @@ class _Pacer(Generic[_X]):
         self.lock = threading.RLock()
         self.tat = self.clock.micros()  # theoretical arrival time: the bucket starts full
         self.pacing = False  # a release is scheduled or emitting: it owns the output
-        self.direct = True  # neither pacing, ended nor stopped: an item may pass at once
-        self.ended = False  # upstream ended (or throttle failed): accept nothing more
-        self.terminated = False
+        self.direct = True  # neither pacing, input closed nor stopped: an item may pass at once
+        self.input_closed = False  # upstream completed or failed (or the queue overflowed)
+        self.terminal_sent = False
         self.stopped = False  # disposed, or the timer could not be scheduled
         self.error: Exception | None = None
         self.timer = SerialDisposable()
@@ -216,7 +220,7 @@ class _Pacer(Generic[_X]):
             with contextlib.suppress(Exception):
                 self.timer.disposable = self.timers.schedule(self.queue.claim_consumer)
         self.upstream.disposable = source.subscribe(
-            self.accepting(), self.end, self.complete, scheduler=scheduler
+            self.accepting(), self.close_input, self.complete, scheduler=scheduler
         )
         return Disposable(self.dispose)
 
@@ -253,12 +257,12 @@ class _Pacer(Generic[_X]):
     def wait_turn(self, item: _X) -> None:
         """Queue an item that found no token; arm the timer unless a release is pending."""
         with self.lock:
-            if self.ended or self.stopped:
+            if self.input_closed or self.stopped:
                 return
         try:
             self.queue.put(item)  # may wait for room when max_pending is set
         except BackpressureError as exc:
-            self.end(exc)
+            self.close_input(exc)
             self.upstream.dispose()
             return
         with self.lock:
@@ -268,23 +272,26 @@ class _Pacer(Generic[_X]):
             self.direct = False
             refused = self.arm()
         if refused is not None:
-            self.abort(refused)
+            self.fail(refused)
 
-    def end(self, error: Exception | None) -> None:
-        """Upstream ended (or the queue overflowed): complete once nothing waits."""
+    def close_input(self, error: Exception | None) -> None:
+        """Take no more items; complete (or fail with ``error``) once nothing waits.
+
+        Upstream completed or failed, or the queue overflowed.
+        """
         with self.lock:
-            if self.ended:
+            if self.input_closed:
                 return
-            self.ended = True
+            self.input_closed = True
             self.direct = False
             self.error = error
             idle = not self.pacing
         if idle:
-            self.finish()
+            self.send_terminal()
 
     def complete(self) -> None:
         """Upstream completed."""
-        self.end(None)
+        self.close_input(None)
 
     # -- the timer -----------------------------------------------------------------------
 
@@ -308,7 +315,7 @@ class _Pacer(Generic[_X]):
         return None
 
     def release(self, _scheduler: abc.SchedulerBase, _state: object = None) -> None:
-        """The timer: emit the items whose turn has come, then re-arm or finish."""
+        """The timer: emit the items whose turn has come, then re-arm or send the terminal event."""
         self.queue.claim_consumer()
         with self.lock:
             if self.stopped:
@@ -325,12 +332,12 @@ class _Pacer(Generic[_X]):
             else:
                 refused = None
                 self.pacing = False
-                self.direct = not self.ended
-                done = self.ended
+                self.direct = not self.input_closed
+                done = self.input_closed
         if refused is not None:
-            self.abort(refused)
+            self.fail(refused)
         elif done:
-            self.finish()
+            self.send_terminal()
 
     def take_due(self) -> list[_X]:
         """Take the waiting items whose slots have come (``lock`` held).
@@ -368,22 +375,22 @@ class _Pacer(Generic[_X]):
 
     # -- the end -------------------------------------------------------------------------
 
-    def finish(self) -> None:
+    def send_terminal(self) -> None:
         """Forward the terminal event, once, when nothing waits any more."""
         with self.lock:
-            if self.stopped or self.terminated:
+            if self.stopped or self.terminal_sent:
                 return
-            self.terminated = True
+            self.terminal_sent = True
         self.queue.close()
         if self.error is None:
             self.observer.on_completed()
         else:
             self.observer.on_error(self.error)
 
-    def abort(self, error: Exception) -> None:
+    def fail(self, error: Exception) -> None:
         """Pacing cannot go on: drop what waits and fail at once."""
         with self.lock:
-            if self.stopped or self.terminated:
+            if self.stopped or self.terminal_sent:
                 return
             self.stopped = True
             self.direct = False
@@ -410,7 +417,7 @@ def throttle(
     max_pending: int | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> Throttle:
+) -> Operator[_T, Observable[_T], ThrottleStats]:
     """Pace items to at most ``rate`` per second, delaying them, never dropping one.
 
     A token bucket holds ``burst`` tokens, refills at ``rate`` tokens per

@@ -23,24 +23,20 @@ wall clock by the step until the next subscription.
 from __future__ import annotations
 
 import heapq
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic
 
 from reactivex import Observable, abc
-from reactivex.disposable import (
-    CompositeDisposable,
-    Disposable,
-    SerialDisposable,
-    SingleAssignmentDisposable,
-)
+from reactivex.disposable import Disposable
+from typing_extensions import TypeVar
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import Failures, OnFailure
+from rxstreamz._lifecycle import HeldRun
 from rxstreamz._typing import Operator
 from rxstreamz.types import Window
 
@@ -55,12 +51,14 @@ __all__ = [
     "tumbling_window",
 ]
 
-_T = TypeVar("_T")
+_T = TypeVar("_T", default=Any)
+"""The item type of a window operator: from ``key``, else solved from ``pipe()``."""
 _X = TypeVar("_X")
 _C = TypeVar("_C", bound="_CountRow")
 
 _MICROSECOND = timedelta(microseconds=1)
-_NEVER = -(2**63)  # a boundary no clock reading is below
+_BELOW_ANY_READING = -(2**63)
+"""A window boundary below every clock reading: ``now < boundary`` never holds."""
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)  # for a scheduler whose clock is naive
 
@@ -103,63 +101,39 @@ def _held(totals: dict[str, int]) -> int:
     return max(0, totals["received"] - totals["emitted"] - totals["failed"] - totals["dropped"])
 
 
-class _Run(Generic[_X, _C]):
+class _WindowRun(HeldRun[_C, Window[_X]], Generic[_X, _C]):
     """What every window subscription shares: clock, lock, counters, the timer and the end.
 
     Times are whole microseconds since the epoch (``Clock.micros``): no
     ``datetime`` per item; labels are built once per window. Two threads meet
     here, under ``lock`` (re-entrant: a downstream that disposes while it
-    receives a window re-enters ``stop``): the producer, in the ``on_next``
+    receives a window re-enters ``dispose``): the producer, in the ``on_next``
     that a subclass's ``accepting`` makes, and the timer, in ``fire``.
     Subclasses keep the open windows and say what is due (``on_timer``), what
-    completion emits (``emit_all``) and how to forget the rest (``clear``).
+    completion emits (``emit_all``) and how to forget the rest (``clear``);
+    the end (flush, dispose, release) is ``HeldRun``'s.
     """
 
-    __slots__ = (
-        "clock",
-        "epoch",
-        "latest",
-        "ledger",
-        "lock",
-        "observer",
-        "read_clock",
-        "released",
-        "row",
-        "stopped",
-        "timer",
-        "timer_due",
-        "upstream",
-    )
+    __slots__ = ("clock", "epoch", "latest", "read_clock", "timer_due")
 
     def __init__(
         self, observer: abc.ObserverBase[Window[_X]], clock: _scheduling.Clock, ledger: Ledger[_C]
     ) -> None:
-        self.observer = observer
+        super().__init__(
+            ledger, observer
+        )  # `received` (and `failed`) per item, the rest per window
         self.clock = clock
         self.read_clock = clock.micros
         self.epoch = epoch_of(clock.now())
         self.latest = self.read_clock()  # time never runs backwards for a subscription
-        self.lock = threading.RLock()
-        self.timer = SerialDisposable()
         self.timer_due: int | None = None  # what the pending timer waits for
-        self.upstream = SingleAssignmentDisposable()
-        self.stopped = False
-        self.ledger = ledger
-        self.row = ledger.open()  # `received` (and `failed`) per item, the rest per window
-        self.released = False
-
-    def connect(
-        self, source: Observable[_X], scheduler: abc.SchedulerBase | None
-    ) -> abc.DisposableBase:
-        """Subscribe upstream; return what disposes the subscription."""
-        on_error, on_completed = _scheduling.flushing_terminals(self.flush, self.observer)
-        self.upstream.disposable = source.subscribe(
-            self.accepting(), on_error, on_completed, scheduler=scheduler
-        )
-        return CompositeDisposable(self.upstream, Disposable(self.stop))
 
     def accepting(self) -> Callable[[_X], None]:
-        """The ``on_next`` given to upstream (a closure: cheaper per item than a method)."""
+        """The ``on_next`` given to upstream.
+
+        The one closure of the subscription (cheaper per item than a bound
+        method), with what it reads bound to its locals.
+        """
         raise NotImplementedError
 
     def at(self, micros: int) -> datetime:
@@ -204,59 +178,48 @@ class _Run(Generic[_X, _C]):
         """Forget the open windows (``lock`` held)."""
         raise NotImplementedError
 
-    def flush(self) -> bool:
-        """Upstream ended: emit every open window; ``False`` if already stopped."""
-        with self.lock:
-            if self.stopped:  # disposed: the release may have been left to us
-                self.release()
-                return False
-            self.stopped = True
-            self.timer.dispose()
-            self.emit_all()
-            self.release()
-            return True
+    def flush_held(self) -> bool:
+        """Upstream ended: stop taking items, emit every open window (``lock`` held)."""
+        self.stopped = True  # an item sent back by downstream meanwhile is not taken
+        self.emit_all()
+        return True
 
-    def release(self) -> None:
-        """Count what the open windows hold as dropped and retire the row (once)."""
-        with self.lock:
-            if self.released:
-                return
-            self.released = True
-            row = self.row
-            row.dropped = row.received - row.emitted - row.failed
-            self.clear()
-        self.ledger.retire(self.row)
-
-    def stop(self) -> None:
-        """Dispose: emit nothing more, drop what is held.
-
-        No lock: a timer holds it while downstream receives a window, and
-        disposal must not wait for downstream (nor deadlock on it). Whoever
-        holds the lock releases the row on its way out.
-        """
-        self.stopped = True
-        self.timer.dispose()
-        if self.lock.acquire(blocking=False):
-            try:
-                self.release()
-            finally:
-                self.lock.release()
+    def drop_held(self) -> None:
+        """Count what the open windows hold as dropped and forget them (``lock`` held, once)."""
+        row = self.row
+        row.dropped = row.received - row.emitted - row.failed
+        self.clear()
 
 
-def _windowed(
-    source: Observable[_X],
-    own: abc.SchedulerBase | None,
-    start: Callable[[abc.ObserverBase[Window[_X]], _scheduling.Clock], _Run[_X, Any]],
-) -> Observable[Window[_X]]:
-    """The windowed ``source``: each subscription gets its own clock and its own ``_Run``."""
+class _WindowOperator(Generic[_C]):
+    """What the window operators share: name, scheduler, counters, one run per subscription."""
 
-    def subscribe(
-        observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        clock = _scheduling.Clock(_scheduling.resolve(own, scheduler))
-        return start(observer, clock).connect(source, scheduler)
+    def __init__(self, name: str, scheduler: abc.SchedulerBase | None, row: type[_C]) -> None:
+        self.name = name
+        self._scheduler = scheduler
+        self._ledger = Ledger(row)
 
-    return Observable(subscribe)
+    def _totals(self) -> dict[str, int]:
+        """The counters of every subscription, past and present, with ``held``."""
+        totals = self._ledger.totals()
+        totals["held"] = _held(totals)
+        return totals
+
+    def _windowed(
+        self,
+        source: Observable[_X],
+        start: Callable[[abc.ObserverBase[Window[_X]], _scheduling.Clock], _WindowRun[_X, _C]],
+    ) -> Observable[Window[_X]]:
+        """The windowed ``source``: each subscription gets its own clock and ``_WindowRun``."""
+        own = self._scheduler
+
+        def subscribe(
+            observer: abc.ObserverBase[Window[_X]], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            run = start(observer, _scheduling.Clock(_scheduling.resolve(own, scheduler)))
+            return run.connect(source, run.accepting(), scheduler)
+
+        return Observable(subscribe)
 
 
 # -- tumbling_window / sliding_window ---------------------------------------------------
@@ -287,35 +250,29 @@ class TimeWindowStats(ProcessorStats):
     held: int
 
 
-class TimeWindow:
+class TimeWindow(_WindowOperator[_WindowRow], Generic[_T]):
     """The operator returned by ``tumbling_window`` and ``sliding_window``."""
 
     def __init__(
         self, size: int, slide: int, name: str, scheduler: abc.SchedulerBase | None
     ) -> None:
+        super().__init__(name, scheduler, _WindowRow)
         self.size_micros = size
         self.slide_micros = slide
-        self.name = name
-        self._scheduler = scheduler
-        self._ledger = Ledger(_WindowRow)
 
     def stats(self) -> TimeWindowStats:
         """Return the counters of every subscription, past and present."""
-        totals = self._ledger.totals()
-        return TimeWindowStats(**totals, held=_held(totals))
+        return TimeWindowStats(**self._totals())
 
-    def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
+    def __call__(self, source: Observable[_T]) -> Observable[Window[_T]]:
         """Apply the operator to ``source``."""
-
-        def start(
-            observer: abc.ObserverBase[Window[_X]], clock: _scheduling.Clock
-        ) -> _Run[_X, Any]:
-            return _TimeWindows(self, observer, clock, self._ledger)
-
-        return _windowed(source, self._scheduler, start)
+        ledger = self._ledger
+        return self._windowed(
+            source, lambda observer, clock: _TimeWindows(self, observer, clock, ledger)
+        )
 
 
-class _TimeWindows(_Run[_X, _WindowRow]):
+class _TimeWindows(_WindowRun[_X, _WindowRow]):
     """One ``tumbling_window`` / ``sliding_window`` subscription.
 
     Open windows are ``(start, items)`` in start order (hence end order too).
@@ -342,17 +299,12 @@ class _TimeWindows(_Run[_X, _WindowRow]):
         self.slide = op.slide_micros
         self.windows: deque[tuple[int, list[_X]]] = deque()
         self.newest: int | None = None  # index (start // slide) of the newest window opened
-        self.boundary = _NEVER  # forces the slow path
+        self.boundary = _BELOW_ANY_READING  # forces the slow path
         self.owned: dict[int, int] = {}
 
     def accepting(self) -> Callable[[_X], None]:
-        """The ``on_next`` given to upstream: add the item to every window open at its arrival.
-
-        The one closure of the subscription (cheaper per item than a bound method).
-        """
-        lock = self.lock
-        row = self.row
-        read_clock = self.read_clock
+        """The ``on_next`` given to upstream: add the item to every window open at its arrival."""
+        lock, row, read_clock = self.lock, self.row, self.read_clock
         windows = self.windows
         advance = self.advance
         release = self.release
@@ -423,7 +375,7 @@ class _TimeWindows(_Run[_X, _WindowRow]):
             if due != self.timer_due:
                 self.schedule(due)
         else:
-            self.boundary = _NEVER
+            self.boundary = _BELOW_ANY_READING
             if self.timer_due is not None:
                 self.timer_due = None
                 self.timer.disposable = Disposable()
@@ -450,7 +402,7 @@ def tumbling_window(
     *,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> TimeWindow:
+) -> Operator[_T, Observable[Window[_T]], TimeWindowStats]:
     """Group items into consecutive, non-overlapping windows of ``size`` seconds.
 
     Window ``k`` covers the scheduler-time interval ``[k * size, (k + 1) * size)``
@@ -524,7 +476,7 @@ def sliding_window(
     *,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> TimeWindow:
+) -> Operator[_T, Observable[Window[_T]], TimeWindowStats]:
     """Group items into overlapping windows of ``size`` seconds, one starting every ``slide``.
 
     Windows start at whole multiples of ``slide`` since the epoch and cover
@@ -573,8 +525,7 @@ def sliding_window(
         size: Window length (seconds or ``timedelta``), at least a microsecond.
         slide: Distance between window starts; ``0 < slide <= size``.
         name: Default ``"sliding_window"``.
-        scheduler: Clock and timers; default the subscribe-time scheduler, else
-            ``TimeoutScheduler``.
+        scheduler: Clock and timers, as in ``tumbling_window``.
 
     Returns:
         An operator for ``pipe()`` turning ``Observable[T]`` into
@@ -641,7 +592,7 @@ class _Session(Generic[_T]):
         self.items = [item]
 
 
-class _SessionOperator:
+class _SessionOperator(_WindowOperator[_SessionRow]):
     """What both session operators share: options, counters and the subscription logic."""
 
     def __init__(
@@ -653,30 +604,26 @@ class _SessionOperator:
         max_sessions: int | None = None,
         max_duration: int | None = None,
     ) -> None:
+        super().__init__(failures.processor, scheduler, _SessionRow)
         self.gap_micros = gap
         self.max_sessions = max_sessions
         self.max_duration_micros = max_duration
-        self.name = failures.processor
         self._key = key
         self._failures = failures
-        self._scheduler = scheduler
-        self._ledger = Ledger(_SessionRow)
 
     def stats(self) -> SessionWindowStats:
         """Return the counters of every subscription, past and present."""
-        totals = self._ledger.totals()
-        return SessionWindowStats(**totals, held=_held(totals))
+        return SessionWindowStats(**self._totals())
 
     def _apply(self, source: Observable[_X]) -> Observable[Window[_X]]:
-        def start(
-            observer: abc.ObserverBase[Window[_X]], clock: _scheduling.Clock
-        ) -> _Run[_X, Any]:
-            return _Sessions(self, observer, clock, self._ledger, self._key, self._failures)
+        ledger, key, failures = self._ledger, self._key, self._failures
+        return self._windowed(
+            source,
+            lambda observer, clock: _Sessions(self, observer, clock, ledger, key, failures),
+        )
 
-        return _windowed(source, self._scheduler, start)
 
-
-class _Sessions(_Run[_X, _SessionRow]):
+class _Sessions(_WindowRun[_X, _SessionRow]):
     """One ``session_window`` subscription.
 
     ``deadlines`` holds one entry per open session: ``(deadline, first, key
@@ -709,13 +656,8 @@ class _Sessions(_Run[_X, _SessionRow]):
         self.seq = 0
 
     def accepting(self) -> Callable[[_X], None]:
-        """The ``on_next`` given to upstream: add the item to its key's session.
-
-        The one closure of the subscription (cheaper per item than a bound method).
-        """
-        lock = self.lock
-        row = self.row
-        read_clock = self.read_clock
+        """The ``on_next`` given to upstream: add the item to its key's session."""
+        lock, row, read_clock = self.lock, self.row, self.read_clock
         sessions = self.sessions
         keyed = self.key_fn is not None
         key_of = self.key_of
@@ -861,48 +803,16 @@ class _Sessions(_Run[_X, _SessionRow]):
         self.upstream.dispose()
 
 
-class SessionWindow(_SessionOperator):
+class SessionWindow(_SessionOperator, Generic[_T]):
     """The operator returned by ``session_window`` without ``key``."""
-
-    def __call__(self, source: Observable[_X]) -> Observable[Window[_X]]:
-        """Apply the operator to ``source``."""
-        return self._apply(source)
-
-
-class KeyedSessionWindow(_SessionOperator, Generic[_T]):
-    """The operator returned by ``session_window`` with ``key``."""
 
     def __call__(self, source: Observable[_T]) -> Observable[Window[_T]]:
         """Apply the operator to ``source``."""
         return self._apply(source)
 
 
-@overload
-def session_window(
-    gap: _validate.Duration,
-    *,
-    key: None = None,
-    max_sessions: int | None = None,
-    max_duration: _validate.Duration | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> SessionWindow: ...
-
-
-@overload
-def session_window(
-    gap: _validate.Duration,
-    *,
-    key: Callable[[_T], str],
-    max_sessions: int | None = None,
-    max_duration: _validate.Duration | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
-) -> Operator[_T, Observable[Window[_T]], SessionWindowStats]: ...
+class KeyedSessionWindow(SessionWindow[_T]):
+    """The operator returned by ``session_window`` with ``key``."""
 
 
 def session_window(
@@ -915,7 +825,7 @@ def session_window(
     on_failure: OnFailure | None = None,
     name: str | None = None,
     scheduler: abc.SchedulerBase | None = None,
-) -> SessionWindow | Operator[_T, Observable[Window[_T]], SessionWindowStats]:
+) -> Operator[_T, Observable[Window[_T]], SessionWindowStats]:
     """Group items into sessions that close after ``gap`` seconds without an item.
 
     Without ``key`` there is one session at a time (``Window.key`` is
@@ -996,12 +906,12 @@ def session_window(
         errors: ``"raise"`` or ``"skip"`` (see Behavior).
         on_failure: Receives a ``DeadLetter`` per skipped item.
         name: Default ``"session_window"``.
-        scheduler: Clock and timers; default the subscribe-time scheduler, else
-            ``TimeoutScheduler``.
+        scheduler: Clock and timers, as in ``tumbling_window``.
 
     Returns:
-        An operator for ``pipe()`` turning ``Observable[T]`` into
-        ``Observable[Window[T]]``, with ``stats() -> SessionWindowStats``.
+        An operator for ``pipe()``: ``Observable[T]`` in, one
+        ``Window[T]`` per session out (its ``key`` the session's key, or
+        ``None``); ``stats() -> SessionWindowStats``.
 
     Raises:
         TypeError: ``gap`` or ``max_duration`` is not a number or ``timedelta``;

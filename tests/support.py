@@ -415,22 +415,6 @@ class Pausing(Recorder):
         self.flows.clear()
 
 
-def subscribe_twice(
-    scheduler: TestScheduler, observable: Observable[Any], first: float, second: float
-) -> tuple[list[Recorded[Any]], list[Recorded[Any]]]:
-    """Subscribe to ``observable`` at virtual times ``first`` and ``second``, then run.
-
-    For "each subscription has its own state" tests: returns the messages of
-    each subscriber.
-    """
-    early = scheduler.create_observer()
-    late = scheduler.create_observer()
-    scheduler.schedule_absolute(first, lambda *_: observable.subscribe(early, scheduler=scheduler))
-    scheduler.schedule_absolute(second, lambda *_: observable.subscribe(late, scheduler=scheduler))
-    scheduler.start()
-    return early.messages, late.messages
-
-
 def arrivals(gaps: list[int], start: int = 201) -> list[int]:
     """Virtual times of items arriving ``gaps`` apart, the first ``gaps[0]`` after ``start``.
 
@@ -438,3 +422,53 @@ def arrivals(gaps: list[int], start: int = 201) -> list[int]:
     [201, 206, 208]
     """
     return list(itertools.accumulate(gaps, initial=start))[1:]
+
+
+# -- argument checks --------------------------------------------------------------------------
+
+Rejection = tuple[Callable[[], object], type[Exception], str]
+"""A factory call, the exception it must raise, and a regular expression its message matches."""
+
+
+def rejected_at_call_time(
+    *cases: Rejection, exact: bool = False
+) -> Callable[[Callable[[], object], type[Exception], str], None]:
+    """A test, one case per ``Rejection``: the call raises at once, with that message.
+
+    The message is a regular expression the error's message matches or, with
+    ``exact``, the whole message. Bind the test to a ``test_`` name in the
+    test module: ``test_monitor_rejects_invalid_arguments = rejected_at_call_time(...)``.
+    """
+    import pytest  # here, not at the top: the helpers above stay importable without it
+
+    @pytest.mark.parametrize(("call", "error", "message"), cases)
+    def test(call: Callable[[], object], error: type[Exception], message: str) -> None:
+        with pytest.raises(error, match=None if exact else message) as info:
+            call()
+        if exact:
+            assert str(info.value) == message
+
+    return test
+
+
+def failure_of(recorder: Recorder) -> tuple[str, str, list[str]]:
+    """The one error ``recorder`` got, as (type name, message, notes): for exceptions not ours."""
+    [error] = recorder.errors
+    return type(error).__name__, str(error), getattr(error, "__notes__", [])
+
+
+def two_subscriptions(
+    scheduler: TestScheduler, piped: Observable[Any], first_at: float, second_at: float
+) -> tuple[list[Recorded[Any]], list[Recorded[Any]]]:
+    """Subscribe to ``piped`` at ``first_at`` and ``second_at``, run ``scheduler`` to the end.
+
+    Returns what each subscription received, to show that they share no state.
+    """
+    first, second = scheduler.create_observer(), scheduler.create_observer()
+    for at_time, observer in ((first_at, first), (second_at, second)):
+        scheduler.schedule_absolute(
+            at_time,
+            lambda _s, _state, observer=observer: piped.subscribe(observer, scheduler=scheduler),
+        )
+    scheduler.start()
+    return first.messages, second.messages

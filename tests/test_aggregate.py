@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, assert_type
@@ -28,18 +27,8 @@ from rxstreamz import (
     fan_in,
     folds,
 )
-from tests.conftest import (
-    Boom,
-    CountingScheduler,
-    at,
-    dispose_while_emitting,
-    on_completed,
-    on_error,
-    on_next,
-    produce,
-    run,
-    subscribe,
-)
+from tests import support
+from tests.support import Boom, SpyScheduler, at, on_completed, on_error, on_next, run, subscribe
 
 NOT_A_SCHEDULER: Any = "timeout"  # passes the type checkers, so the runtime check is exercised
 
@@ -63,6 +52,11 @@ def agg(result: Any, start: float, end: float, count: int) -> AggregateWindow[An
     return AggregateWindow(result, at(start), at(end), count)
 
 
+def emitted(*windows: tuple[Any, float, float, int], completed: float) -> list[Any]:
+    """The messages of ``windows`` (result, start, end, count), each at its end, then completion."""
+    return [*(on_next(window[2], agg(*window)) for window in windows), on_completed(completed)]
+
+
 def results(windows: list[AggregateWindow[Any]]) -> list[Any]:
     return [w.result for w in windows]
 
@@ -70,125 +64,69 @@ def results(windows: list[AggregateWindow[Any]]) -> list[Any]:
 # -- triggers ------------------------------------------------------------------------------
 
 
-def test_count_only_emits_every_n_items_and_flushes_the_rest(scheduler: TestScheduler) -> None:
-    messages, subs = run(
-        scheduler,
+TRIGGERS: dict[str, tuple[dict[str, Any], list[Any], list[Any]]] = {
+    "count only: every n items, the rest flushed at completion": (
+        {"count": 2},
         [*(on_next(200 + n, n) for n in range(1, 6)), on_completed(210)],
-        lambda s: s.pipe(aggregate(add, 0, count=2)),
-    )
-    assert messages == [
-        on_next(202, agg(3, 200, 202, 2)),
-        on_next(204, agg(7, 202, 204, 2)),
-        on_next(210, agg(5, 204, 210, 1)),
-        on_completed(210),
-    ]
-    assert subs == [subscribe(200, 210)]
-
-
-def test_count_only_with_a_multiple_of_count_has_no_partial_window(
-    scheduler: TestScheduler,
-) -> None:
-    messages, _ = run(
-        scheduler,
+        emitted((3, 200, 202, 2), (7, 202, 204, 2), (5, 204, 210, 1), completed=210),
+    ),
+    "count only: a multiple of count leaves no partial window": (
+        {"count": 2},
         [on_next(201, 1), on_next(202, 2), on_completed(210)],
-        lambda s: s.pipe(aggregate(add, 0, count=2)),
-    )
-    assert messages == [on_next(202, agg(3, 200, 202, 2)), on_completed(210)]
-
-
-def test_interval_only_is_free_running_from_subscription(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
-        [
-            on_next(203, 1),
-            on_next(207, 2),
-            on_next(215, 3),
-            on_next(232, 4),
-            on_completed(236),
-        ],
-        lambda s: s.pipe(aggregate(add, 0, interval=10)),
-    )
-    assert messages == [
-        on_next(210, agg(3, 200, 210, 2)),
-        on_next(220, agg(3, 210, 220, 1)),
+        emitted((3, 200, 202, 2), completed=210),
+    ),
+    "interval only: free-running from the subscription, empty intervals skipped": (
+        {"interval": 10},
+        [on_next(203, 1), on_next(207, 2), on_next(215, 3), on_next(232, 4), on_completed(236)],
         # [220, 230) had no item: nothing emitted, the next window starts at 230
-        on_next(236, agg(4, 230, 236, 1)),
-        on_completed(236),
-    ]
-
-
-def test_emit_empty_emits_initial_at_empty_ticks_only(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
+        emitted((3, 200, 210, 2), (3, 210, 220, 1), (4, 230, 236, 1), completed=236),
+    ),
+    "emit_empty: initial at the empty ticks only": (
+        {"interval": timedelta(seconds=10), "emit_empty": True},
         [on_next(203, 1), on_next(232, 4), on_completed(236)],
-        lambda s: s.pipe(aggregate(add, 0, interval=timedelta(seconds=10), emit_empty=True)),
-    )
-    assert messages == [
-        on_next(210, agg(1, 200, 210, 1)),
-        on_next(220, agg(0, 210, 220, 0)),
-        on_next(230, agg(0, 220, 230, 0)),
-        on_next(236, agg(4, 230, 236, 1)),
-        on_completed(236),
-    ]
-
-
-def test_emit_empty_never_applies_at_completion(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
+        emitted(
+            (1, 200, 210, 1), (0, 210, 220, 0), (0, 220, 230, 0), (4, 230, 236, 1), completed=236
+        ),
+    ),
+    "emit_empty never applies at completion": (
+        {"interval": 10, "emit_empty": True},
         [on_completed(205)],
-        lambda s: s.pipe(aggregate(add, 0, interval=10, emit_empty=True)),
-    )
-    assert messages == [on_completed(205)]
-
-
-def test_both_triggers_whichever_comes_first(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
+        [on_completed(205)],
+    ),
+    "both triggers: whichever comes first, the count not moving the ticks": (
+        {"count": 2, "interval": 10},
         [
-            on_next(202, 1),
-            on_next(204, 2),
-            on_next(206, 3),
-            on_next(213, 4),
-            on_next(214, 5),
-            on_next(215, 6),
+            *(
+                on_next(t, n)
+                for t, n in [(202, 1), (204, 2), (206, 3), (213, 4), (214, 5), (215, 6)]
+            ),
             on_completed(222),
         ],
-        lambda s: s.pipe(aggregate(add, 0, count=2, interval=10)),
-    )
-    assert messages == [
-        on_next(204, agg(3, 200, 204, 2)),
-        on_next(210, agg(3, 204, 210, 1)),  # the count window did not move the tick
-        on_next(214, agg(9, 210, 214, 2)),
-        on_next(220, agg(6, 214, 220, 1)),
-        on_completed(222),
-    ]
-
-
-def test_item_exactly_at_a_tick_belongs_to_the_next_window(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
+        emitted(
+            (3, 200, 204, 2), (3, 204, 210, 1), (9, 210, 214, 2), (6, 214, 220, 1), completed=222
+        ),
+    ),
+    "an item exactly at a tick belongs to the next window": (
+        {"interval": 10},
         [on_next(205, 1), on_next(210, 2), on_completed(215)],
-        lambda s: s.pipe(aggregate(add, 0, interval=10)),
-    )
-    assert messages == [
-        on_next(210, agg(1, 200, 210, 1)),
-        on_next(215, agg(2, 210, 215, 1)),
-        on_completed(215),
-    ]
-
-
-def test_no_trigger_emits_one_window_at_completion(scheduler: TestScheduler) -> None:
-    messages, _ = run(
-        scheduler,
+        emitted((1, 200, 210, 1), (2, 210, 215, 1), completed=215),
+    ),
+    "no trigger: one window at completion": (
+        {},
         [on_next(201, 1), on_next(230, 2), on_completed(250)],
-        lambda s: s.pipe(aggregate(add, 0)),
-    )
-    assert messages == [on_next(250, agg(3, 200, 250, 2)), on_completed(250)]
+        emitted((3, 200, 250, 2), completed=250),
+    ),
+    "no items and no trigger: no window": ({}, [on_completed(250)], [on_completed(250)]),
+}
 
 
-def test_no_items_and_no_trigger_emits_no_window(scheduler: TestScheduler) -> None:
-    messages, _ = run(scheduler, [on_completed(250)], lambda s: s.pipe(aggregate(add, 0)))
-    assert messages == [on_completed(250)]
+@pytest.mark.parametrize(("options", "source", "expected"), TRIGGERS.values(), ids=TRIGGERS)
+def test_triggers(
+    scheduler: TestScheduler, options: dict[str, Any], source: list[Any], expected: list[Any]
+) -> None:
+    messages, subs = run(scheduler, source, lambda s: s.pipe(aggregate(add, 0, **options)))
+    assert messages == expected
+    assert subs == [subscribe(200, source[-1].time)]
 
 
 def test_never_ending_source_emits_at_ticks_until_disposed(scheduler: TestScheduler) -> None:
@@ -236,17 +174,13 @@ def test_two_subscriptions_are_independent(scheduler: TestScheduler) -> None:
         on_next(203, [1]), on_next(213, [2]), on_completed(220)
     )
     op = aggregate(add_lists, [0], interval=10, scheduler=scheduler)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(op).subscribe(first))
-    scheduler.schedule_absolute(205, lambda *_: source.pipe(op).subscribe(second))
-    scheduler.start()
-    assert first.messages == [
+    first, second = support.two_subscriptions(scheduler, source.pipe(op), 200, 205)
+    assert first == [
         on_next(210, agg([0, 1], 200, 210, 1)),
         on_next(220, agg([0, 2], 210, 220, 1)),
         on_completed(220),
     ]
-    assert second.messages == [on_next(215, agg([0, 2], 205, 215, 1)), on_completed(220)]
+    assert second == [on_next(215, agg([0, 2], 205, 215, 1)), on_completed(220)]
     assert op.stats() == AggregateStats(
         received=3, failed=0, dropped=0, emitted=3, windows=3, held=0
     )
@@ -348,7 +282,7 @@ def test_raising_finish_fails_the_stream(scheduler: TestScheduler) -> None:
 
 
 def test_one_timer_per_tick_and_dispose_cancels_it() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     items = [on_next(200 + 0.5 * k, k) for k in range(1, 60)]
     messages, _ = run(
         scheduler, items, lambda s: s.pipe(aggregate(add, 0, interval=10)), disposed=235
@@ -433,56 +367,48 @@ def test_types_flow_through_pipe() -> None:
 # -- arguments -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("make", "error", "message"),
-    [
-        (lambda: aggregate(add, 0, count=0), ValueError, "count must be >= 1, got 0"),
-        (lambda: aggregate(add, 0, count=2.0), TypeError, "count must be an int, got float"),  # type: ignore[call-overload]
-        (lambda: aggregate(add, 0, count=True), TypeError, "count must be an int, got bool"),
-        (lambda: aggregate(add, 0, interval=0), ValueError, "interval must be > 0, got 0"),
-        (
-            lambda: aggregate(add, 0, interval=1e-9),
-            ValueError,
-            "interval must be at least 1 microsecond",
-        ),
-        (
-            lambda: aggregate(add, 0, emit_empty=True),
-            ValueError,
-            r"emit_empty requires interval \(empty windows exist only at ticks\)",
-        ),
-        (
-            lambda: aggregate(add, 0, interval=1, emit_empty=1),  # type: ignore[call-overload]
-            TypeError,
-            "emit_empty must be a bool, got int",
-        ),
-        (lambda: aggregate(1, 0), TypeError, "fn must be callable, got int"),  # type: ignore[call-overload]
-        (lambda: aggregate(add), TypeError, r"aggregate\(\) needs initial"),  # type: ignore[call-overload]
-        (
-            lambda: aggregate(folds.sum(), 0),  # type: ignore[call-overload]
-            TypeError,
-            "initial must not be given with a Fold",
-        ),
-        (
-            lambda: aggregate(hold_lock, [threading.Lock()]),
-            TypeError,
-            "initial must be deep-copyable, got list",
-        ),
-        (lambda: aggregate(add, 0, errors="log"), ValueError, "errors must be one of"),  # type: ignore[call-overload]
-        (lambda: aggregate(add, 0, name=""), ValueError, "name must not be empty"),
-        (lambda: folds.min(key=3), TypeError, "key must be callable, got int"),  # type: ignore[call-overload]
-        # Regression: scheduler= was not checked, failing at subscription with AttributeError.
-        (
-            lambda: aggregate(add, 0, interval=1, scheduler=NOT_A_SCHEDULER),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got str",
-        ),
-    ],
+test_invalid_arguments_fail_at_call_time = support.rejected_at_call_time(
+    (lambda: aggregate(add, 0, count=0), ValueError, "count must be >= 1, got 0"),
+    (lambda: aggregate(add, 0, count=2.0), TypeError, "count must be an int, got float"),  # type: ignore[call-overload]
+    (lambda: aggregate(add, 0, count=True), TypeError, "count must be an int, got bool"),
+    (lambda: aggregate(add, 0, interval=0), ValueError, "interval must be > 0, got 0"),
+    (
+        lambda: aggregate(add, 0, interval=1e-9),
+        ValueError,
+        "interval must be at least 1 microsecond",
+    ),
+    (
+        lambda: aggregate(add, 0, emit_empty=True),
+        ValueError,
+        r"emit_empty requires interval \(empty windows exist only at ticks\)",
+    ),
+    (
+        lambda: aggregate(add, 0, interval=1, emit_empty=1),  # type: ignore[call-overload]
+        TypeError,
+        "emit_empty must be a bool, got int",
+    ),
+    (lambda: aggregate(1, 0), TypeError, "fn must be callable, got int"),  # type: ignore[call-overload]
+    (lambda: aggregate(add), TypeError, r"aggregate\(\) needs initial"),  # type: ignore[call-overload]
+    (
+        lambda: aggregate(folds.sum(), 0),  # type: ignore[call-overload]
+        TypeError,
+        "initial must not be given with a Fold",
+    ),
+    (
+        lambda: aggregate(hold_lock, [threading.Lock()]),
+        TypeError,
+        "initial must be deep-copyable, got list",
+    ),
+    (lambda: aggregate(add, 0, errors="log"), ValueError, "errors must be one of"),  # type: ignore[call-overload]
+    (lambda: aggregate(add, 0, name=""), ValueError, "name must not be empty"),
+    (lambda: folds.min(key=3), TypeError, "key must be callable, got int"),  # type: ignore[call-overload]
+    # Regression: scheduler= was not checked, failing at subscription with AttributeError.
+    (
+        lambda: aggregate(add, 0, interval=1, scheduler=NOT_A_SCHEDULER),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got str",
+    ),
 )
-def test_invalid_arguments_fail_at_call_time(
-    make: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        make()
 
 
 # -- properties ----------------------------------------------------------------------------
@@ -519,7 +445,7 @@ def test_real_time_interval_windows_count_every_item_once(no_thread_leak: None) 
     subject.pipe(aggregate(add, 0, count=500, interval=0.003)).subscribe(
         receive, on_completed=done.set
     )
-    count = produce(subject, 0.3, pause_every=200)
+    count = support.produce(subject, 0.3, pause_every=200)
     assert done.wait(5)
     assert overlaps == 0
     assert sum(w.count for w in windows) == count
@@ -544,7 +470,7 @@ def test_dispose_does_not_wait_for_a_downstream_that_is_receiving_a_window() -> 
     # holds while it emits, so disposing from another thread waited for
     # downstream (and deadlocked when downstream waited for that thread).
     clock = TestScheduler()
-    returned_at_once, received = dispose_while_emitting(
+    returned_at_once, received = support.dispose_while_emitting(
         aggregate(add, 0, interval=10, emit_empty=True, scheduler=clock), clock, until=60
     )
     assert returned_at_once

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Any, assert_type
 
@@ -21,7 +21,7 @@ from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import DeadLetter, DedupeStats, Operator, collect, dedupe
-from tests.conftest import at, on_completed, on_error, on_next
+from tests.support import at, on_completed, on_error, on_next, rejected_at_call_time
 
 
 def test_dedupe_empty_source(scheduler: TestScheduler) -> None:
@@ -168,16 +168,18 @@ def test_dedupe_upstream_error_passes_through(scheduler: TestScheduler) -> None:
     assert results.messages[-1].value.exception is boom  # type: ignore[union-attr]
 
 
-def test_dedupe_raising_key_raise_mode(scheduler: TestScheduler) -> None:
-    def key(item: int) -> int:
-        if item == 3:
-            raise KeyError("no key for 3")
-        return item
+def key_failing_on_3(item: int) -> int:
+    if item == 3:
+        raise KeyError("no key for 3")
+    return item
 
-    source = scheduler.create_hot_observable(
-        on_next(210, 1), on_next(220, 3), on_next(230, 4), on_completed(300)
-    )
-    operator = dedupe(key, name="ids")
+
+ONE_THREE_FOUR = [on_next(210, 1), on_next(220, 3), on_next(230, 4), on_completed(300)]
+
+
+def test_dedupe_raising_key_raise_mode(scheduler: TestScheduler) -> None:
+    source = scheduler.create_hot_observable(*ONE_THREE_FOUR)
+    operator = dedupe(key_failing_on_3, name="ids")
     results = scheduler.start(lambda: source.pipe(operator))
     assert results.messages == [on_next(210, 1), on_error(220, "'no key for 3'")]
     error = results.messages[-1].value.exception  # type: ignore[union-attr]
@@ -192,16 +194,8 @@ def test_dedupe_raising_key_raise_mode(scheduler: TestScheduler) -> None:
 @pytest.mark.parametrize("ttl", [None, 100.0])
 def test_dedupe_raising_key_skip_mode(scheduler: TestScheduler, ttl: float | None) -> None:
     letters: list[DeadLetter[Any]] = []
-
-    def key(item: int) -> int:
-        if item == 3:
-            raise KeyError("no key for 3")
-        return item
-
-    source = scheduler.create_hot_observable(
-        on_next(210, 1), on_next(220, 3), on_next(230, 4), on_completed(300)
-    )
-    operator = dedupe(key, ttl=ttl, errors="skip", on_failure=letters.append)
+    source = scheduler.create_hot_observable(*ONE_THREE_FOUR)
+    operator = dedupe(key_failing_on_3, ttl=ttl, errors="skip", on_failure=letters.append)
     results = scheduler.start(lambda: source.pipe(operator))
     assert results.messages == [on_next(210, 1), on_next(230, 4), on_completed(300)]
     [letter] = letters
@@ -301,37 +295,29 @@ def test_dedupe_uses_subscribe_time_scheduler_and_own_scheduler_wins() -> None:
 untyped_dedupe: Any = dedupe  # to pass wrongly typed arguments on purpose
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "message"),
-    [
-        (lambda: untyped_dedupe(key=3), TypeError, "key must be callable, got int"),
-        (lambda: dedupe(ttl=0), ValueError, "ttl must be > 0, got 0"),
-        (lambda: untyped_dedupe(ttl="1"), TypeError, "ttl must be seconds"),
-        (lambda: dedupe(max_keys=0), ValueError, "max_keys must be >= 1, got 0"),
-        (lambda: dedupe(max_keys=True), TypeError, "max_keys must be an int, got bool"),
-        (
-            lambda: untyped_dedupe(errors="ignore"),
-            ValueError,
-            "errors must be one of 'raise', 'skip', got 'ignore'",
-        ),
-        (
-            lambda: untyped_dedupe(on_failure=1),
-            TypeError,
-            "on_failure must be callable, got int",
-        ),
-        (lambda: dedupe(name=""), ValueError, "name must not be empty"),
-        (
-            lambda: untyped_dedupe(scheduler="now"),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got str",
-        ),
-    ],
+test_dedupe_rejects_invalid_arguments = rejected_at_call_time(
+    (lambda: untyped_dedupe(key=3), TypeError, "key must be callable, got int"),
+    (lambda: dedupe(ttl=0), ValueError, "ttl must be > 0, got 0"),
+    (lambda: untyped_dedupe(ttl="1"), TypeError, "ttl must be seconds"),
+    (lambda: dedupe(max_keys=0), ValueError, "max_keys must be >= 1, got 0"),
+    (lambda: dedupe(max_keys=True), TypeError, "max_keys must be an int, got bool"),
+    (
+        lambda: untyped_dedupe(errors="ignore"),
+        ValueError,
+        "errors must be one of 'raise', 'skip', got 'ignore'",
+    ),
+    (
+        lambda: untyped_dedupe(on_failure=1),
+        TypeError,
+        "on_failure must be callable, got int",
+    ),
+    (lambda: dedupe(name=""), ValueError, "name must not be empty"),
+    (
+        lambda: untyped_dedupe(scheduler="now"),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got str",
+    ),
 )
-def test_dedupe_rejects_invalid_arguments(
-    call: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        call()
 
 
 def test_dedupe_repr() -> None:

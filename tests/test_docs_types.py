@@ -19,7 +19,6 @@ from tests.test_docs import PAGES, ROOT, python_blocks
 
 NOT_YET_STRICT = {
     "docs/concepts/asyncio.md",
-    "docs/performance.md",
 }
 """Pages whose examples use untyped helpers or build operators from lambdas outside pipe()."""
 

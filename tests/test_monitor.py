@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, assert_type
 
@@ -23,7 +23,15 @@ from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import StreamStats, collect, monitor
-from tests.conftest import at, on_completed, on_error, on_next
+from rxstreamz.monitor import Monitor
+from tests.support import (
+    at,
+    on_completed,
+    on_error,
+    on_next,
+    rejected_at_call_time,
+    two_subscriptions,
+)
 
 
 def report(
@@ -270,13 +278,9 @@ def test_monitor_two_subscriptions_are_independent(scheduler: TestScheduler) -> 
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_completed(250))
     reports: list[StreamStats] = []
     piped = source.pipe(monitor(20, reports.append))
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(205, lambda *_: piped.subscribe(first, scheduler=scheduler))
-    scheduler.schedule_absolute(215, lambda *_: piped.subscribe(second, scheduler=scheduler))
-    scheduler.start()
-    assert first.messages == [on_next(210, 1), on_next(220, 2), on_completed(250)]
-    assert second.messages == [on_next(220, 2), on_completed(250)]
+    first, second = two_subscriptions(scheduler, piped, 205, 215)
+    assert first == [on_next(210, 1), on_next(220, 2), on_completed(250)]
+    assert second == [on_next(220, 2), on_completed(250)]
     assert sorted(reports, key=lambda r: (r.timestamp, r.total)) == [
         report(2, 2, 20.0, 225),  # first: grid 225, 245
         report(1, 1, 20.0, 235),  # second: grid 235
@@ -304,34 +308,27 @@ def test_monitor_own_scheduler_wins_and_timedelta_interval() -> None:
 untyped_monitor: Any = monitor  # to pass wrongly typed arguments on purpose
 
 
-@pytest.mark.parametrize(
-    ("call", "error", "message"),
-    [
-        (lambda: monitor(0, print), ValueError, "interval must be > 0, got 0"),
-        (lambda: untyped_monitor("1s", print), TypeError, "interval must be seconds"),
-        (lambda: untyped_monitor(1, None), TypeError, "on_stats must be callable, got NoneType"),
-        (
-            lambda: untyped_monitor(1, print, latency=1),
-            TypeError,
-            "latency must be a bool, got int",
-        ),
-        (lambda: monitor(1, print, name=""), ValueError, "name must not be empty"),
-        (
-            lambda: untyped_monitor(1, print, scheduler=1),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got int",
-        ),
-    ],
+test_monitor_rejects_invalid_arguments = rejected_at_call_time(
+    (lambda: monitor(0, print), ValueError, "interval must be > 0, got 0"),
+    (lambda: untyped_monitor("1s", print), TypeError, "interval must be seconds"),
+    (lambda: untyped_monitor(1, None), TypeError, "on_stats must be callable, got NoneType"),
+    (
+        lambda: untyped_monitor(1, print, latency=1),
+        TypeError,
+        "latency must be a bool, got int",
+    ),
+    (lambda: monitor(1, print, name=""), ValueError, "name must not be empty"),
+    (
+        lambda: untyped_monitor(1, print, scheduler=1),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got int",
+    ),
 )
-def test_monitor_rejects_invalid_arguments(
-    call: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        call()
 
 
 def test_monitor_repr_and_default_name() -> None:
     operator = monitor(5, print, latency=True)
+    assert isinstance(operator, Monitor)
     assert operator.name == "monitor"
     assert repr(operator) == "<Monitor 'monitor' interval=5.0 latency=True>"
 
@@ -423,12 +420,8 @@ def test_types_flow_through_pipe() -> None:
 )
 def test_monitor_property_reports_account_for_every_item(gaps: list[int], interval: int) -> None:
     scheduler = TestScheduler()
-    times: list[int] = []
-    now = 201
-    for gap in gaps:
-        now += gap
-        times.append(now)
-    end = now + 1
+    times = list(itertools.accumulate(gaps, initial=201))[1:]  # `gaps` apart, from 201
+    end = 202 + sum(gaps)
     source = scheduler.create_hot_observable(
         [on_next(t, i) for i, t in enumerate(times)] + [on_completed(end)]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ import reactivex as rx
 from reactivex.subject import Subject
 
 from rxstreamz import ProgressStats, chunk, collect, progress
+from tests.support import rejected_at_call_time
 
 
 def test_bar_reaches_the_total() -> None:
@@ -75,19 +77,20 @@ def test_thread_safe_updates(no_thread_leak: None) -> None:
     assert "4000/4000" in out.getvalue()
 
 
-def test_invalid_arguments() -> None:
-    with pytest.raises(ValueError, match="total must be >= 0, got -1"):
-        progress(total=-1)
-    with pytest.raises(TypeError, match="total must be an int, got float"):
-        progress(total=2.5)  # pyright: ignore[reportArgumentType]
-    with pytest.raises(TypeError, match="desc must be a str or None, got int"):
-        progress(desc=3)  # pyright: ignore[reportArgumentType]
-    with pytest.raises(TypeError, match="count_elements must be a bool, got int"):
-        progress(count_elements=1)  # pyright: ignore[reportArgumentType]
-    with pytest.raises(TypeError, match="leave must be a bool, got str"):
-        progress(leave="yes")  # pyright: ignore[reportArgumentType]
-    with pytest.raises(TypeError, match=r"file must have a write\(\) method, got int"):
-        progress(file=3)  # pyright: ignore[reportArgumentType]
+untyped_progress: Any = progress  # to pass wrongly typed arguments on purpose
+
+test_invalid_arguments = rejected_at_call_time(
+    (lambda: progress(total=-1), ValueError, "total must be >= 0, got -1"),
+    (lambda: untyped_progress(total=2.5), TypeError, "total must be an int, got float"),
+    (lambda: untyped_progress(desc=3), TypeError, "desc must be a str or None, got int"),
+    (
+        lambda: untyped_progress(count_elements=1),
+        TypeError,
+        "count_elements must be a bool, got int",
+    ),
+    (lambda: untyped_progress(leave="yes"), TypeError, "leave must be a bool, got str"),
+    (lambda: untyped_progress(file=3), TypeError, r"file must have a write\(\) method, got int"),
+)
 
 
 def test_stats_count_every_subscription_live_and_finished() -> None:

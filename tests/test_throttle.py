@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import pytest
@@ -14,39 +13,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import Observable, abc, typing
 from reactivex import operators as ops
-from reactivex.disposable import Disposable
 from reactivex.scheduler import CurrentThreadScheduler, EventLoopScheduler, ImmediateScheduler
 from reactivex.subject import Subject
-from reactivex.testing import ReactiveTest, TestScheduler
-from reactivex.testing.recorded import Recorded
-from reactivex.testing.subscription import Subscription
+from reactivex.testing import TestScheduler
 
 from rxstreamz import BackpressureError, ThrottleStats, collect, throttle
+from rxstreamz.throttle import Throttle
+from tests.support import (
+    Boom,
+    Recorder,
+    failure_of,
+    on_completed,
+    on_error,
+    on_next,
+    pushed,
+    rejected_at_call_time,
+    run,
+    subscribe,
+    two_subscriptions,
+)
 
 _T = TypeVar("_T")
 
 TIMEOUT_MAX = threading.TIMEOUT_MAX
-
-
-# Virtual time is in seconds here, so message times are floats (RxPY annotates ints).
-def on_next(ticks: float, value: _T) -> Recorded[_T]:
-    return ReactiveTest.on_next(cast(int, ticks), value)
-
-
-def on_completed(ticks: float) -> Recorded[Any]:
-    return ReactiveTest.on_completed(cast(int, ticks))
-
-
-def on_error(ticks: float, error: Exception) -> Recorded[Any]:
-    return ReactiveTest.on_error(cast(int, ticks), error)
-
-
-def subscribe(start: float, end: float) -> Subscription:
-    return ReactiveTest.subscribe(cast(int, start), cast(int, end))
-
-
-class Boom(Exception):
-    pass
 
 
 class TimerLog(TestScheduler):
@@ -63,30 +52,6 @@ class TimerLog(TestScheduler):
         if getattr(action, "__name__", "") == "release":
             self.timers.append((float(self.clock), disposable))
         return disposable
-
-
-def run(
-    scheduler: TestScheduler,
-    messages: list[Any],
-    build: Callable[[Observable[Any]], Observable[Any]],
-    disposed: float = 1000,
-) -> tuple[list[Any], list[Any]]:
-    source = scheduler.create_hot_observable(*messages)
-    result = scheduler.start(lambda: build(source), disposed=disposed)
-    return result.messages, source.subscriptions
-
-
-def pushed(count: int, returned: list[int]) -> Observable[int]:
-    """``count`` ints pushed in one loop that records each ``on_next`` that returned."""
-
-    def push(observer: abc.ObserverBase[int], _: abc.SchedulerBase | None = None) -> Disposable:
-        for n in range(count):
-            observer.on_next(n)  # returns normally, also after the stream failed
-            returned.append(n)
-        observer.on_completed()
-        return Disposable()
-
-    return rx.create(push)
 
 
 # -- pacing -------------------------------------------------------------------------------
@@ -126,40 +91,57 @@ def stalled(scheduler: TestScheduler, at: float, seconds: float) -> Observable[A
     return rx.defer(lambda _: rx.from_callable(lambda: scheduler.schedule_absolute(at, stall)))
 
 
-def test_a_late_timer_releases_every_item_whose_turn_has_passed(
-    scheduler: TestScheduler,
-) -> None:
+LATE_TIMERS: dict[str, tuple[float, int, float, float, list[Any]]] = {
     # 1000/s: one slot per millisecond. The release due at 210.001 runs 4.5 ms
     # late; the items due at 210.001 .. 210.005 leave together, then the pace
     # resumes on the original slots (so timer latency does not cost rate).
-    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(8)])
-    stall = stalled(scheduler, 210.0005, 0.005)
-    result = scheduler.start(
-        lambda: rx.merge(stall.pipe(ops.ignore_elements()), source.pipe(throttle(1000)))
-    )
-    assert result.messages == [
-        on_next(210.0, 0),
-        *(on_next(210.0055, n) for n in range(1, 6)),
-        on_next(210.006, 6),
-        on_next(210.007, 7),
-    ]
-
-
-def test_a_long_stall_makes_up_for_20_ms_and_does_not_flood(scheduler: TestScheduler) -> None:
+    "a late timer releases every item whose turn has passed": (
+        1000,
+        8,
+        210.0005,
+        0.005,
+        [
+            on_next(210.0, 0),
+            *(on_next(210.0055, n) for n in range(1, 6)),
+            on_next(210.006, 6),
+            on_next(210.007, 7),
+        ],
+    ),
     # 10/s, the release due at 210.1 runs 0.95 s late: only the slot within
     # 20 ms of now counts, so one item leaves, and the next 80 ms later.
-    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(5)])
-    stall = stalled(scheduler, 210.05, 1.0)
+    "a long stall makes up for 20 ms and does not flood": (
+        10,
+        5,
+        210.05,
+        1.0,
+        [
+            on_next(210.0, 0),
+            on_next(211.05, 1),
+            on_next(211.13, 2),
+            on_next(211.23, 3),
+            on_next(211.33, 4),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("rate", "items", "stall_at", "stall", "expected"), LATE_TIMERS.values(), ids=LATE_TIMERS
+)
+def test_late_timers(
+    scheduler: TestScheduler,
+    rate: float,
+    items: int,
+    stall_at: float,
+    stall: float,
+    expected: list[Any],
+) -> None:
+    source = scheduler.create_hot_observable(*[on_next(210, n) for n in range(items)])
+    stalling = stalled(scheduler, stall_at, stall)
     result = scheduler.start(
-        lambda: rx.merge(stall.pipe(ops.ignore_elements()), source.pipe(throttle(10)))
+        lambda: rx.merge(stalling.pipe(ops.ignore_elements()), source.pipe(throttle(rate)))
     )
-    assert result.messages == [
-        on_next(210.0, 0),
-        on_next(211.05, 1),
-        on_next(211.13, 2),
-        on_next(211.23, 3),
-        on_next(211.33, 4),
-    ]
+    assert result.messages == expected
 
 
 def test_a_late_timer_with_a_burst_releases_the_burst_plus_the_passed_turns(
@@ -331,14 +313,10 @@ def test_max_pending_under_virtual_time_fails_after_the_queued_items(
 def test_two_subscriptions_have_their_own_bucket(scheduler: TestScheduler) -> None:
     paced = throttle(10, scheduler=scheduler)
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(210, 2))
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(paced).subscribe(first))
-    scheduler.schedule_absolute(205, lambda *_: source.pipe(paced).subscribe(second))
-    scheduler.advance_to(300)
+    first, second = two_subscriptions(scheduler, source.pipe(paced), 200, 205)
     expected = [on_next(210.0, 1), on_next(210.1, 2)]
-    assert first.messages == expected
-    assert second.messages == expected
+    assert first == expected
+    assert second == expected
     assert paced.stats() == ThrottleStats(
         received=4, failed=0, dropped=0, delivered=4, queued=0, high_watermark=1
     )
@@ -399,22 +377,16 @@ def test_a_trampoline_scheduler_runs_the_release_inline_without_deadlocking(
 
 def test_a_scheduler_that_cannot_wait_fails_the_stream_instead_of_hanging() -> None:
     # ImmediateScheduler refuses work due in the future: the release cannot be armed.
-    seen: list[object] = []
     returned: list[int] = []
-
+    recorder = Recorder()
     paced = throttle(10, name="api")
-    pushed(4, returned).pipe(paced).subscribe(
-        seen.append, seen.append, lambda: seen.append("done"), scheduler=ImmediateScheduler()
+    recorder.subscribe(pushed(4, returned).pipe(paced), scheduler=ImmediateScheduler())
+    assert (returned, recorder.items, recorder.completions) == ([0, 1, 2, 3], [0], 0)
+    assert failure_of(recorder) == (
+        "WouldBlockException",
+        "Would block",
+        ["rxstreamz: processor 'api' could not schedule a timer on ImmediateScheduler"],
     )
-    assert returned == [0, 1, 2, 3]
-    assert len(seen) == 2
-    assert seen[0] == 0
-    error = seen[1]
-    assert isinstance(error, Exception)
-    assert (type(error).__name__, str(error)) == ("WouldBlockException", "Would block")
-    assert error.__notes__ == [
-        "rxstreamz: processor 'api' could not schedule a timer on ImmediateScheduler"
-    ]
     assert paced.stats() == ThrottleStats(
         received=2, failed=0, dropped=1, delivered=1, queued=0, high_watermark=1
     )
@@ -452,51 +424,44 @@ def test_producer_on_the_timers_thread_fails_instead_of_deadlocking(no_thread_le
 # -- arguments ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("build", "error", "message"),
-    [
-        (lambda: throttle(0), ValueError, "rate must be > 0, got 0"),
-        (lambda: throttle(-2.5), ValueError, "rate must be > 0, got -2.5"),
-        (lambda: throttle(math.inf), ValueError, "rate must be finite, got inf"),
-        (lambda: throttle(math.nan), ValueError, "rate must not be NaN"),
-        (lambda: throttle("fast"), TypeError, "rate must be a number, got str"),  # pyright: ignore[reportArgumentType]
-        (lambda: throttle(True), TypeError, "rate must be a number, got bool"),
-        (lambda: throttle(1, burst=0), ValueError, "burst must be >= 1, got 0"),
-        (
-            lambda: throttle(1e-300),
-            ValueError,
-            f"rate must be >= {1 / TIMEOUT_MAX!r} per second (one per {TIMEOUT_MAX!r} seconds, "
-            "threading.TIMEOUT_MAX), got 1e-300",
-        ),
-        (
-            lambda: throttle(10, burst=2**40),
-            ValueError,
-            f"burst must be <= {int(TIMEOUT_MAX * 1e6) // 100_000 + 1} at rate 10/s (a full "
-            f"bucket may cover at most threading.TIMEOUT_MAX = {TIMEOUT_MAX:g} s), got {2**40}",
-        ),
-        (lambda: throttle(1, burst=1.5), TypeError, "burst must be an int, got float"),  # pyright: ignore[reportArgumentType]
-        (lambda: throttle(1, max_pending=0), ValueError, "max_pending must be >= 1, got 0"),
-        (lambda: throttle(1, name=3), TypeError, "name must be a str, got int"),  # pyright: ignore[reportArgumentType]
-        (
-            lambda: throttle(1, scheduler="now"),  # pyright: ignore[reportArgumentType]
-            TypeError,
-            "scheduler must be a reactivex scheduler, got str",
-        ),
-    ],
+test_invalid_arguments_fail_at_the_call = rejected_at_call_time(
+    (lambda: throttle(0), ValueError, "rate must be > 0, got 0"),
+    (lambda: throttle(-2.5), ValueError, "rate must be > 0, got -2.5"),
+    (lambda: throttle(math.inf), ValueError, "rate must be finite, got inf"),
+    (lambda: throttle(math.nan), ValueError, "rate must not be NaN"),
+    (lambda: throttle("fast"), TypeError, "rate must be a number, got str"),  # pyright: ignore[reportArgumentType]
+    (lambda: throttle(True), TypeError, "rate must be a number, got bool"),
+    (lambda: throttle(1, burst=0), ValueError, "burst must be >= 1, got 0"),
+    (
+        lambda: throttle(1e-300),
+        ValueError,
+        f"rate must be >= {1 / TIMEOUT_MAX!r} per second (one per {TIMEOUT_MAX!r} seconds, "
+        "threading.TIMEOUT_MAX), got 1e-300",
+    ),
+    (
+        lambda: throttle(10, burst=2**40),
+        ValueError,
+        f"burst must be <= {int(TIMEOUT_MAX * 1e6) // 100_000 + 1} at rate 10/s (a full "
+        f"bucket may cover at most threading.TIMEOUT_MAX = {TIMEOUT_MAX:g} s), got {2**40}",
+    ),
+    (lambda: throttle(1, burst=1.5), TypeError, "burst must be an int, got float"),  # pyright: ignore[reportArgumentType]
+    (lambda: throttle(1, max_pending=0), ValueError, "max_pending must be >= 1, got 0"),
+    (lambda: throttle(1, name=3), TypeError, "name must be a str, got int"),  # pyright: ignore[reportArgumentType]
+    (
+        lambda: throttle(1, scheduler="now"),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "scheduler must be a reactivex scheduler, got str",
+    ),
+    exact=True,
 )
-def test_invalid_arguments_fail_at_the_call(
-    build: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error) as info:
-        build()
-    assert str(info.value) == message
 
 
 def test_defaults_and_interval() -> None:
     paced = throttle(3)
+    assert isinstance(paced, Throttle)
     assert paced.name == "throttle"
     assert paced.interval.total_seconds() == 0.333334  # rounded up: never faster than 3/s
-    assert throttle(0.5).interval.total_seconds() == 2.0
+    assert cast(Throttle, throttle(0.5)).interval.total_seconds() == 2.0
 
 
 # -- properties -----------------------------------------------------------------------------
@@ -535,10 +500,10 @@ def test_pacing_matches_the_token_bucket_model(
         lambda s: s.pipe(paced),
         disposed=10_000,
     )
-    finish = max([completed_at, *expected_times])
+    completes_at = max([completed_at, *expected_times])
     assert messages == [
         *(on_next(t / 1e6, n) for n, t in enumerate(expected_times)),
-        on_completed(finish / 1e6),
+        on_completed(completes_at / 1e6),
     ]
     # never more than `burst` items within one interval
     for first, later in zip(expected_times, expected_times[burst:], strict=False):

@@ -34,7 +34,7 @@ from tests.support import (
     on_next,
     start_thread,
     subscribe,
-    subscribe_twice,
+    two_subscriptions,
     wait_until,
 )
 
@@ -206,7 +206,7 @@ def test_batch_two_subscriptions_are_independent(fused: bool, scheduler: TestSch
         on_next(210, 1), on_next(260, 2), on_next(270, 3), on_completed(400)
     )
     piped = source.pipe(batch_of(fused, 2, max_latency=100))  # one operator, two runs
-    first, second = subscribe_twice(scheduler, piped, 205, 255)
+    first, second = two_subscriptions(scheduler, piped, 205, 255)
     assert first == [on_next(260, [1, 2]), on_next(370, [3]), on_completed(400)]
     assert second == [on_next(270, [2, 3]), on_completed(400)]
 
@@ -533,7 +533,7 @@ def test_debounce_spaced_items_rearm_once_per_wait_not_per_item() -> None:
 def test_debounce_two_subscriptions_are_independent() -> None:
     scheduler = TestScheduler()
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(250, 2), on_completed(400))
-    first, second = subscribe_twice(scheduler, source.pipe(debounce_(20)), 205, 240)
+    first, second = two_subscriptions(scheduler, source.pipe(debounce_(20)), 205, 240)
     assert first == [on_next(230, 1), on_next(270, 2), on_completed(400)]
     assert second == [on_next(270, 2), on_completed(400)]
 

@@ -24,36 +24,8 @@ from reactivex.scheduler import TimeoutScheduler
 from reactivex.subject import Subject
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxstreamz import (
-    CircuitBreaker,
-    _validate,
-    aggregate,
-    async_map,
-    batch,
-    buffer_,
-    chunk,
-    circuit_breaker,
-    collect,
-    dead_letter,
-    debounce_,
-    dedupe,
-    dropping_buffer,
-    fan_out,
-    monitor,
-    partition_,
-    progress,
-    retry_,
-    sample_,
-    session_window,
-    skip_,
-    sliding_buffer,
-    sliding_window,
-    take_,
-    throttle,
-    to_async_iterator,
-    to_iterator,
-    tumbling_window,
-)
+import rxstreamz as rz
+from rxstreamz import _validate
 
 MAX = threading.TIMEOUT_MAX
 TOO_LONG = 1e10  # beyond threading.TIMEOUT_MAX, within the timedelta range
@@ -114,39 +86,39 @@ Build = Callable[[Any], object]
 
 # (label, build(value), parameter, zero allowed, at least one microsecond)
 DURATIONS: list[tuple[str, Build, str, bool, bool]] = [
-    ("batch", lambda v: batch(10, max_latency=v), "max_latency", False, True),
-    ("debounce_", lambda v: debounce_(v), "duration", False, True),
-    ("dedupe", lambda v: dedupe(ttl=v), "ttl", False, True),
-    ("tumbling_window", lambda v: tumbling_window(v), "size", False, True),
-    ("sliding_window.size", lambda v: sliding_window(v, _MICROSECOND), "size", False, True),
-    ("sliding_window.slide", lambda v: sliding_window(MAX, v), "slide", False, True),
-    ("session_window", lambda v: session_window(v), "gap", False, True),
-    ("aggregate", lambda v: aggregate(_add, 0, interval=v), "interval", False, True),
-    ("monitor", lambda v: monitor(v, _same), "interval", False, True),
-    ("retry_.base_delay", lambda v: retry_(_same, base_delay=v), "base_delay", True, False),
-    ("retry_.max_delay", lambda v: retry_(_same, max_delay=v), "max_delay", False, False),
+    ("batch", lambda v: rz.batch(10, max_latency=v), "max_latency", False, True),
+    ("debounce_", lambda v: rz.debounce_(v), "duration", False, True),
+    ("dedupe", lambda v: rz.dedupe(ttl=v), "ttl", False, True),
+    ("tumbling_window", lambda v: rz.tumbling_window(v), "size", False, True),
+    ("sliding_window.size", lambda v: rz.sliding_window(v, _MICROSECOND), "size", False, True),
+    ("sliding_window.slide", lambda v: rz.sliding_window(MAX, v), "slide", False, True),
+    ("session_window", lambda v: rz.session_window(v), "gap", False, True),
+    ("aggregate", lambda v: rz.aggregate(_add, 0, interval=v), "interval", False, True),
+    ("monitor", lambda v: rz.monitor(v, _same), "interval", False, True),
+    ("retry_.base_delay", lambda v: rz.retry_(_same, base_delay=v), "base_delay", True, False),
+    ("retry_.max_delay", lambda v: rz.retry_(_same, max_delay=v), "max_delay", False, False),
     (
         "dead_letter",
-        lambda v: dead_letter(_same, sink=_same, retry_delay=v),
+        lambda v: rz.dead_letter(_same, sink=_same, retry_delay=v),
         "retry_delay",
         True,
         False,
     ),
     (
         "circuit_breaker",
-        lambda v: circuit_breaker(_same, recovery_timeout=v),
+        lambda v: rz.circuit_breaker(_same, recovery_timeout=v),
         "recovery_timeout",
         False,
         False,
     ),
     (
         "CircuitBreaker",
-        lambda v: CircuitBreaker(recovery_timeout=v),
+        lambda v: rz.CircuitBreaker(recovery_timeout=v),
         "recovery_timeout",
         False,
         False,
     ),
-    ("collect", lambda v: collect(rx.empty(), timeout=v), "timeout", False, False),
+    ("collect", lambda v: rz.collect(rx.empty(), timeout=v), "timeout", False, False),
 ]
 
 
@@ -224,57 +196,57 @@ def test_durations_within_bounds_are_accepted(build: Build, value: object) -> No
 
 # (label, build(value), parameter, minimum)
 SIZES: list[tuple[str, Build, str, int]] = [
-    ("batch", lambda v: batch(v), "max_size", 1),
-    ("chunk", lambda v: chunk(v), "size", 1),
-    ("take_", lambda v: take_(v), "n", 0),
-    ("skip_", lambda v: skip_(v), "n", 0),
-    ("dedupe", lambda v: dedupe(max_keys=v), "max_keys", 1),
-    ("throttle.burst", lambda v: throttle(1, burst=v), "burst", 1),
-    ("throttle.max_pending", lambda v: throttle(1, max_pending=v), "max_pending", 1),
-    ("aggregate", lambda v: aggregate(_add, 0, count=v), "count", 1),
-    ("buffer_", lambda v: buffer_(v), "capacity", 1),
-    ("dropping_buffer", lambda v: dropping_buffer(v), "capacity", 1),
-    ("sliding_buffer", lambda v: sliding_buffer(v), "capacity", 1),
-    ("async_map.workers", lambda v: async_map(_same, workers=v), "workers", 1),
-    ("async_map.max_pending", lambda v: async_map(_same, max_pending=v), "max_pending", 1),
-    ("retry_.max_attempts", lambda v: retry_(_same, max_attempts=v), "max_attempts", 1),
-    ("retry_.max_pending", lambda v: retry_(_same, max_pending=v), "max_pending", 1),
+    ("batch", lambda v: rz.batch(v), "max_size", 1),
+    ("chunk", lambda v: rz.chunk(v), "size", 1),
+    ("take_", lambda v: rz.take_(v), "n", 0),
+    ("skip_", lambda v: rz.skip_(v), "n", 0),
+    ("dedupe", lambda v: rz.dedupe(max_keys=v), "max_keys", 1),
+    ("throttle.burst", lambda v: rz.throttle(1, burst=v), "burst", 1),
+    ("throttle.max_pending", lambda v: rz.throttle(1, max_pending=v), "max_pending", 1),
+    ("aggregate", lambda v: rz.aggregate(_add, 0, count=v), "count", 1),
+    ("buffer_", lambda v: rz.buffer_(v), "capacity", 1),
+    ("dropping_buffer", lambda v: rz.dropping_buffer(v), "capacity", 1),
+    ("sliding_buffer", lambda v: rz.sliding_buffer(v), "capacity", 1),
+    ("async_map.workers", lambda v: rz.async_map(_same, workers=v), "workers", 1),
+    ("async_map.max_pending", lambda v: rz.async_map(_same, max_pending=v), "max_pending", 1),
+    ("retry_.max_attempts", lambda v: rz.retry_(_same, max_attempts=v), "max_attempts", 1),
+    ("retry_.max_pending", lambda v: rz.retry_(_same, max_pending=v), "max_pending", 1),
     (
         "dead_letter.max_retries",
-        lambda v: dead_letter(_same, sink=_same, max_retries=v),
+        lambda v: rz.dead_letter(_same, sink=_same, max_retries=v),
         "max_retries",
         0,
     ),
     (
         "dead_letter.max_pending",
-        lambda v: dead_letter(_same, sink=_same, max_pending=v),
+        lambda v: rz.dead_letter(_same, sink=_same, max_pending=v),
         "max_pending",
         1,
     ),
     (
         "circuit_breaker.min_requests",
-        lambda v: circuit_breaker(_same, min_requests=v),
+        lambda v: rz.circuit_breaker(_same, min_requests=v),
         "min_requests",
         1,
     ),
     (
         "circuit_breaker.half_open_requests",
-        lambda v: circuit_breaker(_same, half_open_requests=v),
+        lambda v: rz.circuit_breaker(_same, half_open_requests=v),
         "half_open_requests",
         1,
     ),
-    ("CircuitBreaker.min_requests", lambda v: CircuitBreaker(min_requests=v), "min_requests", 1),
+    ("CircuitBreaker.min_requests", lambda v: rz.CircuitBreaker(min_requests=v), "min_requests", 1),
     (
         "CircuitBreaker.half_open_requests",
-        lambda v: CircuitBreaker(half_open_requests=v),
+        lambda v: rz.CircuitBreaker(half_open_requests=v),
         "half_open_requests",
         1,
     ),
-    ("fan_out", lambda v: fan_out(v), "n", 1),
-    ("partition_", lambda v: partition_(_same, v), "n", 1),
-    ("to_iterator", lambda v: to_iterator(rx.empty(), maxsize=v), "maxsize", 1),
-    ("to_async_iterator", lambda v: to_async_iterator(rx.empty(), maxsize=v), "maxsize", 1),
-    ("progress", lambda v: progress(total=v), "total", 0),
+    ("fan_out", lambda v: rz.fan_out(v), "n", 1),
+    ("partition_", lambda v: rz.partition_(_same, v), "n", 1),
+    ("to_iterator", lambda v: rz.to_iterator(rx.empty(), maxsize=v), "maxsize", 1),
+    ("to_async_iterator", lambda v: rz.to_async_iterator(rx.empty(), maxsize=v), "maxsize", 1),
+    ("progress", lambda v: rz.progress(total=v), "total", 0),
 ]
 
 
@@ -305,55 +277,55 @@ def test_invalid_size_raises_at_the_call(
 
 
 def test_integer_scalars_are_accepted_as_plain_ints() -> None:
-    assert chunk(untyped(IntScalar(3))).size == 3
-    assert type(chunk(untyped(IntScalar(3))).size) is int
-    assert collect(rx.of(1, 2, 3, 4).pipe(take_(untyped(IntScalar(2))))) == [1, 2]
+    assert rz.chunk(untyped(IntScalar(3))).size == 3
+    assert type(rz.chunk(untyped(IntScalar(3))).size) is int
+    assert rz.collect(rx.of(1, 2, 3, 4).pipe(rz.take_(untyped(IntScalar(2))))) == [1, 2]
 
 
 # --------------------------------------------------------------------------- rates, thresholds
 
 # (label, build(value), the exact message expected)
 NUMBERS: list[tuple[str, Build, object, type[Exception], str]] = [
-    ("sample_", lambda v: sample_(v), "x", TypeError, "rate must be a number, got str"),
-    ("sample_", lambda v: sample_(v), True, TypeError, "rate must be a number, got bool"),
-    ("sample_", lambda v: sample_(v), bool_(), TypeError, "rate must be a number, got bool_"),
-    ("sample_", lambda v: sample_(v), math.nan, ValueError, "rate must not be NaN"),
-    ("sample_", lambda v: sample_(v), math.inf, ValueError, "rate must be <= 1, got inf"),
-    ("sample_", lambda v: sample_(v), -math.inf, ValueError, "rate must be >= 0, got -inf"),
-    ("sample_", lambda v: sample_(v), 1.5, ValueError, "rate must be <= 1, got 1.5"),
-    ("sample_", lambda v: sample_(v), HUGE, ValueError, f"rate must be <= 1, got {HUGE_SHOWN}"),
+    ("sample_", lambda v: rz.sample_(v), "x", TypeError, "rate must be a number, got str"),
+    ("sample_", lambda v: rz.sample_(v), True, TypeError, "rate must be a number, got bool"),
+    ("sample_", lambda v: rz.sample_(v), bool_(), TypeError, "rate must be a number, got bool_"),
+    ("sample_", lambda v: rz.sample_(v), math.nan, ValueError, "rate must not be NaN"),
+    ("sample_", lambda v: rz.sample_(v), math.inf, ValueError, "rate must be <= 1, got inf"),
+    ("sample_", lambda v: rz.sample_(v), -math.inf, ValueError, "rate must be >= 0, got -inf"),
+    ("sample_", lambda v: rz.sample_(v), 1.5, ValueError, "rate must be <= 1, got 1.5"),
+    ("sample_", lambda v: rz.sample_(v), HUGE, ValueError, f"rate must be <= 1, got {HUGE_SHOWN}"),
     (
         "sample_",
-        lambda v: sample_(v),
+        lambda v: rz.sample_(v),
         -HUGE,
         ValueError,
         f"rate must be >= 0, got {NEGATIVE_HUGE_SHOWN}",
     ),
     (
         "CircuitBreaker",
-        lambda v: CircuitBreaker(failure_threshold=v),
+        lambda v: rz.CircuitBreaker(failure_threshold=v),
         math.nan,
         ValueError,
         "failure_threshold must not be NaN",
     ),
     (
         "CircuitBreaker",
-        lambda v: CircuitBreaker(failure_threshold=v),
+        lambda v: rz.CircuitBreaker(failure_threshold=v),
         HUGE,
         ValueError,
         f"failure_threshold must be <= 1, got {HUGE_SHOWN}",
     ),
     (
         "circuit_breaker",
-        lambda v: circuit_breaker(_same, failure_threshold=v),
+        lambda v: rz.circuit_breaker(_same, failure_threshold=v),
         -math.inf,
         ValueError,
         "failure_threshold must be finite, got -inf",
     ),
-    ("throttle", lambda v: throttle(v), True, TypeError, "rate must be a number, got bool"),
-    ("throttle", lambda v: throttle(v), math.nan, ValueError, "rate must not be NaN"),
-    ("throttle", lambda v: throttle(v), math.inf, ValueError, "rate must be finite, got inf"),
-    ("throttle", lambda v: throttle(v), 0, ValueError, "rate must be > 0, got 0"),
+    ("throttle", lambda v: rz.throttle(v), True, TypeError, "rate must be a number, got bool"),
+    ("throttle", lambda v: rz.throttle(v), math.nan, ValueError, "rate must not be NaN"),
+    ("throttle", lambda v: rz.throttle(v), math.inf, ValueError, "rate must be finite, got inf"),
+    ("throttle", lambda v: rz.throttle(v), 0, ValueError, "rate must be > 0, got 0"),
 ]
 
 
@@ -370,9 +342,9 @@ def test_invalid_number_raises_at_the_call(
 
 
 def test_real_scalars_are_accepted_as_plain_floats() -> None:
-    assert sample_(untyped(FloatScalar(0.5))).rate == 0.5
-    assert type(sample_(untyped(Fraction(1, 2))).rate) is float
-    assert math.copysign(1.0, sample_(-0.0).rate) == 1.0, "-0.0 is normalised to 0.0"
+    assert rz.sample_(untyped(FloatScalar(0.5))).rate == 0.5
+    assert type(rz.sample_(untyped(Fraction(1, 2))).rate) is float
+    assert math.copysign(1.0, rz.sample_(-0.0).rate) == 1.0, "-0.0 is normalised to 0.0"
 
 
 def test_throttle_rate_is_bounded_by_what_a_timer_can_wait() -> None:
@@ -381,14 +353,14 @@ def test_throttle_rate_is_bounded_by_what_a_timer_can_wait() -> None:
         "threading.TIMEOUT_MAX), got 1e-300"
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        throttle(1e-300)
+        rz.throttle(1e-300)
 
 
 def test_throttle_burst_is_bounded_by_the_clock_range() -> None:
     with pytest.raises(
         ValueError, match=r"^burst must be <= \d+ at rate 10/s \(.+\), got 1099511627776$"
     ):
-        throttle(10, burst=2**40)
+        rz.throttle(10, burst=2**40)
 
 
 # --------------------------------------------------------------------------- the helpers
@@ -456,7 +428,7 @@ def test_the_longest_accepted_wait_runs_on_a_real_timer_thread(no_thread_leak: N
         raise ConnectionError("down")
 
     subject: Subject[int] = Subject()
-    op = retry_(fails, base_delay=MAX, max_delay=MAX, jitter=False)
+    op = rz.retry_(fails, base_delay=MAX, max_delay=MAX, jitter=False)
     subscription = subject.pipe(op).subscribe(
         on_error=errors.append, scheduler=TimeoutScheduler.singleton()
     )
@@ -471,5 +443,5 @@ def test_the_longest_accepted_duration_works_in_virtual_time() -> None:
     clock = TestScheduler()
     source = clock.create_hot_observable(ReactiveTest.on_next(210, 1))
     end = cast(int, MAX + 1000)  # RxPY annotates virtual times as int
-    result = clock.start(lambda: source.pipe(batch(2, max_latency=MAX)), disposed=end)
+    result = clock.start(lambda: source.pipe(rz.batch(2, max_latency=MAX)), disposed=end)
     assert result.messages == [ReactiveTest.on_next(cast(int, 210 + MAX), [1])]

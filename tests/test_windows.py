@@ -27,18 +27,8 @@ from rxstreamz import (
     tumbling_window,
 )
 from rxstreamz.windows import TimeWindow
-from tests.conftest import (
-    Boom,
-    CountingScheduler,
-    at,
-    dispose_while_emitting,
-    on_completed,
-    on_error,
-    on_next,
-    produce,
-    run,
-    subscribe,
-)
+from tests import support
+from tests.support import Boom, SpyScheduler, at, on_completed, on_error, on_next, run, subscribe
 
 NOT_A_SCHEDULER: Any = 1  # passes the type checkers, so the runtime check is exercised
 
@@ -165,7 +155,7 @@ def test_tumbling_upstream_error_flushes_the_open_window_first(
 
 
 def test_tumbling_uses_one_timer_per_window_and_dispose_cancels_it() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     items = [on_next(200 + 0.5 * k, k) for k in range(1, 40)]  # 39 items over 3 windows
     messages, subs = run(scheduler, items, lambda s: s.pipe(tumbling_window(10)), disposed=215)
     assert [m.value.value.items for m in messages] == [list(range(1, 20))]
@@ -189,18 +179,14 @@ def test_tumbling_two_subscriptions_are_independent(scheduler: TestScheduler) ->
         on_next(203, 1), on_next(213, 2), on_next(223, 3), on_completed(230)
     )
     windows = tumbling_window(10, scheduler=scheduler)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(windows).subscribe(first))
-    scheduler.schedule_absolute(211, lambda *_: source.pipe(windows).subscribe(second))
-    scheduler.start()
-    assert first.messages == [
+    first, second = support.two_subscriptions(scheduler, source.pipe(windows), 200, 211)
+    assert first == [
         on_next(210, win(200, 210, 1)),
         on_next(220, win(210, 220, 2)),
         on_next(230, win(220, 230, 3)),
         on_completed(230),
     ]
-    assert second.messages == [
+    assert second == [
         on_next(220, win(210, 220, 2)),
         on_next(230, win(220, 230, 3)),
         on_completed(230),
@@ -229,67 +215,59 @@ def test_tumbling_infers_window_of_item_type() -> None:
     assert_type(source.pipe(session_window(1)), Observable[Window[int]])
 
 
-@pytest.mark.parametrize(
-    ("make", "error", "message"),
-    [
-        (lambda: tumbling_window(0), ValueError, "size must be > 0, got 0"),
-        (lambda: tumbling_window(-1.5), ValueError, r"size must be > 0, got -1\.5"),
-        (lambda: tumbling_window(1e-9), ValueError, "size must be at least 1 microsecond"),
-        (lambda: tumbling_window(float("inf")), ValueError, "size must be a finite duration"),
-        (lambda: tumbling_window("1"), TypeError, "size must be seconds"),  # pyright: ignore[reportArgumentType]
-        (lambda: tumbling_window(True), TypeError, "size must be seconds"),
-        (lambda: tumbling_window(1, name=""), ValueError, "name must not be empty"),
-        (lambda: sliding_window(10, 0), ValueError, "slide must be > 0, got 0"),
-        (lambda: sliding_window(0, 1), ValueError, "size must be > 0, got 0"),
-        (
-            lambda: sliding_window(5, 10),
-            ValueError,
-            r"slide must be <= size, got slide=10 > size=5 \(items between windows would be lost\)",
-        ),
-        (lambda: sliding_window(5, None), TypeError, "slide must be seconds"),  # pyright: ignore[reportArgumentType]
-        (lambda: session_window(0), ValueError, "gap must be > 0, got 0"),
-        (lambda: session_window(1, max_sessions=0), ValueError, "max_sessions must be >= 1, got 0"),
-        (
-            lambda: session_window(1, max_sessions=2.0),  # type: ignore[call-overload]
-            TypeError,
-            "max_sessions must be an int, got float",
-        ),
-        (lambda: session_window(1, max_duration=0), ValueError, "max_duration must be > 0, got 0"),
-        (
-            lambda: session_window(1, max_duration="1s"),  # type: ignore[call-overload]
-            TypeError,
-            "max_duration must be",
-        ),
-        (lambda: session_window(1, key=3), TypeError, "key must be callable, got int"),  # type: ignore[call-overload]
-        (lambda: session_window(1, errors="ignore"), ValueError, "errors must be one of"),  # type: ignore[call-overload]
-        (
-            lambda: session_window(1, on_failure=1),  # type: ignore[call-overload]
-            TypeError,
-            "on_failure must be callable, got int",
-        ),
-        # Regression: scheduler= was not checked, failing at subscription with AttributeError.
-        (
-            lambda: tumbling_window(1, scheduler=NOT_A_SCHEDULER),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got int",
-        ),
-        (
-            lambda: sliding_window(2, 1, scheduler=NOT_A_SCHEDULER),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got int",
-        ),
-        (
-            lambda: session_window(1, scheduler=NOT_A_SCHEDULER),
-            TypeError,
-            "scheduler must be a reactivex scheduler, got int",
-        ),
-    ],
+test_invalid_arguments_fail_at_call_time = support.rejected_at_call_time(
+    (lambda: tumbling_window(0), ValueError, "size must be > 0, got 0"),
+    (lambda: tumbling_window(-1.5), ValueError, r"size must be > 0, got -1\.5"),
+    (lambda: tumbling_window(1e-9), ValueError, "size must be at least 1 microsecond"),
+    (lambda: tumbling_window(float("inf")), ValueError, "size must be a finite duration"),
+    (lambda: tumbling_window("1"), TypeError, "size must be seconds"),  # pyright: ignore[reportArgumentType]
+    (lambda: tumbling_window(True), TypeError, "size must be seconds"),
+    (lambda: tumbling_window(1, name=""), ValueError, "name must not be empty"),
+    (lambda: sliding_window(10, 0), ValueError, "slide must be > 0, got 0"),
+    (lambda: sliding_window(0, 1), ValueError, "size must be > 0, got 0"),
+    (
+        lambda: sliding_window(5, 10),
+        ValueError,
+        r"slide must be <= size, got slide=10 > size=5 \(items between windows would be lost\)",
+    ),
+    (lambda: sliding_window(5, None), TypeError, "slide must be seconds"),  # pyright: ignore[reportArgumentType]
+    (lambda: session_window(0), ValueError, "gap must be > 0, got 0"),
+    (lambda: session_window(1, max_sessions=0), ValueError, "max_sessions must be >= 1, got 0"),
+    (
+        lambda: session_window(1, max_sessions=2.0),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "max_sessions must be an int, got float",
+    ),
+    (lambda: session_window(1, max_duration=0), ValueError, "max_duration must be > 0, got 0"),
+    (
+        lambda: session_window(1, max_duration="1s"),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "max_duration must be",
+    ),
+    (lambda: session_window(1, key=3), TypeError, "key must be callable, got int"),  # pyright: ignore[reportArgumentType]
+    (lambda: session_window(1, errors="ignore"), ValueError, "errors must be one of"),  # pyright: ignore[reportArgumentType]
+    (
+        lambda: session_window(1, on_failure=1),  # pyright: ignore[reportArgumentType]
+        TypeError,
+        "on_failure must be callable, got int",
+    ),
+    # Regression: scheduler= was not checked, failing at subscription with AttributeError.
+    (
+        lambda: tumbling_window(1, scheduler=NOT_A_SCHEDULER),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got int",
+    ),
+    (
+        lambda: sliding_window(2, 1, scheduler=NOT_A_SCHEDULER),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got int",
+    ),
+    (
+        lambda: session_window(1, scheduler=NOT_A_SCHEDULER),
+        TypeError,
+        "scheduler must be a reactivex scheduler, got int",
+    ),
 )
-def test_invalid_arguments_fail_at_call_time(
-    make: Callable[[], object], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=message):
-        make()
 
 
 # -- sliding_window -----------------------------------------------------------------------
@@ -355,7 +333,7 @@ def test_sliding_upstream_error_flushes_in_start_order(scheduler: TestScheduler)
 
 
 def test_sliding_arms_one_timer_per_window_not_per_item() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     items = [on_next(200 + 0.25 * k, k) for k in range(1, 40)]  # 200.25 .. 209.75
     messages, _ = run(
         scheduler, [*items, on_completed(209.9)], lambda s: s.pipe(sliding_window(4, 2))
@@ -367,7 +345,7 @@ def test_sliding_arms_one_timer_per_window_not_per_item() -> None:
 
 
 def test_sliding_dispose_cancels_the_timer() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     messages, _ = run(
         scheduler,
         [on_next(201, 1), on_completed(300)],
@@ -634,7 +612,7 @@ def test_session_key_must_return_a_str(scheduler: TestScheduler) -> None:
 
 
 def test_session_timer_is_not_per_item_and_dispose_cancels_it() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     items = [on_next(200 + k, k) for k in range(1, 21)]  # one item a second for 20 s
     messages, _ = run(scheduler, items, lambda s: s.pipe(session_window(5)), disposed=215)
     assert messages == []
@@ -646,17 +624,13 @@ def test_session_timer_is_not_per_item_and_dispose_cancels_it() -> None:
 def test_session_two_subscriptions_are_independent(scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(on_next(201, 1), on_next(207, 2), on_completed(209))
     sessions = session_window(4, scheduler=scheduler)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(sessions).subscribe(first))
-    scheduler.schedule_absolute(202, lambda *_: source.pipe(sessions).subscribe(second))
-    scheduler.start()
-    assert first.messages == [
+    first, second = support.two_subscriptions(scheduler, source.pipe(sessions), 200, 202)
+    assert first == [
         on_next(205, win(201, 205, 1)),
         on_next(209, win(207, 211, 2)),
         on_completed(209),
     ]
-    assert second.messages == [on_next(209, win(207, 211, 2)), on_completed(209)]
+    assert second == [on_next(209, win(207, 211, 2)), on_completed(209)]
     assert sessions.stats() == SessionWindowStats(
         received=3, failed=0, dropped=0, emitted=3, windows=3, held=0
     )
@@ -817,7 +791,7 @@ def test_real_time_windows_partition_items_with_serialized_output(
     subject: Subject[int] = Subject()
     observer = Serialized()
     subject.pipe(make()).subscribe(observer)
-    count = produce(subject, 0.3, pause_every=200)
+    count = support.produce(subject, 0.3, pause_every=200)
     assert observer.done.wait(5)
     assert observer.error is None
     assert observer.overlaps == 0
@@ -834,7 +808,7 @@ def test_real_time_sessions_keep_every_item_once(no_thread_leak: None) -> None:
     subject: Subject[int] = Subject()
     observer = Serialized()
     subject.pipe(session_window(0.002, key=residue)).subscribe(observer)
-    count = produce(subject, 0.3, pause_every=100)
+    count = support.produce(subject, 0.3, pause_every=100)
     assert observer.done.wait(5)
     assert observer.error is None
     assert observer.overlaps == 0
@@ -877,7 +851,7 @@ def test_dispose_does_not_wait_for_a_downstream_that_is_receiving_a_window(
     # it emits, so disposing from another thread waited for downstream (and
     # deadlocked when downstream waited for the disposing thread).
     clock = TestScheduler()
-    returned_at_once, received = dispose_while_emitting(make(clock), clock, until=30)
+    returned_at_once, received = support.dispose_while_emitting(make(clock), clock, until=30)
     assert returned_at_once
     assert received == 1  # nothing after dispose
 
