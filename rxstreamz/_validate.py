@@ -239,6 +239,20 @@ def name(value: object, default: str) -> str:
     return value
 
 
+def flag(param: str, value: object) -> bool:
+    """Return ``value`` if it is a ``bool`` (a truthy object is not a yes)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{param} must be a bool, got {_type_name(value)}")
+    return value
+
+
+def optional_text(param: str, value: object) -> str | None:
+    """Return ``value`` if it is ``None`` or a ``str``."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{param} must be a str or None, got {_type_name(value)}")
+    return value
+
+
 def error_mode(value: object) -> ErrorMode:
     """Return a valid ``errors=`` policy."""
     return choice("errors", value, ("raise", "skip"))

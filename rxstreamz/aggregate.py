@@ -658,8 +658,7 @@ def aggregate(
     every: timedelta | None = None
     if seconds is not None:
         every = interval if isinstance(interval, timedelta) else timedelta(seconds=seconds)
-    if not isinstance(emit_empty, bool):
-        raise TypeError(f"emit_empty must be a bool, got {type(emit_empty).__name__}")
+    _validate.flag("emit_empty", emit_empty)
     if emit_empty and every is None:
         raise ValueError("emit_empty requires interval (empty windows exist only at ticks)")
     label = _validate.name(name, "aggregate")

@@ -1100,8 +1100,7 @@ def async_map(
     """
     checked_fn = _validate.function("fn", fn)
     checked_workers = _validate.integer("workers", workers)
-    if not isinstance(ordered, bool):
-        raise TypeError(f"ordered must be a bool, got {type(ordered).__name__}")
+    _validate.flag("ordered", ordered)
     pending = _validate.optional_integer("max_pending", max_pending)
     is_async = _is_async(checked_fn)
     return AsyncMap[_T, Any](

@@ -503,8 +503,7 @@ def monitor(
             ``latency`` not a bool, ``scheduler`` not a reactivex scheduler.
         ValueError: ``interval`` is under 1 microsecond (or not positive).
     """
-    if not isinstance(latency, bool):
-        raise TypeError(f"latency must be a bool, got {type(latency).__name__}")
+    _validate.flag("latency", latency)
     return Monitor(
         _validate.timer_duration("interval", interval),
         _validate.function("on_stats", on_stats),

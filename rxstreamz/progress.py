@@ -211,11 +211,9 @@ def progress(
         ValueError: ``total`` is negative.
     """
     checked_total = _validate.optional_integer("total", total, minimum=0)
-    if desc is not None and not isinstance(desc, str):
-        raise TypeError(f"desc must be a str or None, got {type(desc).__name__}")
-    for param, flag in (("count_elements", count_elements), ("leave", leave)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{param} must be a bool, got {type(flag).__name__}")
+    _validate.optional_text("desc", desc)
+    _validate.flag("count_elements", count_elements)
+    _validate.flag("leave", leave)
     if file is not None and not callable(getattr(file, "write", None)):
         raise TypeError(f"file must have a write() method, got {type(file).__name__}")
     try:

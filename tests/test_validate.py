@@ -445,3 +445,30 @@ def test_the_longest_accepted_duration_works_in_virtual_time() -> None:
     end = cast(int, MAX + 1000)  # RxPY annotates virtual times as int
     result = clock.start(lambda: source.pipe(rz.batch(2, max_latency=MAX)), disposed=end)
     assert result.messages == [ReactiveTest.on_next(cast(int, 210 + MAX), [1])]
+
+
+FLAGS: list[tuple[str, Callable[[object], object]]] = [
+    ("latency", lambda v: rz.monitor(1.0, print, latency=cast(Any, v))),
+    ("ordered", lambda v: rz.async_map(abs, ordered=cast(Any, v))),
+    ("default", lambda v: rz.router({"a": bool}, default=cast(Any, v))),
+    ("emit_empty", lambda v: rz.aggregate(rz.folds.count(), interval=1.0, emit_empty=cast(Any, v))),
+    ("leave", lambda v: rz.progress(leave=cast(Any, v))),
+    ("count_elements", lambda v: rz.progress(count_elements=cast(Any, v))),
+]
+
+
+@pytest.mark.parametrize(("param", "build"), FLAGS, ids=[param for param, _ in FLAGS])
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_a_flag_takes_a_bool_only(
+    param: str, build: Callable[[object], object], value: object
+) -> None:
+    with pytest.raises(TypeError, match=f"^{param} must be a bool, got {type(value).__name__}$"):
+        build(value)
+
+
+def test_flag_and_optional_text_return_what_they_accept() -> None:
+    assert _validate.flag("leave", False) is False
+    assert _validate.optional_text("desc", None) is None
+    assert _validate.optional_text("desc", "rows") == "rows"
+    with pytest.raises(TypeError, match=r"^desc must be a str or None, got int$"):
+        _validate.optional_text("desc", 3)

@@ -183,8 +183,7 @@ def router(
             ``default=True``, or ``mode``/``errors`` is not an allowed value.
     """
     names, predicates, _ = entries("routes", routes, pairs=False)
-    if not isinstance(default, bool):
-        raise TypeError(f"default must be a bool, got {type(default).__name__}")
+    _validate.flag("default", default)
     if default and "default" in names:
         raise ValueError('routes must not contain "default" when default=True')
     checked_mode: RouteMode = _validate.choice("mode", mode, _MODES)
