@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final, Generic, Protocol, TypeVar, overload
+from typing import Any, Final, Generic, Protocol, TypedDict, TypeVar, Unpack, overload
 
 from reactivex import Observable, abc
 
@@ -507,18 +507,23 @@ class _NoInitial:
 _NO_INITIAL: Any = _NoInitial()
 
 
+class _Options(TypedDict, total=False):
+    """The keyword options of ``aggregate``, for its overloads (defaults: the function's)."""
+
+    count: int | None
+    interval: _validate.Duration | None
+    emit_empty: bool
+    errors: _validate.ErrorMode
+    on_failure: OnFailure | None
+    name: str | None
+    scheduler: abc.SchedulerBase | None
+
+
 @overload
 def aggregate(
     fn: Fold[_T, _S, _R],
     /,
-    *,
-    count: int | None = None,
-    interval: _validate.Duration | None = None,
-    emit_empty: bool = False,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    **options: Unpack[_Options],
 ) -> Operator[_T, Observable[AggregateWindow[_R]], AggregateStats]: ...
 
 
@@ -527,14 +532,7 @@ def aggregate(
     fn: Callable[[_A, _T], _A],
     initial: _A,
     /,
-    *,
-    count: int | None = None,
-    interval: _validate.Duration | None = None,
-    emit_empty: bool = False,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    **options: Unpack[_Options],
 ) -> Operator[_T, Observable[AggregateWindow[_A]], AggregateStats]: ...
 
 
