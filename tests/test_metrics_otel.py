@@ -93,6 +93,11 @@ def key(name: str, **attributes: str) -> Key:
     return (name, frozenset(attributes.items()))
 
 
+def fields(got: dict[Key, float], processor: str, *names: str) -> dict[str, float]:
+    """The points of ``processor``'s ``rxstreamz.<name>`` instruments, by name."""
+    return {name: got[key(f"rxstreamz.{name}", processor=processor)] for name in names}
+
+
 def test_tracked_stats_become_observable_instruments(otel: Telemetry) -> None:
     telemetry = OpenTelemetryMetrics(otel.meter)
     parse = telemetry.track(map_(parse_int, errors="skip", name="parse"))
@@ -101,15 +106,16 @@ def test_tracked_stats_become_observable_instruments(otel: Telemetry) -> None:
     assert collect(rx.of("1", "x", "3").pipe(parse)) == [1, 3]
     assert collect(rx.range(4).pipe(thin)) == []
     got = otel.points()
-    assert got[key("rxstreamz.failed", processor="parse")] == 1
-    assert got[key("rxstreamz.discarded", processor="thin")] == 4
-    assert got[key("rxstreamz.dropped", processor="thin")] == 0
+    assert fields(got, "parse", "failed") == {"failed": 1}
+    assert fields(got, "thin", "discarded", "dropped") == {"discarded": 4, "dropped": 0}
     # A breaker's requests/failures reset when it closes: gauges, never counters.
-    assert got[key("rxstreamz.requests", processor="breaker")] == 20
-    assert got[key("rxstreamz.failures", processor="breaker")] == 11
+    assert fields(got, "breaker", "requests", "failures", "rejected") == {
+        "requests": 20,
+        "failures": 11,
+        "rejected": 4,
+    }
     assert otel.kinds()["rxstreamz.requests"] == "Gauge"
     assert otel.kinds()["rxstreamz.rejected"] == "Sum"
-    assert got[key("rxstreamz.rejected", processor="breaker")] == 4
     assert got[key("rxstreamz.circuit_state", processor="breaker", state="open")] == 1
     assert got[key("rxstreamz.circuit_state", processor="breaker", state="closed")] == 0
 
@@ -150,16 +156,17 @@ def test_common_fields_and_a_processors_own_fields(otel: Telemetry) -> None:
     telemetry = OpenTelemetryMetrics(otel.meter)
     fake = telemetry.track(FakeQueue())
     got = otel.points()
-    assert got[key("rxstreamz.received", processor="queue")] == 5
-    assert got[key("rxstreamz.failed", processor="queue")] == 1
-    assert got[key("rxstreamz.dropped", processor="queue")] == 1
-    assert got[key("rxstreamz.emitted", processor="queue")] == 2
-    assert got[key("rxstreamz.held", processor="queue")] == 1
+    assert fields(got, "queue", "received", "failed", "dropped", "emitted", "held") == {
+        "received": 5,
+        "failed": 1,
+        "dropped": 1,
+        "emitted": 2,
+        "held": 1,
+    }
     assert got[key("rxstreamz.per_shard", processor="queue", key="0")] == 2
     fake.current = QueueLike(9, 1, 1, 7, 0, (6, 1))
     got = otel.points()
-    assert got[key("rxstreamz.emitted", processor="queue")] == 7
-    assert got[key("rxstreamz.held", processor="queue")] == 0
+    assert fields(got, "queue", "emitted", "held") == {"emitted": 7, "held": 0}
     assert got[key("rxstreamz.per_shard", processor="queue", key="1")] == 1
     kinds = otel.kinds()
     assert [kinds[f"rxstreamz.{n}"] for n in ("received", "emitted", "per_shard", "held")] == [
