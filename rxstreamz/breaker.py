@@ -616,7 +616,6 @@ class _BreakerStep(_sequential.Step[_T, _R]):
 
     __slots__ = ("_breaker", "_clock", "_closed", "_failures", "_held", "_name", "_now", "_record")
 
-    gated = True
     watches_success = True
 
     def __init__(
@@ -636,6 +635,7 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         self._held: list[int] = []
         self._closed = False
         self._now: Callable[[], datetime] = lambda: clock.now  # read only when needed
+        self.call = _gated
 
     @override
     def admit(self, item: _T) -> Exception | None:
@@ -662,11 +662,11 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         return self._failures.handle(error, item, self._clock.now, attempts=attempts)
 
     @override
-    def aborted(self, item: _T) -> None:
+    def failed_fatally(self, item: _T) -> None:
         self._settle_failure()
 
     @override
-    def close(self) -> None:
+    def dispose(self) -> None:
         self._closed = True
         self._give_back()
 
@@ -683,6 +683,11 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         except IndexError:  # settled, or given back already
             return
         self._breaker.abandon(ticket)
+
+
+def _gated(item: object) -> object:
+    del item
+    return _sequential.GATED
 
 
 _DEFAULTS: dict[str, object] = {

@@ -157,7 +157,7 @@ class _RetryStep(_sequential.Step[_T, _R]):
         return op.delay(attempts + 1, self._draw)
 
     @override
-    def aborted(self, item: _T) -> None:
+    def failed_fatally(self, item: _T) -> None:
         self._failures.record()
 
 
