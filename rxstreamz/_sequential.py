@@ -66,6 +66,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar, cast
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable, SerialDisposable, SingleAssignmentDisposable
+from reactivex.observer import AutoDetachObserver
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxstreamz import _scheduling, _validate
@@ -237,6 +238,16 @@ class Operator(ABC, Generic[_T, _R]):
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+class _Running:
+    """Stands for a downstream observer that is not an ``AutoDetachObserver``."""
+
+    __slots__ = ()
+    is_stopped: Final = False
+
+
+_RUNNING: Final = _Running()
+
+
 class Run(Generic[_T, _R]):
     """One subscription of a resilience operator: its items, one at a time, by ``step``.
 
@@ -338,7 +349,14 @@ class Run(Generic[_T, _R]):
         waiting = self._waiting
         row = self._row
         call = self._step.call
-        emit = self._observer.on_next
+        # The subscriber's AutoDetachObserver is inlined (as in _fusion): its
+        # on_next only checks is_stopped before calling the function it wraps.
+        observer: Any = self._observer
+        emit: Callable[[_R], None]
+        if type(observer) is AutoDetachObserver:
+            emit = cast(Callable[[_R], None], observer._on_next)  # pyright: ignore[reportPrivateUsage, reportUnknownMemberType]
+        else:
+            emit, observer = observer.on_next, _RUNNING
         claim = self._queue.claim_consumer if self._bounded else None
         run = self
 
@@ -373,7 +391,8 @@ class Run(Generic[_T, _R]):
                     run._drain()
                 return
             row.succeeded += 1
-            emit(result)
+            if not observer.is_stopped:
+                emit(result)
             # _drain(), inlined for the common case: nothing waits, input open.
             if waiting or run._closed:
                 run._drain()

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import CoroutineType
 from typing import Any, ClassVar, Literal, TypeVar, overload
 
 from reactivex import abc
@@ -184,10 +185,45 @@ class _CountWindow(_Window):
         if self.calls < self._size:
             self.calls += 1
 
+    def add_successes(self, n: int) -> None:
+        """Record ``n`` successful calls at once (slices of the ring zeroed in C)."""
+        size, head, ring = self._size, self._head, self._ring
+        self.calls = min(size, self.calls + n)
+        if n >= size:
+            ring[:] = [0] * size
+            self.failures = 0
+        else:
+            end = head + n
+            if end > size:  # wraps: the tail of the ring, then its start
+                self.failures -= sum(ring[head:]) + sum(ring[: end - size])
+                ring[head:] = [0] * (size - head)
+                ring[: end - size] = [0] * (end - size)
+            else:
+                self.failures -= sum(ring[head:end])
+                ring[head:end] = [0] * n
+        self._head = (head + n) % size
+
     @override
     def clear(self) -> None:
         self._ring = [0] * self._size
         self._head = self.calls = self.failures = 0
+
+
+class _Tally:
+    """The successes one operator subscription made in the closed state, not yet folded in.
+
+    Written without a lock: ``successes`` only by the subscription (one
+    owner at a time), ``folded`` and ``generation`` only under the breaker's
+    lock (the subscription changes ``generation`` there too). The breaker
+    folds every tally in before it looks at its window or its counters.
+    """
+
+    __slots__ = ("folded", "generation", "successes")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation  # of every pending success
+        self.successes = 0
+        self.folded = 0
 
 
 class _SlicedWindow(_Window):
@@ -422,6 +458,8 @@ class CircuitBreaker:
         self._lock = threading.RLock()  # on_state_change may read the breaker
         self._state: CircuitState = "closed"
         self._generation = 0  # bumped by every transition; a ticket is the generation
+        # The generation while closed, else None: what a lock-free acquire reads.
+        self._closed_ticket: int | None = 0
         self._opened_at: datetime | None = None
         self._trials = 0  # half-open calls let through
         self._trial_successes = 0
@@ -431,6 +469,7 @@ class CircuitBreaker:
         self._failures = 0
         self._consecutive_failures = 0
         self._rejected = 0
+        self._tallies: set[_Tally] = set()  # of the operators' live subscriptions
 
     @property
     def state(self) -> CircuitState:
@@ -440,6 +479,7 @@ class CircuitBreaker:
     def stats(self) -> CircuitBreakerStats:
         """Return a consistent snapshot of the counters and the state."""
         with self._lock:
+            self._fold()
             return CircuitBreakerStats(
                 requests=self._requests,
                 successes=self._successes,
@@ -465,9 +505,9 @@ class CircuitBreaker:
         # Closed: no lock. A transition racing with this read at worst hands
         # out a ticket of the previous state, which counts but changes nothing,
         # exactly as if this call had been asked for a moment earlier.
-        generation = self._generation
-        if self._state == "closed":
-            return generation
+        ticket = self._closed_ticket
+        if ticket is not None:
+            return ticket
         with self._lock:
             if self._state == "open":
                 assert self._opened_at is not None
@@ -491,6 +531,7 @@ class CircuitBreaker:
             now: As for ``acquire``.
         """
         with self._lock:
+            self._fold()
             self._requests += 1
             if success:
                 self._successes += 1
@@ -529,6 +570,81 @@ class CircuitBreaker:
             if ticket == self._generation and self._state == "half-open":
                 self._trials -= 1
 
+    def _closed_path(
+        self, fn: Callable[[Any], Any], hold: Callable[[int], object]
+    ) -> tuple[Callable[[Any], Any], Callable[[], None]] | None:
+        """The fast path of one operator subscription, and what to call when it ends.
+
+        The path makes an item's call if the circuit is closed (reading the
+        ticket as ``acquire`` does), and counts a success in the
+        subscription's ``_Tally``, without a lock; otherwise it returns
+        ``GATED``. A failure, or a coroutine, leaves its ticket to ``hold``,
+        for ``record`` under the lock.
+
+        ``None`` when every call must be asked for and recorded one by one:
+        a time window needs the time of each call, and a subclass that
+        overrides ``acquire`` or ``record`` must see every call.
+        """
+        if self._window.timed or (
+            type(self).acquire is not CircuitBreaker.acquire
+            or type(self).record is not CircuitBreaker.record
+        ):
+            return None
+        with self._lock:
+            tally = _Tally(self._generation)
+            self._tallies.add(tally)
+        breaker = self
+
+        def call(item: Any) -> Any:
+            ticket = breaker._closed_ticket
+            if ticket is None:
+                return _sequential.GATED
+            try:
+                result: object = fn(item)
+            except BaseException:
+                hold(ticket)
+                raise
+            if type(result) is CoroutineType:
+                hold(ticket)
+            elif ticket == tally.generation:
+                tally.successes += 1
+            else:  # the first success under a new generation
+                breaker._retally(tally, ticket)
+            return result  # pyright: ignore[reportUnknownVariableType] (narrowed above)
+
+        def retire() -> None:  # what is tallied after this is lost, as a result after dispose
+            with breaker._lock:
+                if tally in breaker._tallies:
+                    breaker._fold()
+                    breaker._tallies.discard(tally)
+
+        return call, retire
+
+    def _retally(self, tally: _Tally, ticket: int) -> None:
+        """Record a success admitted under ``ticket``, not ``tally``'s generation."""
+        with self._lock:
+            self._fold()
+            tally.generation = ticket
+            tally.successes += 1
+
+    def _fold(self) -> None:
+        """Count the successes of every tally not counted yet (lock held).
+
+        Those of the current generation, in the closed state, go into the
+        window; the others were admitted under an earlier state, and count
+        in the counters only (as in ``record``).
+        """
+        for tally in self._tallies:
+            n = tally.successes - tally.folded
+            if n:
+                tally.folded += n
+                self._requests += n
+                self._successes += n
+                self._consecutive_failures = 0
+                if tally.generation == self._generation and self._state == "closed":
+                    assert isinstance(self._window, _CountWindow)
+                    self._window.add_successes(n)
+
     def _now(self, given: Now) -> datetime:
         if self.scheduler is not None:
             return self.scheduler.now
@@ -541,10 +657,12 @@ class CircuitBreaker:
         self._transition("open")
 
     def _transition(self, new: CircuitState) -> None:
-        # The generation moves first: a lock-free acquire() that reads the new
-        # state "closed" also reads the new generation.
+        self._fold()  # what happened before the transition counts under the old state
         self._generation += 1
         old, self._state = self._state, new
+        # One attribute, written at once: a lock-free acquire() reads the
+        # ticket of the closed state it sees, or None.
+        self._closed_ticket = self._generation if new == "closed" else None
         self._trials = self._trial_successes = 0
         if self.on_state_change is not None:
             try:
@@ -612,9 +730,27 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
 
 
 class _BreakerStep(_sequential.Step[_T, _R]):
-    """What ``circuit_breaker`` does with each item of one subscription."""
+    """What ``circuit_breaker`` does with each item of one subscription.
 
-    __slots__ = ("_breaker", "_clock", "_closed", "_failures", "_held", "_name", "_now", "_record")
+    In the closed state (and with a count window) an item takes the fast
+    path, ``call`` (``CircuitBreaker._closed_path``): it reads the ticket as
+    ``acquire`` does, calls ``fn``, and counts a success in the
+    subscription's ``_Tally``, without a lock. Otherwise ``call`` returns
+    GATED and the item goes through ``admit`` (``acquire``), ``fn`` and
+    ``succeeded`` (``record``). A failure is recorded under the lock either
+    way.
+    """
+
+    __slots__ = (
+        "_breaker",
+        "_clock",
+        "_disposed",
+        "_failures",
+        "_held",
+        "_name",
+        "_now",
+        "_retire",
+    )
 
     watches_success = True
 
@@ -623,69 +759,74 @@ class _BreakerStep(_sequential.Step[_T, _R]):
     ) -> None:
         super().__init__(op.fn)
         self._breaker = op.breaker
-        self._record = op.breaker.record
         self._name = op.name
         self._failures = failures
         self._clock = clock
-        # The ticket of the item in progress (at most one). The owner's outcome
-        # and a dispose (close) may race to hand it back: whoever pops it settles
-        # it, exactly once (list.pop is atomic, and cheaper than a lock round
-        # trip on every item); a ticket acquired after close() is given back at
-        # once, since admit() looks at _closed after putting its ticket here.
+        # The ticket of the item in progress (at most one) when its outcome is
+        # recorded under the lock. The owner's outcome and a dispose may race
+        # to hand it back: whoever pops it settles it, exactly once (list.pop
+        # is atomic, and cheaper than a lock round trip on every item); a
+        # ticket held after dispose() is given back at once (see _hold).
         self._held: list[int] = []
-        self._closed = False
+        self._disposed = False
         self._now: Callable[[], datetime] = lambda: clock.now  # read only when needed
-        self.call = _gated
+        self._retire: Callable[[], None] | None = None
+        fast = op.breaker._closed_path(self.fn, self._hold)  # pyright: ignore[reportPrivateUsage]
+        if fast is None:
+            self.call = _gated
+        else:
+            self.call, self._retire = fast
 
     @override
     def admit(self, item: _T) -> Exception | None:
         ticket = self._breaker.acquire(self._now)
         if ticket is None:
             return CircuitOpenError(f"{self._name}: the circuit is open, item rejected")
-        self._held.append(ticket)
-        if self._closed:  # disposed meanwhile: no call will be made
-            self._give_back()
+        self._hold(ticket)
         return None
 
     @override
     def succeeded(self, item: _T) -> None:
-        try:
-            ticket = self._held.pop()
-        except IndexError:  # given back by close(): the result is lost
-            return
-        self._record(ticket, success=True, now=self._now)
+        self._record(success=True)
 
     @override
     def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
         if attempts:  # 0: rejected, no call was made
-            self._settle_failure()
+            self._record(success=False)
         return self._failures.handle(error, item, self._clock.now, attempts=attempts)
 
     @override
     def failed_fatally(self, item: _T) -> None:
-        self._settle_failure()
+        self._record(success=False)
 
     @override
     def dispose(self) -> None:
-        self._closed = True
-        self._give_back()
+        self._disposed = True
+        ticket = self._take_ticket()
+        if ticket is not None:
+            self._breaker.abandon(ticket)
+        if self._retire is not None:
+            self._retire()
 
-    def _settle_failure(self) -> None:
-        try:
-            ticket = self._held.pop()
-        except IndexError:  # given back by close(): the result is lost
-            return
-        self._record(ticket, success=False, now=self._now)
+    def _hold(self, ticket: int) -> None:
+        self._held.append(ticket)
+        if self._disposed:  # disposed meanwhile: no outcome will be recorded
+            self.dispose()
 
-    def _give_back(self) -> None:
+    def _take_ticket(self) -> int | None:
         try:
-            ticket = self._held.pop()
-        except IndexError:  # settled, or given back already
-            return
-        self._breaker.abandon(ticket)
+            return self._held.pop()
+        except IndexError:  # settled, or given back by dispose(): the result is lost
+            return None
+
+    def _record(self, *, success: bool) -> None:
+        ticket = self._take_ticket()
+        if ticket is not None:
+            self._breaker.record(ticket, success=success, now=self._now)
 
 
 def _gated(item: object) -> object:
+    """The ``call`` of a breaker without a tally: every item goes through ``admit``."""
     del item
     return _sequential.GATED
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import reactivex as rx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reactivex import Observable, abc
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
@@ -631,6 +633,54 @@ def test_window_options_accept_their_bounds(scheduler: TestScheduler) -> None:
     call(breaker, False)
     assert state_of(breaker) == "open"
     assert breaker.recovery_timeout == timedelta(seconds=threading.TIMEOUT_MAX)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    outcomes=st.lists(st.booleans(), max_size=40),
+    window_size=st.integers(3, 7),
+    subscriptions=st.integers(1, 3),
+)
+def test_the_operator_moves_the_breaker_exactly_as_calls_recorded_one_by_one(
+    outcomes: list[bool], window_size: int, subscriptions: int
+) -> None:
+    """Closed-state successes are tallied without a lock; the state machine cannot tell."""
+    options: dict[str, Any] = {
+        "window_size": window_size,
+        "min_requests": 3,
+        "failure_threshold": 0.5,
+        "recovery_timeout": 3,
+        "half_open_requests": 2,
+    }
+    clock = TestScheduler()
+    reference, expected_changes = recording_breaker(clock, **options)
+    passed: list[int] = []
+    for n, success in enumerate(outcomes):
+        clock.advance_to(210 + n)
+        if call(reference, success) and success:
+            passed.append(n)
+
+    scheduler = TestScheduler()
+    breaker, changes = recording_breaker(scheduler, **options)
+    letters: list[DeadLetter[int]] = []
+    sources: list[Subject[int]] = [Subject() for _ in range(subscriptions)]
+
+    def fn(n: int) -> int:
+        if not outcomes[n]:
+            raise ConnectionError(n)
+        return n
+
+    op = circuit_breaker(fn, breaker=breaker, errors="skip", on_failure=letters.append)
+    emitted: list[int] = []
+    for source in sources:
+        source.pipe(op).subscribe(emitted.append)
+    for n in range(len(outcomes)):  # each item from one subscription in turn
+        scheduler.advance_to(210 + n)
+        sources[n % subscriptions].on_next(n)
+    assert changes == expected_changes
+    assert emitted == passed
+    assert breaker.stats() == reference.stats()
+    assert len(letters) == len(outcomes) - len(passed)
 
 
 # --------------------------------------------------------------------------- operator
