@@ -23,18 +23,19 @@ calls count.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from types import CoroutineType
-from typing import Any, ClassVar, Literal, TypeVar, overload
+from typing import Any, ClassVar, Literal, TypedDict, TypeVar, overload
 
 from reactivex import abc
 from reactivex.scheduler import TimeoutScheduler
-from typing_extensions import override
+from typing_extensions import Unpack, override
 
 from rxstreamz import _sequential, _validate
 from rxstreamz._accounting import ProcessorStats
@@ -703,21 +704,15 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
         breaker; ``received``, ``failed``, ``dropped``, ``emitted``,
         ``queued`` and ``in_flight`` are this operator's alone.
         """
-        breaker = self.breaker.stats()
-        totals = self._totals()
+        own = self._totals()
         return CircuitBreakerOperatorStats(
-            received=totals.received,
-            failed=totals.failed,
-            dropped=totals.dropped,
-            state=breaker.state,
-            requests=breaker.requests,
-            successes=breaker.successes,
-            failures=breaker.failures,
-            rejected=breaker.rejected,
-            consecutive_failures=breaker.consecutive_failures,
-            emitted=totals.succeeded,
-            queued=totals.queued,
-            in_flight=totals.in_flight,
+            received=own.received,
+            failed=own.failed,
+            dropped=own.dropped,
+            emitted=own.succeeded,
+            queued=own.queued,
+            in_flight=own.in_flight,
+            **asdict(self.breaker.stats()),
         )
 
     @override
@@ -831,52 +826,37 @@ def _gated(item: object) -> object:
     return _sequential.GATED
 
 
-_DEFAULTS: dict[str, object] = {
-    "failure_threshold": 0.5,
-    "min_requests": 10,
-    "window_size": 100,
-    "window_duration": None,
-    "recovery_timeout": 30.0,
-    "half_open_requests": 3,
-    "on_state_change": None,
-}
+class _BreakerOptions(TypedDict, total=False):
+    """The options of a ``CircuitBreaker`` that ``circuit_breaker`` passes on."""
+
+    failure_threshold: float
+    min_requests: int
+    window_size: int | None
+    window_duration: float | timedelta | None
+    recovery_timeout: float | timedelta
+    half_open_requests: int
+    on_state_change: OnStateChange | None
+
+
+class _CircuitBreakerOptions(_BreakerOptions, total=False):
+    """The keyword options of ``circuit_breaker`` (its overloads differ only in ``fn``)."""
+
+    breaker: CircuitBreaker | None
+    errors: _validate.ErrorMode
+    on_failure: OnFailure | None
+    name: str | None
+    scheduler: abc.SchedulerBase | None
 
 
 @overload
 def circuit_breaker(
-    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R],
-    *,
-    breaker: CircuitBreaker | None = None,
-    failure_threshold: float = 0.5,
-    min_requests: int = 10,
-    window_size: int | None = 100,
-    window_duration: float | timedelta | None = None,
-    recovery_timeout: float | timedelta = 30.0,
-    half_open_requests: int = 3,
-    on_state_change: OnStateChange | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R], **options: Unpack[_CircuitBreakerOptions]
 ) -> BreakerOperator[_T, _R]: ...
 
 
 @overload
 def circuit_breaker(
-    fn: Callable[[_T], Coroutine[Any, Any, _R]],
-    *,
-    breaker: CircuitBreaker | None = None,
-    failure_threshold: float = 0.5,
-    min_requests: int = 10,
-    window_size: int | None = 100,
-    window_duration: float | timedelta | None = None,
-    recovery_timeout: float | timedelta = 30.0,
-    half_open_requests: int = 3,
-    on_state_change: OnStateChange | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    fn: Callable[[_T], Coroutine[Any, Any, _R]], **options: Unpack[_CircuitBreakerOptions]
 ) -> BreakerOperator[_T, _R]: ...
 
 
@@ -982,30 +962,22 @@ def circuit_breaker(
     checked_fn = _validate.function("fn", fn)
     label = _validate.name(name, "circuit_breaker")
     failures = Failures(label, errors, on_failure)
+    options: _BreakerOptions = {
+        "failure_threshold": failure_threshold,
+        "min_requests": min_requests,
+        "window_size": window_size,
+        "window_duration": window_duration,
+        "recovery_timeout": recovery_timeout,
+        "half_open_requests": half_open_requests,
+        "on_state_change": on_state_change,
+    }
     if breaker is None:
-        breaker = CircuitBreaker(
-            failure_threshold=failure_threshold,
-            min_requests=min_requests,
-            window_size=window_size,
-            window_duration=window_duration,
-            recovery_timeout=recovery_timeout,
-            half_open_requests=half_open_requests,
-            on_state_change=on_state_change,
-            scheduler=scheduler,
-        )
+        breaker = CircuitBreaker(**options, scheduler=scheduler)
+    elif not isinstance(breaker, CircuitBreaker):
+        raise TypeError(f"breaker must be a CircuitBreaker, got {type(breaker).__name__}")
     else:
-        if not isinstance(breaker, CircuitBreaker):
-            raise TypeError(f"breaker must be a CircuitBreaker, got {type(breaker).__name__}")
-        given = {
-            "failure_threshold": failure_threshold,
-            "min_requests": min_requests,
-            "window_size": window_size,
-            "window_duration": window_duration,
-            "recovery_timeout": recovery_timeout,
-            "half_open_requests": half_open_requests,
-            "on_state_change": on_state_change,
-        }
-        clashing = [option for option, value in given.items() if value != _DEFAULTS[option]]
+        defaults = inspect.signature(CircuitBreaker).parameters
+        clashing = [key for key, value in options.items() if value != defaults[key].default]
         if clashing:
             raise ValueError(
                 "pass either breaker= or the breaker options, not both; "
