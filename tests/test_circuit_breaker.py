@@ -6,6 +6,7 @@ import asyncio
 import random
 import re
 import threading
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,14 +29,16 @@ from rxstreamz import (
     circuit_breaker,
     collect,
 )
-from tests.resilience_helpers import (
-    Abort,
+from tests.support import (
     DisposedDuringCall,
+    assert_escaped,
     at,
     error_of,
     on_completed,
     on_error,
     on_next,
+    raising_on,
+    subscribe_at,
 )
 
 
@@ -47,14 +50,8 @@ def fails_on_negative(n: int) -> int:
 
 def shared(stats: CircuitBreakerOperatorStats) -> CircuitBreakerStats:
     """The breaker's part of an operator's snapshot."""
-    return CircuitBreakerStats(
-        requests=stats.requests,
-        successes=stats.successes,
-        failures=stats.failures,
-        rejected=stats.rejected,
-        state=stats.state,
-        consecutive_failures=stats.consecutive_failures,
-    )
+    names = [field.name for field in fields(CircuitBreakerStats)]
+    return CircuitBreakerStats(**{name: getattr(stats, name) for name in names})
 
 
 def own(stats: CircuitBreakerOperatorStats) -> tuple[int, int, int, int, int, int]:
@@ -552,14 +549,10 @@ def test_shared_breaker_window_holds_the_calls_of_every_pipeline(
     )
     a = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip", name="orders")
     b = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip", name="refunds")
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: orders.pipe(a).subscribe(first))
-    scheduler.schedule_absolute(200, lambda *_: refunds.pipe(b).subscribe(second))
-    scheduler.start()
+    first, second = subscribe_at(scheduler, (200, orders.pipe(a)), (200, refunds.pipe(b)))
     # window at 240: S F S F (2/4); at 250: F S F F (3/4): open
-    assert first.messages == [on_next(210, 1), on_next(230, 2)]  # 3 is rejected
-    assert second.messages == []
+    assert first == [on_next(210, 1), on_next(230, 2)]  # 3 is rejected
+    assert second == []
     assert breaker.stats() == CircuitBreakerStats(
         requests=5, successes=2, failures=3, rejected=2, state="open", consecutive_failures=2
     )
@@ -802,17 +795,9 @@ def test_one_breaker_shared_by_two_pipelines(scheduler: TestScheduler) -> None:
         on_failure=rejected.append,
         name="refunds",
     )
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(
-        200, lambda *_: orders.pipe(a).subscribe(first, scheduler=scheduler)
-    )
-    scheduler.schedule_absolute(
-        200, lambda *_: refunds.pipe(b).subscribe(second, scheduler=scheduler)
-    )
-    scheduler.start()
+    _, second = subscribe_at(scheduler, (200, orders.pipe(a)), (200, refunds.pipe(b)))
     # orders' failures opened the breaker; refunds' next item is rejected by it
-    assert second.messages == [on_next(205, 10)]
+    assert second == [on_next(205, 10)]
     assert [(d.item, d.attempts, d.processor) for d in rejected] == [(20, 0, "refunds")]
     assert shared(a.stats()) == shared(b.stats()) == breaker.stats()
     assert breaker.stats() == CircuitBreakerStats(
@@ -826,14 +811,10 @@ def test_one_breaker_shared_by_two_pipelines(scheduler: TestScheduler) -> None:
 def test_two_subscriptions_of_one_operator_share_its_breaker(scheduler: TestScheduler) -> None:
     source = scheduler.create_cold_observable(on_next(10, -1), on_next(20, 2), on_completed(30))
     op = circuit_breaker(fails_on_negative, min_requests=2, errors="skip")
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(op).subscribe(first))
-    scheduler.schedule_absolute(201, lambda *_: source.pipe(op).subscribe(second))
-    scheduler.start()
+    first, second = subscribe_at(scheduler, (200, source.pipe(op)), (201, source.pipe(op)))
     # the two failures at 210 and 211 open the breaker shared by both runs
-    assert first.messages == [on_completed(230)]
-    assert second.messages == [on_completed(231)]
+    assert first == [on_completed(230)]
+    assert second == [on_completed(231)]
     assert op.stats().rejected == 2
 
 
@@ -1160,19 +1141,11 @@ def test_stress_pipelines_on_threads_sharing_one_breaker(no_thread_leak: None) -
 def test_a_base_exception_from_fn_fails_the_stream_and_counts_as_a_failure(
     scheduler: TestScheduler,
 ) -> None:
-    def fn(n: int) -> int:
-        if n == 2:
-            raise Abort(n)
-        return n
-
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
-    op = circuit_breaker(fn, errors="skip")
+    op = circuit_breaker(raising_on(2), errors="skip")
     messages = scheduler.start(lambda: source.pipe(op)).messages
     assert messages[:-1] == [on_next(210, 1)]
-    assert messages[-1].time == 220
-    error = error_of(messages)
-    assert isinstance(error, RuntimeError)
-    assert isinstance(error.__cause__, Abort)
+    assert_escaped(messages, at=220)
     assert shared(op.stats()) == CircuitBreakerStats(
         requests=2, successes=1, failures=1, rejected=0, state="closed", consecutive_failures=1
     )

@@ -25,17 +25,21 @@ from rxstreamz import (
     collect,
     dead_letter,
 )
-from tests.resilience_helpers import (
-    Abort,
+from tests.support import (
+    Ambiguous,
     DisposedDuringCall,
     Feedback,
     Flaky,
+    assert_escaped,
     at,
     error_of,
     on_completed,
     on_error,
     on_next,
     produce_on_a_thread,
+    raising_on,
+    subscribe_at,
+    zeroed,
 )
 
 
@@ -71,17 +75,7 @@ def test_failures_become_dead_letters_and_the_stream_continues(
     ]
     assert letters[0].error is fn.raised[0]
     assert not hasattr(letters[0].error, "__notes__")  # delivered as raised
-    assert op.stats() == DeadLetterStats(
-        received=4,
-        failed=2,
-        dropped=0,
-        processed=4,
-        succeeded=2,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(DeadLetterStats, received=4, failed=2, processed=4, succeeded=2)
 
 
 def test_retries_at_a_fixed_scheduled_delay(scheduler: TestScheduler) -> None:
@@ -98,16 +92,8 @@ def test_retries_at_a_fixed_scheduled_delay(scheduler: TestScheduler) -> None:
     assert (letter.item, letter.attempts, letter.timestamp) == (2, 3, at(221))
     assert letter.error is fn.raised[-1]
     assert letter.processor == "dead_letter"
-    assert op.stats() == DeadLetterStats(
-        received=2,
-        failed=1,
-        dropped=0,
-        processed=2,
-        succeeded=1,
-        retried=4,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
+    assert op.stats() == zeroed(
+        DeadLetterStats, received=2, failed=1, processed=2, succeeded=1, retried=4
     )
 
 
@@ -178,13 +164,6 @@ def test_raising_retry_on_sends_the_item_with_that_exception(scheduler: TestSche
     assert [(d.item, d.error, d.attempts) for d in letters] == [(1, bug, 1)]
 
 
-class Ambiguous:
-    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
-
-    def __bool__(self) -> bool:
-        raise ValueError("the truth value is ambiguous")
-
-
 def test_retry_on_result_whose_truth_test_raises_sends_the_item_with_that_exception(
     scheduler: TestScheduler,
 ) -> None:
@@ -195,17 +174,7 @@ def test_retry_on_result_whose_truth_test_raises_sends_the_item_with_that_except
     assert scheduler.start(lambda: source.pipe(op)).messages == [on_next(220, 20)]
     [letter] = letters
     assert (letter.item, type(letter.error), letter.attempts) == (1, ValueError, 1)
-    assert op.stats() == DeadLetterStats(
-        received=2,
-        failed=1,
-        dropped=0,
-        processed=2,
-        succeeded=1,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(DeadLetterStats, received=2, failed=1, processed=2, succeeded=1)
 
 
 def test_sink_as_a_subject(scheduler: TestScheduler) -> None:
@@ -263,31 +232,15 @@ def test_two_subscriptions_do_not_share_state(scheduler: TestScheduler) -> None:
 
     source = scheduler.create_cold_observable(on_next(10, 1), on_next(20, 2), on_completed(30))
     op = dead_letter(fn, sink=letters.append, max_retries=1, retry_delay=3)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(
-        200, lambda *_: source.pipe(op).subscribe(first, scheduler=scheduler)
-    )
-    scheduler.schedule_absolute(
-        202, lambda *_: source.pipe(op).subscribe(second, scheduler=scheduler)
-    )
-    scheduler.start()
-    assert first.messages == [on_next(210, 1), on_completed(230)]
-    assert second.messages == [on_next(212, 1), on_completed(232)]
+    first, second = subscribe_at(scheduler, (200, source.pipe(op)), (202, source.pipe(op)))
+    assert first == [on_next(210, 1), on_completed(230)]
+    assert second == [on_next(212, 1), on_completed(232)]
     assert [(d.item, d.attempts, d.timestamp) for d in letters] == [
         (2, 2, at(223)),
         (2, 2, at(225)),
     ]
-    assert op.stats() == DeadLetterStats(
-        received=4,
-        failed=2,
-        dropped=0,
-        processed=4,
-        succeeded=2,
-        retried=2,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
+    assert op.stats() == zeroed(
+        DeadLetterStats, received=4, failed=2, processed=4, succeeded=2, retried=2
     )
 
 
@@ -424,18 +377,10 @@ def test_a_call_succeeding_after_dispose_is_neither_emitted_nor_counted() -> Non
 def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
     scheduler: TestScheduler,
 ) -> None:
-    def fn(n: int) -> int:
-        if n == 2:
-            raise Abort(n)
-        return n
-
     letters: list[DeadLetter[int]] = []
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
-    op = dead_letter(fn, sink=letters.append)
+    op = dead_letter(raising_on(2), sink=letters.append)
     messages = scheduler.start(lambda: source.pipe(op)).messages
     assert messages[:-1] == [on_next(210, 1)]
-    assert messages[-1].time == 220
-    error = error_of(messages)
-    assert isinstance(error, RuntimeError)
-    assert isinstance(error.__cause__, Abort)
+    assert_escaped(messages, at=220)
     assert letters == []  # not an item failure: the stream itself fails
