@@ -579,9 +579,18 @@ def raising_on(bad: int, error: Callable[[int], BaseException] = Abort) -> Calla
     return fn
 
 
-def assert_escaped(messages: list[Recorded[Any]], at: float) -> RuntimeError:
-    """The stream failed at ``at`` with the ``RuntimeError`` wrapping an ``Abort`` from ``fn``."""
-    assert messages[-1].time == at
+def run_escaping(
+    scheduler: TestScheduler, op: Callable[[Observable[int]], Observable[Any]]
+) -> RuntimeError:
+    """Run 1, 2, 3 (at 210, 220, 230) through ``op``, whose ``fn`` raises ``Abort`` on 2.
+
+    Checks that 1 went through and that the stream failed at 220 with the
+    ``RuntimeError`` wrapping the ``Abort``, and returns that error.
+    """
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
+    messages = scheduler.start(lambda: source.pipe(op)).messages
+    assert messages[:-1] == [on_next(210, 1)]
+    assert messages[-1].time == 220
     error = error_of(messages)
     assert isinstance(error, RuntimeError)
     assert isinstance(error.__cause__, Abort)

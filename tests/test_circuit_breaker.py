@@ -14,7 +14,7 @@ import pytest
 import reactivex as rx
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reactivex import Observable, abc
+from reactivex import abc
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
@@ -31,13 +31,13 @@ from rxstreamz import (
 )
 from tests.support import (
     DisposedDuringCall,
-    assert_escaped,
     at,
     error_of,
     on_completed,
     on_error,
     on_next,
     raising_on,
+    run_escaping,
     subscribe_at,
 )
 
@@ -112,21 +112,30 @@ def test_opens_exactly_when_the_ratio_reaches_the_threshold_after_min_requests(
     )
 
 
-def test_ratio_equal_to_the_threshold_opens(scheduler: TestScheduler) -> None:
-    breaker, _ = recording_breaker(scheduler, min_requests=4, failure_threshold=0.5)
-    for success in (True, True, False):
+@pytest.mark.parametrize(
+    ("min_requests", "threshold", "outcomes", "state", "consecutive_failures"),
+    [
+        (4, 0.5, (True, True, False), "closed", 1),  # 1/3
+        (4, 0.5, (True, True, False, False), "open", 2),  # 2/4 == 0.5
+        (2, 0.75, (True, False, True, False, False), "closed", 2),  # worst ratio 3/5 < 0.75
+    ],
+    ids=["below", "equal-opens", "stays-below"],
+)
+def test_the_ratio_opens_once_it_reaches_the_threshold(
+    scheduler: TestScheduler,
+    min_requests: int,
+    threshold: float,
+    outcomes: tuple[bool, ...],
+    state: CircuitState,
+    consecutive_failures: int,
+) -> None:
+    breaker, _ = recording_breaker(
+        scheduler, min_requests=min_requests, failure_threshold=threshold
+    )
+    for success in outcomes:
         call(breaker, success)
-    assert state_of(breaker) == "closed"
-    call(breaker, False)  # 2/4 == 0.5
-    assert state_of(breaker) == "open"
-
-
-def test_ratio_below_the_threshold_stays_closed(scheduler: TestScheduler) -> None:
-    breaker, _ = recording_breaker(scheduler, min_requests=2, failure_threshold=0.75)
-    for success in (True, False, True, False, False):  # worst ratio 3/5 < 0.75
-        call(breaker, success)
-    assert state_of(breaker) == "closed"
-    assert breaker.stats().consecutive_failures == 2
+    assert state_of(breaker) == state
+    assert breaker.stats().consecutive_failures == consecutive_failures
 
 
 def test_open_rejects_until_recovery_timeout_then_half_open(scheduler: TestScheduler) -> None:
@@ -679,18 +688,6 @@ def test_the_operator_moves_the_breaker_exactly_as_calls_recorded_one_by_one(
 # --------------------------------------------------------------------------- operator
 
 
-def test_empty_source_completes(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable(on_completed(250))
-    op = circuit_breaker(fails_on_negative)
-    assert scheduler.start(lambda: source.pipe(op)).messages == [on_completed(250)]
-
-
-def test_never_ending_source_emits_nothing(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable()
-    op = circuit_breaker(fails_on_negative)
-    assert scheduler.start(lambda: source.pipe(op)).messages == []
-
-
 def test_happy_path_emits_results(scheduler: TestScheduler) -> None:
     source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_completed(230))
     op: BreakerOperator[int, int] = circuit_breaker(lambda n: n * 2)
@@ -1141,11 +1138,8 @@ def test_stress_pipelines_on_threads_sharing_one_breaker(no_thread_leak: None) -
 def test_a_base_exception_from_fn_fails_the_stream_and_counts_as_a_failure(
     scheduler: TestScheduler,
 ) -> None:
-    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
     op = circuit_breaker(raising_on(2), errors="skip")
-    messages = scheduler.start(lambda: source.pipe(op)).messages
-    assert messages[:-1] == [on_next(210, 1)]
-    assert_escaped(messages, at=220)
+    run_escaping(scheduler, op)
     assert shared(op.stats()) == CircuitBreakerStats(
         requests=2, successes=1, failures=1, rejected=0, state="closed", consecutive_failures=1
     )

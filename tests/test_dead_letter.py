@@ -28,9 +28,7 @@ from rxstreamz import (
 from tests.support import (
     Ambiguous,
     DisposedDuringCall,
-    Feedback,
     Flaky,
-    assert_escaped,
     at,
     error_of,
     on_completed,
@@ -38,21 +36,10 @@ from tests.support import (
     on_next,
     produce_on_a_thread,
     raising_on,
+    run_escaping,
     subscribe_at,
     zeroed,
 )
-
-
-def test_empty_source_completes(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable(on_completed(250))
-    op = dead_letter(lambda n: n, sink=lambda _: None)
-    assert scheduler.start(lambda: source.pipe(op)).messages == [on_completed(250)]
-
-
-def test_never_ending_source_emits_nothing(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable()
-    op = dead_letter(lambda n: n, sink=lambda _: None)
-    assert scheduler.start(lambda: source.pipe(op)).messages == []
 
 
 def test_failures_become_dead_letters_and_the_stream_continues(
@@ -332,17 +319,6 @@ def test_stress_threaded_producer_with_real_timer_retries(no_thread_leak: None) 
 
 
 @pytest.mark.usefixtures("no_thread_leak")
-def test_feedback_from_downstream_into_a_full_queue_fails_instead_of_blocking() -> None:
-    run = Feedback(dead_letter(lambda n: n, sink=lambda _: None, max_pending=1))
-    assert run.send_first(), "the producer blocked forever on its own queue"
-    assert run.done.wait(5)
-    assert run.items == [0, 1]
-    [error] = run.errors
-    assert isinstance(error, BackpressureError)
-    assert (error.processor, error.capacity) == ("dead_letter", 1)
-
-
-@pytest.mark.usefixtures("no_thread_leak")
 def test_a_call_failing_after_dispose_sends_nothing_to_the_sink() -> None:
     letters: list[DeadLetter[int]] = []
     run = DisposedDuringCall(fail=True)
@@ -350,17 +326,7 @@ def test_a_call_failing_after_dispose_sends_nothing_to_the_sink() -> None:
     run.run(op)
     assert letters == []  # the subscription was over when the call failed
     assert (run.items, run.ended) == ([], [])
-    assert op.stats() == DeadLetterStats(
-        received=1,
-        failed=0,
-        dropped=1,  # in progress at dispose
-        processed=0,
-        succeeded=0,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(DeadLetterStats, received=1, dropped=1)  # in progress at dispose
 
 
 @pytest.mark.usefixtures("no_thread_leak")
@@ -378,9 +344,5 @@ def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
     scheduler: TestScheduler,
 ) -> None:
     letters: list[DeadLetter[int]] = []
-    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
-    op = dead_letter(raising_on(2), sink=letters.append)
-    messages = scheduler.start(lambda: source.pipe(op)).messages
-    assert messages[:-1] == [on_next(210, 1)]
-    assert_escaped(messages, at=220)
+    run_escaping(scheduler, dead_letter(raising_on(2), sink=letters.append))
     assert letters == []  # not an item failure: the stream itself fails

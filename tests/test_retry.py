@@ -13,7 +13,6 @@ import pytest
 import reactivex as rx
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reactivex import Observable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
@@ -33,7 +32,6 @@ from tests.support import (
     Feedback,
     Flaky,
     SpyScheduler,
-    assert_escaped,
     at,
     error_of,
     on_completed,
@@ -41,23 +39,12 @@ from tests.support import (
     on_next,
     produce_on_a_thread,
     raising_on,
+    run_escaping,
     subscribe_at,
     zeroed,
 )
 
 # --------------------------------------------------------------------------- basics
-
-
-def test_empty_source_completes(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable(on_completed(250))
-    op = retry_(lambda n: n, jitter=False)
-    assert scheduler.start(lambda: source.pipe(op)).messages == [on_completed(250)]
-
-
-def test_never_ending_source_emits_nothing(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable()
-    op = retry_(lambda n: n, jitter=False)
-    assert scheduler.start(lambda: source.pipe(op)).messages == []
 
 
 def test_happy_path_emits_results_at_once_in_order(scheduler: TestScheduler) -> None:
@@ -588,17 +575,6 @@ def test_fn_must_be_callable() -> None:
 
 
 @pytest.mark.usefixtures("no_thread_leak")
-def test_feedback_from_downstream_into_a_full_queue_fails_instead_of_blocking() -> None:
-    run = Feedback(retry_(lambda n: n, max_pending=1))
-    assert run.send_first(), "the producer blocked forever on its own queue"
-    assert run.done.wait(5)
-    assert run.items == [0, 1]  # what was queued before the overflow, then the error
-    [error] = run.errors
-    assert isinstance(error, BackpressureError)
-    assert (error.processor, error.capacity) == ("retry", 1)
-
-
-@pytest.mark.usefixtures("no_thread_leak")
 def test_feedback_on_the_timer_thread_after_a_retry_fails_instead_of_blocking() -> None:
     calls: list[int] = []
 
@@ -705,10 +681,7 @@ def test_dispose_from_another_thread_releases_a_blocked_producer() -> None:
 def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
     scheduler: TestScheduler,
 ) -> None:
-    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
     op = retry_(raising_on(2), errors="skip")
-    messages = scheduler.start(lambda: source.pipe(op)).messages
-    assert messages[:-1] == [on_next(210, 1)]
-    error = assert_escaped(messages, at=220)
+    error = run_escaping(scheduler, op)
     assert "rxstreamz: raised in processor 'retry' on item 2" in error.__notes__
     assert op.stats() == zeroed(RetryStats, received=2, failed=1, succeeded=1)
