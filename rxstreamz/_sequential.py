@@ -263,8 +263,9 @@ class Run(Generic[_T, _R]):
         "_awaiter",
         "_bounded",
         "_closed",
-        "_ended",
         "_error",
+        "_flushing",
+        "_ledger",
         "_lock",
         "_observer",
         "_on_success",
@@ -278,7 +279,6 @@ class Run(Generic[_T, _R]):
         "_timer",
         "_upstream",
         "_waiting",
-        "ledger",
     )
 
     def __init__(
@@ -293,7 +293,7 @@ class Run(Generic[_T, _R]):
         self._scheduler = clock
         self._queue = queue
         self._step = step
-        self.ledger = ledger
+        self._ledger = ledger
         self._row = ledger.open()
         self._lock = threading.Lock()  # guards the end-of-stream flags below
         # The owner token: taken (pop) without blocking by the upstream thread
@@ -311,7 +311,7 @@ class Run(Generic[_T, _R]):
         # as dropped) settles the item, exactly once (list.pop is atomic).
         self._parked: list[None] = []
         self._closed = False  # no more input is accepted
-        self._ended = False  # upstream (or our own queue) has closed the input
+        self._flushing = False  # input closed: process what is queued, then complete or fail
         self._error: Exception | None = None  # to forward once idle; None: complete
         self._stopped = False  # terminal notification sent, or disposed
         self._timer = SerialDisposable()
@@ -398,7 +398,7 @@ class Run(Generic[_T, _R]):
                 run._drain()
                 return
             give_back(None)
-            # An item (or the end, or a dispose) may have come after the check
+            # An item (or the completion, or a dispose) may have come after the check
             # and found us busy: whoever takes the token now handles it.
             if (waiting or run._closed) and run._own():
                 run._drain()
@@ -450,7 +450,7 @@ class Run(Generic[_T, _R]):
             self._drain()  # the owner let go while we were putting
 
     def _drain(self) -> None:
-        """Owner: process queued items, then let go, or end the stream once input closed."""
+        """Owner: process queued items, then let go (or, input closed, complete or fail)."""
         waiting = self._waiting
         while not self._stopped:
             if waiting:
@@ -463,15 +463,15 @@ class Run(Generic[_T, _R]):
                 if not self._call(item, 1, self._step.call):
                     return  # parked on a wait or a coroutine, or stopped
                 continue
-            if self._ended:
+            if self._flushing:
                 self._complete_or_fail()
                 return
             # The claim stays while idle: nobody waits on an empty queue, and
             # whoever takes the owner role next claims it again.
             self._owner.append(None)
-            # An item (or the end, or a dispose) may have come after the check
+            # An item (or the completion, or a dispose) may have come after the check
             # and found us busy: whoever takes the token now handles it.
-            if not (waiting or self._ended or self._stopped) or not self._own():
+            if not (waiting or self._flushing or self._stopped) or not self._own():
                 return
         self._retire()
 
@@ -620,11 +620,11 @@ class Run(Generic[_T, _R]):
         if going_on:
             self._drain()
 
-    # -- the end ---------------------------------------------------------------------
+    # -- completion, failure, dispose -------------------------------------------------
 
     def _retire(self) -> None:
         """Fold this subscription's counts into the operator's (after its last write)."""
-        self.ledger.retire(self._row)
+        self._ledger.retire(self._row)
 
     def _drop_in_hand(self) -> None:
         """Owner, once stopped: the item in progress will never be emitted."""
@@ -673,10 +673,10 @@ class Run(Generic[_T, _R]):
         with self._lock:
             if self._closed:
                 return
-            self._closed = self._ended = True
+            self._closed = self._flushing = True
             self._error = error
         if self._own():
-            self._drain()  # idle: end now; otherwise the owner ends after the queue
+            self._drain()  # idle: now; otherwise the owner does it after the queue
 
     def _input_completed(self) -> None:
         self._close_input(None)

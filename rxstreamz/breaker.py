@@ -532,35 +532,39 @@ class CircuitBreaker:
             now: As for ``acquire``.
         """
         with self._lock:
-            self._fold()
-            self._requests += 1
-            if success:
-                self._successes += 1
+            self._apply(ticket, success, now)
+
+    def _apply(self, ticket: int, success: bool, now: Now) -> None:
+        """``record``, lock held."""
+        self._fold()
+        self._requests += 1
+        if success:
+            self._successes += 1
+            self._consecutive_failures = 0
+        else:
+            self._failures += 1
+            self._consecutive_failures += 1
+        if ticket != self._generation:
+            return  # admitted under an earlier state: counted, no transition
+        if self._state == "closed":
+            window = self._window
+            window.add(not success, self._now(now) if window.timed else None)
+            if (
+                not success
+                and window.calls >= self.min_requests
+                and window.failures / window.calls >= self.failure_threshold
+            ):
+                self._open(now)
+        elif self._state == "half-open":
+            if not success:
+                self._open(now)
+                return
+            self._trial_successes += 1
+            if self._trial_successes >= self.half_open_requests:
+                self._requests = self._successes = self._failures = 0
                 self._consecutive_failures = 0
-            else:
-                self._failures += 1
-                self._consecutive_failures += 1
-            if ticket != self._generation:
-                return  # admitted under an earlier state: counted, no transition
-            if self._state == "closed":
-                window = self._window
-                window.add(not success, self._now(now) if window.timed else None)
-                if (
-                    not success
-                    and window.calls >= self.min_requests
-                    and window.failures / window.calls >= self.failure_threshold
-                ):
-                    self._open(now)
-            elif self._state == "half-open":
-                if not success:
-                    self._open(now)
-                    return
-                self._trial_successes += 1
-                if self._trial_successes >= self.half_open_requests:
-                    self._requests = self._successes = self._failures = 0
-                    self._consecutive_failures = 0
-                    self._window.clear()
-                    self._transition("closed")
+                self._window.clear()
+                self._transition("closed")
 
     def abandon(self, ticket: int) -> None:
         """Give back the ticket of a call that was never made or whose result is lost.
@@ -572,25 +576,26 @@ class CircuitBreaker:
                 self._trials -= 1
 
     def _closed_path(
-        self, fn: Callable[[Any], Any], hold: Callable[[int], object]
+        self, fn: Callable[[Any], Any], hold: Callable[[int], object], now: Now
     ) -> tuple[Callable[[Any], Any], Callable[[], None]] | None:
         """The fast path of one operator subscription, and what to call when it ends.
 
         The path makes an item's call if the circuit is closed (reading the
         ticket as ``acquire`` does), and counts a success in the
-        subscription's ``_Tally``, without a lock; otherwise it returns
-        ``GATED``. A failure, or a coroutine, leaves its ticket to ``hold``,
-        for ``record`` under the lock.
+        subscription's ``_Tally``, without a lock (a time window, which needs
+        the time of each call, records it under the lock at once); otherwise
+        it returns ``GATED``. A failure, or a coroutine, leaves its ticket to
+        ``hold``, for ``record`` under the lock.
 
-        ``None`` when every call must be asked for and recorded one by one:
-        a time window needs the time of each call, and a subclass that
-        overrides ``acquire`` or ``record`` must see every call.
+        ``None`` when a subclass overrides ``acquire`` or ``record``: it must
+        see every call.
         """
-        if self._window.timed or (
+        if (
             type(self).acquire is not CircuitBreaker.acquire
             or type(self).record is not CircuitBreaker.record
         ):
             return None
+        timed = self._window.timed
         with self._lock:
             tally = _Tally(self._generation)
             self._tallies.add(tally)
@@ -607,6 +612,8 @@ class CircuitBreaker:
                 raise
             if type(result) is CoroutineType:
                 hold(ticket)
+            elif timed:
+                breaker._record_success(tally, ticket, now)
             elif ticket == tally.generation:
                 tally.successes += 1
             else:  # the first success under a new generation
@@ -620,6 +627,12 @@ class CircuitBreaker:
                     breaker._tallies.discard(tally)
 
         return call, retire
+
+    def _record_success(self, tally: _Tally, ticket: int, now: Now) -> None:
+        """``record`` a success of the fast path, unless its subscription is over."""
+        with self._lock:
+            if tally in self._tallies:  # else lost, as a result after dispose
+                self._apply(ticket, True, now)
 
     def _retally(self, tally: _Tally, ticket: int) -> None:
         """Record a success admitted under ``ticket``, not ``tally``'s generation."""
@@ -727,13 +740,13 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
 class _BreakerStep(_sequential.Step[_T, _R]):
     """What ``circuit_breaker`` does with each item of one subscription.
 
-    In the closed state (and with a count window) an item takes the fast
-    path, ``call`` (``CircuitBreaker._closed_path``): it reads the ticket as
-    ``acquire`` does, calls ``fn``, and counts a success in the
-    subscription's ``_Tally``, without a lock. Otherwise ``call`` returns
-    GATED and the item goes through ``admit`` (``acquire``), ``fn`` and
-    ``succeeded`` (``record``). A failure is recorded under the lock either
-    way.
+    In the closed state an item takes the fast path, ``call``
+    (``CircuitBreaker._closed_path``): it reads the ticket as ``acquire``
+    does, calls ``fn``, and counts a success in the subscription's
+    ``_Tally``, without a lock (a time window records it at once, under the
+    lock). Otherwise ``call`` returns GATED and the item goes through
+    ``admit`` (``acquire``), ``fn`` and ``succeeded`` (``record``). A
+    failure is recorded under the lock either way.
     """
 
     __slots__ = (
@@ -766,7 +779,7 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         self._disposed = False
         self._now: Callable[[], datetime] = lambda: clock.now  # read only when needed
         self._retire: Callable[[], None] | None = None
-        fast = op.breaker._closed_path(self.fn, self._hold)  # pyright: ignore[reportPrivateUsage]
+        fast = op.breaker._closed_path(self.fn, self._hold, self._now)  # pyright: ignore[reportPrivateUsage]
         if fast is None:
             self.call = _gated
         else:

@@ -640,15 +640,22 @@ def test_window_options_accept_their_bounds(scheduler: TestScheduler) -> None:
 @settings(max_examples=100, deadline=None)
 @given(
     outcomes=st.lists(st.booleans(), max_size=40),
-    window_size=st.integers(3, 7),
+    window_size=st.sampled_from([3, 5, 7, None]),
+    window_duration=st.sampled_from([None, 4.0]),
     subscriptions=st.integers(1, 3),
 )
 def test_the_operator_moves_the_breaker_exactly_as_calls_recorded_one_by_one(
-    outcomes: list[bool], window_size: int, subscriptions: int
+    outcomes: list[bool],
+    window_size: int | None,
+    window_duration: float | None,
+    subscriptions: int,
 ) -> None:
     """Closed-state successes are tallied without a lock; the state machine cannot tell."""
+    if window_size is None and window_duration is None:
+        window_size = 4
     options: dict[str, Any] = {
         "window_size": window_size,
+        "window_duration": window_duration,
         "min_requests": 3,
         "failure_threshold": 0.5,
         "recovery_timeout": 3,
@@ -970,6 +977,33 @@ def test_a_trial_slot_acquired_while_the_subscription_is_disposed_is_given_back(
     breaker.go_on.set()
     assert breaker.acquire() is not None  # the slot came back, exactly once
     assert breaker.acquire() is None
+
+
+class CountingBreaker(CircuitBreaker):
+    """Counts the calls of ``acquire`` and ``record`` made on it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.asked = 0
+        self.recorded: list[bool] = []
+
+    def acquire(self, now: Any = None) -> int | None:
+        self.asked += 1
+        return super().acquire(now)
+
+    def record(self, ticket: int, *, success: bool, now: Any = None) -> None:
+        self.recorded.append(success)
+        super().record(ticket, success=success, now=now)
+
+
+def test_a_breaker_that_overrides_acquire_and_record_sees_every_call(
+    scheduler: TestScheduler,
+) -> None:
+    breaker = CountingBreaker(min_requests=3, scheduler=scheduler)
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, -2), on_next(230, 3))
+    op = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip")
+    assert scheduler.start(lambda: source.pipe(op)).messages == [on_next(210, 1), on_next(230, 3)]
+    assert (breaker.asked, breaker.recorded) == (3, [True, False, True])
 
 
 # --------------------------------------------------------------------------- thread safety
