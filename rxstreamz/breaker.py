@@ -717,16 +717,10 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
         breaker; ``received``, ``failed``, ``dropped``, ``emitted``,
         ``queued`` and ``in_flight`` are this operator's alone.
         """
-        own = self._totals()
-        return CircuitBreakerOperatorStats(
-            received=own.received,
-            failed=own.failed,
-            dropped=own.dropped,
-            emitted=own.succeeded,
-            queued=own.queued,
-            in_flight=own.in_flight,
-            **asdict(self.breaker.stats()),
-        )
+        totals = asdict(self._totals())
+        own = {key: totals[key] for key in ("received", "failed", "dropped", "queued", "in_flight")}
+        shared = asdict(self.breaker.stats())
+        return CircuitBreakerOperatorStats(emitted=totals["succeeded"], **own, **shared)
 
     @override
     def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
