@@ -29,6 +29,7 @@ from rxstreamz import (
     circuit_breaker,
     collect,
 )
+from rxstreamz.breaker import _CountWindow  # pyright: ignore[reportPrivateUsage]
 from tests.support import (
     DisposedDuringCall,
     at,
@@ -637,20 +638,21 @@ def test_window_options_accept_their_bounds(scheduler: TestScheduler) -> None:
     assert breaker.recovery_timeout == timedelta(seconds=threading.TIMEOUT_MAX)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
-    outcomes=st.lists(st.booleans(), max_size=40),
+    runs=st.lists(st.tuples(st.booleans(), st.integers(1, 9)), max_size=16),
     window_size=st.sampled_from([3, 5, 7, None]),
     window_duration=st.sampled_from([None, 4.0]),
     subscriptions=st.integers(1, 3),
 )
 def test_the_operator_moves_the_breaker_exactly_as_calls_recorded_one_by_one(
-    outcomes: list[bool],
+    runs: list[tuple[bool, int]],
     window_size: int | None,
     window_duration: float | None,
     subscriptions: int,
 ) -> None:
     """Closed-state successes are tallied without a lock; the state machine cannot tell."""
+    outcomes = [success for success, length in runs for _ in range(length)]
     if window_size is None and window_duration is None:
         window_size = 4
     options: dict[str, Any] = {
@@ -690,6 +692,30 @@ def test_the_operator_moves_the_breaker_exactly_as_calls_recorded_one_by_one(
     assert emitted == passed
     assert breaker.stats() == reference.stats()
     assert len(letters) == len(outcomes) - len(passed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(st.one_of(st.booleans(), st.integers(1, 15)), max_size=30),
+    size=st.integers(1, 7),
+)
+def test_a_run_of_tallied_successes_enters_the_count_window_as_if_one_by_one(
+    steps: list[bool | int], size: int
+) -> None:
+    bulk, single = _CountWindow(size), _CountWindow(size)
+    for step in steps:
+        if isinstance(step, bool):  # one call: True failed
+            bulk.add(int(step), None)
+            single.add(int(step), None)
+        else:  # a run of successes, folded in at once
+            bulk.add_successes(step)
+            for _ in range(step):
+                single.add(0, None)
+        assert (bulk.calls, bulk.failures) == (single.calls, single.failures)
+    for _ in range(size):  # what each slot holds shows as the calls are pushed out
+        bulk.add(0, None)
+        single.add(0, None)
+        assert bulk.failures == single.failures
 
 
 # --------------------------------------------------------------------------- operator
@@ -1167,6 +1193,42 @@ def test_stress_pipelines_on_threads_sharing_one_breaker(no_thread_leak: None) -
     assert stats.requests == 4_000
     assert stats.failures == len(letters) == 400
     assert all(r == [n for n in range(1_000) if n % 10] for r in results)
+
+
+def test_stress_stats_read_while_pipelines_on_threads_tally_successes(
+    no_thread_leak: None,
+) -> None:
+    breaker = CircuitBreaker()
+    seen: list[int] = []
+    running = threading.Event()
+    running.set()
+
+    def read() -> None:
+        while running.is_set():
+            seen.append(breaker.stats().successes)
+
+    def run() -> None:
+        op = circuit_breaker(lambda n: n, breaker=breaker)
+        assert collect(rx.range(5_000).pipe(op), timeout=30) == list(range(5_000))
+
+    reader = threading.Thread(target=read)
+    workers = [threading.Thread(target=run) for _ in range(3)]
+    reader.start()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    running.clear()
+    reader.join(5)
+    assert seen == sorted(seen)  # a snapshot never loses a success it showed
+    assert breaker.stats() == CircuitBreakerStats(
+        requests=15_000,
+        successes=15_000,
+        failures=0,
+        rejected=0,
+        state="closed",
+        consecutive_failures=0,
+    )
 
 
 def test_a_base_exception_from_fn_fails_the_stream_and_counts_as_a_failure(
