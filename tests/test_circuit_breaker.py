@@ -295,14 +295,58 @@ def test_wall_clock_when_no_scheduler_is_given() -> None:
         ({"recovery_timeout": 0}, ValueError, "recovery_timeout must be > 0, got 0"),
         ({"half_open_requests": 0}, ValueError, "half_open_requests must be >= 1, got 0"),
         ({"on_state_change": 1}, TypeError, "on_state_change must be callable, got int"),
+        ({"window_size": 0}, ValueError, "window_size must be >= 1, got 0"),
+        ({"window_size": 2.0}, TypeError, "window_size must be an int, got float"),
+        (
+            {"window_size": 9},
+            ValueError,
+            "window_size must be >= min_requests (10), got 9: "
+            "a smaller window never holds enough calls to open the circuit",
+        ),
+        (
+            {"window_size": None},
+            ValueError,
+            "window_size and window_duration cannot both be None: "
+            "the failure rate is measured over a window of recent calls",
+        ),
+        ({"window_duration": 0}, ValueError, "window_duration must be > 0, got 0"),
+        (
+            {"window_duration": "1"},
+            TypeError,
+            "window_duration must be seconds (int or float) or a timedelta, got str",
+        ),
+        (
+            {"window_duration": timedelta(microseconds=9)},
+            ValueError,
+            "window_duration must be at least 10 microseconds (one per slice of the window), "
+            "got datetime.timedelta(microseconds=9)",
+        ),
+        (
+            {"window_duration": 1e10},
+            ValueError,
+            "window_duration must be <= 9223372036.0 seconds (threading.TIMEOUT_MAX), "
+            "got 10000000000.0",
+        ),
+        (
+            {"recovery_timeout": 1e14},
+            ValueError,
+            "recovery_timeout is too long for a timedelta, got 100000000000000.0",
+        ),
+        (
+            {"recovery_timeout": timedelta(days=999_999_999)},
+            ValueError,
+            "recovery_timeout must be <= 9223372036.0 seconds (threading.TIMEOUT_MAX), "
+            "got datetime.timedelta(days=999999999)",
+        ),
     ],
 )
 def test_invalid_breaker_arguments(
     kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
-    with pytest.raises(error, match=f"^{message}$"):
+    """The same check, and the same message, from CircuitBreaker and circuit_breaker."""
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         CircuitBreaker(**kwargs)
-    with pytest.raises(error, match=f"^{message}$"):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         circuit_breaker(fails_on_negative, **kwargs)
 
 
@@ -566,63 +610,6 @@ def test_shared_breaker_window_holds_the_calls_of_every_pipeline(
     assert breaker.stats() == CircuitBreakerStats(
         requests=5, successes=2, failures=3, rejected=2, state="open", consecutive_failures=2
     )
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "message"),
-    [
-        ({"window_size": 0}, ValueError, "window_size must be >= 1, got 0"),
-        ({"window_size": 2.0}, TypeError, "window_size must be an int, got float"),
-        (
-            {"window_size": 9},
-            ValueError,
-            "window_size must be >= min_requests (10), got 9: "
-            "a smaller window never holds enough calls to open the circuit",
-        ),
-        (
-            {"window_size": None},
-            ValueError,
-            "window_size and window_duration cannot both be None: "
-            "the failure rate is measured over a window of recent calls",
-        ),
-        ({"window_duration": 0}, ValueError, "window_duration must be > 0, got 0"),
-        (
-            {"window_duration": "1"},
-            TypeError,
-            "window_duration must be seconds (int or float) or a timedelta, got str",
-        ),
-        (
-            {"window_duration": timedelta(microseconds=9)},
-            ValueError,
-            "window_duration must be at least 10 microseconds (one per slice of the window), "
-            "got datetime.timedelta(microseconds=9)",
-        ),
-        (
-            {"window_duration": 1e10},
-            ValueError,
-            "window_duration must be <= 9223372036.0 seconds (threading.TIMEOUT_MAX), "
-            "got 10000000000.0",
-        ),
-        (
-            {"recovery_timeout": 1e14},
-            ValueError,
-            "recovery_timeout is too long for a timedelta, got 100000000000000.0",
-        ),
-        (
-            {"recovery_timeout": timedelta(days=999_999_999)},
-            ValueError,
-            "recovery_timeout must be <= 9223372036.0 seconds (threading.TIMEOUT_MAX), "
-            "got datetime.timedelta(days=999999999)",
-        ),
-    ],
-)
-def test_invalid_window_and_duration_arguments(
-    kwargs: dict[str, Any], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=f"^{re.escape(message)}$"):
-        CircuitBreaker(**kwargs)
-    with pytest.raises(error, match=f"^{re.escape(message)}$"):
-        circuit_breaker(fails_on_negative, **kwargs)
 
 
 def test_window_options_accept_their_bounds(scheduler: TestScheduler) -> None:
