@@ -94,6 +94,17 @@ def recording_breaker(
     return breaker, changes
 
 
+def tripped(
+    scheduler: TestScheduler, **options: Any
+) -> tuple[CircuitBreaker, list[tuple[float, CircuitState, CircuitState]]]:
+    """A ``recording_breaker`` opened at 0 by failing calls, its recovery timeout now passed."""
+    breaker, changes = recording_breaker(scheduler, **options)
+    while state_of(breaker) == "closed":
+        call(breaker, False)
+    scheduler.advance_to(breaker.recovery_timeout.total_seconds())
+    return breaker, changes
+
+
 # --------------------------------------------------------------------------- state machine
 
 
@@ -162,12 +173,7 @@ def test_open_rejects_until_recovery_timeout_then_half_open(scheduler: TestSched
 def test_half_open_closes_after_its_trial_successes_and_resets_counters(
     scheduler: TestScheduler,
 ) -> None:
-    breaker, changes = recording_breaker(
-        scheduler, min_requests=2, recovery_timeout=5, half_open_requests=3
-    )
-    call(breaker, False)
-    call(breaker, False)
-    scheduler.advance_to(5)
+    breaker, changes = tripped(scheduler, min_requests=2, recovery_timeout=5, half_open_requests=3)
     assert call(breaker, True)
     assert call(breaker, True)
     assert state_of(breaker) == "half-open"
@@ -187,11 +193,7 @@ def test_half_open_closes_after_its_trial_successes_and_resets_counters(
 
 
 def test_first_half_open_failure_reopens_at_once(scheduler: TestScheduler) -> None:
-    breaker, changes = recording_breaker(
-        scheduler, min_requests=1, recovery_timeout=5, half_open_requests=3
-    )
-    call(breaker, False)
-    scheduler.advance_to(5)
+    breaker, changes = tripped(scheduler, min_requests=1, recovery_timeout=5, half_open_requests=3)
     assert call(breaker, True)
     scheduler.advance_to(6)
     assert call(breaker, False)
@@ -211,11 +213,7 @@ def test_first_half_open_failure_reopens_at_once(scheduler: TestScheduler) -> No
 def test_half_open_lets_at_most_half_open_requests_trials_through(
     scheduler: TestScheduler,
 ) -> None:
-    breaker, _ = recording_breaker(
-        scheduler, min_requests=1, recovery_timeout=1, half_open_requests=2
-    )
-    call(breaker, False)
-    scheduler.advance_to(1)
+    breaker, _ = tripped(scheduler, min_requests=1, recovery_timeout=1, half_open_requests=2)
     first, second = breaker.acquire(), breaker.acquire()
     assert first is not None
     assert second is not None
@@ -1075,11 +1073,7 @@ def test_stress_half_open_admits_exactly_half_open_requests_trials(
     scheduler: TestScheduler,
 ) -> None:
     threads = 16
-    breaker, changes = recording_breaker(
-        scheduler, min_requests=1, recovery_timeout=1, half_open_requests=4
-    )
-    call(breaker, False)
-    scheduler.advance_to(1)
+    breaker, changes = tripped(scheduler, min_requests=1, recovery_timeout=1, half_open_requests=4)
     barrier = threading.Barrier(threads)
     tickets: list[int | None] = []
     lock = threading.Lock()
