@@ -23,17 +23,19 @@ calls count.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, TypeVar, overload
+from types import CoroutineType
+from typing import Any, ClassVar, Literal, TypedDict, TypeVar, overload
 
 from reactivex import abc
 from reactivex.scheduler import TimeoutScheduler
-from typing_extensions import override
+from typing_extensions import Unpack, override
 
 from rxstreamz import _sequential, _validate
 from rxstreamz._accounting import ProcessorStats
@@ -184,10 +186,45 @@ class _CountWindow(_Window):
         if self.calls < self._size:
             self.calls += 1
 
+    def add_successes(self, n: int) -> None:
+        """Record ``n`` successful calls at once (slices of the ring zeroed in C)."""
+        size, head, ring = self._size, self._head, self._ring
+        self.calls = min(size, self.calls + n)
+        if n >= size:
+            ring[:] = [0] * size
+            self.failures = 0
+        else:
+            end = head + n
+            if end > size:  # wraps: the tail of the ring, then its start
+                self.failures -= sum(ring[head:]) + sum(ring[: end - size])
+                ring[head:] = [0] * (size - head)
+                ring[: end - size] = [0] * (end - size)
+            else:
+                self.failures -= sum(ring[head:end])
+                ring[head:end] = [0] * n
+        self._head = (head + n) % size
+
     @override
     def clear(self) -> None:
         self._ring = [0] * self._size
         self._head = self.calls = self.failures = 0
+
+
+class _Tally:
+    """The successes one operator subscription made in the closed state, not yet folded in.
+
+    Written without a lock: ``successes`` only by the subscription (one
+    owner at a time), ``folded`` and ``generation`` only under the breaker's
+    lock (the subscription changes ``generation`` there too). The breaker
+    folds every tally in before it looks at its window or its counters.
+    """
+
+    __slots__ = ("folded", "generation", "successes")
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation  # of every pending success
+        self.successes = 0
+        self.folded = 0
 
 
 class _SlicedWindow(_Window):
@@ -422,6 +459,8 @@ class CircuitBreaker:
         self._lock = threading.RLock()  # on_state_change may read the breaker
         self._state: CircuitState = "closed"
         self._generation = 0  # bumped by every transition; a ticket is the generation
+        # The generation while closed, else None: what a lock-free acquire reads.
+        self._closed_ticket: int | None = 0
         self._opened_at: datetime | None = None
         self._trials = 0  # half-open calls let through
         self._trial_successes = 0
@@ -431,6 +470,7 @@ class CircuitBreaker:
         self._failures = 0
         self._consecutive_failures = 0
         self._rejected = 0
+        self._tallies: set[_Tally] = set()  # of the operators' live subscriptions
 
     @property
     def state(self) -> CircuitState:
@@ -440,6 +480,7 @@ class CircuitBreaker:
     def stats(self) -> CircuitBreakerStats:
         """Return a consistent snapshot of the counters and the state."""
         with self._lock:
+            self._fold()
             return CircuitBreakerStats(
                 requests=self._requests,
                 successes=self._successes,
@@ -465,9 +506,9 @@ class CircuitBreaker:
         # Closed: no lock. A transition racing with this read at worst hands
         # out a ticket of the previous state, which counts but changes nothing,
         # exactly as if this call had been asked for a moment earlier.
-        generation = self._generation
-        if self._state == "closed":
-            return generation
+        ticket = self._closed_ticket
+        if ticket is not None:
+            return ticket
         with self._lock:
             if self._state == "open":
                 assert self._opened_at is not None
@@ -491,34 +532,39 @@ class CircuitBreaker:
             now: As for ``acquire``.
         """
         with self._lock:
-            self._requests += 1
-            if success:
-                self._successes += 1
+            self._apply(ticket, success, now)
+
+    def _apply(self, ticket: int, success: bool, now: Now) -> None:
+        """``record``, lock held."""
+        self._fold()
+        self._requests += 1
+        if success:
+            self._successes += 1
+            self._consecutive_failures = 0
+        else:
+            self._failures += 1
+            self._consecutive_failures += 1
+        if ticket != self._generation:
+            return  # admitted under an earlier state: counted, no transition
+        if self._state == "closed":
+            window = self._window
+            window.add(not success, self._now(now) if window.timed else None)
+            if (
+                not success
+                and window.calls >= self.min_requests
+                and window.failures / window.calls >= self.failure_threshold
+            ):
+                self._open(now)
+        elif self._state == "half-open":
+            if not success:
+                self._open(now)
+                return
+            self._trial_successes += 1
+            if self._trial_successes >= self.half_open_requests:
+                self._requests = self._successes = self._failures = 0
                 self._consecutive_failures = 0
-            else:
-                self._failures += 1
-                self._consecutive_failures += 1
-            if ticket != self._generation:
-                return  # admitted under an earlier state: counted, no transition
-            if self._state == "closed":
-                window = self._window
-                window.add(not success, self._now(now) if window.timed else None)
-                if (
-                    not success
-                    and window.calls >= self.min_requests
-                    and window.failures / window.calls >= self.failure_threshold
-                ):
-                    self._open(now)
-            elif self._state == "half-open":
-                if not success:
-                    self._open(now)
-                    return
-                self._trial_successes += 1
-                if self._trial_successes >= self.half_open_requests:
-                    self._requests = self._successes = self._failures = 0
-                    self._consecutive_failures = 0
-                    self._window.clear()
-                    self._transition("closed")
+                self._window.clear()
+                self._transition("closed")
 
     def abandon(self, ticket: int) -> None:
         """Give back the ticket of a call that was never made or whose result is lost.
@@ -528,6 +574,90 @@ class CircuitBreaker:
         with self._lock:
             if ticket == self._generation and self._state == "half-open":
                 self._trials -= 1
+
+    def _closed_path(
+        self, fn: Callable[[Any], Any], hold: Callable[[int], object], now: Now
+    ) -> tuple[Callable[[Any], Any], Callable[[], None]] | None:
+        """The fast path of one operator subscription, and what to call when it ends.
+
+        The path makes an item's call if the circuit is closed (reading the
+        ticket as ``acquire`` does), and counts a success in the
+        subscription's ``_Tally``, without a lock (a time window, which needs
+        the time of each call, records it under the lock at once); otherwise
+        it returns ``GATED``. A failure, or a coroutine, leaves its ticket to
+        ``hold``, for ``record`` under the lock.
+
+        ``None`` when a subclass overrides ``acquire`` or ``record``: it must
+        see every call.
+        """
+        if (
+            type(self).acquire is not CircuitBreaker.acquire
+            or type(self).record is not CircuitBreaker.record
+        ):
+            return None
+        timed = self._window.timed
+        with self._lock:
+            tally = _Tally(self._generation)
+            self._tallies.add(tally)
+        breaker = self
+
+        def call(item: Any) -> Any:
+            ticket = breaker._closed_ticket
+            if ticket is None:
+                return _sequential.GATED
+            try:
+                result: object = fn(item)
+            except BaseException:
+                hold(ticket)
+                raise
+            if type(result) is CoroutineType:
+                hold(ticket)
+            elif timed:
+                breaker._record_success(tally, ticket, now)
+            elif ticket == tally.generation:
+                tally.successes += 1
+            else:  # the first success under a new generation
+                breaker._retally(tally, ticket)
+            return result  # pyright: ignore[reportUnknownVariableType] (narrowed above)
+
+        def retire() -> None:  # what is tallied after this is lost, as a result after dispose
+            with breaker._lock:
+                if tally in breaker._tallies:
+                    breaker._fold()
+                    breaker._tallies.discard(tally)
+
+        return call, retire
+
+    def _record_success(self, tally: _Tally, ticket: int, now: Now) -> None:
+        """``record`` a success of the fast path, unless its subscription is over."""
+        with self._lock:
+            if tally in self._tallies:  # else lost, as a result after dispose
+                self._apply(ticket, True, now)
+
+    def _retally(self, tally: _Tally, ticket: int) -> None:
+        """Record a success admitted under ``ticket``, not ``tally``'s generation."""
+        with self._lock:
+            self._fold()
+            tally.generation = ticket
+            tally.successes += 1
+
+    def _fold(self) -> None:
+        """Count the successes of every tally not counted yet (lock held).
+
+        Those of the current generation, in the closed state, go into the
+        window; the others were admitted under an earlier state, and count
+        in the counters only (as in ``record``).
+        """
+        for tally in self._tallies:
+            n = tally.successes - tally.folded
+            if n:
+                tally.folded += n
+                self._requests += n
+                self._successes += n
+                self._consecutive_failures = 0
+                if tally.generation == self._generation and self._state == "closed":
+                    assert isinstance(self._window, _CountWindow)
+                    self._window.add_successes(n)
 
     def _now(self, given: Now) -> datetime:
         if self.scheduler is not None:
@@ -541,10 +671,12 @@ class CircuitBreaker:
         self._transition("open")
 
     def _transition(self, new: CircuitState) -> None:
-        # The generation moves first: a lock-free acquire() that reads the new
-        # state "closed" also reads the new generation.
+        self._fold()  # what happened before the transition counts under the old state
         self._generation += 1
         old, self._state = self._state, new
+        # One attribute, written at once: a lock-free acquire() reads the
+        # ticket of the closed state it sees, or None.
+        self._closed_ticket = self._generation if new == "closed" else None
         self._trials = self._trial_successes = 0
         if self.on_state_change is not None:
             try:
@@ -585,22 +717,10 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
         breaker; ``received``, ``failed``, ``dropped``, ``emitted``,
         ``queued`` and ``in_flight`` are this operator's alone.
         """
-        breaker = self.breaker.stats()
-        totals = self._totals()
-        return CircuitBreakerOperatorStats(
-            received=totals.received,
-            failed=totals.failed,
-            dropped=totals.dropped,
-            state=breaker.state,
-            requests=breaker.requests,
-            successes=breaker.successes,
-            failures=breaker.failures,
-            rejected=breaker.rejected,
-            consecutive_failures=breaker.consecutive_failures,
-            emitted=totals.succeeded,
-            queued=totals.queued,
-            in_flight=totals.in_flight,
-        )
+        totals = asdict(self._totals())
+        own = {key: totals[key] for key in ("received", "failed", "dropped", "queued", "in_flight")}
+        shared = asdict(self.breaker.stats())
+        return CircuitBreakerOperatorStats(emitted=totals["succeeded"], **own, **shared)
 
     @override
     def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
@@ -612,11 +732,28 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
 
 
 class _BreakerStep(_sequential.Step[_T, _R]):
-    """What ``circuit_breaker`` does with each item of one subscription."""
+    """What ``circuit_breaker`` does with each item of one subscription.
 
-    __slots__ = ("_breaker", "_clock", "_closed", "_failures", "_held", "_name", "_now", "_record")
+    In the closed state an item takes the fast path, ``call``
+    (``CircuitBreaker._closed_path``): it reads the ticket as ``acquire``
+    does, calls ``fn``, and counts a success in the subscription's
+    ``_Tally``, without a lock (a time window records it at once, under the
+    lock). Otherwise ``call`` returns GATED and the item goes through
+    ``admit`` (``acquire``), ``fn`` and ``succeeded`` (``record``). A
+    failure is recorded under the lock either way.
+    """
 
-    gated = True
+    __slots__ = (
+        "_breaker",
+        "_clock",
+        "_disposed",
+        "_failures",
+        "_held",
+        "_name",
+        "_now",
+        "_retire",
+    )
+
     watches_success = True
 
     def __init__(
@@ -624,113 +761,109 @@ class _BreakerStep(_sequential.Step[_T, _R]):
     ) -> None:
         super().__init__(op.fn)
         self._breaker = op.breaker
-        self._record = op.breaker.record
         self._name = op.name
         self._failures = failures
         self._clock = clock
-        # The ticket of the item in progress (at most one). The owner's outcome
-        # and a dispose (close) may race to hand it back: whoever pops it settles
-        # it, exactly once (list.pop is atomic, and cheaper than a lock round
-        # trip on every item); a ticket acquired after close() is given back at
-        # once, since admit() looks at _closed after putting its ticket here.
+        # The ticket of the item in progress (at most one) when its outcome is
+        # recorded under the lock. The owner's outcome and a dispose may race
+        # to hand it back: whoever pops it settles it, exactly once (list.pop
+        # is atomic, and cheaper than a lock round trip on every item); a
+        # ticket held after dispose() is given back at once (see _hold).
         self._held: list[int] = []
-        self._closed = False
+        self._disposed = False
         self._now: Callable[[], datetime] = lambda: clock.now  # read only when needed
+        self._retire: Callable[[], None] | None = None
+        fast = op.breaker._closed_path(self.fn, self._hold, self._now)  # pyright: ignore[reportPrivateUsage]
+        if fast is None:
+            self.call = _gated
+        else:
+            self.call, self._retire = fast
 
     @override
     def admit(self, item: _T) -> Exception | None:
         ticket = self._breaker.acquire(self._now)
         if ticket is None:
             return CircuitOpenError(f"{self._name}: the circuit is open, item rejected")
-        self._held.append(ticket)
-        if self._closed:  # disposed meanwhile: no call will be made
-            self._give_back()
+        self._hold(ticket)
         return None
 
     @override
     def succeeded(self, item: _T) -> None:
-        try:
-            ticket = self._held.pop()
-        except IndexError:  # given back by close(): the result is lost
-            return
-        self._record(ticket, success=True, now=self._now)
+        self._record(success=True)
 
     @override
     def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
         if attempts:  # 0: rejected, no call was made
-            self._settle_failure()
+            self._record(success=False)
         return self._failures.handle(error, item, self._clock.now, attempts=attempts)
 
     @override
-    def aborted(self, item: _T) -> None:
-        self._settle_failure()
+    def failed_fatally(self, item: _T) -> None:
+        self._record(success=False)
 
     @override
-    def close(self) -> None:
-        self._closed = True
-        self._give_back()
+    def dispose(self) -> None:
+        self._disposed = True
+        ticket = self._take_ticket()
+        if ticket is not None:
+            self._breaker.abandon(ticket)
+        if self._retire is not None:
+            self._retire()
 
-    def _settle_failure(self) -> None:
+    def _hold(self, ticket: int) -> None:
+        self._held.append(ticket)
+        if self._disposed:  # disposed meanwhile: no outcome will be recorded
+            self.dispose()
+
+    def _take_ticket(self) -> int | None:
         try:
-            ticket = self._held.pop()
-        except IndexError:  # given back by close(): the result is lost
-            return
-        self._record(ticket, success=False, now=self._now)
+            return self._held.pop()
+        except IndexError:  # settled, or given back by dispose(): the result is lost
+            return None
 
-    def _give_back(self) -> None:
-        try:
-            ticket = self._held.pop()
-        except IndexError:  # settled, or given back already
-            return
-        self._breaker.abandon(ticket)
+    def _record(self, *, success: bool) -> None:
+        ticket = self._take_ticket()
+        if ticket is not None:
+            self._breaker.record(ticket, success=success, now=self._now)
 
 
-_DEFAULTS: dict[str, object] = {
-    "failure_threshold": 0.5,
-    "min_requests": 10,
-    "window_size": 100,
-    "window_duration": None,
-    "recovery_timeout": 30.0,
-    "half_open_requests": 3,
-    "on_state_change": None,
-}
+def _gated(item: object) -> object:
+    """The ``call`` of a breaker without a tally: every item goes through ``admit``."""
+    del item
+    return _sequential.GATED
+
+
+class _BreakerOptions(TypedDict, total=False):
+    """The options of a ``CircuitBreaker`` that ``circuit_breaker`` passes on."""
+
+    failure_threshold: float
+    min_requests: int
+    window_size: int | None
+    window_duration: float | timedelta | None
+    recovery_timeout: float | timedelta
+    half_open_requests: int
+    on_state_change: OnStateChange | None
+
+
+class _CircuitBreakerOptions(_BreakerOptions, total=False):
+    """The keyword options of ``circuit_breaker`` (its overloads differ only in ``fn``)."""
+
+    breaker: CircuitBreaker | None
+    errors: _validate.ErrorMode
+    on_failure: OnFailure | None
+    name: str | None
+    scheduler: abc.SchedulerBase | None
 
 
 @overload
 def circuit_breaker(
-    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R],
-    *,
-    breaker: CircuitBreaker | None = None,
-    failure_threshold: float = 0.5,
-    min_requests: int = 10,
-    window_size: int | None = 100,
-    window_duration: float | timedelta | None = None,
-    recovery_timeout: float | timedelta = 30.0,
-    half_open_requests: int = 3,
-    on_state_change: OnStateChange | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R], **options: Unpack[_CircuitBreakerOptions]
 ) -> BreakerOperator[_T, _R]: ...
 
 
 @overload
 def circuit_breaker(
-    fn: Callable[[_T], Coroutine[Any, Any, _R]],
-    *,
-    breaker: CircuitBreaker | None = None,
-    failure_threshold: float = 0.5,
-    min_requests: int = 10,
-    window_size: int | None = 100,
-    window_duration: float | timedelta | None = None,
-    recovery_timeout: float | timedelta = 30.0,
-    half_open_requests: int = 3,
-    on_state_change: OnStateChange | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    fn: Callable[[_T], Coroutine[Any, Any, _R]], **options: Unpack[_CircuitBreakerOptions]
 ) -> BreakerOperator[_T, _R]: ...
 
 
@@ -836,30 +969,22 @@ def circuit_breaker(
     checked_fn = _validate.function("fn", fn)
     label = _validate.name(name, "circuit_breaker")
     failures = Failures(label, errors, on_failure)
+    options: _BreakerOptions = {
+        "failure_threshold": failure_threshold,
+        "min_requests": min_requests,
+        "window_size": window_size,
+        "window_duration": window_duration,
+        "recovery_timeout": recovery_timeout,
+        "half_open_requests": half_open_requests,
+        "on_state_change": on_state_change,
+    }
     if breaker is None:
-        breaker = CircuitBreaker(
-            failure_threshold=failure_threshold,
-            min_requests=min_requests,
-            window_size=window_size,
-            window_duration=window_duration,
-            recovery_timeout=recovery_timeout,
-            half_open_requests=half_open_requests,
-            on_state_change=on_state_change,
-            scheduler=scheduler,
-        )
+        breaker = CircuitBreaker(**options, scheduler=scheduler)
+    elif not isinstance(breaker, CircuitBreaker):
+        raise TypeError(f"breaker must be a CircuitBreaker, got {type(breaker).__name__}")
     else:
-        if not isinstance(breaker, CircuitBreaker):
-            raise TypeError(f"breaker must be a CircuitBreaker, got {type(breaker).__name__}")
-        given = {
-            "failure_threshold": failure_threshold,
-            "min_requests": min_requests,
-            "window_size": window_size,
-            "window_duration": window_duration,
-            "recovery_timeout": recovery_timeout,
-            "half_open_requests": half_open_requests,
-            "on_state_change": on_state_change,
-        }
-        clashing = [option for option, value in given.items() if value != _DEFAULTS[option]]
+        defaults = inspect.signature(CircuitBreaker).parameters
+        clashing = [key for key, value in options.items() if value != defaults[key].default]
         if clashing:
             raise ValueError(
                 "pass either breaker= or the breaker options, not both; "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, cast, overload
+from typing import Any, TypedDict, TypeVar, cast, overload
 
 from reactivex import Observable, abc
-from typing_extensions import override
+from typing_extensions import Unpack, override
 
 from rxstreamz import _sequential, _validate
 from rxstreamz._accounting import ProcessorStats
@@ -83,17 +83,7 @@ class DeadLetterOperator(_sequential.Operator[_T, _R]):
     def stats(self) -> DeadLetterStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
         totals = self._totals()
-        return DeadLetterStats(
-            received=totals.received,
-            failed=totals.failed,
-            dropped=totals.dropped,
-            processed=totals.succeeded + totals.failed,
-            succeeded=totals.succeeded,
-            retried=totals.retried,
-            queued=totals.queued,
-            high_watermark=totals.high_watermark,
-            in_flight=totals.in_flight,
-        )
+        return DeadLetterStats(processed=totals.succeeded + totals.failed, **asdict(totals))
 
     @override
     def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
@@ -126,17 +116,23 @@ class _DeadLetterStep(_sequential.Step[_T, _R]):
         return call_sink(op.sink, letter, f"the sink of processor {op.name!r}")
 
 
+class _DeadLetterOptions(TypedDict, total=False):
+    """The optional keyword options of ``dead_letter`` (its overloads differ only in ``fn``)."""
+
+    max_retries: int
+    retry_delay: float | timedelta
+    retry_on: Callable[[Exception], object] | None
+    max_pending: int | None
+    name: str | None
+    scheduler: abc.SchedulerBase | None
+
+
 @overload
 def dead_letter(
     fn: Callable[[_T], Coroutine[Any, Any, _R] | _R],
     *,
     sink: Sink[_T],
-    max_retries: int = 0,
-    retry_delay: float | timedelta = 1.0,
-    retry_on: Callable[[Exception], object] | None = None,
-    max_pending: int | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    **options: Unpack[_DeadLetterOptions],
 ) -> Operator[_T, Observable[_R], DeadLetterStats]: ...
 
 
@@ -145,12 +141,7 @@ def dead_letter(
     fn: Callable[[_T], Coroutine[Any, Any, _R]],
     *,
     sink: Sink[_T],
-    max_retries: int = 0,
-    retry_delay: float | timedelta = 1.0,
-    retry_on: Callable[[Exception], object] | None = None,
-    max_pending: int | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    **options: Unpack[_DeadLetterOptions],
 ) -> Operator[_T, Observable[_R], DeadLetterStats]: ...
 
 

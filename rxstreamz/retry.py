@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, TypedDict, TypeVar, overload
 
 from reactivex import Observable, abc
-from typing_extensions import override
+from typing_extensions import Unpack, override
 
 from rxstreamz import _sequential, _validate
 from rxstreamz._accounting import ProcessorStats
@@ -96,17 +96,7 @@ class Retry(_sequential.Operator[_T, _R]):
 
     def stats(self) -> RetryStats:
         """Return a snapshot of this operator's counters (all subscriptions)."""
-        totals = self._totals()
-        return RetryStats(
-            received=totals.received,
-            failed=totals.failed,
-            dropped=totals.dropped,
-            succeeded=totals.succeeded,
-            retried=totals.retried,
-            queued=totals.queued,
-            high_watermark=totals.high_watermark,
-            in_flight=totals.in_flight,
-        )
+        return RetryStats(**asdict(self._totals()))
 
     @override
     def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
@@ -157,43 +147,35 @@ class _RetryStep(_sequential.Step[_T, _R]):
         return op.delay(attempts + 1, self._draw)
 
     @override
-    def aborted(self, item: _T) -> None:
+    def failed_fatally(self, item: _T) -> None:
         self._failures.record()
+
+
+class _RetryOptions(TypedDict, total=False):
+    """The keyword options of ``retry_`` (its overloads differ only in ``fn``)."""
+
+    max_attempts: int
+    base_delay: float | timedelta
+    max_delay: float | timedelta
+    jitter: bool
+    retry_on: Callable[[Exception], object] | None
+    max_pending: int | None
+    seed: int | None
+    errors: _validate.ErrorMode
+    on_failure: OnFailure | None
+    name: str | None
+    scheduler: abc.SchedulerBase | None
 
 
 @overload
 def retry_(
-    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R],
-    *,
-    max_attempts: int = 3,
-    base_delay: float | timedelta = 0.1,
-    max_delay: float | timedelta = 30.0,
-    jitter: bool = True,
-    retry_on: Callable[[Exception], object] | None = None,
-    max_pending: int | None = None,
-    seed: int | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    fn: Callable[[_T], Coroutine[Any, Any, _R] | _R], **options: Unpack[_RetryOptions]
 ) -> Operator[_T, Observable[_R], RetryStats]: ...
 
 
 @overload
 def retry_(
-    fn: Callable[[_T], Coroutine[Any, Any, _R]],
-    *,
-    max_attempts: int = 3,
-    base_delay: float | timedelta = 0.1,
-    max_delay: float | timedelta = 30.0,
-    jitter: bool = True,
-    retry_on: Callable[[Exception], object] | None = None,
-    max_pending: int | None = None,
-    seed: int | None = None,
-    errors: _validate.ErrorMode = "raise",
-    on_failure: OnFailure | None = None,
-    name: str | None = None,
-    scheduler: abc.SchedulerBase | None = None,
+    fn: Callable[[_T], Coroutine[Any, Any, _R]], **options: Unpack[_RetryOptions]
 ) -> Operator[_T, Observable[_R], RetryStats]: ...
 
 

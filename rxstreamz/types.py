@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 __all__ = ["AggregateWindow", "DeadLetter", "StreamStats", "Window"]
 
 _T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
 _A = TypeVar("_A")
 
 
@@ -51,8 +52,12 @@ class AggregateWindow(Generic[_A]):
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter(Generic[_T]):
+class DeadLetter(Generic[_T_co]):
     """An item that could not be processed, with why and where.
+
+    Covariant in the item type (it is frozen): a ``DeadLetter[int]`` is a
+    ``DeadLetter[object]``, so one sink typed for ``DeadLetter[object]``
+    takes the dead letters of every processor.
 
     Attributes:
         item: The item, exactly as it reached the processor.
@@ -63,7 +68,7 @@ class DeadLetter(Generic[_T]):
         processor: The ``name=`` of the processor that gave up on the item.
     """
 
-    item: _T
+    item: _T_co
     error: BaseException
     attempts: int
     timestamp: datetime

@@ -21,13 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Collection, Generator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import reactivex
 from reactivex import Observable, abc, typing
 from reactivex.disposable import Disposable, SingleAssignmentDisposable
+from reactivex.notification import OnError
 from reactivex.subject import Subject
 from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.recorded import Recorded
@@ -472,3 +473,203 @@ def two_subscriptions(
         )
     scheduler.start()
     return first.messages, second.messages
+
+
+# -- resilience: retry_, dead_letter, circuit_breaker ---------------------------------------
+
+
+def error_of(messages: list[Recorded[Any]]) -> Exception:
+    """The exception of the ``on_error`` that ends ``messages``."""
+    last = messages[-1].value
+    assert isinstance(last, OnError)
+    return last.exception
+
+
+class Flaky:
+    """Fails the first ``failures[item]`` calls for an item, then returns ``item * 10``.
+
+    Records the scheduler time of every call and every exception raised.
+    """
+
+    def __init__(
+        self,
+        scheduler: TestScheduler,
+        failures: dict[int, int],
+        error: Callable[[int], Exception] = lambda n: ConnectionError(f"down {n}"),
+    ) -> None:
+        self.scheduler = scheduler
+        self.failures = dict(failures)
+        self.error = error
+        self.calls: list[tuple[float, int]] = []
+        self.raised: list[Exception] = []
+
+    def __call__(self, item: int) -> int:
+        self.calls.append((self.scheduler.clock, item))
+        if self.failures.get(item, 0) > 0:
+            self.failures[item] -= 1
+            exc = self.error(item)
+            self.raised.append(exc)
+            raise exc
+        return item * 10
+
+
+class Feedback:
+    """Runs ``op`` on a ``Subject`` whose downstream feeds two items back upstream.
+
+    When the result of item 0 arrives, the observer calls ``source.on_next(1)``
+    and ``source.on_next(2)`` on the emitting thread (a feedback loop). With
+    ``max_pending=1`` the second one finds the queue full on the very thread
+    that would have to drain it.
+    """
+
+    def __init__(self, op: Callable[[Observable[int]], Observable[int]]) -> None:
+        self.source: Subject[int] = Subject()
+        self.items: list[int] = []
+        self.errors: list[Exception] = []
+        self.done = threading.Event()
+        self.source.pipe(op).subscribe(self._on_next, self._on_error, self.done.set)
+
+    def _on_next(self, value: int) -> None:
+        self.items.append(value)
+        if value == 0:
+            self.source.on_next(1)
+            self.source.on_next(2)
+
+    def _on_error(self, error: Exception) -> None:
+        self.errors.append(error)
+        self.done.set()
+
+    def send_first(self, timeout: float = 5.0) -> bool:
+        """Send item 0 from a helper thread; whether that ``on_next`` returned in time."""
+        producer = threading.Thread(target=self.source.on_next, args=(0,), daemon=True)
+        producer.start()
+        producer.join(timeout)
+        return not producer.is_alive()
+
+
+class DisposedDuringCall:
+    """Disposes a subscription while ``fn`` is running, then lets ``fn`` finish.
+
+    ``fn`` (pass :meth:`call` to the operator) signals that it has started,
+    waits until the test has disposed, then returns ``item * 10`` or raises
+    ``ConnectionError`` (``fail=True``). Everything is synchronized with
+    events, so the order is deterministic.
+    """
+
+    def __init__(self, *, fail: bool) -> None:
+        self.fail = fail
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.items: list[int] = []
+        self.ended: list[str] = []
+
+    def call(self, item: int) -> int:
+        self.entered.set()
+        assert self.release.wait(5)
+        if self.fail:
+            raise ConnectionError(item)
+        return item * 10
+
+    def run(self, op: Callable[[Observable[int]], Observable[int]]) -> None:
+        """Subscribe, start one item on a producer thread, dispose mid-call, finish the call."""
+        source: Subject[int] = Subject()
+        subscription = source.pipe(op).subscribe(
+            self.items.append,
+            lambda e: self.ended.append(repr(e)),
+            lambda: self.ended.append("done"),
+        )
+        producer = threading.Thread(target=source.on_next, args=(1,), daemon=True)
+        producer.start()
+        assert self.entered.wait(5)
+        subscription.dispose()
+        self.release.set()
+        producer.join(5)
+        assert not producer.is_alive()
+
+
+def produce_on_a_thread(
+    op: Callable[[Observable[int]], Observable[int]], count: int, timeout: float = 60.0
+) -> list[int]:
+    """Push ``0 .. count - 1`` and completion through ``op`` from a producer thread.
+
+    Returns the items that came out, once the stream has ended (an error ends
+    it too: compare the items to see it).
+    """
+    source: Subject[int] = Subject()
+    results: list[int] = []
+    done = threading.Event()
+    source.pipe(op).subscribe(results.append, lambda _: done.set(), done.set)
+
+    def produce() -> None:
+        for n in range(count):
+            source.on_next(n)
+        source.on_completed()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert done.wait(timeout), "the stream did not end"
+    producer.join(timeout)
+    return results
+
+
+_Stats = TypeVar("_Stats")
+
+
+def zeroed(record: Callable[..., _Stats], **counts: object) -> _Stats:
+    """A stats record (``RetryStats``...) with ``counts`` and every other field 0.
+
+    >>> from rxstreamz import RetryStats
+    >>> zeroed(RetryStats, received=2, succeeded=2).in_flight
+    0
+    """
+    names = [field.name for field in fields(cast(Any, record))]
+    unknown = set(counts) - set(names)
+    assert not unknown, f"{record} has no field {sorted(unknown)}"
+    return record(**{**dict.fromkeys(names, 0), **counts})
+
+
+def raising_on(bad: int, error: Callable[[int], BaseException] = Abort) -> Callable[[int], int]:
+    """A function returning its argument, except ``bad``, for which it raises ``error(bad)``."""
+
+    def fn(n: int) -> int:
+        if n == bad:
+            raise error(n)
+        return n
+
+    return fn
+
+
+def run_escaping(
+    scheduler: TestScheduler, op: Callable[[Observable[int]], Observable[Any]]
+) -> RuntimeError:
+    """Run 1, 2, 3 (at 210, 220, 230) through ``op``, whose ``fn`` raises ``Abort`` on 2.
+
+    Checks that 1 went through and that the stream failed at 220 with the
+    ``RuntimeError`` wrapping the ``Abort``, and returns that error.
+    """
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
+    messages = scheduler.start(lambda: source.pipe(op)).messages
+    assert messages[:-1] == [on_next(210, 1)]
+    assert messages[-1].time == 220
+    error = error_of(messages)
+    assert isinstance(error, RuntimeError)
+    assert isinstance(error.__cause__, Abort)
+    return error
+
+
+def subscribe_at(
+    scheduler: TestScheduler, *plan: tuple[float, Observable[Any]]
+) -> list[list[Recorded[Any]]]:
+    """Subscribe to each observable at its virtual time (passing ``scheduler``), run, and
+    return what each subscription received."""
+    observers = [scheduler.create_observer() for _ in plan]
+    for (when, observable), observer in zip(plan, observers, strict=True):
+
+        def start(
+            _: abc.SchedulerBase, __: Any = None, o: Observable[Any] = observable, s: Any = observer
+        ) -> abc.DisposableBase:
+            return o.subscribe(s, scheduler=scheduler)
+
+        scheduler.schedule_absolute(when, start)
+    scheduler.start()
+    return [observer.messages for observer in observers]

@@ -39,23 +39,12 @@ from rxstreamz import (
 from rxstreamz.breaker import CircuitBreakerOperatorStats
 from rxstreamz.dead_letters import DeadLetterStats
 from rxstreamz.retry import RetryStats
-from tests.conftest import CountingScheduler
-from tests.resilience_helpers import on_next
+from tests.support import SpyScheduler, on_next, wait_until, zeroed
 
 ErrorMode = Literal["raise", "skip"]
 
 # Without the rules under test a producer would block for ever: a watchdog per test.
 pytestmark = pytest.mark.timeout(60)
-
-
-def until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Bounded polling for a state another thread reaches (not a timing assumption)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
 
 
 AnyStats = RetryStats | DeadLetterStats | CircuitBreakerOperatorStats
@@ -237,21 +226,12 @@ def test_circuit_breaker_accounts_for_every_item(
 
 
 def test_an_item_waiting_for_its_retry_at_dispose_is_dropped() -> None:
-    scheduler = CountingScheduler()
+    scheduler = SpyScheduler()
     source = scheduler.create_hot_observable(on_next(210, 0), on_next(211, 1))
     op = retry_(Script([9, 0]), base_delay=5, jitter=False)
     scheduler.start(lambda: source.pipe(op), disposed=212)
     # 0 waits for its second call (due at 215), 1 waits behind it
-    assert op.stats() == RetryStats(
-        received=2,
-        failed=0,
-        dropped=2,
-        succeeded=0,
-        retried=0,
-        queued=0,
-        high_watermark=1,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=2, dropped=2, high_watermark=1)
     assert scheduler.pending() == 0  # the retry due at 215 was cancelled
 
 
@@ -314,7 +294,7 @@ def run_disposed_from_another_thread(
     producer.join(10)
     assert not producer.is_alive()
     # A call still running at dispose counts its item when it returns.
-    assert until(lambda: op.stats().in_flight == 0)
+    assert wait_until(lambda: op.stats().in_flight == 0)
     return taken, results
 
 

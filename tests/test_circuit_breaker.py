@@ -6,12 +6,15 @@ import asyncio
 import random
 import re
 import threading
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import reactivex as rx
-from reactivex import Observable, abc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reactivex import abc
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
@@ -26,14 +29,18 @@ from rxstreamz import (
     circuit_breaker,
     collect,
 )
-from tests.resilience_helpers import (
-    Abort,
+from rxstreamz.breaker import _CountWindow  # pyright: ignore[reportPrivateUsage]
+from tests.support import (
     DisposedDuringCall,
     at,
     error_of,
     on_completed,
     on_error,
     on_next,
+    raising_on,
+    run_escaping,
+    subscribe_at,
+    zeroed,
 )
 
 
@@ -45,14 +52,8 @@ def fails_on_negative(n: int) -> int:
 
 def shared(stats: CircuitBreakerOperatorStats) -> CircuitBreakerStats:
     """The breaker's part of an operator's snapshot."""
-    return CircuitBreakerStats(
-        requests=stats.requests,
-        successes=stats.successes,
-        failures=stats.failures,
-        rejected=stats.rejected,
-        state=stats.state,
-        consecutive_failures=stats.consecutive_failures,
-    )
+    names = [field.name for field in fields(CircuitBreakerStats)]
+    return CircuitBreakerStats(**{name: getattr(stats, name) for name in names})
 
 
 def own(stats: CircuitBreakerOperatorStats) -> tuple[int, int, int, int, int, int]:
@@ -93,6 +94,17 @@ def recording_breaker(
     return breaker, changes
 
 
+def tripped(
+    scheduler: TestScheduler, **options: Any
+) -> tuple[CircuitBreaker, list[tuple[float, CircuitState, CircuitState]]]:
+    """A ``recording_breaker`` opened at 0 by failing calls, its recovery timeout now passed."""
+    breaker, changes = recording_breaker(scheduler, **options)
+    while state_of(breaker) == "closed":
+        call(breaker, False)
+    scheduler.advance_to(breaker.recovery_timeout.total_seconds())
+    return breaker, changes
+
+
 # --------------------------------------------------------------------------- state machine
 
 
@@ -113,21 +125,30 @@ def test_opens_exactly_when_the_ratio_reaches_the_threshold_after_min_requests(
     )
 
 
-def test_ratio_equal_to_the_threshold_opens(scheduler: TestScheduler) -> None:
-    breaker, _ = recording_breaker(scheduler, min_requests=4, failure_threshold=0.5)
-    for success in (True, True, False):
+@pytest.mark.parametrize(
+    ("min_requests", "threshold", "outcomes", "state", "consecutive_failures"),
+    [
+        (4, 0.5, (True, True, False), "closed", 1),  # 1/3
+        (4, 0.5, (True, True, False, False), "open", 2),  # 2/4 == 0.5
+        (2, 0.75, (True, False, True, False, False), "closed", 2),  # worst ratio 3/5 < 0.75
+    ],
+    ids=["below", "equal-opens", "stays-below"],
+)
+def test_the_ratio_opens_once_it_reaches_the_threshold(
+    scheduler: TestScheduler,
+    min_requests: int,
+    threshold: float,
+    outcomes: tuple[bool, ...],
+    state: CircuitState,
+    consecutive_failures: int,
+) -> None:
+    breaker, _ = recording_breaker(
+        scheduler, min_requests=min_requests, failure_threshold=threshold
+    )
+    for success in outcomes:
         call(breaker, success)
-    assert state_of(breaker) == "closed"
-    call(breaker, False)  # 2/4 == 0.5
-    assert state_of(breaker) == "open"
-
-
-def test_ratio_below_the_threshold_stays_closed(scheduler: TestScheduler) -> None:
-    breaker, _ = recording_breaker(scheduler, min_requests=2, failure_threshold=0.75)
-    for success in (True, False, True, False, False):  # worst ratio 3/5 < 0.75
-        call(breaker, success)
-    assert state_of(breaker) == "closed"
-    assert breaker.stats().consecutive_failures == 2
+    assert state_of(breaker) == state
+    assert breaker.stats().consecutive_failures == consecutive_failures
 
 
 def test_open_rejects_until_recovery_timeout_then_half_open(scheduler: TestScheduler) -> None:
@@ -152,12 +173,7 @@ def test_open_rejects_until_recovery_timeout_then_half_open(scheduler: TestSched
 def test_half_open_closes_after_its_trial_successes_and_resets_counters(
     scheduler: TestScheduler,
 ) -> None:
-    breaker, changes = recording_breaker(
-        scheduler, min_requests=2, recovery_timeout=5, half_open_requests=3
-    )
-    call(breaker, False)
-    call(breaker, False)
-    scheduler.advance_to(5)
+    breaker, changes = tripped(scheduler, min_requests=2, recovery_timeout=5, half_open_requests=3)
     assert call(breaker, True)
     assert call(breaker, True)
     assert state_of(breaker) == "half-open"
@@ -177,11 +193,7 @@ def test_half_open_closes_after_its_trial_successes_and_resets_counters(
 
 
 def test_first_half_open_failure_reopens_at_once(scheduler: TestScheduler) -> None:
-    breaker, changes = recording_breaker(
-        scheduler, min_requests=1, recovery_timeout=5, half_open_requests=3
-    )
-    call(breaker, False)
-    scheduler.advance_to(5)
+    breaker, changes = tripped(scheduler, min_requests=1, recovery_timeout=5, half_open_requests=3)
     assert call(breaker, True)
     scheduler.advance_to(6)
     assert call(breaker, False)
@@ -201,11 +213,7 @@ def test_first_half_open_failure_reopens_at_once(scheduler: TestScheduler) -> No
 def test_half_open_lets_at_most_half_open_requests_trials_through(
     scheduler: TestScheduler,
 ) -> None:
-    breaker, _ = recording_breaker(
-        scheduler, min_requests=1, recovery_timeout=1, half_open_requests=2
-    )
-    call(breaker, False)
-    scheduler.advance_to(1)
+    breaker, _ = tripped(scheduler, min_requests=1, recovery_timeout=1, half_open_requests=2)
     first, second = breaker.acquire(), breaker.acquire()
     assert first is not None
     assert second is not None
@@ -286,14 +294,58 @@ def test_wall_clock_when_no_scheduler_is_given() -> None:
         ({"recovery_timeout": 0}, ValueError, "recovery_timeout must be > 0, got 0"),
         ({"half_open_requests": 0}, ValueError, "half_open_requests must be >= 1, got 0"),
         ({"on_state_change": 1}, TypeError, "on_state_change must be callable, got int"),
+        ({"window_size": 0}, ValueError, "window_size must be >= 1, got 0"),
+        ({"window_size": 2.0}, TypeError, "window_size must be an int, got float"),
+        (
+            {"window_size": 9},
+            ValueError,
+            "window_size must be >= min_requests (10), got 9: "
+            "a smaller window never holds enough calls to open the circuit",
+        ),
+        (
+            {"window_size": None},
+            ValueError,
+            "window_size and window_duration cannot both be None: "
+            "the failure rate is measured over a window of recent calls",
+        ),
+        ({"window_duration": 0}, ValueError, "window_duration must be > 0, got 0"),
+        (
+            {"window_duration": "1"},
+            TypeError,
+            "window_duration must be seconds (int or float) or a timedelta, got str",
+        ),
+        (
+            {"window_duration": timedelta(microseconds=9)},
+            ValueError,
+            "window_duration must be at least 10 microseconds (one per slice of the window), "
+            "got datetime.timedelta(microseconds=9)",
+        ),
+        (
+            {"window_duration": 1e10},
+            ValueError,
+            "window_duration must be <= 9223372036.0 seconds (threading.TIMEOUT_MAX), "
+            "got 10000000000.0",
+        ),
+        (
+            {"recovery_timeout": 1e14},
+            ValueError,
+            "recovery_timeout is too long for a timedelta, got 100000000000000.0",
+        ),
+        (
+            {"recovery_timeout": timedelta(days=999_999_999)},
+            ValueError,
+            "recovery_timeout must be <= 9223372036.0 seconds (threading.TIMEOUT_MAX), "
+            "got datetime.timedelta(days=999999999)",
+        ),
     ],
 )
 def test_invalid_breaker_arguments(
     kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
-    with pytest.raises(error, match=f"^{message}$"):
+    """The same check, and the same message, from CircuitBreaker and circuit_breaker."""
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         CircuitBreaker(**kwargs)
-    with pytest.raises(error, match=f"^{message}$"):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         circuit_breaker(fails_on_negative, **kwargs)
 
 
@@ -550,74 +602,13 @@ def test_shared_breaker_window_holds_the_calls_of_every_pipeline(
     )
     a = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip", name="orders")
     b = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip", name="refunds")
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: orders.pipe(a).subscribe(first))
-    scheduler.schedule_absolute(200, lambda *_: refunds.pipe(b).subscribe(second))
-    scheduler.start()
+    first, second = subscribe_at(scheduler, (200, orders.pipe(a)), (200, refunds.pipe(b)))
     # window at 240: S F S F (2/4); at 250: F S F F (3/4): open
-    assert first.messages == [on_next(210, 1), on_next(230, 2)]  # 3 is rejected
-    assert second.messages == []
+    assert first == [on_next(210, 1), on_next(230, 2)]  # 3 is rejected
+    assert second == []
     assert breaker.stats() == CircuitBreakerStats(
         requests=5, successes=2, failures=3, rejected=2, state="open", consecutive_failures=2
     )
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error", "message"),
-    [
-        ({"window_size": 0}, ValueError, "window_size must be >= 1, got 0"),
-        ({"window_size": 2.0}, TypeError, "window_size must be an int, got float"),
-        (
-            {"window_size": 9},
-            ValueError,
-            "window_size must be >= min_requests (10), got 9: "
-            "a smaller window never holds enough calls to open the circuit",
-        ),
-        (
-            {"window_size": None},
-            ValueError,
-            "window_size and window_duration cannot both be None: "
-            "the failure rate is measured over a window of recent calls",
-        ),
-        ({"window_duration": 0}, ValueError, "window_duration must be > 0, got 0"),
-        (
-            {"window_duration": "1"},
-            TypeError,
-            "window_duration must be seconds (int or float) or a timedelta, got str",
-        ),
-        (
-            {"window_duration": timedelta(microseconds=9)},
-            ValueError,
-            "window_duration must be at least 10 microseconds (one per slice of the window), "
-            "got datetime.timedelta(microseconds=9)",
-        ),
-        (
-            {"window_duration": 1e10},
-            ValueError,
-            "window_duration must be <= 9223372036.0 seconds (threading.TIMEOUT_MAX), "
-            "got 10000000000.0",
-        ),
-        (
-            {"recovery_timeout": 1e14},
-            ValueError,
-            "recovery_timeout is too long for a timedelta, got 100000000000000.0",
-        ),
-        (
-            {"recovery_timeout": timedelta(days=999_999_999)},
-            ValueError,
-            "recovery_timeout must be <= 9223372036.0 seconds (threading.TIMEOUT_MAX), "
-            "got datetime.timedelta(days=999999999)",
-        ),
-    ],
-)
-def test_invalid_window_and_duration_arguments(
-    kwargs: dict[str, Any], error: type[Exception], message: str
-) -> None:
-    with pytest.raises(error, match=f"^{re.escape(message)}$"):
-        CircuitBreaker(**kwargs)
-    with pytest.raises(error, match=f"^{re.escape(message)}$"):
-        circuit_breaker(fails_on_negative, **kwargs)
 
 
 def test_window_options_accept_their_bounds(scheduler: TestScheduler) -> None:
@@ -633,19 +624,87 @@ def test_window_options_accept_their_bounds(scheduler: TestScheduler) -> None:
     assert breaker.recovery_timeout == timedelta(seconds=threading.TIMEOUT_MAX)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    runs=st.lists(st.tuples(st.booleans(), st.integers(1, 9)), max_size=16),
+    window_size=st.sampled_from([3, 5, 7, None]),
+    window_duration=st.sampled_from([None, 4.0]),
+    subscriptions=st.integers(1, 3),
+)
+def test_the_operator_moves_the_breaker_exactly_as_calls_recorded_one_by_one(
+    runs: list[tuple[bool, int]],
+    window_size: int | None,
+    window_duration: float | None,
+    subscriptions: int,
+) -> None:
+    """Closed-state successes are tallied without a lock; the state machine cannot tell."""
+    outcomes = [success for success, length in runs for _ in range(length)]
+    if window_size is None and window_duration is None:
+        window_size = 4
+    options: dict[str, Any] = {
+        "window_size": window_size,
+        "window_duration": window_duration,
+        "min_requests": 3,
+        "failure_threshold": 0.5,
+        "recovery_timeout": 3,
+        "half_open_requests": 2,
+    }
+    clock = TestScheduler()
+    reference, expected_changes = recording_breaker(clock, **options)
+    passed: list[int] = []
+    for n, success in enumerate(outcomes):
+        clock.advance_to(210 + n)
+        if call(reference, success) and success:
+            passed.append(n)
+
+    scheduler = TestScheduler()
+    breaker, changes = recording_breaker(scheduler, **options)
+    letters: list[DeadLetter[int]] = []
+    sources: list[Subject[int]] = [Subject() for _ in range(subscriptions)]
+
+    def fn(n: int) -> int:
+        if not outcomes[n]:
+            raise ConnectionError(n)
+        return n
+
+    op = circuit_breaker(fn, breaker=breaker, errors="skip", on_failure=letters.append)
+    emitted: list[int] = []
+    for source in sources:
+        source.pipe(op).subscribe(emitted.append)
+    for n in range(len(outcomes)):  # each item from one subscription in turn
+        scheduler.advance_to(210 + n)
+        sources[n % subscriptions].on_next(n)
+    assert changes == expected_changes
+    assert emitted == passed
+    assert breaker.stats() == reference.stats()
+    assert len(letters) == len(outcomes) - len(passed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(st.one_of(st.booleans(), st.integers(1, 15)), max_size=30),
+    size=st.integers(1, 7),
+)
+def test_a_run_of_tallied_successes_enters_the_count_window_as_if_one_by_one(
+    steps: list[bool | int], size: int
+) -> None:
+    bulk, single = _CountWindow(size), _CountWindow(size)
+    for step in steps:
+        if isinstance(step, bool):  # one call: True failed
+            bulk.add(int(step), None)
+            single.add(int(step), None)
+        else:  # a run of successes, folded in at once
+            bulk.add_successes(step)
+            for _ in range(step):
+                single.add(0, None)
+        assert (bulk.calls, bulk.failures) == (single.calls, single.failures)
+    for _ in range(size):  # what each slot holds shows as the calls are pushed out
+        bulk.add(0, None)
+        single.add(0, None)
+        assert bulk.failures == single.failures
+
+
 # --------------------------------------------------------------------------- operator
-
-
-def test_empty_source_completes(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable(on_completed(250))
-    op = circuit_breaker(fails_on_negative)
-    assert scheduler.start(lambda: source.pipe(op)).messages == [on_completed(250)]
-
-
-def test_never_ending_source_emits_nothing(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable()
-    op = circuit_breaker(fails_on_negative)
-    assert scheduler.start(lambda: source.pipe(op)).messages == []
 
 
 def test_happy_path_emits_results(scheduler: TestScheduler) -> None:
@@ -752,17 +811,9 @@ def test_one_breaker_shared_by_two_pipelines(scheduler: TestScheduler) -> None:
         on_failure=rejected.append,
         name="refunds",
     )
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(
-        200, lambda *_: orders.pipe(a).subscribe(first, scheduler=scheduler)
-    )
-    scheduler.schedule_absolute(
-        200, lambda *_: refunds.pipe(b).subscribe(second, scheduler=scheduler)
-    )
-    scheduler.start()
+    _, second = subscribe_at(scheduler, (200, orders.pipe(a)), (200, refunds.pipe(b)))
     # orders' failures opened the breaker; refunds' next item is rejected by it
-    assert second.messages == [on_next(205, 10)]
+    assert second == [on_next(205, 10)]
     assert [(d.item, d.attempts, d.processor) for d in rejected] == [(20, 0, "refunds")]
     assert shared(a.stats()) == shared(b.stats()) == breaker.stats()
     assert breaker.stats() == CircuitBreakerStats(
@@ -776,14 +827,10 @@ def test_one_breaker_shared_by_two_pipelines(scheduler: TestScheduler) -> None:
 def test_two_subscriptions_of_one_operator_share_its_breaker(scheduler: TestScheduler) -> None:
     source = scheduler.create_cold_observable(on_next(10, -1), on_next(20, 2), on_completed(30))
     op = circuit_breaker(fails_on_negative, min_requests=2, errors="skip")
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(200, lambda *_: source.pipe(op).subscribe(first))
-    scheduler.schedule_absolute(201, lambda *_: source.pipe(op).subscribe(second))
-    scheduler.start()
+    first, second = subscribe_at(scheduler, (200, source.pipe(op)), (201, source.pipe(op)))
     # the two failures at 210 and 211 open the breaker shared by both runs
-    assert first.messages == [on_completed(230)]
-    assert second.messages == [on_completed(231)]
+    assert first == [on_completed(230)]
+    assert second == [on_completed(231)]
     assert op.stats().rejected == 2
 
 
@@ -944,6 +991,33 @@ def test_a_trial_slot_acquired_while_the_subscription_is_disposed_is_given_back(
     assert breaker.acquire() is None
 
 
+class CountingBreaker(CircuitBreaker):
+    """Counts the calls of ``acquire`` and ``record`` made on it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.asked = 0
+        self.recorded: list[bool] = []
+
+    def acquire(self, now: Any = None) -> int | None:
+        self.asked += 1
+        return super().acquire(now)
+
+    def record(self, ticket: int, *, success: bool, now: Any = None) -> None:
+        self.recorded.append(success)
+        super().record(ticket, success=success, now=now)
+
+
+def test_a_breaker_that_overrides_acquire_and_record_sees_every_call(
+    scheduler: TestScheduler,
+) -> None:
+    breaker = CountingBreaker(min_requests=3, scheduler=scheduler)
+    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, -2), on_next(230, 3))
+    op = circuit_breaker(fails_on_negative, breaker=breaker, errors="skip")
+    assert scheduler.start(lambda: source.pipe(op)).messages == [on_next(210, 1), on_next(230, 3)]
+    assert (breaker.asked, breaker.recorded) == (3, [True, False, True])
+
+
 # --------------------------------------------------------------------------- thread safety
 
 
@@ -999,11 +1073,7 @@ def test_stress_half_open_admits_exactly_half_open_requests_trials(
     scheduler: TestScheduler,
 ) -> None:
     threads = 16
-    breaker, changes = recording_breaker(
-        scheduler, min_requests=1, recovery_timeout=1, half_open_requests=4
-    )
-    call(breaker, False)
-    scheduler.advance_to(1)
+    breaker, changes = tripped(scheduler, min_requests=1, recovery_timeout=1, half_open_requests=4)
     barrier = threading.Barrier(threads)
     tickets: list[int | None] = []
     lock = threading.Lock()
@@ -1107,22 +1177,41 @@ def test_stress_pipelines_on_threads_sharing_one_breaker(no_thread_leak: None) -
     assert all(r == [n for n in range(1_000) if n % 10] for r in results)
 
 
+def test_stress_stats_read_while_pipelines_on_threads_tally_successes(
+    no_thread_leak: None,
+) -> None:
+    breaker = CircuitBreaker()
+    seen: list[int] = []
+    running = threading.Event()
+    running.set()
+
+    def read() -> None:
+        while running.is_set():
+            seen.append(breaker.stats().successes)
+
+    def run() -> None:
+        op = circuit_breaker(lambda n: n, breaker=breaker)
+        assert collect(rx.range(5_000).pipe(op), timeout=30) == list(range(5_000))
+
+    reader = threading.Thread(target=read)
+    workers = [threading.Thread(target=run) for _ in range(3)]
+    reader.start()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    running.clear()
+    reader.join(5)
+    assert seen == sorted(seen)  # a snapshot never loses a success it showed
+    expected = zeroed(CircuitBreakerStats, requests=15_000, successes=15_000, state="closed")
+    assert breaker.stats() == expected
+
+
 def test_a_base_exception_from_fn_fails_the_stream_and_counts_as_a_failure(
     scheduler: TestScheduler,
 ) -> None:
-    def fn(n: int) -> int:
-        if n == 2:
-            raise Abort(n)
-        return n
-
-    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
-    op = circuit_breaker(fn, errors="skip")
-    messages = scheduler.start(lambda: source.pipe(op)).messages
-    assert messages[:-1] == [on_next(210, 1)]
-    assert messages[-1].time == 220
-    error = error_of(messages)
-    assert isinstance(error, RuntimeError)
-    assert isinstance(error.__cause__, Abort)
+    op = circuit_breaker(raising_on(2), errors="skip")
+    run_escaping(scheduler, op)
     assert shared(op.stats()) == CircuitBreakerStats(
         requests=2, successes=1, failures=1, rejected=0, state="closed", consecutive_failures=1
     )

@@ -25,10 +25,9 @@ from rxstreamz import (
     collect,
     dead_letter,
 )
-from tests.resilience_helpers import (
-    Abort,
+from tests.support import (
+    Ambiguous,
     DisposedDuringCall,
-    Feedback,
     Flaky,
     at,
     error_of,
@@ -36,19 +35,11 @@ from tests.resilience_helpers import (
     on_error,
     on_next,
     produce_on_a_thread,
+    raising_on,
+    run_escaping,
+    subscribe_at,
+    zeroed,
 )
-
-
-def test_empty_source_completes(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable(on_completed(250))
-    op = dead_letter(lambda n: n, sink=lambda _: None)
-    assert scheduler.start(lambda: source.pipe(op)).messages == [on_completed(250)]
-
-
-def test_never_ending_source_emits_nothing(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable()
-    op = dead_letter(lambda n: n, sink=lambda _: None)
-    assert scheduler.start(lambda: source.pipe(op)).messages == []
 
 
 def test_failures_become_dead_letters_and_the_stream_continues(
@@ -71,17 +62,7 @@ def test_failures_become_dead_letters_and_the_stream_continues(
     ]
     assert letters[0].error is fn.raised[0]
     assert not hasattr(letters[0].error, "__notes__")  # delivered as raised
-    assert op.stats() == DeadLetterStats(
-        received=4,
-        failed=2,
-        dropped=0,
-        processed=4,
-        succeeded=2,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(DeadLetterStats, received=4, failed=2, processed=4, succeeded=2)
 
 
 def test_retries_at_a_fixed_scheduled_delay(scheduler: TestScheduler) -> None:
@@ -98,16 +79,8 @@ def test_retries_at_a_fixed_scheduled_delay(scheduler: TestScheduler) -> None:
     assert (letter.item, letter.attempts, letter.timestamp) == (2, 3, at(221))
     assert letter.error is fn.raised[-1]
     assert letter.processor == "dead_letter"
-    assert op.stats() == DeadLetterStats(
-        received=2,
-        failed=1,
-        dropped=0,
-        processed=2,
-        succeeded=1,
-        retried=4,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
+    assert op.stats() == zeroed(
+        DeadLetterStats, received=2, failed=1, processed=2, succeeded=1, retried=4
     )
 
 
@@ -178,13 +151,6 @@ def test_raising_retry_on_sends_the_item_with_that_exception(scheduler: TestSche
     assert [(d.item, d.error, d.attempts) for d in letters] == [(1, bug, 1)]
 
 
-class Ambiguous:
-    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
-
-    def __bool__(self) -> bool:
-        raise ValueError("the truth value is ambiguous")
-
-
 def test_retry_on_result_whose_truth_test_raises_sends_the_item_with_that_exception(
     scheduler: TestScheduler,
 ) -> None:
@@ -195,17 +161,7 @@ def test_retry_on_result_whose_truth_test_raises_sends_the_item_with_that_except
     assert scheduler.start(lambda: source.pipe(op)).messages == [on_next(220, 20)]
     [letter] = letters
     assert (letter.item, type(letter.error), letter.attempts) == (1, ValueError, 1)
-    assert op.stats() == DeadLetterStats(
-        received=2,
-        failed=1,
-        dropped=0,
-        processed=2,
-        succeeded=1,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(DeadLetterStats, received=2, failed=1, processed=2, succeeded=1)
 
 
 def test_sink_as_a_subject(scheduler: TestScheduler) -> None:
@@ -263,31 +219,15 @@ def test_two_subscriptions_do_not_share_state(scheduler: TestScheduler) -> None:
 
     source = scheduler.create_cold_observable(on_next(10, 1), on_next(20, 2), on_completed(30))
     op = dead_letter(fn, sink=letters.append, max_retries=1, retry_delay=3)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(
-        200, lambda *_: source.pipe(op).subscribe(first, scheduler=scheduler)
-    )
-    scheduler.schedule_absolute(
-        202, lambda *_: source.pipe(op).subscribe(second, scheduler=scheduler)
-    )
-    scheduler.start()
-    assert first.messages == [on_next(210, 1), on_completed(230)]
-    assert second.messages == [on_next(212, 1), on_completed(232)]
+    first, second = subscribe_at(scheduler, (200, source.pipe(op)), (202, source.pipe(op)))
+    assert first == [on_next(210, 1), on_completed(230)]
+    assert second == [on_next(212, 1), on_completed(232)]
     assert [(d.item, d.attempts, d.timestamp) for d in letters] == [
         (2, 2, at(223)),
         (2, 2, at(225)),
     ]
-    assert op.stats() == DeadLetterStats(
-        received=4,
-        failed=2,
-        dropped=0,
-        processed=4,
-        succeeded=2,
-        retried=2,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
+    assert op.stats() == zeroed(
+        DeadLetterStats, received=4, failed=2, processed=4, succeeded=2, retried=2
     )
 
 
@@ -379,17 +319,6 @@ def test_stress_threaded_producer_with_real_timer_retries(no_thread_leak: None) 
 
 
 @pytest.mark.usefixtures("no_thread_leak")
-def test_feedback_from_downstream_into_a_full_queue_fails_instead_of_blocking() -> None:
-    run = Feedback(dead_letter(lambda n: n, sink=lambda _: None, max_pending=1))
-    assert run.send_first(), "the producer blocked forever on its own queue"
-    assert run.done.wait(5)
-    assert run.items == [0, 1]
-    [error] = run.errors
-    assert isinstance(error, BackpressureError)
-    assert (error.processor, error.capacity) == ("dead_letter", 1)
-
-
-@pytest.mark.usefixtures("no_thread_leak")
 def test_a_call_failing_after_dispose_sends_nothing_to_the_sink() -> None:
     letters: list[DeadLetter[int]] = []
     run = DisposedDuringCall(fail=True)
@@ -397,17 +326,7 @@ def test_a_call_failing_after_dispose_sends_nothing_to_the_sink() -> None:
     run.run(op)
     assert letters == []  # the subscription was over when the call failed
     assert (run.items, run.ended) == ([], [])
-    assert op.stats() == DeadLetterStats(
-        received=1,
-        failed=0,
-        dropped=1,  # in progress at dispose
-        processed=0,
-        succeeded=0,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(DeadLetterStats, received=1, dropped=1)  # in progress at dispose
 
 
 @pytest.mark.usefixtures("no_thread_leak")
@@ -424,18 +343,6 @@ def test_a_call_succeeding_after_dispose_is_neither_emitted_nor_counted() -> Non
 def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
     scheduler: TestScheduler,
 ) -> None:
-    def fn(n: int) -> int:
-        if n == 2:
-            raise Abort(n)
-        return n
-
     letters: list[DeadLetter[int]] = []
-    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
-    op = dead_letter(fn, sink=letters.append)
-    messages = scheduler.start(lambda: source.pipe(op)).messages
-    assert messages[:-1] == [on_next(210, 1)]
-    assert messages[-1].time == 220
-    error = error_of(messages)
-    assert isinstance(error, RuntimeError)
-    assert isinstance(error.__cause__, Abort)
+    run_escaping(scheduler, dead_letter(raising_on(2), sink=letters.append))
     assert letters == []  # not an item failure: the stream itself fails

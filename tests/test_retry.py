@@ -13,8 +13,6 @@ import pytest
 import reactivex as rx
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reactivex import Observable, abc
-from reactivex.disposable import SingleAssignmentDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
@@ -28,32 +26,25 @@ from rxstreamz import (
     retry_,
 )
 from rxstreamz.retry import Retry
-from tests.resilience_helpers import (
-    Abort,
+from tests.support import (
+    Ambiguous,
     DisposedDuringCall,
     Feedback,
     Flaky,
+    SpyScheduler,
     at,
     error_of,
     on_completed,
     on_error,
     on_next,
     produce_on_a_thread,
+    raising_on,
+    run_escaping,
+    subscribe_at,
+    zeroed,
 )
 
 # --------------------------------------------------------------------------- basics
-
-
-def test_empty_source_completes(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable(on_completed(250))
-    op = retry_(lambda n: n, jitter=False)
-    assert scheduler.start(lambda: source.pipe(op)).messages == [on_completed(250)]
-
-
-def test_never_ending_source_emits_nothing(scheduler: TestScheduler) -> None:
-    source: Observable[int] = scheduler.create_hot_observable()
-    op = retry_(lambda n: n, jitter=False)
-    assert scheduler.start(lambda: source.pipe(op)).messages == []
 
 
 def test_happy_path_emits_results_at_once_in_order(scheduler: TestScheduler) -> None:
@@ -68,16 +59,7 @@ def test_happy_path_emits_results_at_once_in_order(scheduler: TestScheduler) -> 
         on_next(230, 30),
         on_completed(240),
     ]
-    assert op.stats() == RetryStats(
-        received=3,
-        failed=0,
-        dropped=0,
-        succeeded=3,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=3, succeeded=3)
 
 
 def test_success_on_attempt_3_of_3_waits_exactly_100_then_200_ms(
@@ -91,16 +73,7 @@ def test_success_on_attempt_3_of_3_waits_exactly_100_then_200_ms(
         on_completed(300),
     ]
     assert fn.calls == [(210.0, 1), (210.1, 1), (210.3, 1)]
-    assert op.stats() == RetryStats(
-        received=1,
-        failed=0,
-        dropped=0,
-        succeeded=1,
-        retried=2,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=1, succeeded=1, retried=2)
 
 
 def test_exhaustion_after_max_attempts_raises_retry_exhausted(scheduler: TestScheduler) -> None:
@@ -120,16 +93,7 @@ def test_exhaustion_after_max_attempts_raises_retry_exhausted(scheduler: TestSch
         "fetch: all 4 attempts failed on item 1; last error: ConnectionError: down 1"
     )
     assert error.__notes__ == ["rxstreamz: raised in processor 'fetch' on item 1"]
-    assert op.stats() == RetryStats(
-        received=1,
-        failed=1,
-        dropped=0,
-        succeeded=0,
-        retried=3,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=1, failed=1, retried=3)
 
 
 def test_max_attempts_1_never_retries(scheduler: TestScheduler) -> None:
@@ -277,16 +241,7 @@ def test_items_arriving_during_back_off_wait_in_order(scheduler: TestScheduler) 
         (210.4, 3),
         (210.4, 4),
     ]
-    assert op.stats() == RetryStats(
-        received=4,
-        failed=0,
-        dropped=0,
-        succeeded=4,
-        retried=3,
-        queued=0,
-        high_watermark=3,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=4, succeeded=4, retried=3, high_watermark=3)
 
 
 def test_completion_waits_for_the_item_in_flight_and_the_queue(
@@ -339,16 +294,7 @@ def test_skip_mode_hands_retry_exhausted_dead_letters_and_continues(
     assert letter.processor == "api"
     assert isinstance(letter.error, RetryExhaustedError)
     assert letter.error.__cause__ is fn.raised[-1]
-    assert op.stats() == RetryStats(
-        received=2,
-        failed=1,
-        dropped=0,
-        succeeded=1,
-        retried=1,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=2, failed=1, succeeded=1, retried=1)
 
 
 def test_skip_mode_dead_letter_error_is_the_rejected_exception(scheduler: TestScheduler) -> None:
@@ -390,13 +336,6 @@ def test_raising_retry_on_is_a_failing_user_function(scheduler: TestScheduler) -
     assert bug.__notes__ == ["rxstreamz: raised in processor 'retry' on item 1"]
 
 
-class Ambiguous:
-    """A result whose truth value raises, as a numpy array's or a pandas Series' does."""
-
-    def __bool__(self) -> bool:
-        raise ValueError("the truth value is ambiguous")
-
-
 def test_retry_on_result_whose_truth_test_raises_is_a_failing_user_function(
     scheduler: TestScheduler,
 ) -> None:
@@ -409,16 +348,7 @@ def test_retry_on_result_whose_truth_test_raises_is_a_failing_user_function(
     exc = error_of(messages)
     assert type(exc) is ValueError
     assert exc.__notes__ == ["rxstreamz: raised in processor 'api' on item 1"]
-    assert op.stats() == RetryStats(
-        received=1,
-        failed=1,
-        dropped=0,
-        succeeded=0,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=1, failed=1)
 
 
 def test_skip_mode_dead_letters_a_retry_on_result_whose_truth_test_raises(
@@ -432,16 +362,7 @@ def test_skip_mode_dead_letters_a_retry_on_result_whose_truth_test_raises(
     [letter] = letters
     assert (letter.item, type(letter.error), letter.attempts) == (1, ValueError, 1)
     assert letter.timestamp == at(210)
-    assert op.stats() == RetryStats(
-        received=2,
-        failed=1,
-        dropped=0,
-        succeeded=1,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=2, failed=1, succeeded=1)
 
 
 def test_raising_on_failure_fails_the_stream(scheduler: TestScheduler) -> None:
@@ -471,28 +392,6 @@ def test_dispose_mid_back_off_cancels_the_timer(scheduler: TestScheduler) -> Non
     assert op.stats().queued == 0
 
 
-class SpyScheduler(TestScheduler):
-    """A TestScheduler that remembers every action scheduled, with its due time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scheduled: list[tuple[float, abc.DisposableBase]] = []
-
-    def schedule_absolute(
-        self, duetime: Any, action: abc.ScheduledAction[Any], state: Any = None
-    ) -> abc.DisposableBase:
-        handle = super().schedule_absolute(duetime, action, state)
-        self.scheduled.append((self.to_seconds(duetime), handle))
-        return handle
-
-    def cancelled(self, due: float) -> list[bool]:
-        return [
-            isinstance(handle, SingleAssignmentDisposable) and handle.is_disposed
-            for when, handle in self.scheduled
-            if when == due
-        ]
-
-
 def test_dispose_mid_back_off_disposes_the_pending_timer() -> None:
     scheduler = SpyScheduler()
     fn = Flaky(scheduler, {1: 1})
@@ -506,28 +405,11 @@ def test_two_subscriptions_do_not_share_state(scheduler: TestScheduler) -> None:
     fn = Flaky(scheduler, {1: 1})
     source = scheduler.create_cold_observable(on_next(10, 1), on_next(20, 2), on_completed(30))
     op = retry_(fn, jitter=False, base_delay=1)
-    first = scheduler.create_observer()
-    second = scheduler.create_observer()
-    scheduler.schedule_absolute(
-        200, lambda *_: source.pipe(op).subscribe(first, scheduler=scheduler)
-    )
-    scheduler.schedule_absolute(
-        205, lambda *_: source.pipe(op).subscribe(second, scheduler=scheduler)
-    )
-    scheduler.start()
+    first, second = subscribe_at(scheduler, (200, source.pipe(op)), (205, source.pipe(op)))
     # the first run retries item 1 (failing once); the second finds it fixed
-    assert first.messages == [on_next(211, 10), on_next(220, 20), on_completed(230)]
-    assert second.messages == [on_next(215, 10), on_next(225, 20), on_completed(235)]
-    assert op.stats() == RetryStats(
-        received=4,
-        failed=0,
-        dropped=0,
-        succeeded=4,
-        retried=1,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert first == [on_next(211, 10), on_next(220, 20), on_completed(230)]
+    assert second == [on_next(215, 10), on_next(225, 20), on_completed(235)]
+    assert op.stats() == zeroed(RetryStats, received=4, succeeded=4, retried=1)
 
 
 def test_max_pending_overflow_under_virtual_time_fails_after_queued_items(
@@ -693,17 +575,6 @@ def test_fn_must_be_callable() -> None:
 
 
 @pytest.mark.usefixtures("no_thread_leak")
-def test_feedback_from_downstream_into_a_full_queue_fails_instead_of_blocking() -> None:
-    run = Feedback(retry_(lambda n: n, max_pending=1))
-    assert run.send_first(), "the producer blocked forever on its own queue"
-    assert run.done.wait(5)
-    assert run.items == [0, 1]  # what was queued before the overflow, then the error
-    [error] = run.errors
-    assert isinstance(error, BackpressureError)
-    assert (error.processor, error.capacity) == ("retry", 1)
-
-
-@pytest.mark.usefixtures("no_thread_leak")
 def test_feedback_on_the_timer_thread_after_a_retry_fails_instead_of_blocking() -> None:
     calls: list[int] = []
 
@@ -772,16 +643,7 @@ def test_a_call_failing_after_dispose_neither_retries_nor_dead_letters() -> None
     run.run(op)
     assert letters == []
     assert (run.items, run.ended) == ([], [])
-    assert op.stats() == RetryStats(
-        received=1,
-        failed=0,
-        dropped=1,
-        succeeded=0,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=1, dropped=1)
 
 
 @pytest.mark.usefixtures("no_thread_leak")
@@ -813,43 +675,13 @@ def test_dispose_from_another_thread_releases_a_blocked_producer() -> None:
     release.set()
     owner.join(5)
     assert items == []  # item 0 finished after dispose: not emitted
-    assert op.stats() == RetryStats(
-        received=3,
-        failed=0,
-        dropped=3,
-        succeeded=0,
-        retried=0,
-        queued=0,
-        high_watermark=1,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=3, dropped=3, high_watermark=1)
 
 
 def test_a_base_exception_from_fn_fails_the_stream_instead_of_wedging_it(
     scheduler: TestScheduler,
 ) -> None:
-    def fn(n: int) -> int:
-        if n == 2:
-            raise Abort(n)
-        return n
-
-    source = scheduler.create_hot_observable(on_next(210, 1), on_next(220, 2), on_next(230, 3))
-    op = retry_(fn, errors="skip")
-    messages = scheduler.start(lambda: source.pipe(op)).messages
-    assert messages[0] == on_next(210, 1)
-    assert len(messages) == 2
-    assert messages[1].time == 220
-    error = error_of(messages)
-    assert isinstance(error, RuntimeError)
-    assert isinstance(error.__cause__, Abort)
+    op = retry_(raising_on(2), errors="skip")
+    error = run_escaping(scheduler, op)
     assert "rxstreamz: raised in processor 'retry' on item 2" in error.__notes__
-    assert op.stats() == RetryStats(
-        received=2,
-        failed=1,
-        dropped=0,
-        succeeded=1,
-        retried=0,
-        queued=0,
-        high_watermark=0,
-        in_flight=0,
-    )
+    assert op.stats() == zeroed(RetryStats, received=2, failed=1, succeeded=1)
