@@ -291,8 +291,7 @@ def retry_(
     attempts = _validate.integer("max_attempts", max_attempts)
     base = _validate.duration("base_delay", base_delay, allow_zero=True)
     cap = _validate.duration("max_delay", max_delay)
-    if not isinstance(jitter, bool):
-        raise TypeError(f"jitter must be a bool, got {type(jitter).__name__}")
+    _validate.flag("jitter", jitter)
     checked_retry_on = _validate.optional_function("retry_on", retry_on)
     pending = _validate.optional_integer("max_pending", max_pending)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

@@ -454,6 +454,7 @@ FLAGS: list[tuple[str, Callable[[object], object]]] = [
     ("emit_empty", lambda v: rz.aggregate(rz.folds.count(), interval=1.0, emit_empty=cast(Any, v))),
     ("leave", lambda v: rz.progress(leave=cast(Any, v))),
     ("count_elements", lambda v: rz.progress(count_elements=cast(Any, v))),
+    ("jitter", lambda v: rz.retry_(abs, jitter=cast(Any, v))),
 ]
 
 
