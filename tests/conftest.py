@@ -1,8 +1,7 @@
 """Fixtures: virtual time and thread-leak checks.
 
 The plain helpers live in ``tests/support.py`` and are imported from there
-(``from tests.support import at, on_next``). The names below the fixtures are
-re-exported for the test modules that still import them from here.
+(``from tests.support import at, on_next``).
 """
 
 from __future__ import annotations
@@ -13,19 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from reactivex.testing import TestScheduler
 
-from tests.support import Boom as Boom
-from tests.support import SpyScheduler, no_new_threads
-from tests.support import at as at
-from tests.support import dispose_while_emitting as dispose_while_emitting
-from tests.support import on_completed as on_completed
-from tests.support import on_error as on_error
-from tests.support import on_next as on_next
-from tests.support import produce as produce
-from tests.support import run as run
-from tests.support import subscribe as subscribe
-from tests.support import wait_for_threads as wait_for_threads
-
-CountingScheduler = SpyScheduler
+from tests.support import no_new_threads
 
 # Properties assert behaviour, never speed: a loaded machine must not turn a
 # slow example into a failure (Hypothesis's default deadline is 200 ms).
