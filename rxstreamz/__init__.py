@@ -13,63 +13,36 @@ from rxstreamz._typing import (
     BreakerOperator,
     Operator,
 )
-from rxstreamz.aggregate import (
-    AggregateStats,
-    Fold,
-    aggregate,
-    folds,
-)
-from rxstreamz.batch import (
-    BatchStats,
-    batch,
-)
-from rxstreamz.breaker import (
-    CircuitBreaker,
-    CircuitBreakerOperatorStats,
-    CircuitBreakerStats,
-    CircuitState,
-    circuit_breaker,
-)
-from rxstreamz.bridges import (
+from rxstreamz.backpressure import (
+    Channel,
     ObservableAsyncIterator,
     ObservableIterator,
+    QueueStats,
+    buffer_,
+    channel,
     collect,
+    dropping_buffer,
     from_async_iterable,
+    sliding_buffer,
     to_async_iterator,
     to_iterator,
 )
-from rxstreamz.buffers import (
-    QueueStats,
-    buffer_,
-    dropping_buffer,
-    sliding_buffer,
-)
-from rxstreamz.channel import (
-    Channel,
-    channel,
-)
-from rxstreamz.chunk import (
-    ChunkStats,
-    UnbatchStats,
-    chunk,
-    flatten,
-    unbatch,
+from rxstreamz.batching import (
+    AggregateStats,
+    BatchStats,
+    Fold,
+    SessionWindowStats,
+    TimeWindowStats,
+    aggregate,
+    batch,
+    folds,
+    session_window,
+    sliding_window,
+    tumbling_window,
 )
 from rxstreamz.concurrency import (
     AsyncMapStats,
     async_map,
-)
-from rxstreamz.dead_letters import (
-    DeadLetterStats,
-    dead_letter,
-)
-from rxstreamz.debounce import (
-    DebounceStats,
-    debounce_,
-)
-from rxstreamz.dedupe import (
-    DedupeStats,
-    dedupe,
 )
 from rxstreamz.errors import (
     BackpressureError,
@@ -78,20 +51,39 @@ from rxstreamz.errors import (
     RetryExhaustedError,
     RxStreamzError,
 )
+from rxstreamz.flow import (
+    DebounceStats,
+    DedupeStats,
+    ThrottleStats,
+    debounce_,
+    dedupe,
+    throttle,
+)
 from rxstreamz.metrics.table import (
     stats_table,
 )
-from rxstreamz.monitor import (
+from rxstreamz.observability import (
     MonitorStats,
-    monitor,
-)
-from rxstreamz.progress import (
     Progress,
     ProgressStats,
+    monitor,
     progress,
 )
-from rxstreamz.retry import (
+from rxstreamz.records import (
+    AggregateWindow,
+    DeadLetter,
+    StreamStats,
+    Window,
+)
+from rxstreamz.resilience import (
+    CircuitBreaker,
+    CircuitBreakerOperatorStats,
+    CircuitBreakerStats,
+    CircuitState,
+    DeadLetterStats,
     RetryStats,
+    circuit_breaker,
+    dead_letter,
     retry_,
 )
 from rxstreamz.routing import (
@@ -109,35 +101,23 @@ from rxstreamz.routing import (
     split,
     switch,
 )
-from rxstreamz.throttle import (
-    ThrottleStats,
-    throttle,
-)
 from rxstreamz.transform import (
+    ChunkStats,
     FilterStats,
     SampleStats,
     SkipStats,
     TakeStats,
     TransformStats,
+    UnbatchStats,
+    chunk,
     filter_,
+    flatten,
     map_,
     sample_,
     skip_,
     take_,
     tap_,
-)
-from rxstreamz.types import (
-    AggregateWindow,
-    DeadLetter,
-    StreamStats,
-    Window,
-)
-from rxstreamz.windows import (
-    SessionWindowStats,
-    TimeWindowStats,
-    session_window,
-    sliding_window,
-    tumbling_window,
+    unbatch,
 )
 
 __version__ = "0.1.0"

@@ -32,7 +32,7 @@ from reactivex import abc
 
 from rxstreamz import _validate
 from rxstreamz._asyncio import escaped
-from rxstreamz.types import DeadLetter
+from rxstreamz.records import DeadLetter
 
 OnFailure = Callable[[DeadLetter[Any]], object]
 """Receives each item that ``errors="skip"`` dropped."""

@@ -871,7 +871,7 @@ def _compile(kinds: tuple[Kind, ...], *, inline: bool) -> Callable[..., tuple[An
 
 
 # A timed batch shares its list with a timer thread, as the unfused ``batch``
-# does (``rxstreamz/batch.py``, ``_BatchRun``), and in the same way: the item
+# does (``rxstreamz/batching/_batch.py``, ``_BatchRun``), and in the same way: the item
 # path takes no lock. ``active`` counts the ``on_next`` calls in progress; a
 # timer touches the lists only while none is in flight: it sets ``wants``
 # before reading ``active``, and ``on_next`` raises ``active`` before reading

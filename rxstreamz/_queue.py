@@ -24,7 +24,7 @@
   only the item in hand is out of the queue while a batch is worked through.
 
 * **Async producers pause, they do not block.** An async source on an event
-  loop pushes each item inside ``rxstreamz._flow.producing(flow)``. A full
+  loop pushes each item inside ``rxstreamz._pause.producing(flow)``. A full
   ``"block"`` queue reached by such a push (on the loop's thread) takes the
   item anyway, one over capacity, and pauses the flow; the producer awaits
   ``flow.wait()`` before it pulls again. Once the consumer has brought the
@@ -89,7 +89,7 @@ from typing import Any, Generic, Literal, TypeVar
 from reactivex import abc
 from reactivex.scheduler import ImmediateScheduler, TrampolineScheduler, VirtualTimeScheduler
 
-from rxstreamz import _flow, _validate
+from rxstreamz import _pause, _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._asyncio import running_loop, scheduler_loop
 from rxstreamz.errors import BackpressureError
@@ -337,7 +337,7 @@ class BoundedQueue(Generic[_T]):
         # Async producers paused by this queue, resumed once the depth is down to
         # the low watermark: half the capacity, so that a resumed producer has
         # room for a run of pushes rather than one push per pause.
-        self._paused: list[_flow.FlowControl] = []
+        self._paused: list[_pause.FlowControl] = []
         self._low = 0 if self.capacity is None else self.capacity // 2
         self._counters.register(self)
 
@@ -388,7 +388,7 @@ class BoundedQueue(Generic[_T]):
         (nor its counters' lock, which is the same).
         """
         me = threading.current_thread()
-        flow = _flow.current()
+        flow = _pause.current()
         with self._lock:
             if flow is not None and flow not in self._paused:
                 return None  # put() would pause this async producer: nobody waits
@@ -398,7 +398,7 @@ class BoundedQueue(Generic[_T]):
                     reason = self._cycle(me)
         return None if reason is None else self._make_error(reason)
 
-    def _hazard(self, me: threading.Thread, flow: _flow.FlowControl | None) -> str | None:
+    def _hazard(self, me: threading.Thread, flow: _pause.FlowControl | None) -> str | None:
         """Why ``me`` may not wait for room, cycles aside; ``None`` if it may."""
         if self._same_thread:
             return _VIRTUAL_TIME
@@ -504,7 +504,7 @@ class BoundedQueue(Generic[_T]):
         """
         counters = self._counters
         me = threading.current_thread()
-        flow = _flow.current()
+        flow = _pause.current()
         if flow is not None and flow not in self._paused:
             self._overdraw(item, flow)
             return True, []
@@ -547,7 +547,7 @@ class BoundedQueue(Generic[_T]):
             self._not_empty.notify()
         return True, []
 
-    def _overdraw(self, item: _T, flow: _flow.FlowControl) -> None:
+    def _overdraw(self, item: _T, flow: _pause.FlowControl) -> None:
         """Take ``item`` over capacity and pause the async producer that pushed it (lock held)."""
         counters = self._counters
         counters.received += 1

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from reactivex import Observable
 
 if TYPE_CHECKING:
-    from rxstreamz.breaker import CircuitBreakerOperatorStats, CircuitState
+    from rxstreamz.resilience._breaker import CircuitBreakerOperatorStats, CircuitState
 
 _In_contra = TypeVar("_In_contra", contravariant=True)
 _Out_co = TypeVar("_Out_co", covariant=True)

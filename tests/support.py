@@ -34,7 +34,7 @@ from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.recorded import Recorded
 from reactivex.testing.subscription import Subscription
 
-from rxstreamz import _flow
+from rxstreamz import _pause
 
 # -- virtual time ---------------------------------------------------------------------------
 
@@ -391,7 +391,7 @@ class Recorder(abc.ObserverBase[Any]):
 class Pausing(Recorder):
     """A Recorder that pauses the flow published with chosen items, as a full queue would.
 
-    A source that publishes its flow control (``_flow.current()``) while it
+    A source that publishes its flow control (``_pause.current()``) while it
     pushes is paused by this observer after each item in ``pause_on``;
     ``resume()`` resumes every flow it paused.
     """
@@ -399,12 +399,12 @@ class Pausing(Recorder):
     def __init__(self, pause_on: Collection[object] = ()) -> None:
         super().__init__()
         self.pause_on = pause_on
-        self.flows: list[_flow.FlowControl] = []
+        self.flows: list[_pause.FlowControl] = []
 
     def on_next(self, value: Any) -> None:
         super().on_next(value)
         if value in self.pause_on:
-            flow = _flow.current()
+            flow = _pause.current()
             assert flow is not None, "the source publishes its flow while it pushes"
             flow.pause(self)
             self.flows.append(flow)

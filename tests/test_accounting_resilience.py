@@ -36,9 +36,9 @@ from rxstreamz import (
     from_async_iterable,
     retry_,
 )
-from rxstreamz.breaker import CircuitBreakerOperatorStats
-from rxstreamz.dead_letters import DeadLetterStats
-from rxstreamz.retry import RetryStats
+from rxstreamz.resilience._breaker import CircuitBreakerOperatorStats
+from rxstreamz.resilience._dead_letter import DeadLetterStats
+from rxstreamz.resilience._retry import RetryStats
 from tests.support import SpyScheduler, on_next, wait_until, zeroed
 
 ErrorMode = Literal["raise", "skip"]

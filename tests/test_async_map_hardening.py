@@ -24,7 +24,7 @@ from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler, AsyncIOThreadSafeScheduler
 
 from rxstreamz import BackpressureError, DeadLetter, Operator, collect
-from rxstreamz.concurrency import AsyncMap, AsyncMapStats, async_map
+from rxstreamz.concurrency._async_map import AsyncMap, AsyncMapStats, async_map
 from tests.support import TIMEOUT, Abort, Boom, Recorder, start_thread, wait_until
 
 

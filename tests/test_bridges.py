@@ -34,7 +34,7 @@ from rxstreamz import (
     to_iterator,
 )
 from rxstreamz._queue import QueueStats
-from rxstreamz.bridges import ObservableAsyncIterator, ObservableIterator
+from rxstreamz.backpressure._bridges import ObservableAsyncIterator, ObservableIterator
 from tests.support import Boom, Recorder
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("REQUEST_ID", default="none")

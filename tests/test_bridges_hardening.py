@@ -32,7 +32,7 @@ from rxstreamz import (
     to_iterator,
 )
 from rxstreamz._failure import Failures
-from rxstreamz.bridges import ObservableAsyncIterator, ObservableIterator
+from rxstreamz.backpressure._bridges import ObservableAsyncIterator, ObservableIterator
 from tests.test_bridges import WAIT, Counting, Probe, thread_safe
 
 

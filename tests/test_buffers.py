@@ -27,7 +27,7 @@ from rxstreamz import (
     sliding_buffer,
 )
 from rxstreamz._queue import Overflow
-from rxstreamz.buffers import Buffer
+from rxstreamz.backpressure._buffers import Buffer
 from tests.support import (
     Boom,
     Recorder,

@@ -29,7 +29,7 @@ from rxstreamz import (
     circuit_breaker,
     collect,
 )
-from rxstreamz.breaker import _CountWindow  # pyright: ignore[reportPrivateUsage]
+from rxstreamz.resilience._breaker import _CountWindow  # pyright: ignore[reportPrivateUsage]
 from tests.support import (
     DisposedDuringCall,
     at,

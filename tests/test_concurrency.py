@@ -30,7 +30,7 @@ from rxstreamz import (
     async_map,
     collect,
 )
-from rxstreamz.concurrency import AsyncMap
+from rxstreamz.concurrency._async_map import AsyncMap
 from tests.support import TIMEOUT, Abort, Boom, Recorder, wait_until
 
 

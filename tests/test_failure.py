@@ -9,7 +9,7 @@ import pytest
 from reactivex.testing import TestScheduler
 
 from rxstreamz._failure import Failures
-from rxstreamz.types import DeadLetter
+from rxstreamz.records import DeadLetter
 from tests.support import Boom, at
 
 

@@ -20,7 +20,7 @@ from reactivex.testing import TestScheduler
 import rxstreamz as rz
 from rxstreamz import batch, collect, filter_, map_, sample_, skip_, take_, tap_
 from rxstreamz._fusion import FusedObservable
-from rxstreamz.batch import Batch
+from rxstreamz.batching._batch import Batch
 from tests.strategies import Step, chains
 from tests.support import Boom, ambiguous_on, arrivals, on_completed, on_error, on_next, subscribe
 from tests.test_fusion_properties import End, apart, build, counted

@@ -23,7 +23,7 @@ from reactivex.testing import TestScheduler
 from reactivex.testing.subscription import Subscription
 
 from rxstreamz import StreamStats, collect, monitor
-from rxstreamz.monitor import Monitor
+from rxstreamz.observability._monitor import Monitor
 from tests.support import (
     at,
     on_completed,

@@ -13,9 +13,9 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from rxstreamz import buffer_
-from rxstreamz._flow import FlowControl, producing
+from rxstreamz._pause import FlowControl, producing
 from rxstreamz._queue import BoundedQueue
-from rxstreamz.buffers import Buffer
+from rxstreamz.backpressure._buffers import Buffer
 from rxstreamz.errors import BackpressureError
 from tests.support import start_thread, wait_until
 

@@ -25,7 +25,7 @@ from rxstreamz import (
     collect,
     retry_,
 )
-from rxstreamz.retry import Retry
+from rxstreamz.resilience._retry import Retry
 from tests.support import (
     Ambiguous,
     DisposedDuringCall,

@@ -18,7 +18,7 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from rxstreamz import BackpressureError, ThrottleStats, collect, throttle
-from rxstreamz.throttle import Throttle
+from rxstreamz.flow._throttle import Throttle
 from tests.support import (
     Boom,
     Recorder,

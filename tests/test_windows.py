@@ -26,7 +26,7 @@ from rxstreamz import (
     sliding_window,
     tumbling_window,
 )
-from rxstreamz.windows import TimeWindow
+from rxstreamz.batching._windows import TimeWindow
 from tests import support
 from tests.support import Boom, SpyScheduler, at, on_completed, on_error, on_next, run, subscribe
 

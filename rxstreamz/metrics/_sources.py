@@ -25,7 +25,7 @@ from reactivex import Observable, abc
 
 from rxstreamz import _scheduling, _validate
 from rxstreamz._typing import Operator
-from rxstreamz.types import StreamStats
+from rxstreamz.records import StreamStats
 
 _X = TypeVar("_X")
 # mypy matches a protocol against a protocol by their own members only, so it

@@ -46,7 +46,7 @@ from rxstreamz.metrics._sources import (
     describe,
     kind,
 )
-from rxstreamz.types import StreamStats
+from rxstreamz.records import StreamStats
 
 try:
     from opentelemetry import metrics as otel_metrics

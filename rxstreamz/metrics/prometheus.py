@@ -52,7 +52,7 @@ from rxstreamz.metrics._sources import (
     describe,
     kind,
 )
-from rxstreamz.types import StreamStats
+from rxstreamz.records import StreamStats
 
 try:
     from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram

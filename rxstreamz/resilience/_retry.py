@@ -12,11 +12,12 @@ from typing import Any, TypedDict, TypeVar, overload
 from reactivex import Observable, abc
 from typing_extensions import Unpack, override
 
-from rxstreamz import _sequential, _validate
+from rxstreamz import _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure, short_repr
 from rxstreamz._typing import Operator
 from rxstreamz.errors import RetryExhaustedError
+from rxstreamz.resilience import _runner
 
 __all__ = ["Retry", "RetryStats", "retry_"]
 
@@ -58,7 +59,7 @@ class RetryStats(ProcessorStats):
     in_flight: int
 
 
-class Retry(_sequential.Operator[_T, _R]):
+class Retry(_runner.Operator[_T, _R]):
     """The operator returned by ``retry_``."""
 
     def __init__(
@@ -99,14 +100,14 @@ class Retry(_sequential.Operator[_T, _R]):
         return RetryStats(**asdict(self._totals()))
 
     @override
-    def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
+    def _step(self, clock: abc.SchedulerBase) -> _runner.Step[_T, _R]:
         draw: Callable[[], float] | None = None
         if self.jitter:  # each subscription draws from its own generator
             draw = functools.partial(random.Random(self.seed).uniform, 0.5, 1.0)
         return _RetryStep(self, self._failures, clock, draw)
 
 
-class _RetryStep(_sequential.Step[_T, _R]):
+class _RetryStep(_runner.Step[_T, _R]):
     """What ``retry_`` does with each item of one subscription."""
 
     __slots__ = ("_clock", "_draw", "_failures", "_op")
@@ -125,7 +126,7 @@ class _RetryStep(_sequential.Step[_T, _R]):
         self._draw = draw
 
     @override
-    def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
+    def failed(self, item: _T, error: Exception, attempts: int) -> _runner.Verdict:
         op = self._op
         failures = self._failures
         if op.retry_on is not None:

@@ -1,7 +1,7 @@
 """Folding windows of items: aggregate, and the ready-made folds in ``folds``.
 
 ``aggregate(fn, initial)`` folds items with ``state = fn(state, item)`` and
-emits an ``rxstreamz.types.AggregateWindow`` every ``count`` items
+emits an ``rxstreamz.records.AggregateWindow`` every ``count`` items
 and/or every ``interval`` seconds. A ``Fold`` bundles a step function,
 an initial state and a finishing step, so common statistics read as one
 argument:
@@ -30,7 +30,7 @@ from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import Failures, OnFailure, annotate
 from rxstreamz._lifecycle import HeldRun
 from rxstreamz._typing import Operator
-from rxstreamz.types import AggregateWindow
+from rxstreamz.records import AggregateWindow
 
 __all__ = ["Aggregate", "AggregateStats", "Fold", "aggregate", "folds"]
 

@@ -36,7 +36,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 from reactivex.scheduler import CurrentThreadScheduler
 
-from rxstreamz import _asyncio, _flow, _validate
+from rxstreamz import _asyncio, _pause, _validate
 from rxstreamz._queue import QueueStats
 from rxstreamz.errors import BackpressureError
 
@@ -78,7 +78,7 @@ class Channel(Observable[_T]):
         self._closed = False  # close() or fail() was called
         self._error: Exception | None = None
         self._terminal_sent = False  # the terminal event was delivered
-        self._flow: _flow.FlowControl | None = None
+        self._flow: _pause.FlowControl | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._waiters: set[asyncio.Future[None]] = set()
         self._received = 0
@@ -219,9 +219,9 @@ class Channel(Observable[_T]):
             capacity=self._maxsize,
         )
 
-    def _ensure_flow(self, loop: asyncio.AbstractEventLoop) -> _flow.FlowControl:
+    def _ensure_flow(self, loop: asyncio.AbstractEventLoop) -> _pause.FlowControl:
         if self._flow is None:
-            self._flow = _flow.FlowControl(loop)
+            self._flow = _pause.FlowControl(loop)
         return self._flow
 
     def _push(self, item: _T) -> bool:
@@ -233,7 +233,7 @@ class Channel(Observable[_T]):
                 self._dropped += 1
             return False
         try:
-            with _flow.producing(flow):
+            with _pause.producing(flow):
                 observer.on_next(item)
         except Exception as exc:  # the subscriber failed: nothing more goes through
             with self._lock:
@@ -261,7 +261,7 @@ class Channel(Observable[_T]):
                 waiter.set_result(None)
 
     async def _until_resumed(
-        self, loop: asyncio.AbstractEventLoop, flow: _flow.FlowControl
+        self, loop: asyncio.AbstractEventLoop, flow: _pause.FlowControl
     ) -> None:
         """Wait while the pipeline holds the flow paused, unless the subscription ends."""
         while flow.paused and not (self._gone or self._terminal_sent):

@@ -10,11 +10,12 @@ from typing import Any, TypedDict, TypeVar, cast, overload
 from reactivex import Observable, abc
 from typing_extensions import Unpack, override
 
-from rxstreamz import _sequential, _validate
+from rxstreamz import _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import call_sink
 from rxstreamz._typing import Operator
-from rxstreamz.types import DeadLetter
+from rxstreamz.records import DeadLetter
+from rxstreamz.resilience import _runner
 
 __all__ = ["DeadLetterOperator", "DeadLetterStats", "Sink", "dead_letter"]
 
@@ -59,7 +60,7 @@ class DeadLetterStats(ProcessorStats):
     in_flight: int
 
 
-class DeadLetterOperator(_sequential.Operator[_T, _R]):
+class DeadLetterOperator(_runner.Operator[_T, _R]):
     """The operator returned by ``dead_letter``."""
 
     def __init__(
@@ -86,11 +87,11 @@ class DeadLetterOperator(_sequential.Operator[_T, _R]):
         return DeadLetterStats(processed=totals.succeeded + totals.failed, **asdict(totals))
 
     @override
-    def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
+    def _step(self, clock: abc.SchedulerBase) -> _runner.Step[_T, _R]:
         return _DeadLetterStep(self, clock)
 
 
-class _DeadLetterStep(_sequential.Step[_T, _R]):
+class _DeadLetterStep(_runner.Step[_T, _R]):
     """What ``dead_letter`` does with each item of one subscription."""
 
     __slots__ = ("_clock", "_op")
@@ -101,7 +102,7 @@ class _DeadLetterStep(_sequential.Step[_T, _R]):
         self._clock = clock
 
     @override
-    def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
+    def failed(self, item: _T, error: Exception, attempts: int) -> _runner.Verdict:
         op = self._op
         retry = attempts <= op.max_retries
         if retry and op.retry_on is not None:

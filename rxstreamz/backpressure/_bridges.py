@@ -42,7 +42,7 @@ from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignme
 from reactivex.scheduler import CurrentThreadScheduler
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from rxstreamz import _flow, _scheduling, _validate
+from rxstreamz import _pause, _scheduling, _validate
 from rxstreamz._asyncio import running_loop
 from rxstreamz._queue import BoundedQueue, QueueCounters, QueueStats
 from rxstreamz.errors import BackpressureError
@@ -1022,7 +1022,7 @@ class _Pump(Generic[_T]):
     async def _forward(self, iterator: AsyncIterator[_T]) -> None:
         """Pull and push one item at a time until the end, an error or a dispose."""
         observer = self.observer
-        flow = _flow.FlowControl(asyncio.get_running_loop())
+        flow = _pause.FlowControl(asyncio.get_running_loop())
         while True:
             try:
                 item = await anext(iterator)
@@ -1041,7 +1041,7 @@ class _Pump(Generic[_T]):
                 return
             self.count += 1
             try:
-                with _flow.producing(flow):
+                with _pause.producing(flow):
                     observer.on_next(item)
             except Exception as exc:  # the observer failed: end the stream
                 observer.on_error(exc)

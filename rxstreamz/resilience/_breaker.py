@@ -37,11 +37,12 @@ from reactivex import abc
 from reactivex.scheduler import TimeoutScheduler
 from typing_extensions import Unpack, override
 
-from rxstreamz import _sequential, _validate
+from rxstreamz import _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import BreakerOperator
 from rxstreamz.errors import CircuitOpenError
+from rxstreamz.resilience import _runner
 
 __all__ = [
     "CircuitBreaker",
@@ -604,7 +605,7 @@ class CircuitBreaker:
         def call(item: Any) -> Any:
             ticket = breaker._closed_ticket
             if ticket is None:
-                return _sequential.GATED
+                return _runner.GATED
             try:
                 result: object = fn(item)
             except BaseException:
@@ -689,7 +690,7 @@ class CircuitBreaker:
         return f"<CircuitBreaker {self._state}>"
 
 
-class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
+class CircuitBreakerOperator(_runner.Operator[_T, _R]):
     """The operator returned by ``circuit_breaker``."""
 
     def __init__(
@@ -723,7 +724,7 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
         return CircuitBreakerOperatorStats(emitted=totals["succeeded"], **own, **shared)
 
     @override
-    def _step(self, clock: abc.SchedulerBase) -> _sequential.Step[_T, _R]:
+    def _step(self, clock: abc.SchedulerBase) -> _runner.Step[_T, _R]:
         return _BreakerStep(self, self._failures, clock)
 
     @override
@@ -731,7 +732,7 @@ class CircuitBreakerOperator(_sequential.Operator[_T, _R]):
         return f"<CircuitBreakerOperator {self.name!r} {self.breaker.state}>"
 
 
-class _BreakerStep(_sequential.Step[_T, _R]):
+class _BreakerStep(_runner.Step[_T, _R]):
     """What ``circuit_breaker`` does with each item of one subscription.
 
     In the closed state an item takes the fast path, ``call``
@@ -792,7 +793,7 @@ class _BreakerStep(_sequential.Step[_T, _R]):
         self._record(success=True)
 
     @override
-    def failed(self, item: _T, error: Exception, attempts: int) -> _sequential.Verdict:
+    def failed(self, item: _T, error: Exception, attempts: int) -> _runner.Verdict:
         if attempts:  # 0: rejected, no call was made
             self._record(success=False)
         return self._failures.handle(error, item, self._clock.now, attempts=attempts)
@@ -830,7 +831,7 @@ class _BreakerStep(_sequential.Step[_T, _R]):
 def _gated(item: object) -> object:
     """The ``call`` of a breaker without a tally: every item goes through ``admit``."""
     del item
-    return _sequential.GATED
+    return _runner.GATED
 
 
 class _BreakerOptions(TypedDict, total=False):

@@ -1,7 +1,7 @@
 """Time windows: tumbling_window, sliding_window, session_window.
 
 Each processor groups items by the scheduler time at which they arrive and
-emits a ``rxstreamz.types.Window`` (``start``, ``end``, ``items``, and
+emits a ``rxstreamz.records.Window`` (``start``, ``end``, ``items``, and
 ``key`` for sessions) when the window ends. Windows are never emitted empty.
 
 Tumbling and sliding windows are aligned to the epoch, as in Flink and Beam: a
@@ -38,7 +38,7 @@ from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._lifecycle import HeldRun
 from rxstreamz._typing import Operator
-from rxstreamz.types import Window
+from rxstreamz.records import Window
 
 __all__ = [
     "KeyedSessionWindow",

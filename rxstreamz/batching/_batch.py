@@ -36,7 +36,7 @@ from rxstreamz import _lifecycle, _scheduling, _validate
 from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._fusion import Deadline, FusedObservable, Latency, Stage, fuse
 from rxstreamz._lifecycle import HeldRun
-from rxstreamz.chunk import Chunk
+from rxstreamz.transform._chunk import Chunk
 
 __all__ = ["Batch", "BatchStats", "batch"]
 

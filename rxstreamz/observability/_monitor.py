@@ -19,7 +19,7 @@ from rxstreamz._accounting import Ledger, ProcessorStats, Row
 from rxstreamz._failure import short_repr
 from rxstreamz._lifecycle import TimedRun
 from rxstreamz._typing import Operator
-from rxstreamz.types import StreamStats
+from rxstreamz.records import StreamStats
 
 __all__ = ["Monitor", "MonitorStats", "monitor"]
 

@@ -1,19 +1,19 @@
 import asyncio
 import threading
 
-from rxstreamz import _flow
+from rxstreamz import _pause
 
 
 def test_no_flow_outside_a_push() -> None:
-    assert _flow.current() is None
+    assert _pause.current() is None
 
 
 def test_producing_publishes_the_flow_for_one_push_only() -> None:
     async def main() -> None:
-        flow = _flow.FlowControl(asyncio.get_running_loop())
-        with _flow.producing(flow):
-            assert _flow.current() is flow
-        assert _flow.current() is None
+        flow = _pause.FlowControl(asyncio.get_running_loop())
+        with _pause.producing(flow):
+            assert _pause.current() is flow
+        assert _pause.current() is None
 
     asyncio.run(main())
 
@@ -22,9 +22,9 @@ def test_a_flow_is_invisible_on_another_thread() -> None:
     seen: list[object] = []
 
     async def main() -> None:
-        flow = _flow.FlowControl(asyncio.get_running_loop())
-        with _flow.producing(flow):
-            ctx_thread = threading.Thread(target=lambda: seen.append(_flow.current()))
+        flow = _pause.FlowControl(asyncio.get_running_loop())
+        with _pause.producing(flow):
+            ctx_thread = threading.Thread(target=lambda: seen.append(_pause.current()))
             ctx_thread.start()
             ctx_thread.join(5)
 
@@ -36,7 +36,7 @@ def test_wait_returns_once_every_pauser_resumed() -> None:
     events: list[str] = []
 
     async def main() -> None:
-        flow = _flow.FlowControl(asyncio.get_running_loop())
+        flow = _pause.FlowControl(asyncio.get_running_loop())
         flow.pause("a")
         flow.pause("b")
 
@@ -58,7 +58,7 @@ def test_wait_returns_once_every_pauser_resumed() -> None:
 
 def test_resume_from_another_thread_wakes_the_loop() -> None:
     async def main() -> bool:
-        flow = _flow.FlowControl(asyncio.get_running_loop())
+        flow = _pause.FlowControl(asyncio.get_running_loop())
         flow.pause("q")
         resumer = threading.Thread(target=flow.resume, args=("q",))
         resumer.start()
@@ -71,7 +71,7 @@ def test_resume_from_another_thread_wakes_the_loop() -> None:
 
 def test_resume_by_a_stranger_or_after_the_loop_closed_is_harmless() -> None:
     loop = asyncio.new_event_loop()
-    flow = _flow.FlowControl(loop)
+    flow = _pause.FlowControl(loop)
     flow.resume("nobody")
     flow.pause("q")
     loop.close()
