@@ -28,7 +28,8 @@
   ``"block"`` queue reached by such a push (on the loop's thread) takes the
   item anyway, one over capacity, and pauses the flow; the producer awaits
   ``flow.wait()`` before it pulls again. Once the consumer has brought the
-  depth down to the *low watermark* (``capacity // 2``) the queue resumes
+  depth down to the *low watermark* (a quarter of the capacity free:
+  ``capacity - max(1, capacity // 4)``) the queue resumes
   every flow it paused; ``close`` and ``discard`` resume them too, so no
   producer is left paused for ever. A paused producer that pushes again in the
   same pull (one pull that becomes several items) gets no second overdraft:
@@ -335,10 +336,12 @@ class BoundedQueue(Generic[_T]):
         # already lets a woken producer refill every free slot in one go.)
         self._resume = 0 if self.capacity is None else self.capacity - 1
         # Async producers paused by this queue, resumed once the depth is down to
-        # the low watermark: half the capacity, so that a resumed producer has
-        # room for a run of pushes rather than one push per pause.
+        # the low watermark: a quarter of the capacity free, so that a resumed
+        # producer has room for a run of pushes rather than one push per pause,
+        # and the queue still holds three quarters of its items while the
+        # producer takes its time to bring the next one (a fetch, a sleep).
         self._paused: list[_pause.FlowControl] = []
-        self._low = 0 if self.capacity is None else self.capacity // 2
+        self._low = 0 if self.capacity is None else self.capacity - max(1, self.capacity // 4)
         self._counters.register(self)
 
     @property

@@ -72,11 +72,11 @@ def test_a_full_queue_takes_one_item_over_and_pauses_the_async_producer() -> Non
     assert (counts.received, counts.high_watermark) == (5, 5)
 
 
-def test_the_flow_resumes_once_the_depth_is_down_to_half_the_capacity() -> None:
-    queue = BoundedQueue[int](4, processor="q")
+def test_the_flow_resumes_once_a_quarter_of_the_capacity_is_free() -> None:
+    queue = BoundedQueue[int](8, processor="q")
 
     async def main() -> list[tuple[int, bool]]:
-        flow = push_async(queue, range(5))
+        flow = push_async(queue, range(9))
         seen: list[tuple[int, bool]] = []
         for _ in range(3):
             queue.pop()
@@ -84,7 +84,22 @@ def test_the_flow_resumes_once_the_depth_is_down_to_half_the_capacity() -> None:
         await asyncio.wait_for(flow.wait(), 5)
         return seen
 
-    assert asyncio.run(main()) == [(4, True), (3, True), (2, False)]
+    assert asyncio.run(main()) == [(8, True), (7, True), (6, False)]
+
+
+@pytest.mark.parametrize(
+    ("capacity", "low"), [(1, 0), (2, 1), (3, 2), (4, 3), (8, 6), (24, 18), (100, 75)]
+)
+def test_the_low_watermark_leaves_a_quarter_of_the_capacity_free(capacity: int, low: int) -> None:
+    queue = BoundedQueue[int](capacity, processor="q")
+
+    async def main() -> int:
+        flow = push_async(queue, range(capacity + 1))
+        while flow.paused:
+            queue.pop()
+        return len(queue)
+
+    assert asyncio.run(main()) == low
 
 
 def test_releasing_held_slots_resumes_the_flow_at_the_low_watermark() -> None:
@@ -99,7 +114,7 @@ def test_releasing_held_slots_resumes_the_flow_at_the_low_watermark() -> None:
             seen.append((len(queue), flow.paused))
         return seen
 
-    assert asyncio.run(main()) == [(4, True), (3, True), (2, False)]
+    assert asyncio.run(main()) == [(4, True), (3, False), (2, False)]
 
 
 def test_a_capacity_of_one_resumes_when_empty() -> None:
