@@ -405,10 +405,8 @@ class _Run(abc.DisposableBase):
         if failures is None:  # a stage without user code cannot fail by itself
             self.end(index, exc)
             return
-        now = _scheduling.resolve(stage._scheduler, self.scheduler).now  # pyright: ignore[reportPrivateUsage]
-        forwarded = failures.handle(exc, item, now)
-        if forwarded is not None:
-            self.end(index, forwarded)
+        clock = _scheduling.resolve(stage._scheduler, self.scheduler)  # pyright: ignore[reportPrivateUsage]
+        failures.forward(exc, item, clock, functools.partial(self.end, index))
 
     def end(self, position: int, exc: Exception | None) -> None:
         """End the run from stage ``position`` (``-1``: upstream), completing or failing.

@@ -410,9 +410,7 @@ class _AggregateRun(HeldRun[_AggregateRow, AggregateWindow[_R]], Generic[_T, _R]
     def step_failed(self, exc: Exception, item: _T) -> None:
         """``fn`` raised on ``item``: skip it or fail the stream (``errors``)."""
         self.row.failed += 1
-        failure = self.failures.handle(exc, item, self.clock.now())
-        if failure is not None:
-            self.fail(failure, flush=True)
+        self.failures.forward(exc, item, self.clock.now, functools.partial(self.fail, flush=True))
 
     # -- windows -------------------------------------------------------------------------
 

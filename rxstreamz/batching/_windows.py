@@ -706,9 +706,7 @@ class _Sessions(_WindowRun[_X, _SessionRow]):
                 )
         except Exception as exc:
             self.row.failed += 1
-            failure = self.failures.handle(exc, item, self.clock.now())
-            if failure is not None:
-                self.fail(failure)
+            self.failures.forward(exc, item, self.clock.now, self.fail)
             return None
         return result
 
