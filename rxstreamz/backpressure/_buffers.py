@@ -95,7 +95,7 @@ class Buffer:
                 on_drop=None if self.on_drop is None else self._notify_drop,
                 scheduler=self.scheduler,
             )
-            return _Subscription(queue, observer, self.scheduler).connect(source, scheduler)
+            return _BufferSubscription(queue, observer, self.scheduler).connect(source, scheduler)
 
         return Observable(subscribe)
 
@@ -109,7 +109,7 @@ class Buffer:
             raise
 
 
-class _Subscription(Generic[_X]):
+class _BufferSubscription(Generic[_X]):
     """One subscription of a buffer: its queue, the drain that empties it, and how it stops.
 
     Three parties meet here, under ``lock`` where they share a flag:

@@ -505,7 +505,7 @@ class _NoInitial:
 _NO_INITIAL: Any = _NoInitial()
 
 
-class _Options(TypedDict, total=False):
+class _AggregateOptions(TypedDict, total=False):
     """The keyword options of ``aggregate``, for its overloads (defaults: the function's)."""
 
     count: int | None
@@ -521,7 +521,7 @@ class _Options(TypedDict, total=False):
 def aggregate(
     fn: Fold[_T, _S, _R],
     /,
-    **options: Unpack[_Options],
+    **options: Unpack[_AggregateOptions],
 ) -> Operator[_T, Observable[AggregateWindow[_R]], AggregateStats]: ...
 
 
@@ -530,7 +530,7 @@ def aggregate(
     fn: Callable[[_A, _T], _A],
     initial: _A,
     /,
-    **options: Unpack[_Options],
+    **options: Unpack[_AggregateOptions],
 ) -> Operator[_T, Observable[AggregateWindow[_A]], AggregateStats]: ...
 
 

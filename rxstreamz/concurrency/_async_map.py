@@ -597,7 +597,9 @@ class AsyncMap(Generic[_T, _R]):
                 counters=self._queue_counters,
                 scheduler=clock if loop is not None else None,
             )
-            run = _Subscription(self, observer, gate, self._counts, self._failures, clock, loop)
+            run = _AsyncMapSubscription(
+                self, observer, gate, self._counts, self._failures, clock, loop
+            )
             return run.connect(source, scheduler)
 
         return Observable(subscribe)
@@ -626,7 +628,7 @@ class _Counts:
             self.refused += refused
 
 
-class _Subscription(Generic[_T, _R]):
+class _AsyncMapSubscription(Generic[_T, _R]):
     """The state of one ``async_map`` subscription, and what happens to it.
 
     Four kinds of thread meet here, all under ``lock``:
@@ -949,7 +951,7 @@ class _Subscription(Generic[_T, _R]):
         self.dispose_held()
 
 
-class _Options(TypedDict, total=False):
+class _AsyncMapOptions(TypedDict, total=False):
     """The keyword options of ``async_map``, for its overloads (defaults: the function's)."""
 
     workers: int
@@ -965,14 +967,14 @@ class _Options(TypedDict, total=False):
 @overload
 def async_map(
     fn: Callable[[_T], Coroutine[object, object, _R] | _R],
-    **options: Unpack[_Options],
+    **options: Unpack[_AsyncMapOptions],
 ) -> Operator[_T, Observable[_R], AsyncMapStats]: ...
 
 
 @overload
 def async_map(
     fn: Callable[[_T], Coroutine[object, object, _R]],
-    **options: Unpack[_Options],
+    **options: Unpack[_AsyncMapOptions],
 ) -> Operator[_T, Observable[_R], AsyncMapStats]: ...
 
 

@@ -24,7 +24,7 @@ A processor plugs in a ``Step``: how to make an item's first call (``call``,
 which may ask for the slow path: ``admit`` first, then ``fn``), what to count
 on success, and what a failure means (wait and retry, give up and go on, or
 fail the stream). Its operator class derives from ``Operator``, which builds
-each subscription's queue and step and a ``Run``.
+each subscription's queue and step and a ``SequentialRun``.
 
 Blocking never deadlocks: the queue decides (``BoundedQueue.wait_error``), and
 its ``BackpressureError`` (with the queue's message) fails the stream after
@@ -171,7 +171,7 @@ class Totals:
 
 
 class Operator(ABC, Generic[_T, _R]):
-    """Base of the resilience operators: one ``Run`` per subscription.
+    """Base of the resilience operators: one ``SequentialRun`` per subscription.
 
     Holds what every subscription shares: the name, the user function, the
     optional scheduler, the queue counters and the tallies. A subclass says
@@ -228,7 +228,7 @@ class Operator(ABC, Generic[_T, _R]):
                 counters=self._queue_counters,
                 scheduler=clock,
             )
-            return Run(observer, clock, queue, self._step(clock), self._ledger).subscribe(
+            return SequentialRun(observer, clock, queue, self._step(clock), self._ledger).subscribe(
                 source, scheduler
             )
 
@@ -248,7 +248,7 @@ class _Running:
 _RUNNING: Final = _Running()
 
 
-class Run(Generic[_T, _R]):
+class SequentialRun(Generic[_T, _R]):
     """One subscription of a resilience operator: its items, one at a time, by ``step``.
 
     Args:

@@ -13,7 +13,7 @@ from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignme
 from rxstreamz import _validate
 from rxstreamz._accounting import ProcessorStats, Row
 from rxstreamz._failure import Failures
-from rxstreamz.routing._hub import Accounts, Count, Hub, RouteRow, Run, route_totals, to_branches
+from rxstreamz.routing._hub import Accounts, Count, Hub, HubRun, RouteRow, route_totals, to_branches
 
 _T = TypeVar("_T")
 _X = TypeVar("_X")
@@ -260,7 +260,7 @@ class FanOut:
         outcomes = route_totals(self._accounts, one_branch=False)
         return FanOutStats(*outcomes.common, delivered=outcomes.routed, per_branch=outcomes.counts)
 
-    def _bind(self, run: Run[_X]) -> Callable[[_X], None]:
+    def _bind(self, run: HubRun[_X]) -> Callable[[_X], None]:
         return to_branches(run, self._accounts, self._everyone, self._failures, None)
 
 

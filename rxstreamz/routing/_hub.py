@@ -78,7 +78,7 @@ class Branch(Observable[_T]):
         return f"<Branch {self._label}>"
 
 
-class Run(Generic[_T]):
+class HubRun(Generic[_T]):
     """One subscription of upstream, shared by every branch subscriber."""
 
     __slots__ = ("hub", "scheduler", "slots", "started", "stopped", "upstream")
@@ -120,12 +120,12 @@ class Hub(Generic[_T]):
         self,
         source: Observable[_T],
         labels: tuple[str, ...],
-        bind: Callable[[Run[_T]], Callable[[_T], None]],
+        bind: Callable[[HubRun[_T]], Callable[[_T], None]],
     ) -> None:
         self._source = source
         self._bind = bind
         self._lock = threading.Lock()
-        self._run: Run[_T] | None = None
+        self._run: HubRun[_T] | None = None
         self.branches: tuple[Branch[_T], ...] = tuple(
             Branch(self._subscriber(index), label) for index, label in enumerate(labels)
         )
@@ -146,7 +146,7 @@ class Hub(Generic[_T]):
         with self._lock:
             run = self._run
             if run is None:
-                run = self._run = Run(self, len(self.branches))
+                run = self._run = HubRun(self, len(self.branches))
             run.slots[index] = (*run.slots[index], observer)
             on_next: Callable[[_T], None] | None = None
             if not run.started and all(run.slots):
@@ -162,7 +162,7 @@ class Hub(Generic[_T]):
             )
         return subscription
 
-    def _detach(self, run: Run[_T], index: int, observer: abc.ObserverBase[_T]) -> None:
+    def _detach(self, run: HubRun[_T], index: int, observer: abc.ObserverBase[_T]) -> None:
         with self._lock:
             if run.stopped:
                 return
@@ -178,7 +178,7 @@ class Hub(Generic[_T]):
                 self._run = None
         run.upstream.dispose()
 
-    def complete_or_fail(self, run: Run[_T], exc: Exception | None) -> None:
+    def complete_or_fail(self, run: HubRun[_T], exc: Exception | None) -> None:
         """Dispose ``run``'s upstream, then complete (``exc`` None) or fail every subscriber.
 
         Subscribers are signalled in branch order.
@@ -279,7 +279,7 @@ class RouteRow(Row):
 
 
 def to_one_branch(
-    run: Run[_T],
+    run: HubRun[_T],
     accounts: Accounts[RouteRow],
     choose: Callable[[_T], int | None],
     failures: Failures,
@@ -326,7 +326,7 @@ def to_one_branch(
 
 
 def to_branches(
-    run: Run[_T],
+    run: HubRun[_T],
     accounts: Accounts[RouteRow],
     choose: Callable[[_T], Sequence[int]],
     failures: Failures,

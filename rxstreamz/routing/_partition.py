@@ -14,7 +14,7 @@ from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import Operator
 from rxstreamz.errors import PartitionError
-from rxstreamz.routing._hub import Accounts, Hub, RouteRow, Run, route_totals, to_one_branch
+from rxstreamz.routing._hub import Accounts, Hub, HubRun, RouteRow, route_totals, to_one_branch
 
 _T = TypeVar("_T")
 
@@ -131,7 +131,7 @@ class Partition(Generic[_T]):
             partitions=self.n,
         )
 
-    def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
+    def _bind(self, run: HubRun[_T]) -> Callable[[_T], None]:
         return to_one_branch(run, self._accounts, self._choose, self._failures, self._scheduler)
 
     def _choosing(self) -> Callable[[_T], int]:

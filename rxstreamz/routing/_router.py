@@ -15,8 +15,8 @@ from rxstreamz._typing import Operator
 from rxstreamz.routing._hub import (
     Accounts,
     Hub,
+    HubRun,
     RouteRow,
-    Run,
     route_totals,
     to_branches,
     to_one_branch,
@@ -103,7 +103,7 @@ class Router(Generic[_T]):
             unrouted=outcomes.unrouted,
         )
 
-    def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
+    def _bind(self, run: HubRun[_T]) -> Callable[[_T], None]:
         if self.mode == "first":
             return to_one_branch(run, self._accounts, self._first, self._failures, self._scheduler)
         return to_branches(run, self._accounts, self._every, self._failures, self._scheduler)

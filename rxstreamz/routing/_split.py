@@ -12,7 +12,7 @@ from rxstreamz import _validate
 from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import Operator
-from rxstreamz.routing._hub import Accounts, Hub, RouteRow, Run, route_totals, to_one_branch
+from rxstreamz.routing._hub import Accounts, Hub, HubRun, RouteRow, route_totals, to_one_branch
 
 _T = TypeVar("_T")
 
@@ -74,7 +74,7 @@ class Split(Generic[_T]):
             *outcomes.common, total=outcomes.received, matched=matched, unmatched=unmatched
         )
 
-    def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
+    def _bind(self, run: HubRun[_T]) -> Callable[[_T], None]:
         predicate = self.predicate
 
         def choose(item: _T) -> int:

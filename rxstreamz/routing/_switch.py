@@ -13,7 +13,7 @@ from rxstreamz._accounting import ProcessorStats
 from rxstreamz._failure import Failures, OnFailure
 from rxstreamz._typing import Operator
 from rxstreamz.routing._fan import merge
-from rxstreamz.routing._hub import Accounts, Hub, RouteRow, Run, route_totals, to_one_branch
+from rxstreamz.routing._hub import Accounts, Hub, HubRun, RouteRow, route_totals, to_one_branch
 from rxstreamz.routing._routes import entries, first_match
 
 _T = TypeVar("_T")
@@ -114,7 +114,7 @@ class Switch(Generic[_T, _R]):
             unmatched=outcomes.unrouted,
         )
 
-    def _bind(self, run: Run[_T]) -> Callable[[_T], None]:
+    def _bind(self, run: HubRun[_T]) -> Callable[[_T], None]:
         return to_one_branch(run, self._accounts, self._choose, self._failures, self._scheduler)
 
 
