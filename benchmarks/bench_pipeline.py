@@ -15,6 +15,9 @@ shows the ratios directly:
   futures of a 10-thread pool; plain: ``ThreadPoolExecutor.map``). It runs
   ``N // 100`` items.
 * ``Complex pipeline``: filter, map, ``batch(100)``, sum per batch.
+* ``Complex pipeline, timed batch``: the same with ``batch(100,
+  max_latency=1.0)``, the fused timed batch (one in-flight count per item for
+  the hand-off with its timer); the same RxPY and plain baselines.
 * ``Fused chunk pipeline``: filter, map, ``chunk(100)``, sum per chunk (one
   fused run).
 

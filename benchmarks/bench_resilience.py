@@ -23,6 +23,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from rxstreamz import DeadLetter, circuit_breaker, collect, dead_letter, retry_
+from rxstreamz.bench.baselines import breaker_loop, guarded_loop, retry_loop
 
 N = int(os.environ.get("RXSTREAMZ_BENCH_N", "100000"))
 
@@ -48,36 +49,14 @@ def drop_letter(_: DeadLetter[int]) -> None:
     return None
 
 
-# -- the two baselines, shared by every group ----------------------------------------------
+# -- the baselines (``rxstreamz.bench.baselines``, as in ``rxstreamz bench``) ----------------
 
-
-def plain_retry_loop(items: list[int], attempts: int = 3) -> list[int]:
-    """What a hand-written retry around each call looks like when nothing fails."""
-    out: list[int] = []
-    append = out.append
-    for n in items:
-        for attempt in range(attempts):
-            try:
-                append(enrich(n))
-            except Exception:
-                if attempt == attempts - 1:
-                    raise
-            else:
-                break
-    return out
-
-
-def plain_guarded_loop(items: list[int]) -> list[int]:
-    """A try/except per item, failures set aside: the plain form of a dead-letter stage."""
-    out: list[int] = []
-    letters: list[tuple[int, Exception]] = []
-    append = out.append
-    for n in items:
-        try:
-            append(enrich(n))
-        except Exception as exc:
-            letters.append((n, exc))
-    return out
+plain_retry_loop = retry_loop(enrich)
+"""What a hand-written retry around each call looks like when nothing fails."""
+plain_guarded_loop = guarded_loop(enrich)
+"""A try/except per item, failures set aside: the plain form of a dead-letter stage."""
+plain_breaker_loop = breaker_loop(enrich)
+"""A try/except per item counting failures in a row: a hand-written breaker."""
 
 
 # -- retry_ -----------------------------------------------------------------------------
@@ -119,7 +98,7 @@ def test_circuit_breaker_rxpy_map(benchmark: Any) -> None:
 def test_circuit_breaker_plain(benchmark: Any) -> None:
     benchmark.group = "circuit_breaker"
     benchmark.extra_info["items"] = N
-    assert benchmark(plain_guarded_loop, data()) == expected()
+    assert benchmark(plain_breaker_loop, data()) == expected()
 
 
 # -- dead_letter --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from rxstreamz import aggregate, collect, session_window, sliding_window, tumbling_window
+from rxstreamz.bench.baselines import tumbling_windows
 
 HOUR = 3600.0
 
@@ -79,24 +80,8 @@ def test_tumbling_rxpy(benchmark: Any) -> None:
     assert sum(len(b) for b in buffers) == item_count()
 
 
-def plain_tumbling(items: range, size: float) -> list[list[int]]:
-    windows: list[list[int]] = []
-    current: list[int] = []
-    index = None
-    for n in items:
-        k = time.time() // size
-        if k != index:
-            if current:
-                windows.append(current)
-            current, index = [], k
-        current.append(n)
-    if current:
-        windows.append(current)
-    return windows
-
-
 def test_tumbling_plain(benchmark: Any) -> None:
-    windows = measure(benchmark, "tumbling", lambda: plain_tumbling(range(item_count()), HOUR))
+    windows = measure(benchmark, "tumbling", lambda: tumbling_windows(range(item_count()), HOUR))
     assert sum(len(w) for w in windows) == item_count()
 
 

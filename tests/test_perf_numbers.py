@@ -41,6 +41,7 @@ def test_the_docs_ask_for_blocks() -> None:
         for match in perf_numbers.BLOCK.finditer(page.read_text(encoding="utf-8"))
     }
     assert {"readme-summary", "processor-time", "fusion", "concurrency-costs"} <= names
+    assert {"resilience", "pacing"} <= names
     assert names <= set(perf_numbers.BLOCKS)
 
 
@@ -136,3 +137,63 @@ def test_check_mode_reports_stale_pages(tmp_path: Path) -> None:
     assert perf_numbers.main(args) == 0
     assert perf_numbers.main([*args, "--check"]) == 0
     assert "stale" not in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
+def _row(case: str, impl: str, ns_per_item: float | None, note: str = "") -> dict[str, Any]:
+    measured = ns_per_item is not None
+    return {
+        "table": "processor",
+        "case": case,
+        "impl": impl,
+        "items": 1000,
+        "ns_per_item": ns_per_item,
+        "items_per_s": 1e9 / ns_per_item if measured else None,
+        "peak_bytes": 2048 if measured else None,
+        "note": note,
+    }
+
+
+def _processor_run(rows: list[dict[str, Any]]) -> perf_numbers.Bench:
+    document: dict[str, Any] = copy.deepcopy(committed().document)
+    document["rows"] = [_row("map_", "rxstreamz", 200.0), *rows]
+    return perf_numbers.Bench(document)
+
+
+def test_a_baseline_with_nothing_to_run_reads_n_a() -> None:
+    bench = _processor_run(
+        [
+            _row("throttle(1e9) full bucket", "rxstreamz", 400.0),
+            _row("throttle(1e9) full bucket", "rxpy", None, "RxPY has no pacing operator"),
+            _row("throttle(1e9) full bucket", "plain", 100.0),
+            _row("tumbling_window(1.0) burst", "rxstreamz", 500.0),
+            _row("tumbling_window(1.0) burst", "rxpy", 1000.0),
+            _row("tumbling_window(1.0) burst", "plain", 100.0),
+        ]
+    )
+    lines = perf_numbers.BLOCKS["pacing"](bench, None).splitlines()
+    throttle = next(line for line in lines if line.startswith("| `throttle(1e9)`"))
+    assert throttle.split(" | ")[1:] == [
+        "400 ns",
+        f"2.0{X}",
+        "none (`throttle_first` and `sample` drop items): n/a",
+        f"a loop taking a token from a bucket per item: 0.25{X} |",
+    ]
+    window = next(line for line in lines if line.startswith("| `tumbling_window(1.0)`"))
+    assert window.split(" | ")[2:4] == [f"2.5{X}", f"`buffer_with_time(1.0)`: 2.0{X}"]
+    assert "`map_` took 200 ns per item in the same run" in lines[0]
+    with pytest.raises(ValueError, match="was not measured: RxPY has no pacing operator"):
+        bench.speedup("processor", "throttle(1e9) full bucket", "rxpy")
+
+
+def test_the_resilience_block_is_each_row_over_map() -> None:
+    rows = [
+        _row(case, impl, ns)
+        for case in perf_numbers.RESILIENCE
+        for impl, ns in (("rxstreamz", 300.0), ("rxpy", 150.0), ("plain", 60.0))
+    ]
+    block = perf_numbers.BLOCKS["resilience"](_processor_run(rows), None)
+    body = [line for line in block.splitlines() if line.startswith("| `")]
+    assert [line.split(" | ")[:3] for line in body] == [
+        [f"| `{case}`", "300 ns", f"1.5{X}"] for case in perf_numbers.RESILIENCE
+    ]
+    assert all(f"`ops.map`, no protection: 0.50{X}" in line for line in body)

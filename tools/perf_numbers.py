@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from rxstreamz.bench import render
+from rxstreamz.bench.cases import THROTTLE_BURST
 from rxstreamz.bench.model import IMPLS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,23 @@ BASELINES: dict[tuple[str, str], tuple[str, str]] = {
         "`debounce(1.0)`",
         "a loop keeping the latest item and its time",
     ),
+    ("processor", "circuit_breaker(fn)"): (
+        "`ops.map`, no protection",
+        "a loop with `try`/`except` and a failure counter",
+    ),
+    ("processor", "retry_(fn)"): ("`ops.map`, no protection", "a loop with `try`/`except`"),
+    ("processor", "dead_letter(fn)"): (
+        "`ops.map`, no protection",
+        "a loop with `try`/`except`, failures set aside",
+    ),
+    ("processor", "throttle(1e9) full bucket"): (
+        "none (`throttle_first` and `sample` drop items)",
+        "a loop taking a token from a bucket per item",
+    ),
+    ("processor", "tumbling_window(1.0) burst"): (
+        "`buffer_with_time(1.0)`",
+        "a loop reading `time.time()` per item, a list per window",
+    ),
     ("throughput", "Simple filter+map"): ("`ops.filter`, `ops.map`", "a `for` loop"),
     ("throughput", "Batched processing"): (
         "`buffer_with_count(100)`, `ops.map`",
@@ -86,6 +104,10 @@ BASELINES: dict[tuple[str, str], tuple[str, str]] = {
         _POOL.format(w=10),
     ),
     ("throughput", "Complex pipeline"): (
+        "`ops.filter`, `ops.map`, `buffer_with_count(100)`, `ops.map`",
+        "a generator and a loop building lists of 100",
+    ),
+    ("throughput", "Complex pipeline, timed batch"): (
         "`ops.filter`, `ops.map`, `buffer_with_count(100)`, `ops.map`",
         "a generator and a loop building lists of 100",
     ),
@@ -136,10 +158,21 @@ class Bench:
         return list(dict.fromkeys(row["case"] for row in self.rows(table)))
 
     def row(self, table: str, case: str, impl: str) -> dict[str, Any]:
+        row = self.measured(table, case, impl)
+        if row is None:
+            note = self.unmeasured(table, case, impl)["note"]
+            raise ValueError(f"{table}/{case} [{impl}] was not measured: {note}")
+        return row
+
+    def measured(self, table: str, case: str, impl: str) -> dict[str, Any] | None:
+        """Return the row, or ``None`` where the run had nothing to measure (see its note)."""
+        row = self.unmeasured(table, case, impl)
+        return None if row["ns_per_item"] is None else row
+
+    def unmeasured(self, table: str, case: str, impl: str) -> dict[str, Any]:
+        """Return the row, measured or not."""
         for row in self.document["rows"]:
             if (row["table"], row["case"], row["impl"]) == (table, case, impl):
-                if row["ns_per_item"] is None:
-                    raise ValueError(f"{table}/{case} [{impl}] was not measured: {row['note']}")
                 return row
         raise KeyError(
             f"the bench JSON has no row {table}/{case} [{impl}]: run `make charts` "
@@ -150,6 +183,12 @@ class Bench:
         """Return how many times faster rxstreamz ran than ``impl`` (per item)."""
         mine = self.row(table, case, "rxstreamz")["ns_per_item"]
         return float(self.row(table, case, impl)["ns_per_item"]) / float(mine)
+
+    def speedup_or_na(self, table: str, case: str, impl: str) -> str:
+        """Return the formatted speed-up over ``impl``, ``n/a`` where it has no row to run."""
+        if self.measured(table, case, impl) is None:
+            return "n/a"
+        return times(self.speedup(table, case, impl))
 
     def source(self) -> str:
         """Return the sentence naming the run: machine, date, items, repeats, clock."""
@@ -216,8 +255,8 @@ def table(header: Sequence[str], body: Iterable[Sequence[str]], right: Sequence[
 def fewer(bench: Bench, table_name: str, case: str, impl: str) -> str:
     """Return `` (N items)`` when ``impl`` ran fewer items than rxstreamz, else ``""``."""
     mine = bench.row(table_name, case, "rxstreamz")["items"]
-    theirs = bench.row(table_name, case, impl)["items"]
-    return "" if theirs == mine else f" ({theirs:,} items)"
+    theirs = bench.measured(table_name, case, impl)
+    return "" if theirs is None or theirs["items"] == mine else f" ({theirs['items']:,} items)"
 
 
 # -- the blocks ------------------------------------------------------------------------
@@ -273,9 +312,9 @@ def processor_time(bench: Bench, arg: str | None) -> str:
                 code(case),
                 per_item(bench.row("processor", case, "rxstreamz")),
                 rxpy + fewer(bench, "processor", case, "rxpy"),
-                times(bench.speedup("processor", case, "rxpy")),
+                bench.speedup_or_na("processor", case, "rxpy"),
                 plain + fewer(bench, "processor", case, "plain"),
-                times(bench.speedup("processor", case, "plain")),
+                bench.speedup_or_na("processor", case, "plain"),
             ]
         )
     header = ["processor", "rxstreamz per item", "RxPY baseline", "speed-up", "plain baseline"]
@@ -288,7 +327,7 @@ def processor_memory(bench: Bench, arg: str | None) -> str:
     del arg
     body: list[list[str]] = []
     for case in bench.cases("processor"):
-        rows = [bench.row("processor", case, impl) for impl in IMPLS]
+        rows = [bench.unmeasured("processor", case, impl) for impl in IMPLS]
         body.append([code(case), count(rows[0]), *(size(row["peak_bytes"]) for row in rows)])
     return "\n\n".join(
         [
@@ -370,6 +409,54 @@ def workers(bench: Bench, arg: str | None) -> str:
     return "\n\n".join([bench.source() + f" Every row: {note}.", table(header, body, [0, 1, 2, 3])])
 
 
+RESILIENCE = ("circuit_breaker(fn)", "retry_(fn)", "dead_letter(fn)")
+"""The rows of the ``resilience`` block: the success path of each, ``fn`` the ``map_`` row's."""
+PACING = ("throttle(1e9) full bucket", "tumbling_window(1.0) burst")
+"""The rows of the ``pacing`` block: the per-item path of the timed processors."""
+
+
+def beside_map(bench: Bench, cases: Sequence[str], sentence: str) -> str:
+    """Time per item of processor rows, as a multiple of ``map_``'s, beside their baselines."""
+    reference = bench.row("processor", "map_", "rxstreamz")
+    body: list[list[str]] = []
+    for case_name in cases:
+        mine = bench.row("processor", case_name, "rxstreamz")
+        rxpy, plain = baselines("processor", case_name)
+        body.append(
+            [
+                code(case_name),
+                per_item(mine),
+                times(float(mine["ns_per_item"]) / float(reference["ns_per_item"])),
+                f"{rxpy}: {bench.speedup_or_na('processor', case_name, 'rxpy')}",
+                f"{plain}: {bench.speedup_or_na('processor', case_name, 'plain')}",
+            ]
+        )
+    header = ["processor", "per item", "time over `map_`'s", "vs RxPY", "vs plain"]
+    lead = (
+        f" `map_` took {per_item(reference)} per item in the same run; {sentence} The third"
+        " column is a cost, each row's time per item over `map_`'s; the last two are speed-ups"
+        f" (above 1{TIMES}, rxstreamz is faster)."
+    )
+    return "\n\n".join([bench.source() + lead, table(header, body, [1, 2])])
+
+
+def resilience(bench: Bench, arg: str | None) -> str:
+    del arg
+    return beside_map(
+        bench, RESILIENCE, "every row calls the same `fn` on the success path (nothing fails)."
+    )
+
+
+def pacing(bench: Bench, arg: str | None) -> str:
+    del arg
+    return beside_map(
+        bench,
+        PACING,
+        f"`throttle` with a bucket of {THROTTLE_BURST:,} tokens (never waits), "
+        "`tumbling_window` on a synchronous burst.",
+    )
+
+
 CONCURRENCY = (
     ("map_", "plain", "a `for` loop calling `fn` (no concurrency)"),
     ("map_", "rxstreamz", "`map_(fn)` (no concurrency)"),
@@ -420,6 +507,8 @@ BLOCKS: dict[str, Callable[[Bench, str | None], str]] = {
     "growth": growth,
     "workers": workers,
     "concurrency-costs": concurrency_costs,
+    "resilience": resilience,
+    "pacing": pacing,
     "case": case,
 }
 """Block name -> how to write it from the run."""

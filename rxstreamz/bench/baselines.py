@@ -21,7 +21,9 @@ __all__ = [
     "STAGES",
     "Loop",
     "batches",
+    "breaker_loop",
     "double",
+    "guarded_loop",
     "io_double",
     "loop_batch",
     "loop_batch_total",
@@ -35,7 +37,10 @@ __all__ = [
     "plain_buffer",
     "pool_map",
     "positive",
+    "retry_loop",
+    "throttle_loop",
     "total",
+    "tumbling_windows",
 ]
 
 Loop = Callable[[list[int]], list[Any]]
@@ -243,3 +248,103 @@ def loop_debounce(data: list[int]) -> list[Any]:
     for n in data:
         latest = (n, clock())
     return [] if latest is None else [latest[0]]
+
+
+# -- resilience, pacing and windows: loops around a user function -------------------------
+
+
+def retry_loop(fn: Callable[[int], Any], attempts: int = 3) -> Loop:
+    """Return a loop retrying each call of ``fn`` up to ``attempts`` times (``retry_``)."""
+
+    def loop(data: list[int]) -> list[Any]:
+        out: list[Any] = []
+        append = out.append
+        for n in data:
+            for attempt in range(attempts):
+                try:
+                    append(fn(n))
+                except Exception:
+                    if attempt == attempts - 1:
+                        raise
+                else:
+                    break
+        return out
+
+    return loop
+
+
+def guarded_loop(fn: Callable[[int], Any]) -> Loop:
+    """Return a loop with a ``try``/``except`` per call, failures set aside (``dead_letter``)."""
+
+    def loop(data: list[int]) -> list[Any]:
+        out: list[Any] = []
+        letters: list[tuple[int, Exception]] = []
+        append = out.append
+        for n in data:
+            try:
+                append(fn(n))
+            except Exception as exc:
+                letters.append((n, exc))
+        return out
+
+    return loop
+
+
+def breaker_loop(fn: Callable[[int], Any], threshold: int = 5) -> Loop:
+    """Return a loop counting failures in a row, giving up at ``threshold`` of them."""
+
+    def loop(data: list[int]) -> list[Any]:
+        out: list[Any] = []
+        append = out.append
+        failures = 0
+        for n in data:
+            try:
+                append(fn(n))
+            except Exception:
+                failures += 1
+                if failures >= threshold:
+                    raise
+            else:
+                failures = 0
+        return out
+
+    return loop
+
+
+def throttle_loop(rate: float, burst: int) -> Loop:
+    """Return a loop taking a token per item from a bucket of ``burst`` refilled at ``rate``/s."""
+
+    def loop(data: list[int]) -> list[Any]:
+        clock = time.monotonic
+        out: list[Any] = []
+        append = out.append
+        tokens, last = float(burst), clock()
+        for n in data:
+            now = clock()
+            tokens = min(burst, tokens + (now - last) * rate)
+            last = now
+            if tokens < 1:
+                time.sleep((1 - tokens) / rate)
+                tokens, last = 1.0, clock()
+            tokens -= 1
+            append(n)
+        return out
+
+    return loop
+
+
+def tumbling_windows(items: Iterable[int], size: float) -> list[list[int]]:
+    """Read ``time.time()`` per item; start a new list when it enters a new ``size`` window."""
+    windows: list[list[int]] = []
+    current: list[int] = []
+    index = None
+    for n in items:
+        k = time.time() // size
+        if k != index:
+            if current:
+                windows.append(current)
+            current, index = [], k
+        current.append(n)
+    if current:
+        windows.append(current)
+    return windows

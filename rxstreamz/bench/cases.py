@@ -6,9 +6,13 @@ Four tables are measured by default:
   blocks per item) for ``filter_``, ``map_``, ``async_map`` with 1 and 10
   workers, ``batch(100)``, ``buffer_(1000)``, ``dedupe()`` and ``debounce_``
   on a synchronous burst (RxPY's ``distinct()`` and ``debounce`` run at most a
-  few thousand items there: one is quadratic, the other starts a timer per item);
-* ``throughput``: items per second and peak memory of whole pipelines (the
-  last, ``CHUNKED``, a fused run holding a ``chunk``);
+  few thousand items there: one is quadratic, the other starts a timer per item),
+  then ``circuit_breaker``, ``retry_`` and ``dead_letter`` on the success path
+  (beside ``ops.map``), ``throttle`` with a token always there (RxPY has no
+  pacing operator: not measured) and ``tumbling_window`` on a burst;
+* ``throughput``: items per second and peak memory of whole pipelines (among
+  them ``TIMED``, the fused run holding a ``batch`` with ``max_latency``, and
+  ``CHUNKED``, a fused run holding a ``chunk``);
 * ``fusion``: a chain of 1, 2, 4 and 6 ``filter_``/``map_`` stages, where the
   gain of fusion shows as the chain grows;
 * ``asyncio``: one pipeline on one event loop, see ``asyncio_cases``.
@@ -49,7 +53,9 @@ from rxstreamz.bench.baselines import (
     LOOP_CHAINS,
     STAGES,
     Loop,
+    breaker_loop,
     double,
+    guarded_loop,
     io_double,
     loop_batch,
     loop_batch_total,
@@ -63,9 +69,22 @@ from rxstreamz.bench.baselines import (
     plain_buffer,
     pool_map,
     positive,
+    retry_loop,
+    throttle_loop,
     total,
+    tumbling_windows,
 )
-from rxstreamz.bench.model import IMPLS, TABLES, Case, Impl, Prepare, Run, Table, processor
+from rxstreamz.bench.model import (
+    IMPLS,
+    TABLES,
+    Case,
+    Impl,
+    Prepare,
+    Run,
+    Table,
+    Unavailable,
+    processor,
+)
 
 __all__ = [
     "ASYNC_DIVISOR",
@@ -73,6 +92,7 @@ __all__ = [
     "CHUNKED",
     "GROWTH_DIVISORS",
     "IO_DIVISOR",
+    "TIMED",
     "WORKER_COUNTS",
     "cases",
     "drain",
@@ -101,19 +121,30 @@ WORKER_COUNTS = (1, 2, 4, 8, 16)
 """The ``workers`` table runs ``async_map`` with each of these worker counts."""
 CHUNKED = "Fused chunk pipeline"
 """filter, map, chunk(100), sum per chunk: one fused run, the list filled inline."""
+TIMED = "Complex pipeline, timed batch"
+"""filter, map, batch(100, max_latency=1.0), sum per batch: the fused timed batch."""
+BATCH_LATENCY = 1.0
+"""The ``max_latency`` of the timed batch; a synchronous burst fills every batch first."""
+THROTTLE_RATE = 1e9
+THROTTLE_BURST = 1_000_000
+"""``throttle``'s interval is whole microseconds (at most 1e6 items/s per bucket): a
+bucket this deep never empties during a run, so the row measures the path that passes."""
+WINDOW_SECONDS = 1.0
+"""The length of the tumbling windows; a synchronous burst mostly falls in one."""
 _WAIT_SECONDS = 600.0
 
 Operator = Callable[[Any], Any]
 Step = tuple[str, Any]
 """One stage of a chain: a name of ``_STEPS`` and its argument."""
 
-_STEPS: dict[str, tuple[str, Callable[..., Operator]]] = {
-    "filter": ("filter_", ops.filter),
-    "map": ("map_", ops.map),
-    "batch": ("batch", ops.buffer_with_count),
-    "chunk": ("chunk", ops.buffer_with_count),
+_STEPS: dict[str, tuple[str, dict[str, Any], Callable[..., Operator]]] = {
+    "filter": ("filter_", {}, ops.filter),
+    "map": ("map_", {}, ops.map),
+    "batch": ("batch", {}, ops.buffer_with_count),
+    "timed batch": ("batch", {"max_latency": BATCH_LATENCY}, ops.buffer_with_count),
+    "chunk": ("chunk", {}, ops.buffer_with_count),
 }
-"""Step name -> (the rxstreamz factory, RxPY's operator) that run it."""
+"""Step name -> (the rxstreamz factory, its keyword options, RxPY's operator) that run it."""
 
 
 # -- how each implementation is prepared -------------------------------------------------
@@ -183,6 +214,16 @@ def _rxpy_observe_on(data: list[int]) -> Run:
     return run
 
 
+def _none(reason: str) -> Prepare:
+    """An implementation that does not exist: its row is reported as not measured."""
+
+    def prepare(data: list[int]) -> Run:
+        del data
+        raise Unavailable(reason)
+
+    return prepare
+
+
 def _notes(note: str) -> dict[Impl, str]:
     return dict.fromkeys(IMPLS, note) if note else {}
 
@@ -193,9 +234,9 @@ def _chain(
     """A case run as the same chain of ``steps`` by rxstreamz and RxPY, and as ``loop``."""
 
     def mine() -> list[Operator]:
-        return [processor(_STEPS[step][0])(arg) for step, arg in steps]
+        return [processor(_STEPS[step][0])(arg, **_STEPS[step][1]) for step, arg in steps]
 
-    theirs = [_STEPS[step][1](arg) for step, arg in steps]
+    theirs = [_STEPS[step][2](arg) for step, arg in steps]
     impls: dict[Impl, Prepare] = {
         "rxstreamz": _pipe(mine),
         "rxpy": _pipe(lambda: theirs),
@@ -259,6 +300,8 @@ def processor_cases() -> list[Case]:
         _chain("processor", "batch(100)", [("batch", 100)], loop_batch),
         _buffer("processor", "buffer_(1000)", observe_on, caps={"rxpy": OBSERVE_ON_CAP}),
         *_keyed_and_timed_cases(),
+        *_resilience_cases(),
+        *_paced_and_windowed_cases(),
     ]
 
 
@@ -301,6 +344,76 @@ def _keyed_and_timed_cases() -> list[Case]:
     ]
 
 
+def _resilience_cases() -> list[Case]:
+    """Return ``circuit_breaker``, ``retry_`` and ``dead_letter`` on the success path.
+
+    Each calls ``double``, as the ``map_`` row does, so the difference between
+    the rows is what the protection costs; RxPY's nearest per-item step is
+    ``ops.map`` itself (``ops.retry`` resubscribes the whole source).
+    """
+
+    def guarded(name: str, build: Callable[[], Operator], loop: Loop, plain_note: str) -> Case:
+        impls: dict[Impl, Prepare] = {
+            "rxstreamz": _pipe(lambda: [build()]),
+            "rxpy": _pipe(lambda: [ops.map(double)]),
+            "plain": _plain(loop),
+        }
+        notes: dict[Impl, str] = {
+            "rxstreamz": "success path, nothing fails",
+            "rxpy": "ops.map(fn): no protection at all",
+            "plain": plain_note,
+        }
+        return Case("processor", name, impls, notes=notes)
+
+    def drop(letter: object) -> None:
+        del letter
+
+    return [
+        guarded(
+            "circuit_breaker(fn)",
+            lambda: processor("circuit_breaker")(double),
+            breaker_loop(double),
+            "try/except and a failure counter",
+        ),
+        guarded(
+            "retry_(fn)", lambda: processor("retry_")(double), retry_loop(double), "try/except"
+        ),
+        guarded(
+            "dead_letter(fn)",
+            lambda: processor("dead_letter")(double, sink=drop),
+            guarded_loop(double),
+            "try/except, failures set aside",
+        ),
+    ]
+
+
+def _paced_and_windowed_cases() -> list[Case]:
+    """Return ``throttle`` with a token always there and ``tumbling_window`` on a burst."""
+    throttle: dict[Impl, Prepare] = {
+        "rxstreamz": _pipe(lambda: [processor("throttle")(THROTTLE_RATE, burst=THROTTLE_BURST)]),
+        "rxpy": _none("RxPY has no pacing operator (throttle_first and sample drop items)"),
+        "plain": _plain(throttle_loop(THROTTLE_RATE, THROTTLE_BURST)),
+    }
+    throttle_notes: dict[Impl, str] = {
+        "rxstreamz": f"burst={THROTTLE_BURST:,}: never waits",
+        "plain": "a token bucket checked per item",
+    }
+    window: dict[Impl, Prepare] = {
+        "rxstreamz": _pipe(lambda: [processor("tumbling_window")(WINDOW_SECONDS)]),
+        "rxpy": _pipe(lambda: [ops.buffer_with_time(WINDOW_SECONDS)]),
+        "plain": _plain(lambda data: tumbling_windows(data, WINDOW_SECONDS)),
+    }
+    window_notes: dict[Impl, str] = {
+        "rxstreamz": "a synchronous burst: a clock reading per item",
+        "rxpy": "buffer_with_time(1.0): window_with_time, then a list per window",
+        "plain": "time.time() per item, a list per window",
+    }
+    return [
+        Case("processor", "throttle(1e9) full bucket", throttle, notes=throttle_notes),
+        Case("processor", "tumbling_window(1.0) burst", window, notes=window_notes),
+    ]
+
+
 def throughput_cases() -> list[Case]:
     """Return the cases of the ``throughput`` table: whole pipelines."""
     filter_map: list[Step] = [("filter", positive), ("map", double)]
@@ -328,6 +441,13 @@ def throughput_cases() -> list[Case]:
             [*filter_map, ("batch", 100), ("map", total)],
             loop_complex,
             note="filter, map, batch(100), sum per batch",
+        ),
+        _chain(
+            "throughput",
+            TIMED,
+            [*filter_map, ("timed batch", 100), ("map", total)],
+            loop_complex,
+            note="filter, map, batch(100, max_latency=1.0), sum per batch",
         ),
         _chain(
             "throughput",
