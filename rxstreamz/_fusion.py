@@ -940,6 +940,8 @@ def _timer_functions(writer: _Writer, timed: int) -> None:
         "        with lock:",
         "            if wants and not active:",
         "                settle()",
+        "        if stopped:  # disposed while this held the lock",
+        "            release()",
         "    def idle():",
         "        return not active",
         f"    t{t} = f{t}.deadline(run.scheduler, fire)",

@@ -238,12 +238,12 @@ class _BatchRun(HeldRun[_BatchRow, list[_X]]):
 
     def catch_up(self) -> None:
         """After an item: release if disposed meanwhile, else settle for a timer that fired."""
-        if self.stopped:
+        if not self.stopped:
+            with self.lock:
+                if self.wants and not self.in_flight():
+                    self.settle()
+        if self.stopped:  # disposed before or while this held the lock: the release is ours
             self.release()
-            return
-        with self.lock:
-            if self.wants and not self.in_flight():
-                self.settle()
 
     def count_out(self, size: int) -> None:
         """A batch of ``size`` leaves: its items are accounted for."""
