@@ -1,7 +1,7 @@
 """Scale out: CPU-bound work on a Dask cluster through async_map, compared with threads.
 
 Python threads share one interpreter lock, so CPU-bound work on threads runs
-one call at a time. ``async_map(fn, executor=client.get_executor())`` sends
+one call at a time. ``async_map(fn, executor=client.get_executor(pure=False))`` sends
 each call to a Dask cluster instead — here a LocalCluster of worker
 processes on this machine; in production, ``Client("scheduler:8786")``. Order
 is kept and in-flight work stays bounded by ``workers``.
@@ -64,7 +64,7 @@ def main() -> None:
         ) as cluster,
         Client(cluster) as client,
     ):
-        executor = client.get_executor()
+        executor = client.get_executor(pure=False)
         threads = timed(
             f"CPU-bound on {workers} threads",
             lambda: collect(rx.from_iterable(jobs).pipe(async_map(count_primes, workers=workers))),

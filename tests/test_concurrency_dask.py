@@ -57,7 +57,7 @@ def dask_executor(*, processes: bool) -> Generator[Executor]:
     try:
         client = Client(cluster)  # type: ignore[no-untyped-call]
         try:
-            yield client.get_executor()  # type: ignore[no-untyped-call]
+            yield client.get_executor(pure=False)  # type: ignore[no-untyped-call]
         finally:
             client.close()  # type: ignore[no-untyped-call]
     finally:
