@@ -59,7 +59,7 @@ docs: marbles
 # `make charts BENCH_ARGS=--quick` for a short run.
 charts: $(STAMP)
 	$(BIN)/rxstreamz bench --table processor --table throughput --table fusion --table growth \
-		--table workers --progress none --json docs/assets/bench.json $(BENCH_ARGS)
+		--table workers --table asyncio --progress none --json docs/assets/bench.json $(BENCH_ARGS)
 	$(BIN)/python tools/charts.py docs/assets/bench.json
 	$(BIN)/python tools/perf_numbers.py docs/assets/bench.json
 

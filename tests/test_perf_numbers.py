@@ -197,3 +197,15 @@ def test_the_resilience_block_is_each_row_over_map() -> None:
         [f"| `{case}`", "300 ns", f"1.5{X}"] for case in perf_numbers.RESILIENCE
     ]
     assert all(f"`ops.map`, no protection: 0.50{X}" in line for line in body)
+
+
+def test_the_asyncio_block_gives_each_implementation_its_shares_of_nominal_and_ceiling() -> None:
+    bench = committed()
+    (pipeline,) = bench.cases("asyncio")
+    block = perf_numbers.BLOCKS["asyncio"](bench, None)
+    for impl, label in perf_numbers.ASYNCIO_LABELS.items():
+        row = bench.row("asyncio", pipeline, impl)
+        cells = f"| {label} | {row['items_per_s']:,} | {row['ideal_ratio']:.0%} | "
+        assert cells + f"{row['ceiling_ratio']:.0%} | {row['read_ahead']} |" in block
+    ceiling = bench.row("asyncio", pipeline, "ceiling")
+    assert ceiling["ceiling_ratio"] == 1.0

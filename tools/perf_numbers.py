@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from rxstreamz.bench import render
+from rxstreamz.bench.asyncio_cases import ASYNCIO_IMPLS, ASYNCIO_LATENCY, ASYNCIO_WORKERS
 from rxstreamz.bench.cases import THROTTLE_BURST
 from rxstreamz.bench.model import IMPLS
 
@@ -482,6 +483,45 @@ def concurrency_costs(bench: Bench, arg: str | None) -> str:
     )
 
 
+ASYNCIO_LABELS = {
+    "rxstreamz": "rxstreamz",
+    "aiostream": "aiostream",
+    "streamz": "python-streamz",
+    "plain": "plain asyncio",
+    "ceiling": "ceiling: tasks only awaiting the call",
+}
+"""How the ``asyncio`` block names each implementation."""
+
+
+def asyncio_pipeline(bench: Bench, arg: str | None) -> str:
+    """The one-loop pipeline: items/s as a share of ``workers / latency`` and of the ceiling."""
+    del arg
+    (pipeline,) = bench.cases("asyncio")
+    body: list[list[str]] = []
+    for impl in ASYNCIO_IMPLS:
+        row = bench.row("asyncio", pipeline, impl)
+        body.append(
+            [
+                ASYNCIO_LABELS[impl],
+                rate(row),
+                f"{row['ideal_ratio']:.0%}",
+                f"{row['ceiling_ratio']:.0%}",
+                str(row["read_ahead"]),
+                size(row["peak_bytes"]),
+            ]
+        )
+    nominal = f"{ASYNCIO_WORKERS} / {ASYNCIO_LATENCY * 1e3:g} ms"
+    header = ["implementation", "items/s", f"of {nominal}", "of the ceiling", "read ahead", "peak"]
+    return "\n\n".join(
+        [
+            bench.source()
+            + f" rxstreamz runs `{bench.row('asyncio', pipeline, 'rxstreamz')['note']}`"
+            + " on one event loop; every row writes the same records in order.",
+            table(header, body, [1, 2, 3, 4, 5]),
+        ]
+    )
+
+
 def case(bench: Bench, arg: str | None) -> str:
     """The three rows of one case: ``<!-- bench:case TABLE/CASE -->``."""
     if not arg or "/" not in arg:
@@ -509,6 +549,7 @@ BLOCKS: dict[str, Callable[[Bench, str | None], str]] = {
     "concurrency-costs": concurrency_costs,
     "resilience": resilience,
     "pacing": pacing,
+    "asyncio": asyncio_pipeline,
     "case": case,
 }
 """Block name -> how to write it from the run."""
