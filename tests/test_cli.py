@@ -22,7 +22,7 @@ from rxstreamz.bench.model import (
     Case,
     Gauge,
     Impl,
-    Row,
+    Result,
     Run,
     Unavailable,
     processor,
@@ -290,8 +290,8 @@ def test_the_ceiling_awaits_every_record_on_as_many_tasks_as_workers() -> None:
     assert (gauge.pulled, gauge.written, gauge.most) == (120, 120, aio.ASYNCIO_WORKERS)
 
 
-def _rate(impl: Impl, items_per_s: float | None) -> Row:
-    return Row("asyncio", "c", impl, 10, None, items_per_s, None, None, None, None, "")
+def _rate(impl: Impl, items_per_s: float | None) -> Result:
+    return Result("asyncio", "c", impl, 10, None, items_per_s, None, None, None, None, "")
 
 
 def test_every_measured_row_is_divided_by_the_ceiling_of_its_run() -> None:

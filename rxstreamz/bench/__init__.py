@@ -2,7 +2,7 @@
 
 One module per concern:
 
-* ``model``: the records (``Case``, ``Row``, ``Gauge``), the table and
+* ``model``: the records (``Case``, ``Result``, ``Gauge``), the table and
   implementation names, and the lookup of a processor by name;
 * ``baselines``: the user functions every implementation calls, and the
   plain-Python and RxPY baselines (the suites of ``benchmarks/`` import them

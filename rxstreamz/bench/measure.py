@@ -32,7 +32,7 @@ from importlib import metadata
 from typing import Literal
 
 import rxstreamz
-from rxstreamz.bench.model import Case, Impl, Row, Run, Unavailable
+from rxstreamz.bench.model import Case, Impl, Result, Run, Unavailable
 
 __all__ = ["WARMUP_ITEMS", "Clock", "Progress", "machine", "measure", "over_ceiling", "steps"]
 
@@ -89,7 +89,7 @@ def measure(
     repeat: int,
     progress: Progress | None = None,
     clock: Clock = "wall",
-) -> list[Row]:
+) -> list[Result]:
     """Run every case of ``selected`` with each implementation; return the rows.
 
     Args:
@@ -102,7 +102,7 @@ def measure(
     Returns:
         One row per (case, implementation), in order.
     """
-    rows: list[Row] = []
+    rows: list[Result] = []
     tick: Progress = progress if progress is not None else _silent
     for case in selected:
         rows += _measure_case(case, items=items, repeat=repeat, tick=tick, clock=_CLOCKS[clock])
@@ -111,7 +111,7 @@ def measure(
 
 def _measure_case(
     case: Case, *, items: int, repeat: int, tick: Progress, clock: Callable[[], float]
-) -> list[Row]:
+) -> list[Result]:
     """Measure one case; the timed runs of its implementations alternate.
 
     Alternating (rxstreamz, rxpy, plain, rxstreamz, ...) rather than timing
@@ -137,7 +137,7 @@ def _measure_case(
                 tick(f"{_label(case, impl)} {'not available' if impl in missing else 'time'}")
             if impl not in missing:
                 best[impl] = min(best[impl], _time(case.impls[impl](data[impl]), clock))
-    rows: list[Row] = []
+    rows: list[Result] = []
     for impl in case.impls:
         if impl in missing:
             if case.memory:
@@ -158,11 +158,11 @@ def _label(case: Case, impl: Impl) -> str:
 
 def _row(
     case: Case, impl: Impl, count: int, best: float, memory: tuple[int, int, int] | None
-) -> Row:
+) -> Result:
     """Return the row of a measured implementation: its best time and its memory run."""
     seconds = max(best, 1e-9)
     gauge = case.gauges.get(impl)
-    return Row(
+    return Result(
         table=case.table,
         case=case.name,
         impl=impl,
@@ -179,7 +179,7 @@ def _row(
     )
 
 
-def over_ceiling(case: Case, rows: list[Row]) -> list[Row]:
+def over_ceiling(case: Case, rows: list[Result]) -> list[Result]:
     """Return ``rows`` with ``ceiling_ratio`` set, where the case's ceiling was measured."""
     ceiling = next((row for row in rows if row.impl == case.ceiling), None)
     if ceiling is None or ceiling.items_per_s is None:
@@ -196,8 +196,8 @@ def _silent(message: str) -> None:
     del message
 
 
-def _missing(case: Case, impl: Impl, count: int, note: str) -> Row:
-    return Row(
+def _missing(case: Case, impl: Impl, count: int, note: str) -> Result:
+    return Result(
         table=case.table,
         case=case.name,
         impl=impl,

@@ -16,7 +16,7 @@ __all__ = [
     "Gauge",
     "Impl",
     "Prepare",
-    "Row",
+    "Result",
     "Run",
     "Table",
     "Unavailable",
@@ -116,7 +116,7 @@ class Case:
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
+class Result:
     """One measured (case, implementation) pair; ``None`` where not measured.
 
     ``ideal_ratio`` (items/s over the case's ideal), ``ceiling_ratio``

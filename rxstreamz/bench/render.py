@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from rxstreamz.bench.asyncio_cases import ASYNCIO_IMPLS, ASYNCIO_RIVALS
 from rxstreamz.bench.measure import Clock
-from rxstreamz.bench.model import IMPLS, TABLES, Case, Row, Table
+from rxstreamz.bench.model import IMPLS, TABLES, Case, Result, Table
 
 __all__ = ["describe", "render", "size", "to_json"]
 
@@ -35,7 +35,7 @@ def describe(machine: dict[str, object]) -> str:
 
 
 def to_json(
-    rows: Sequence[Row],
+    rows: Sequence[Result],
     machine: dict[str, object],
     *,
     items: int,
@@ -52,7 +52,7 @@ def to_json(
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def _rounded(row: Row) -> dict[str, object]:
+def _rounded(row: Result) -> dict[str, object]:
     data = row.as_dict()
     digits = {
         "seconds": 6,
@@ -71,7 +71,7 @@ def _rounded(row: Row) -> dict[str, object]:
 
 
 def render(
-    rows: Sequence[Row],
+    rows: Sequence[Result],
     selected: Sequence[Case],
     machine: dict[str, object],
     *,
@@ -102,7 +102,7 @@ def render(
 
 
 def _table(
-    table: Table, rows: Sequence[Row], selected: Sequence[Case]
+    table: Table, rows: Sequence[Result], selected: Sequence[Case]
 ) -> tuple[list[str], list[list[str]]]:
     by_key = {(row.case, row.impl): row for row in rows}
     first = {
@@ -142,7 +142,7 @@ def _table(
     return header, body
 
 
-def _metric(name: str, row: Row) -> str:
+def _metric(name: str, row: Result) -> str:
     if row.seconds is None:
         return "n/a"
     if name == "of nominal":
@@ -172,7 +172,7 @@ _ASYNCIO_LABELS = {
 
 
 def _asyncio_table(
-    rows: Sequence[Row], selected: Sequence[Case]
+    rows: Sequence[Result], selected: Sequence[Case]
 ) -> tuple[list[str], list[list[str]]]:
     """The ``asyncio`` table: throughput against the nominal rate and the ceiling, ratios."""
     by_key = {(row.case, row.impl): row for row in rows}
@@ -201,7 +201,7 @@ def _asyncio_table(
     return header, body
 
 
-def _ratio(mine: Row, other: Row | None) -> str:
+def _ratio(mine: Result, other: Result | None) -> str:
     if other is None or mine.ns_per_item is None or other.ns_per_item is None:
         return "n/a"
     return f"{other.ns_per_item / mine.ns_per_item:.2f}x"
