@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import importlib
 import importlib.resources
 import inspect
 import types
@@ -99,3 +100,47 @@ def test_a_wrong_scheduler_is_a_type_error_at_call_time(name: str) -> None:
     with pytest.raises(TypeError, match=r"^scheduler must be a reactivex scheduler, got int$"):
         WITH_SCHEDULER[name](1)
     WITH_SCHEDULER[name](TestScheduler())  # a real scheduler is accepted
+
+
+FAMILIES = (
+    "transform",
+    "batching",
+    "flow",
+    "backpressure",
+    "concurrency",
+    "resilience",
+    "routing",
+    "observability",
+)
+"""The packages the processors live in, one per family (docs/design.md, "Where to change what")."""
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_family_package_is_the_surface_of_its_private_modules(family: str) -> None:
+    package = importlib.import_module(f"rxstreamz.{family}")
+    assert list(package.__all__) == sorted(package.__all__)
+    for name in package.__all__:
+        value = getattr(package, name)
+        if not (inspect.isclass(value) or inspect.isfunction(value)):
+            continue  # a type alias, such as CircuitState
+        home = value.__module__
+        # Its own private module, or a shared one (QueueStats is the queue's).
+        assert home.startswith((f"rxstreamz.{family}._", "rxstreamz._")), (name, home)
+    modules = importlib.resources.files(package)
+    assert all(
+        entry.name.startswith("_") for entry in modules.iterdir() if entry.name.endswith(".py")
+    ), "the modules behind a family package are private"
+
+
+def test_every_processor_lives_in_exactly_one_family() -> None:
+    homes: dict[str, list[str]] = {}
+    for family in FAMILIES:
+        for name in importlib.import_module(f"rxstreamz.{family}").__all__:
+            homes.setdefault(name, []).append(family)
+    factories = [
+        name
+        for name in rxstreamz.__all__
+        if inspect.isfunction(getattr(rxstreamz, name))
+        and not getattr(rxstreamz, name).__module__.startswith("rxstreamz.metrics")
+    ]
+    assert {name: homes.get(name) for name in factories if len(homes.get(name, [])) != 1} == {}
