@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from rxstreamz.bench.render import ASYNCIO_LABELS
 from tools import perf_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,7 +204,7 @@ def test_the_asyncio_block_gives_each_implementation_its_shares_of_nominal_and_c
     bench = committed()
     (pipeline,) = bench.cases("asyncio")
     block = perf_numbers.BLOCKS["asyncio"](bench, None)
-    for impl, label in perf_numbers.ASYNCIO_LABELS.items():
+    for impl, label in ASYNCIO_LABELS.items():
         row = bench.row("asyncio", pipeline, impl)
         cells = f"| {label} | {row['items_per_s']:,} | {row['ideal_ratio']:.0%} | "
         assert cells + f"{row['ceiling_ratio']:.0%} | {row['read_ahead']} |" in block

@@ -483,16 +483,6 @@ def concurrency_costs(bench: Bench, arg: str | None) -> str:
     )
 
 
-ASYNCIO_LABELS = {
-    "rxstreamz": "rxstreamz",
-    "aiostream": "aiostream",
-    "streamz": "python-streamz",
-    "plain": "plain asyncio",
-    "ceiling": "ceiling: tasks only awaiting the call",
-}
-"""How the ``asyncio`` block names each implementation."""
-
-
 def asyncio_pipeline(bench: Bench, arg: str | None) -> str:
     """The one-loop pipeline: items/s as a share of ``workers / latency`` and of the ceiling."""
     del arg
@@ -502,7 +492,7 @@ def asyncio_pipeline(bench: Bench, arg: str | None) -> str:
         row = bench.row("asyncio", pipeline, impl)
         body.append(
             [
-                ASYNCIO_LABELS[impl],
+                render.ASYNCIO_LABELS[impl],
                 rate(row),
                 f"{row['ideal_ratio']:.0%}",
                 f"{row['ceiling_ratio']:.0%}",

@@ -10,7 +10,7 @@ from rxstreamz.bench.asyncio_cases import ASYNCIO_IMPLS, ASYNCIO_RIVALS
 from rxstreamz.bench.measure import Clock
 from rxstreamz.bench.model import IMPLS, TABLES, Case, Result, Table
 
-__all__ = ["describe", "render", "size", "to_json"]
+__all__ = ["ASYNCIO_LABELS", "describe", "render", "size", "to_json"]
 
 _TITLES: dict[Table, str] = {
     "processor": "Per-processor cost",
@@ -162,13 +162,14 @@ def _metric(name: str, row: Result) -> str:
     return "-" if row.peak_bytes is None else size(row.peak_bytes)
 
 
-_ASYNCIO_LABELS = {
+ASYNCIO_LABELS = {
     "rxstreamz": "rxstreamz",
     "aiostream": "aiostream",
     "streamz": "python-streamz",
     "plain": "plain asyncio",
     "ceiling": "ceiling",
 }
+"""How the asyncio table (and the docs block made from it) names each implementation."""
 
 
 def _asyncio_table(
@@ -178,7 +179,7 @@ def _asyncio_table(
     by_key = {(row.case, row.impl): row for row in rows}
     metrics = ["items/s", "of nominal", "of ceiling", "read-ahead", "peak memory"]
     header = ["Pipeline", "impl", "items", *metrics]
-    header += [f"vs {_ASYNCIO_LABELS[impl]}" for impl in ASYNCIO_RIVALS]
+    header += [f"vs {ASYNCIO_LABELS[impl]}" for impl in ASYNCIO_RIVALS]
     header.append("note")
     body: list[list[str]] = []
     for case in selected:
@@ -190,7 +191,7 @@ def _asyncio_table(
             if row is None:
                 continue
             first = case.name if impl == "rxstreamz" else ""
-            cells = [first, _ASYNCIO_LABELS[impl], f"{row.items:,}"]
+            cells = [first, ASYNCIO_LABELS[impl], f"{row.items:,}"]
             cells += [_metric(name, row) for name in metrics]
             if impl == "rxstreamz" and mine is not None:
                 cells += [_ratio(mine, by_key.get((case.name, other))) for other in ASYNCIO_RIVALS]
