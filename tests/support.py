@@ -465,14 +465,8 @@ def two_subscriptions(
 
     Returns what each subscription received, to show that they share no state.
     """
-    first, second = scheduler.create_observer(), scheduler.create_observer()
-    for at_time, observer in ((first_at, first), (second_at, second)):
-        scheduler.schedule_absolute(
-            at_time,
-            lambda _s, _state, observer=observer: piped.subscribe(observer, scheduler=scheduler),
-        )
-    scheduler.start()
-    return first.messages, second.messages
+    first, second = subscribe_at(scheduler, (first_at, piped), (second_at, piped))
+    return first, second
 
 
 # -- resilience: retry_, dead_letter, circuit_breaker ---------------------------------------
@@ -605,8 +599,7 @@ def produce_on_a_thread(
             source.on_next(n)
         source.on_completed()
 
-    producer = threading.Thread(target=produce)
-    producer.start()
+    producer = start_thread(produce)
     assert done.wait(timeout), "the stream did not end"
     producer.join(timeout)
     return results
